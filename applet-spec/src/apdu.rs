@@ -1,0 +1,265 @@
+//! ISO 7816-4 command and response APDUs: the four cases, short and extended.
+//!
+//! Neither the dormant `apdu` crate nor trussed's `iso7816` is used: the latter is
+//! built around const-generic `heapless` buffers for `no_std` firmware, and both
+//! sides here (simulator and host) need the same owned type that parses every
+//! malformed length into one precise error (the card answers it with 6700) and
+//! encodes short or extended on request. That is this one small module.
+
+use thiserror::Error;
+
+/// Largest Ne a short APDU can ask for (`Le = 00`).
+pub const SHORT_MAX_NE: usize = 256;
+/// Largest Ne an extended APDU can ask for (`Le = 0000`).
+pub const EXTENDED_MAX_NE: usize = 65536;
+/// Largest data field a short APDU can carry.
+pub const SHORT_MAX_NC: usize = 255;
+
+/// Why bytes are not a command APDU. The card answers all of these with 6700.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApduError {
+    #[error("an APDU needs at least 4 header bytes, got {0}")]
+    TooShort(usize),
+    #[error("Lc and Le do not fit the {0} bytes received")]
+    LengthMismatch(usize),
+    #[error("an extended Lc of zero is not allowed")]
+    ZeroExtendedLc,
+}
+
+/// A command APDU. `ne` is the number of response bytes the host expects
+/// (Ne): `None` when there is no Le field, `Some(256)` for a short `Le = 00`,
+/// `Some(65536)` for an extended `Le = 0000`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Command {
+    pub cla: u8,
+    pub ins: u8,
+    pub p1: u8,
+    pub p2: u8,
+    pub data: Vec<u8>,
+    pub ne: Option<usize>,
+    /// The command arrived (or is to be sent) with extended length fields.
+    pub extended: bool,
+}
+
+impl std::fmt::Debug for Command {
+    // Never prints the data field: it may hold a PIN or key material.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Command({:02X} {:02X} {:02X} {:02X}, {} data bytes, ne={:?})",
+            self.cla,
+            self.ins,
+            self.p1,
+            self.p2,
+            self.data.len(),
+            self.ne
+        )
+    }
+}
+
+impl Command {
+    /// A command with no data and no Le (case 1).
+    pub fn new(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
+        Command { cla, ins, p1, p2, data: Vec::new(), ne: None, extended: false }
+    }
+    pub fn with_data(mut self, data: impl Into<Vec<u8>>) -> Self {
+        self.data = data.into();
+        self
+    }
+    pub fn with_ne(mut self, ne: usize) -> Self {
+        self.ne = Some(ne);
+        self
+    }
+    /// The header bytes CLA INS P1 P2.
+    pub fn header(&self) -> [u8; 4] {
+        [self.cla, self.ins, self.p1, self.p2]
+    }
+
+    /// Parses one command APDU (ISO 7816-3 12.1.3: the length of the whole
+    /// APDU decides the case).
+    pub fn parse(bytes: &[u8]) -> Result<Command, ApduError> {
+        let n = bytes.len();
+        if n < 4 {
+            return Err(ApduError::TooShort(n));
+        }
+        let mut cmd = Command::new(bytes[0], bytes[1], bytes[2], bytes[3]);
+        let body = &bytes[4..];
+        let short_ne = |b: u8| if b == 0 { SHORT_MAX_NE } else { b as usize };
+        let ext_ne = |hi: u8, lo: u8| match u16::from_be_bytes([hi, lo]) {
+            0 => EXTENDED_MAX_NE,
+            v => v as usize,
+        };
+        match body {
+            [] => {}
+            [le] => cmd.ne = Some(short_ne(*le)),
+            [0, hi, lo] => {
+                cmd.ne = Some(ext_ne(*hi, *lo));
+                cmd.extended = true;
+            }
+            [0, hi, lo, rest @ ..] => {
+                let nc = u16::from_be_bytes([*hi, *lo]) as usize;
+                if nc == 0 {
+                    return Err(ApduError::ZeroExtendedLc);
+                }
+                cmd.extended = true;
+                match rest.len().checked_sub(nc) {
+                    Some(0) => {}
+                    Some(2) => cmd.ne = Some(ext_ne(rest[nc], rest[nc + 1])),
+                    _ => return Err(ApduError::LengthMismatch(n)),
+                }
+                cmd.data = rest[..nc].to_vec();
+            }
+            // A short Lc of zero is not a length: only `Le = 00` may start with 0.
+            [0, ..] => return Err(ApduError::LengthMismatch(n)),
+            [lc, rest @ ..] => {
+                let nc = *lc as usize;
+                match rest.len().checked_sub(nc) {
+                    Some(0) => {}
+                    Some(1) => cmd.ne = Some(short_ne(rest[nc])),
+                    _ => return Err(ApduError::LengthMismatch(n)),
+                }
+                cmd.data = rest[..nc].to_vec();
+            }
+        }
+        Ok(cmd)
+    }
+
+    /// Whether this command needs extended length fields to be encoded.
+    pub fn needs_extended(&self) -> bool {
+        self.data.len() > SHORT_MAX_NC || self.ne.is_some_and(|ne| ne > SHORT_MAX_NE)
+    }
+
+    /// Encodes the command, extended when `self.extended` is set or the
+    /// lengths need it. Data over 65535 bytes or Ne over 65536 cannot be
+    /// encoded at all and are clamped by the caller's contract (debug-asserted).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        debug_assert!(self.data.len() <= 65535 && self.ne.unwrap_or(0) <= EXTENDED_MAX_NE);
+        let mut out = Vec::with_capacity(self.data.len() + 9);
+        out.extend_from_slice(&self.header());
+        let nc = self.data.len();
+        if self.extended || self.needs_extended() {
+            if nc > 0 {
+                out.push(0);
+                out.extend_from_slice(&(nc as u16).to_be_bytes());
+                out.extend_from_slice(&self.data);
+            }
+            if let Some(ne) = self.ne {
+                if nc == 0 {
+                    out.push(0);
+                }
+                out.extend_from_slice(&((ne % EXTENDED_MAX_NE) as u16).to_be_bytes());
+            }
+        } else {
+            if nc > 0 {
+                out.push(nc as u8);
+                out.extend_from_slice(&self.data);
+            }
+            if let Some(ne) = self.ne {
+                out.push((ne % SHORT_MAX_NE) as u8);
+            }
+        }
+        out
+    }
+}
+
+/// A response APDU: data then SW1 SW2.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Response {
+    pub data: Vec<u8>,
+    pub sw: crate::Sw,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Response({} data bytes, {:?})", self.data.len(), self.sw)
+    }
+}
+
+impl Response {
+    pub fn new(data: Vec<u8>, sw: crate::Sw) -> Self {
+        Response { data, sw }
+    }
+    pub fn status(sw: crate::Sw) -> Self {
+        Response { data: Vec::new(), sw }
+    }
+    /// Splits raw response bytes; `None` when fewer than the two SW bytes arrived.
+    pub fn parse(bytes: &[u8]) -> Option<Response> {
+        let (data, sw) = bytes.split_at(bytes.len().checked_sub(2)?);
+        Some(Response { data: data.to_vec(), sw: crate::Sw::from_bytes(sw[0], sw[1]) })
+    }
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.data.len() + 2);
+        out.extend_from_slice(&self.data);
+        out.extend_from_slice(&self.sw.to_bytes());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p(hex: &[u8]) -> Result<Command, ApduError> {
+        Command::parse(hex)
+    }
+
+    #[test]
+    fn the_four_cases_short() {
+        let c = p(&[0, 0x20, 0, 0x80]).unwrap();
+        assert_eq!((c.data.len(), c.ne, c.extended), (0, None, false));
+        let c = p(&[0, 0x20, 0, 0x80, 0]).unwrap();
+        assert_eq!(c.ne, Some(256));
+        let c = p(&[0, 0xA4, 4, 0, 2, 0xA0, 0]).unwrap();
+        assert_eq!((c.data, c.ne), (vec![0xA0, 0], None));
+        let c = p(&[0, 0xA4, 4, 0, 1, 0xA0, 8]).unwrap();
+        assert_eq!((c.data, c.ne), (vec![0xA0], Some(8)));
+    }
+
+    #[test]
+    fn the_four_cases_extended() {
+        let c = p(&[0, 0x20, 0, 0x80, 0, 0, 0]).unwrap();
+        assert_eq!((c.ne, c.extended), (Some(65536), true));
+        let c = p(&[0, 0x47, 0, 0x9D, 0, 0, 2, 1, 2]).unwrap();
+        assert_eq!((c.data, c.ne, c.extended), (vec![1, 2], None, true));
+        let c = p(&[0, 0x47, 0, 0x9D, 0, 0, 1, 7, 0x01, 0x00]).unwrap();
+        assert_eq!((c.data, c.ne), (vec![7], Some(256)));
+    }
+
+    #[test]
+    fn malformed_lengths() {
+        assert_eq!(p(&[0, 1, 2]), Err(ApduError::TooShort(3)));
+        assert_eq!(p(&[0, 1, 2, 3, 2, 9]), Err(ApduError::LengthMismatch(6)));
+        assert_eq!(p(&[0, 1, 2, 3, 1, 9, 9, 9]), Err(ApduError::LengthMismatch(8)));
+        assert_eq!(p(&[0, 1, 2, 3, 0, 0]), Err(ApduError::LengthMismatch(6)));
+        assert_eq!(p(&[0, 1, 2, 3, 0, 0, 0, 5]), Err(ApduError::ZeroExtendedLc));
+        assert_eq!(p(&[0, 1, 2, 3, 0, 0, 2, 5]), Err(ApduError::LengthMismatch(8)));
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_parse_is_identity(
+            header in any::<[u8; 4]>(),
+            data in proptest::collection::vec(any::<u8>(), 0..600),
+            ne in proptest::option::of(1usize..=65536),
+            extended in any::<bool>(),
+        ) {
+            let mut c = Command::new(header[0], header[1], header[2], header[3]).with_data(data);
+            c.ne = ne;
+            c.extended = extended;
+            let back = Command::parse(&c.to_bytes()).unwrap();
+            prop_assert_eq!(&back.data, &c.data);
+            let want_ne = match (ne, back.extended) {
+                (Some(n), false) if n == 256 => Some(256),
+                (n, _) => n,
+            };
+            prop_assert_eq!(back.ne, want_ne);
+            prop_assert_eq!(back.header(), c.header());
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Command::parse(&bytes);
+        }
+    }
+}

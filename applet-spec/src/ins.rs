@@ -1,0 +1,94 @@
+//! Classes and instructions: the table of every command the applet knows.
+//! The reference document (`docs/applet-spec.md`) is checked against it.
+
+/// Interindustry class (PIV commands). Bit 0x10 marks command chaining.
+pub const CLA_ISO: u8 = 0x00;
+/// Proprietary class of the sub-SIM extensions.
+pub const CLA_PROPRIETARY: u8 = 0x80;
+/// The chaining bit of CLA: "more command data follows".
+pub const CLA_CHAIN: u8 = 0x10;
+
+// PIV (NIST SP 800-73-4 part 2) and ISO 7816-4.
+pub const SELECT: u8 = 0xA4;
+pub const GET_DATA: u8 = 0xCB;
+pub const PUT_DATA: u8 = 0xDB;
+pub const VERIFY: u8 = 0x20;
+pub const CHANGE_REFERENCE_DATA: u8 = 0x24;
+pub const RESET_RETRY_COUNTER: u8 = 0x2C;
+pub const GENERAL_AUTHENTICATE: u8 = 0x87;
+pub const GENERATE_ASYMMETRIC_KEY_PAIR: u8 = 0x47;
+pub const GET_RESPONSE: u8 = 0xC0;
+// Yubico's PIV extensions (class 00), in the shape yubico-piv-tool and ykman send.
+pub const SET_MANAGEMENT_KEY: u8 = 0xFF;
+pub const GET_SERIAL: u8 = 0xF8;
+pub const GET_VERSION: u8 = 0xFD;
+// Sub-SIM extensions (class 80): even INS values used by neither ISO 7816-4,
+// PIV, GlobalPlatform nor Yubico, and outside F6-FF.
+pub const GET_KEYPAD: u8 = 0x30;
+pub const VERIFY_KEYPAD: u8 = 0x32;
+pub const SET_PIN_POLICY: u8 = 0x34;
+pub const SET_BINDING: u8 = 0x36;
+pub const PRESENT_BINDING: u8 = 0x38;
+pub const GET_STATUS: u8 = 0x3A;
+pub const TERMINATE: u8 = 0x3C;
+
+/// One command of the applet's interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandDef {
+    pub name: &'static str,
+    /// Class without the chaining bit.
+    pub cla: u8,
+    pub ins: u8,
+}
+
+/// Every command the applet answers, in the order of the reference document.
+pub const COMMANDS: &[CommandDef] = &[
+    CommandDef { name: "SELECT", cla: CLA_ISO, ins: SELECT },
+    CommandDef { name: "GET RESPONSE", cla: CLA_ISO, ins: GET_RESPONSE },
+    CommandDef { name: "GET DATA", cla: CLA_ISO, ins: GET_DATA },
+    CommandDef { name: "PUT DATA", cla: CLA_ISO, ins: PUT_DATA },
+    CommandDef { name: "VERIFY", cla: CLA_ISO, ins: VERIFY },
+    CommandDef { name: "CHANGE REFERENCE DATA", cla: CLA_ISO, ins: CHANGE_REFERENCE_DATA },
+    CommandDef { name: "RESET RETRY COUNTER", cla: CLA_ISO, ins: RESET_RETRY_COUNTER },
+    CommandDef { name: "GENERAL AUTHENTICATE", cla: CLA_ISO, ins: GENERAL_AUTHENTICATE },
+    CommandDef { name: "GENERATE ASYMMETRIC KEY PAIR", cla: CLA_ISO, ins: GENERATE_ASYMMETRIC_KEY_PAIR },
+    CommandDef { name: "SET MANAGEMENT KEY", cla: CLA_ISO, ins: SET_MANAGEMENT_KEY },
+    CommandDef { name: "GET SERIAL", cla: CLA_ISO, ins: GET_SERIAL },
+    CommandDef { name: "GET VERSION", cla: CLA_ISO, ins: GET_VERSION },
+    CommandDef { name: "GET KEYPAD", cla: CLA_PROPRIETARY, ins: GET_KEYPAD },
+    CommandDef { name: "VERIFY KEYPAD", cla: CLA_PROPRIETARY, ins: VERIFY_KEYPAD },
+    CommandDef { name: "SET PIN POLICY", cla: CLA_PROPRIETARY, ins: SET_PIN_POLICY },
+    CommandDef { name: "SET BINDING", cla: CLA_PROPRIETARY, ins: SET_BINDING },
+    CommandDef { name: "PRESENT BINDING", cla: CLA_PROPRIETARY, ins: PRESENT_BINDING },
+    CommandDef { name: "GET STATUS", cla: CLA_PROPRIETARY, ins: GET_STATUS },
+    CommandDef { name: "TERMINATE", cla: CLA_PROPRIETARY, ins: TERMINATE },
+];
+
+/// The command a CLA/INS pair names, if the applet knows it (chaining and
+/// channel bits of CLA are ignored).
+pub fn lookup(cla: u8, ins: u8) -> Option<&'static CommandDef> {
+    let class = cla & 0x80;
+    COMMANDS.iter().find(|c| c.cla == class && c.ins == ins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_unique_and_found() {
+        for (i, c) in COMMANDS.iter().enumerate() {
+            assert_eq!(lookup(c.cla | CLA_CHAIN, c.ins), Some(c));
+            assert!(COMMANDS[i + 1..].iter().all(|d| (d.cla, d.ins) != (c.cla, c.ins)));
+        }
+        assert_eq!(lookup(0x00, GET_KEYPAD), None);
+        assert_eq!(lookup(0x80, SELECT), None);
+    }
+
+    #[test]
+    fn extensions_stay_out_of_yubico_range() {
+        for c in COMMANDS.iter().filter(|c| c.cla == CLA_PROPRIETARY) {
+            assert!(c.ins < 0xF6 && c.ins % 2 == 0, "{}", c.name);
+        }
+    }
+}

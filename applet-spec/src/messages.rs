@@ -1,0 +1,511 @@
+//! The data fields of every command and response, encoded and decoded in one
+//! place. The card decodes requests and encodes responses with these; the host
+//! does the reverse with the same functions.
+
+use crate::piv::*;
+use crate::tlv::{self, children, cons, find, flat, prim};
+use crate::SpecError;
+
+// ---- tags --------------------------------------------------------------------
+
+pub const TAG_APT: u32 = 0x61;
+pub const TAG_AID: u32 = 0x4F;
+pub const TAG_COEXISTENT: u32 = 0x79;
+pub const TAG_LABEL: u32 = 0x50;
+pub const TAG_ALGORITHMS: u32 = 0xAC;
+pub const TAG_ALGORITHM: u32 = 0x80;
+pub const TAG_OID: u32 = 0x06;
+pub const TAG_PIN_USAGE_POLICY: u32 = 0x5F2F;
+pub const TAG_TAG_LIST: u32 = 0x5C;
+pub const TAG_DATA: u32 = 0x53;
+pub const TAG_CERTIFICATE: u8 = 0x70;
+pub const TAG_CERT_INFO: u8 = 0x71;
+pub const TAG_ERROR_DETECTION: u8 = 0xFE;
+pub const TAG_FASCN: u8 = 0x30;
+pub const TAG_GUID: u8 = 0x34;
+pub const TAG_EXPIRY: u8 = 0x35;
+pub const TAG_SIGNATURE: u8 = 0x3E;
+pub const TAG_DYNAMIC_AUTH: u32 = 0x7C;
+pub const TAG_WITNESS: u32 = 0x80;
+pub const TAG_CHALLENGE: u32 = 0x81;
+pub const TAG_RESPONSE: u32 = 0x82;
+pub const TAG_PUBLIC_KEY: u32 = 0x7F49;
+pub const TAG_MODULUS: u32 = 0x81;
+pub const TAG_EXPONENT: u32 = 0x82;
+pub const TAG_CONTROL_REF: u32 = 0xAC;
+pub const TAG_PIN_POLICY: u8 = 0xAA;
+pub const TAG_TOUCH_POLICY: u8 = 0xAB;
+
+// ---- SELECT ------------------------------------------------------------------
+
+/// The application property template SELECT answers.
+pub fn select_response() -> Vec<u8> {
+    let algs = [Algorithm::TripleDes, Algorithm::Rsa2048, Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256]
+        .iter()
+        .map(|a| prim(TAG_ALGORITHM, [a.id()]))
+        .chain([prim(TAG_OID, [0x00])])
+        .collect();
+    cons(
+        TAG_APT,
+        vec![
+            prim(TAG_AID, PIV_PIX),
+            cons(TAG_COEXISTENT, vec![prim(TAG_AID, PIV_RID)]),
+            prim(TAG_LABEL, APP_LABEL.as_bytes()),
+            cons(TAG_ALGORITHMS, algs),
+        ],
+    )
+    .to_vec()
+}
+
+/// The PIX (or AID) and label of a SELECT answer.
+pub fn parse_select_response(data: &[u8]) -> Result<(Vec<u8>, String), SpecError> {
+    let apt = tlv::parse_one(data)?;
+    let items = children(&apt, TAG_APT)?;
+    let aid = find(items, TAG_AID).ok_or(SpecError::Malformed("SELECT answer without 4F"))?;
+    let label = find(items, TAG_LABEL).map(|l| String::from_utf8_lossy(l).into_owned());
+    Ok((aid.to_vec(), label.unwrap_or_default()))
+}
+
+// ---- data objects ------------------------------------------------------------
+
+/// GET DATA's data field: `5C <tag>`.
+pub fn get_data_request(tag: ObjectTag) -> Vec<u8> {
+    prim(TAG_TAG_LIST, tag.to_bytes()).to_vec()
+}
+
+pub fn parse_get_data_request(data: &[u8]) -> Result<ObjectTag, SpecError> {
+    let t = tlv::parse_one(data)?;
+    if !tlv::is(&t, TAG_TAG_LIST) {
+        return Err(SpecError::Malformed("GET DATA wants 5C"));
+    }
+    ObjectTag::from_bytes(tlv::value(&t)?).ok_or(SpecError::Malformed("object tag of 1 or 3 bytes"))
+}
+
+/// PUT DATA's data field: `5C <tag> 53 <value>`.
+pub fn put_data_request(tag: ObjectTag, value: &[u8]) -> Vec<u8> {
+    tlv::concat(&[prim(TAG_TAG_LIST, tag.to_bytes()), prim(TAG_DATA, value)])
+}
+
+pub fn parse_put_data_request(data: &[u8]) -> Result<(ObjectTag, Vec<u8>), SpecError> {
+    match tlv::parse_seq(data)?.as_slice() {
+        [t, v] if tlv::is(t, TAG_TAG_LIST) && tlv::is(v, TAG_DATA) => {
+            let tag = ObjectTag::from_bytes(tlv::value(t)?)
+                .ok_or(SpecError::Malformed("object tag of 1 or 3 bytes"))?;
+            Ok((tag, tlv::value(v)?.to_vec()))
+        }
+        _ => Err(SpecError::Malformed("PUT DATA wants 5C then 53")),
+    }
+}
+
+/// A stored object as GET DATA returns it: `53 <value>`.
+pub fn data_object(value: &[u8]) -> Vec<u8> {
+    prim(TAG_DATA, value).to_vec()
+}
+
+/// The value of a GET DATA answer `53 <value>`.
+pub fn parse_data_object(data: &[u8]) -> Result<Vec<u8>, SpecError> {
+    let t = tlv::parse_one(data)?;
+    if !tlv::is(&t, TAG_DATA) {
+        return Err(SpecError::Malformed("data object must start with 53"));
+    }
+    Ok(tlv::value(&t)?.to_vec())
+}
+
+/// The discovery object `7E { 4F <AID> 5F2F 40 00 }` (PIV PIN only).
+pub fn discovery_object() -> Vec<u8> {
+    cons(ObjectTag::DISCOVERY.0, vec![prim(TAG_AID, PIV_AID), prim(TAG_PIN_USAGE_POLICY, [0x40, 0x00])]).to_vec()
+}
+
+/// FASC-N with agency code 9999 ("no FASC-N"), the value non-federal PIV cards use.
+const FILLER_FASCN: [u8; 25] = [
+    0xD4, 0xE7, 0x39, 0xDA, 0x73, 0x9C, 0xED, 0x39, 0xCE, 0x73, 0x9D, 0x83, 0x68, 0x58, 0x21, 0x08,
+    0x42, 0x10, 0x84, 0x21, 0xC8, 0x42, 0x10, 0xC3, 0xEB,
+];
+
+/// The CHUID value (inside 53): filler FASC-N, the card's GUID, an expiry date.
+pub fn chuid(guid: &[u8; 16]) -> Vec<u8> {
+    flat::encode(&[
+        (TAG_FASCN, &FILLER_FASCN),
+        (TAG_GUID, guid),
+        (TAG_EXPIRY, b"20991231"),
+        (TAG_SIGNATURE, &[]),
+        (TAG_ERROR_DETECTION, &[]),
+    ])
+}
+
+pub fn parse_chuid_guid(value: &[u8]) -> Result<[u8; 16], SpecError> {
+    let items = flat::parse(value)?;
+    flat::find(&items, TAG_GUID)
+        .and_then(|g| g.try_into().ok())
+        .ok_or(SpecError::Malformed("CHUID without a 16-byte GUID"))
+}
+
+/// A certificate object's value (inside 53): `70 <DER> 71 00 FE 00`.
+pub fn cert_object(der: &[u8]) -> Vec<u8> {
+    flat::encode(&[(TAG_CERTIFICATE, der), (TAG_CERT_INFO, &[0x00]), (TAG_ERROR_DETECTION, &[])])
+}
+
+/// The DER certificate of a certificate object's value. Compressed ones
+/// (CertInfo = 01) are refused: this toolchain never writes them.
+pub fn parse_cert_object(value: &[u8]) -> Result<Vec<u8>, SpecError> {
+    let items = flat::parse(value)?;
+    if flat::find(&items, TAG_CERT_INFO).is_some_and(|i| i.first() == Some(&1)) {
+        return Err(SpecError::Malformed("compressed certificate"));
+    }
+    flat::find(&items, TAG_CERTIFICATE)
+        .map(<[u8]>::to_vec)
+        .ok_or(SpecError::Malformed("certificate object without 70"))
+}
+
+// ---- key generation -----------------------------------------------------------
+
+/// GENERATE ASYMMETRIC KEY PAIR's data: `AC { 80 <alg> }`.
+pub fn generate_request(alg: Algorithm) -> Vec<u8> {
+    cons(TAG_CONTROL_REF, vec![prim(TAG_ALGORITHM, [alg.id()])]).to_vec()
+}
+
+/// The algorithm id asked for; PIN and touch policies (AA, AB) are accepted and ignored.
+pub fn parse_generate_request(data: &[u8]) -> Result<u8, SpecError> {
+    let outer = flat::parse(data)?;
+    let inner = match outer.as_slice() {
+        [(tag, inner)] if u32::from(*tag) == TAG_CONTROL_REF => flat::parse(inner)?,
+        _ => return Err(SpecError::Malformed("GENERATE wants one AC template")),
+    };
+    match flat::find(&inner, TAG_ALGORITHM as u8) {
+        Some([id]) => Ok(*id),
+        _ => Err(SpecError::Malformed("AC wants 80 with one algorithm byte")),
+    }
+}
+
+/// An RSA public key: `7F49 { 81 <modulus> 82 <exponent> }` (81 first: Yubico's
+/// tools parse by position).
+pub fn rsa_public_key(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+    cons(TAG_PUBLIC_KEY, vec![prim(TAG_MODULUS, modulus), prim(TAG_EXPONENT, exponent)]).to_vec()
+}
+
+/// Modulus and exponent of a `7F49` answer.
+pub fn parse_rsa_public_key(data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SpecError> {
+    let t = tlv::parse_one(data)?;
+    let items = children(&t, TAG_PUBLIC_KEY)?;
+    match (find(items, TAG_MODULUS), find(items, TAG_EXPONENT)) {
+        (Some(n), Some(e)) => Ok((n.to_vec(), e.to_vec())),
+        _ => Err(SpecError::Malformed("7F49 wants 81 and 82")),
+    }
+}
+
+// ---- GENERAL AUTHENTICATE -------------------------------------------------------
+
+/// The dynamic authentication template `7C`. Each item is absent (`None`),
+/// requested (`Some` empty: the tag with length 0), or carries bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DynamicAuth {
+    pub witness: Option<Vec<u8>>,
+    pub challenge: Option<Vec<u8>>,
+    pub response: Option<Vec<u8>>,
+}
+
+impl DynamicAuth {
+    pub fn encode(&self) -> Vec<u8> {
+        let items = [(TAG_WITNESS, &self.witness), (TAG_CHALLENGE, &self.challenge), (TAG_RESPONSE, &self.response)]
+            .into_iter()
+            .filter_map(|(t, v)| v.as_ref().map(|v| prim(t, v.clone())))
+            .collect();
+        cons(TAG_DYNAMIC_AUTH, items).to_vec()
+    }
+
+    pub fn decode(data: &[u8]) -> Result<DynamicAuth, SpecError> {
+        let t = tlv::parse_one(data)?;
+        let items = children(&t, TAG_DYNAMIC_AUTH)?;
+        if items.iter().any(|i| ![TAG_WITNESS, TAG_CHALLENGE, TAG_RESPONSE].iter().any(|&w| tlv::is(i, w))) {
+            return Err(SpecError::Malformed("unsupported item in 7C"));
+        }
+        let get = |tag| find(items, tag).map(<[u8]>::to_vec);
+        Ok(DynamicAuth { witness: get(TAG_WITNESS), challenge: get(TAG_CHALLENGE), response: get(TAG_RESPONSE) })
+    }
+
+    /// A private-key operation on `block`: `7C { 82 00, 81 <block> }`.
+    pub fn sign_request(block: &[u8]) -> DynamicAuth {
+        DynamicAuth { response: Some(vec![]), challenge: Some(block.to_vec()), ..Default::default() }
+    }
+}
+
+// ---- management key -----------------------------------------------------------
+
+/// SET MANAGEMENT KEY's data, Yubico's shape: `<alg> 9B <len> <key>`.
+pub fn set_management_key_request(alg: MgmAlgorithm, key: &[u8]) -> Vec<u8> {
+    let mut out = vec![alg.id(), KEY_REF_MANAGEMENT, key.len() as u8];
+    out.extend_from_slice(key);
+    out
+}
+
+pub fn parse_set_management_key_request(data: &[u8]) -> Result<(MgmAlgorithm, &[u8]), SpecError> {
+    match data {
+        [alg, KEY_REF_MANAGEMENT, len, key @ ..] if *len as usize == key.len() => {
+            let alg = MgmAlgorithm::from_id(*alg).ok_or(SpecError::Malformed("unknown management key algorithm"))?;
+            if key.len() != alg.key_len() {
+                return Err(SpecError::Malformed("key length does not fit the algorithm"));
+            }
+            Ok((alg, key))
+        }
+        _ => Err(SpecError::Malformed("SET MANAGEMENT KEY wants <alg> 9B <len> <key>")),
+    }
+}
+
+// ---- sub-SIM extensions ---------------------------------------------------------
+
+/// How many positions the random keypad has: one per digit.
+pub const KEYPAD_KEYS: usize = 10;
+
+/// A keypad layout: `digit_at[p]` is the digit (0-9) shown at position `p`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeypadLayout {
+    pub digit_at: [u8; KEYPAD_KEYS],
+}
+
+impl std::fmt::Debug for KeypadLayout {
+    // A layout plus the positions tapped gives the PIN: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeypadLayout(..)")
+    }
+}
+
+impl KeypadLayout {
+    pub fn encode(&self) -> Vec<u8> {
+        self.digit_at.to_vec()
+    }
+    /// Decodes a layout; it must show each digit exactly once.
+    pub fn decode(data: &[u8]) -> Result<KeypadLayout, SpecError> {
+        let digit_at: [u8; KEYPAD_KEYS] = data.try_into().map_err(|_| SpecError::Malformed("layout of 10 bytes"))?;
+        let mut seen = [false; KEYPAD_KEYS];
+        for &d in &digit_at {
+            match seen.get_mut(d as usize) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(SpecError::Malformed("layout is not a permutation of 0-9")),
+            }
+        }
+        Ok(KeypadLayout { digit_at })
+    }
+    /// The position where `digit` is shown.
+    pub fn position_of(&self, digit: u8) -> Option<u8> {
+        self.digit_at.iter().position(|&d| d == digit).map(|p| p as u8)
+    }
+    /// The ASCII digits the tapped positions stand for; `None` if a position is off the pad.
+    pub fn digits_for(&self, positions: &[u8]) -> Option<Vec<u8>> {
+        positions.iter().map(|&p| self.digit_at.get(p as usize).map(|d| b'0' + d)).collect()
+    }
+}
+
+/// Whether plain VERIFY may carry the PIN, or only VERIFY KEYPAD. P1 of SET PIN POLICY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinEntry {
+    Any,
+    KeypadOnly,
+}
+
+impl PinEntry {
+    pub fn p1(self) -> u8 {
+        match self {
+            PinEntry::Any => 0x00,
+            PinEntry::KeypadOnly => 0x01,
+        }
+    }
+    pub fn from_p1(p1: u8) -> Option<PinEntry> {
+        [PinEntry::Any, PinEntry::KeypadOnly].into_iter().find(|p| p.p1() == p1)
+    }
+}
+
+/// P1 of SET BINDING.
+pub const BINDING_P1_SET: u8 = 0x00;
+pub const BINDING_P1_CLEAR: u8 = 0x01;
+/// A binding value is 16 to 64 bytes (e.g. SHA-256 of ICCID and device identity).
+pub const BINDING_MIN_LEN: usize = 16;
+pub const BINDING_MAX_LEN: usize = 64;
+/// Wrong PRESENT BINDING values tolerated before the binding blocks.
+pub const BINDING_TRIES: u8 = 5;
+
+/// Where the device binding stands, as GET STATUS reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingState {
+    /// No binding: private-key operations need no presentation.
+    None,
+    /// Set, not yet presented in this session: private-key operations refused.
+    Required,
+    /// Set and presented in this session.
+    Presented,
+    /// Too many wrong presentations: refused until the issuer sets or clears it.
+    Blocked,
+}
+
+impl BindingState {
+    fn code(self) -> u8 {
+        match self {
+            BindingState::None => 0,
+            BindingState::Required => 1,
+            BindingState::Presented => 2,
+            BindingState::Blocked => 3,
+        }
+    }
+    fn from_code(c: u8) -> Option<BindingState> {
+        [Self::None, Self::Required, Self::Presented, Self::Blocked].into_iter().find(|s| s.code() == c)
+    }
+}
+
+const TAG_ST_PIN_TRIES: u32 = 0x81;
+const TAG_ST_PUK_TRIES: u32 = 0x82;
+const TAG_ST_PIN_ENTRY: u32 = 0x83;
+const TAG_ST_BINDING: u32 = 0x84;
+const TAG_ST_BINDING_TRIES: u32 = 0x85;
+const TAG_ST_KEYS: u32 = 0x86;
+const TAG_ST_CERTS: u32 = 0x87;
+const TAG_ST_CHANGES: u32 = 0x88;
+const TAG_ST_MGM_ALG: u32 = 0x89;
+const TAG_ST_PIN_VERIFIED: u32 = 0x8A;
+
+/// GET STATUS: what the card tells about itself in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardStatus {
+    pub pin_tries: u8,
+    pub puk_tries: u8,
+    pub pin_entry: PinEntry,
+    pub binding: BindingState,
+    pub binding_tries: u8,
+    /// Slots holding a key, as [`Slot::bit`]s.
+    pub keys: u8,
+    /// Slots whose certificate object is present, as [`Slot::bit`]s.
+    pub certs: u8,
+    /// Counts every change to keys or data objects: a host may cache
+    /// certificates while it stays the same.
+    pub changes: u32,
+    pub mgm_algorithm: MgmAlgorithm,
+    pub pin_verified: bool,
+}
+
+impl CardStatus {
+    pub fn encode(&self) -> Vec<u8> {
+        tlv::concat(&[
+            prim(TAG_ST_PIN_TRIES, [self.pin_tries]),
+            prim(TAG_ST_PUK_TRIES, [self.puk_tries]),
+            prim(TAG_ST_PIN_ENTRY, [self.pin_entry.p1()]),
+            prim(TAG_ST_BINDING, [self.binding.code()]),
+            prim(TAG_ST_BINDING_TRIES, [self.binding_tries]),
+            prim(TAG_ST_KEYS, [self.keys]),
+            prim(TAG_ST_CERTS, [self.certs]),
+            prim(TAG_ST_CHANGES, self.changes.to_be_bytes()),
+            prim(TAG_ST_MGM_ALG, [self.mgm_algorithm.id()]),
+            prim(TAG_ST_PIN_VERIFIED, [self.pin_verified as u8]),
+        ])
+    }
+
+    pub fn decode(data: &[u8]) -> Result<CardStatus, SpecError> {
+        let items = tlv::parse_seq(data)?;
+        let byte = |tag| match find(&items, tag) {
+            Some([b]) => Ok(*b),
+            _ => Err(SpecError::Malformed("GET STATUS item missing")),
+        };
+        let changes = find(&items, TAG_ST_CHANGES)
+            .and_then(|c| <[u8; 4]>::try_from(c).ok())
+            .ok_or(SpecError::Malformed("GET STATUS change counter"))?;
+        Ok(CardStatus {
+            pin_tries: byte(TAG_ST_PIN_TRIES)?,
+            puk_tries: byte(TAG_ST_PUK_TRIES)?,
+            pin_entry: PinEntry::from_p1(byte(TAG_ST_PIN_ENTRY)?).ok_or(SpecError::Malformed("PIN entry policy"))?,
+            binding: BindingState::from_code(byte(TAG_ST_BINDING)?).ok_or(SpecError::Malformed("binding state"))?,
+            binding_tries: byte(TAG_ST_BINDING_TRIES)?,
+            keys: byte(TAG_ST_KEYS)?,
+            certs: byte(TAG_ST_CERTS)?,
+            changes: u32::from_be_bytes(changes),
+            mgm_algorithm: MgmAlgorithm::from_id(byte(TAG_ST_MGM_ALG)?)
+                .ok_or(SpecError::Malformed("management key algorithm"))?,
+            pin_verified: byte(TAG_ST_PIN_VERIFIED)? != 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_answer_has_pix_and_no_sm_algorithms() {
+        let r = select_response();
+        assert_eq!(r[0], 0x61);
+        let (aid, label) = parse_select_response(&r).unwrap();
+        assert_eq!(aid, PIV_PIX);
+        assert_eq!(label, APP_LABEL);
+        // Algorithms 27 and 2E would turn on secure messaging in OpenSC.
+        let t = tlv::parse_one(&r).unwrap();
+        let algs = children(&t, TAG_APT).unwrap().iter().find(|i| tlv::is(i, TAG_ALGORITHMS)).unwrap();
+        for a in children(algs, TAG_ALGORITHMS).unwrap() {
+            assert!(![0x27, 0x2E].contains(&tlv::value(a).unwrap()[0]));
+        }
+    }
+
+    #[test]
+    fn get_and_put_data_shapes() {
+        assert_eq!(get_data_request(ObjectTag::CERT_9A), [0x5C, 3, 0x5F, 0xC1, 0x05]);
+        assert_eq!(parse_get_data_request(&[0x5C, 1, 0x7E]).unwrap(), ObjectTag::DISCOVERY);
+        assert!(parse_get_data_request(&[0x5C, 2, 0x5F, 0xC1]).is_err());
+        let req = put_data_request(ObjectTag::CERT_9C, &[1, 2, 3]);
+        assert_eq!(parse_put_data_request(&req).unwrap(), (ObjectTag::CERT_9C, vec![1, 2, 3]));
+        assert!(parse_put_data_request(&req[..req.len() - 1]).is_err());
+        let der = vec![0x30; 1000];
+        assert_eq!(parse_cert_object(&cert_object(&der)).unwrap(), der);
+        let guid = [7u8; 16];
+        assert_eq!(parse_chuid_guid(&chuid(&guid)).unwrap(), guid);
+        assert_eq!(discovery_object()[..2], [0x7E, 0x12]);
+    }
+
+    #[test]
+    fn pkcs11_tool_sign_request_decodes() {
+        // The shape traced from pkcs11-tool: 7C 82 01 06 82 00 81 82 01 00 <256>.
+        let mut req = vec![0x7C, 0x82, 0x01, 0x06, 0x82, 0x00, 0x81, 0x82, 0x01, 0x00];
+        req.extend([0xAB; 256]);
+        let ga = DynamicAuth::decode(&req).unwrap();
+        assert_eq!(ga.response, Some(vec![]));
+        assert_eq!(ga.challenge.unwrap().len(), 256);
+        assert!(DynamicAuth::decode(&[0x7C, 0x02, 0x85, 0x00]).is_err());
+    }
+
+    #[test]
+    fn public_key_and_generate_shapes() {
+        let n = vec![0xC5; 256];
+        let enc = rsa_public_key(&n, &[1, 0, 1]);
+        assert_eq!(enc[..5], [0x7F, 0x49, 0x82, 0x01, 0x09]);
+        assert_eq!(enc[5..9], [0x81, 0x82, 0x01, 0x00]);
+        assert_eq!(parse_rsa_public_key(&enc).unwrap(), (n, vec![1, 0, 1]));
+        assert_eq!(generate_request(Algorithm::Rsa2048), [0xAC, 3, 0x80, 1, 7]);
+        let with_policies = [0xAC, 9, 0x80, 1, 7, 0xAA, 1, 2, 0xAB, 1, 1];
+        assert_eq!(parse_generate_request(&with_policies).unwrap(), 7);
+    }
+
+    #[test]
+    fn keypad_and_status_round_trip() {
+        let l = KeypadLayout { digit_at: [3, 1, 4, 0, 5, 9, 2, 6, 8, 7] };
+        assert_eq!(KeypadLayout::decode(&l.encode()).unwrap(), l);
+        assert!(KeypadLayout::decode(&[0, 0, 1, 2, 3, 4, 5, 6, 7, 8]).is_err());
+        assert_eq!(l.digits_for(&[1, 0]).unwrap(), b"13");
+        assert_eq!(l.digits_for(&[10]), None);
+        assert_eq!(l.position_of(9), Some(5));
+        let s = CardStatus {
+            pin_tries: 3,
+            puk_tries: 2,
+            pin_entry: PinEntry::KeypadOnly,
+            binding: BindingState::Required,
+            binding_tries: 5,
+            keys: 3,
+            certs: 1,
+            changes: 77,
+            mgm_algorithm: MgmAlgorithm::Aes256,
+            pin_verified: true,
+        };
+        assert_eq!(CardStatus::decode(&s.encode()).unwrap(), s);
+    }
+
+    #[test]
+    fn management_key_request() {
+        let req = set_management_key_request(MgmAlgorithm::TripleDes, &DEFAULT_MGM_KEY);
+        assert_eq!(req[..3], [0x03, 0x9B, 24]);
+        assert_eq!(parse_set_management_key_request(&req).unwrap().1, DEFAULT_MGM_KEY);
+        assert!(parse_set_management_key_request(&[0x08, 0x9B, 24]).is_err());
+    }
+}

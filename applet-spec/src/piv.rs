@@ -1,0 +1,281 @@
+//! PIV identifiers: AIDs, key references, slots, algorithms, data objects, PIN
+//! encoding and factory defaults.
+
+/// The full PIV application AID (NIST SP 800-73-4 part 1, 2.2).
+pub const PIV_AID: [u8; 11] = [0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00];
+/// The RID part of the AID; SELECT matches the AID by prefix, at least this long.
+pub const PIV_RID: [u8; 5] = [0xA0, 0x00, 0x00, 0x03, 0x08];
+/// The PIX, returned in tag 4F of the SELECT answer.
+pub const PIV_PIX: [u8; 6] = [0x00, 0x00, 0x10, 0x00, 0x01, 0x00];
+/// The label in tag 50 of the SELECT answer.
+pub const APP_LABEL: &str = "subsim sub-SIM PIV";
+
+/// Whether SELECT data names our applet: a prefix of the AID, at least the RID.
+pub fn aid_matches(selected: &[u8]) -> bool {
+    selected.len() >= PIV_RID.len() && PIV_AID.starts_with(selected)
+}
+
+/// The value GET VERSION answers. Yubico's tools gate features on it: 5.2.7
+/// is >= 4 (ykman may use extended APDUs) and < 5.3 (ykman does not require
+/// GET METADATA).
+pub const VERSION: [u8; 3] = [5, 2, 7];
+
+/// Key references (P2 of VERIFY, CHANGE REFERENCE DATA, GENERAL AUTHENTICATE).
+pub const KEY_REF_PIN: u8 = 0x80;
+pub const KEY_REF_PUK: u8 = 0x81;
+pub const KEY_REF_MANAGEMENT: u8 = 0x9B;
+
+/// An asymmetric key slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Slot {
+    /// 9A: PIV authentication; the sub-SIM's login key. PIN once per session.
+    Authentication,
+    /// 9C: digital signature; the sub-SIM's transaction key. PIN before every use.
+    Signature,
+    /// 9D: key management. PIN once per session.
+    KeyManagement,
+    /// 9E: card authentication. No PIN.
+    CardAuthentication,
+}
+
+/// The PIN a slot's private key needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinPolicy {
+    Never,
+    /// Verified once in this card session.
+    Once,
+    /// Verified immediately before each use.
+    Always,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 4] =
+        [Slot::Authentication, Slot::Signature, Slot::KeyManagement, Slot::CardAuthentication];
+
+    pub fn key_ref(self) -> u8 {
+        match self {
+            Slot::Authentication => 0x9A,
+            Slot::Signature => 0x9C,
+            Slot::KeyManagement => 0x9D,
+            Slot::CardAuthentication => 0x9E,
+        }
+    }
+    pub fn from_key_ref(r: u8) -> Option<Slot> {
+        Slot::ALL.into_iter().find(|s| s.key_ref() == r)
+    }
+    /// Tag of the slot's certificate data object.
+    pub fn cert_object(self) -> ObjectTag {
+        match self {
+            Slot::Authentication => ObjectTag::CERT_9A,
+            Slot::Signature => ObjectTag::CERT_9C,
+            Slot::KeyManagement => ObjectTag::CERT_9D,
+            Slot::CardAuthentication => ObjectTag::CERT_9E,
+        }
+    }
+    pub fn pin_policy(self) -> PinPolicy {
+        match self {
+            Slot::Authentication | Slot::KeyManagement => PinPolicy::Once,
+            Slot::Signature => PinPolicy::Always,
+            Slot::CardAuthentication => PinPolicy::Never,
+        }
+    }
+    /// A bit per slot, for compact status encodings.
+    pub fn bit(self) -> u8 {
+        match self {
+            Slot::Authentication => 0x01,
+            Slot::Signature => 0x02,
+            Slot::KeyManagement => 0x04,
+            Slot::CardAuthentication => 0x08,
+        }
+    }
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02X}", self.key_ref())
+    }
+}
+
+/// Algorithm identifiers (SP 800-78-4 table 6-2), P1 of GENERAL AUTHENTICATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    TripleDes,
+    Rsa2048,
+    Aes128,
+    Aes192,
+    Aes256,
+}
+
+impl Algorithm {
+    pub fn id(self) -> u8 {
+        match self {
+            Algorithm::TripleDes => 0x03,
+            Algorithm::Rsa2048 => 0x07,
+            Algorithm::Aes128 => 0x08,
+            Algorithm::Aes192 => 0x0A,
+            Algorithm::Aes256 => 0x0C,
+        }
+    }
+    pub fn from_id(id: u8) -> Option<Algorithm> {
+        [Self::TripleDes, Self::Rsa2048, Self::Aes128, Self::Aes192, Self::Aes256]
+            .into_iter()
+            .find(|a| a.id() == id)
+    }
+}
+
+/// A symmetric algorithm the management key 9B can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MgmAlgorithm {
+    TripleDes,
+    Aes128,
+    Aes192,
+    Aes256,
+}
+
+impl MgmAlgorithm {
+    pub const ALL: [MgmAlgorithm; 4] = [Self::TripleDes, Self::Aes128, Self::Aes192, Self::Aes256];
+
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Self::TripleDes => Algorithm::TripleDes,
+            Self::Aes128 => Algorithm::Aes128,
+            Self::Aes192 => Algorithm::Aes192,
+            Self::Aes256 => Algorithm::Aes256,
+        }
+    }
+    pub fn id(self) -> u8 {
+        self.algorithm().id()
+    }
+    pub fn from_id(id: u8) -> Option<MgmAlgorithm> {
+        Self::ALL.into_iter().find(|a| a.id() == id)
+    }
+    pub fn key_len(self) -> usize {
+        match self {
+            Self::TripleDes | Self::Aes192 => 24,
+            Self::Aes128 => 16,
+            Self::Aes256 => 32,
+        }
+    }
+    /// Witness and challenge length: the cipher's block size.
+    pub fn block_len(self) -> usize {
+        match self {
+            Self::TripleDes => 8,
+            _ => 16,
+        }
+    }
+}
+
+/// The factory management key: 3DES, 0102030405060708 three times.
+pub const DEFAULT_MGM_KEY: [u8; 24] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,
+];
+pub const DEFAULT_PIN: &[u8] = b"123456";
+pub const DEFAULT_PUK: &[u8] = b"12345678";
+pub const PIN_TRIES: u8 = 3;
+pub const PUK_TRIES: u8 = 3;
+
+/// RSA-2048 modulus length in bytes.
+pub const RSA2048_BYTES: usize = 256;
+/// The public exponent of generated keys.
+pub const RSA_EXPONENT: u32 = 65537;
+
+/// A data object tag (1 to 3 bytes, kept in the low bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectTag(pub u32);
+
+impl ObjectTag {
+    pub const DISCOVERY: ObjectTag = ObjectTag(0x7E);
+    pub const CHUID: ObjectTag = ObjectTag(0x5FC102);
+    pub const CCC: ObjectTag = ObjectTag(0x5FC107);
+    pub const CERT_9A: ObjectTag = ObjectTag(0x5FC105);
+    pub const CERT_9C: ObjectTag = ObjectTag(0x5FC10A);
+    pub const CERT_9D: ObjectTag = ObjectTag(0x5FC10B);
+    pub const CERT_9E: ObjectTag = ObjectTag(0x5FC101);
+
+    /// The tag's bytes as they appear after `5C`.
+    pub fn to_bytes(self) -> Vec<u8> {
+        let b = self.0.to_be_bytes();
+        let skip = b.iter().take(3).take_while(|&&x| x == 0).count();
+        b[skip..].to_vec()
+    }
+    pub fn from_bytes(b: &[u8]) -> Option<ObjectTag> {
+        match b.len() {
+            1 | 3 => Some(ObjectTag(b.iter().fold(0u32, |acc, &x| acc << 8 | x as u32))),
+            _ => None,
+        }
+    }
+    /// Objects PUT DATA may write: the PIV range 5FC101-5FC123 and Yubico's
+    /// 5FFF00-5FFF15. Discovery (7E) is read-only.
+    pub fn is_writable(self) -> bool {
+        (0x5FC101..=0x5FC123).contains(&self.0) || (0x5FFF00..=0x5FFF15).contains(&self.0)
+    }
+}
+
+/// Largest data object the card stores (value of tag 53), as on a YubiKey.
+pub const MAX_OBJECT_LEN: usize = 3052;
+
+/// A PIN or PUK reference data block: 6 to 8 bytes, right-padded with FF to 8.
+pub const PIN_BLOCK_LEN: usize = 8;
+pub const PIN_MIN_LEN: usize = 6;
+
+/// Pads a PIN (or PUK) to the 8-byte reference data block. `None` when it is
+/// not 6 to 8 bytes, or (for a PIN) not all ASCII digits.
+pub fn pin_block(value: &[u8], digits_only: bool) -> Option<[u8; PIN_BLOCK_LEN]> {
+    if !(PIN_MIN_LEN..=PIN_BLOCK_LEN).contains(&value.len()) || value.contains(&0xFF) {
+        return None;
+    }
+    if digits_only && !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut block = [0xFF; PIN_BLOCK_LEN];
+    block[..value.len()].copy_from_slice(value);
+    Some(block)
+}
+
+/// Whether an 8-byte block is a well-formed padded PIN (or PUK) value.
+pub fn is_valid_pin_block(block: &[u8], digits_only: bool) -> bool {
+    block.len() == PIN_BLOCK_LEN && {
+        let len = block.iter().position(|&b| b == 0xFF).unwrap_or(PIN_BLOCK_LEN);
+        block[len..].iter().all(|&b| b == 0xFF) && pin_block(&block[..len], digits_only).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aid_prefix_rules() {
+        assert!(aid_matches(&PIV_AID));
+        assert!(aid_matches(&PIV_RID));
+        assert!(aid_matches(&PIV_AID[..9]));
+        assert!(!aid_matches(&PIV_RID[..4]));
+        assert!(!aid_matches(&[0xA0, 0, 0, 5, 0x27, 0x20, 1, 1]));
+        assert_eq!([&PIV_RID[..], &PIV_PIX[..]].concat(), PIV_AID);
+    }
+
+    #[test]
+    fn pin_blocks() {
+        assert_eq!(pin_block(b"123456", true).unwrap(), *b"123456\xFF\xFF");
+        assert!(pin_block(b"12345", true).is_none());
+        assert!(pin_block(b"123456789", true).is_none());
+        assert!(pin_block(b"12345a", true).is_none());
+        assert!(pin_block(b"12345a", false).is_some());
+        assert!(is_valid_pin_block(b"123456\xFF\xFF", true));
+        assert!(!is_valid_pin_block(b"123456\xFF1", true));
+        assert!(!is_valid_pin_block(b"12345\xFF\xFF\xFF", true));
+    }
+
+    #[test]
+    fn object_tags_round_trip() {
+        assert_eq!(ObjectTag::CERT_9A.to_bytes(), vec![0x5F, 0xC1, 0x05]);
+        assert_eq!(ObjectTag::DISCOVERY.to_bytes(), vec![0x7E]);
+        for s in Slot::ALL {
+            let t = s.cert_object();
+            assert_eq!(ObjectTag::from_bytes(&t.to_bytes()), Some(t));
+            assert!(t.is_writable());
+            assert_eq!(Slot::from_key_ref(s.key_ref()), Some(s));
+        }
+        assert!(!ObjectTag::DISCOVERY.is_writable());
+    }
+}

@@ -1,0 +1,142 @@
+//! ISO 7816-4 status words, with the meaning this applet gives each.
+
+use std::fmt;
+
+/// A status word (SW1 SW2).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sw(pub u16);
+
+impl Sw {
+    pub const OK: Sw = Sw(0x9000);
+    /// `61xx`: more response data waiting; fetch it with GET RESPONSE.
+    pub const fn bytes_remaining(n: u8) -> Sw {
+        Sw(0x6100 | n as u16)
+    }
+    /// `63Cx`: verification failed, `x` tries left.
+    pub const fn tries_left(n: u8) -> Sw {
+        Sw(0x63C0 | (n & 0x0F) as u16)
+    }
+    pub const WRONG_LENGTH: Sw = Sw(0x6700);
+    pub const LOGICAL_CHANNEL_NOT_SUPPORTED: Sw = Sw(0x6881);
+    pub const SECURE_MESSAGING_NOT_SUPPORTED: Sw = Sw(0x6882);
+    pub const LAST_COMMAND_OF_CHAIN_EXPECTED: Sw = Sw(0x6883);
+    pub const SECURITY_STATUS_NOT_SATISFIED: Sw = Sw(0x6982);
+    pub const AUTH_METHOD_BLOCKED: Sw = Sw(0x6983);
+    pub const CONDITIONS_NOT_SATISFIED: Sw = Sw(0x6985);
+    pub const INCORRECT_DATA: Sw = Sw(0x6A80);
+    pub const FILE_NOT_FOUND: Sw = Sw(0x6A82);
+    pub const NOT_ENOUGH_MEMORY: Sw = Sw(0x6A84);
+    pub const INCORRECT_P1_P2: Sw = Sw(0x6A86);
+    pub const REFERENCE_NOT_FOUND: Sw = Sw(0x6A88);
+    pub const INS_NOT_SUPPORTED: Sw = Sw(0x6D00);
+    pub const CLA_NOT_SUPPORTED: Sw = Sw(0x6E00);
+    pub const UNKNOWN_ERROR: Sw = Sw(0x6F00);
+
+    pub fn from_bytes(sw1: u8, sw2: u8) -> Sw {
+        Sw(u16::from_be_bytes([sw1, sw2]))
+    }
+    pub fn to_bytes(self) -> [u8; 2] {
+        self.0.to_be_bytes()
+    }
+    pub fn sw1(self) -> u8 {
+        (self.0 >> 8) as u8
+    }
+    pub fn sw2(self) -> u8 {
+        self.0 as u8
+    }
+    pub fn is_ok(self) -> bool {
+        self == Sw::OK
+    }
+    /// Tries left, when this is a `63Cx` answer.
+    pub fn retries(self) -> Option<u8> {
+        (self.0 & 0xFFF0 == 0x63C0).then_some((self.0 & 0x0F) as u8)
+    }
+    /// Bytes still waiting, when this is a `61xx` answer (`6100` reads as 256).
+    pub fn remaining(self) -> Option<usize> {
+        (self.sw1() == 0x61).then(|| match self.sw2() {
+            0 => 256,
+            n => n as usize,
+        })
+    }
+
+    /// What the status word means, in the words of ISO 7816-4 and of this applet.
+    pub fn meaning(self) -> String {
+        if let Some(n) = self.remaining() {
+            return format!("{n} more bytes available (GET RESPONSE)");
+        }
+        if let Some(n) = self.retries() {
+            return format!("verification failed, {n} tries left");
+        }
+        let text = match self {
+            Sw::OK => "success",
+            Sw::WRONG_LENGTH => "wrong length",
+            Sw::LOGICAL_CHANNEL_NOT_SUPPORTED => "logical channel not supported",
+            Sw::SECURE_MESSAGING_NOT_SUPPORTED => "secure messaging not supported",
+            Sw::LAST_COMMAND_OF_CHAIN_EXPECTED => "last command of the chain expected",
+            Sw::SECURITY_STATUS_NOT_SATISFIED => "security status not satisfied",
+            Sw::AUTH_METHOD_BLOCKED => "authentication method blocked",
+            Sw::CONDITIONS_NOT_SATISFIED => "conditions of use not satisfied",
+            Sw::INCORRECT_DATA => "incorrect data in the command",
+            Sw::FILE_NOT_FOUND => "file or application not found",
+            Sw::NOT_ENOUGH_MEMORY => "not enough memory",
+            Sw::INCORRECT_P1_P2 => "incorrect parameters P1-P2",
+            Sw::REFERENCE_NOT_FOUND => "referenced data not found",
+            Sw::INS_NOT_SUPPORTED => "instruction not supported",
+            Sw::CLA_NOT_SUPPORTED => "class not supported",
+            Sw::UNKNOWN_ERROR => "no precise diagnosis",
+            _ => "unknown status word",
+        };
+        text.to_string()
+    }
+}
+
+impl fmt::Debug for Sw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sw({:04X})", self.0)
+    }
+}
+
+impl fmt::Display for Sw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04X} ({})", self.0, self.meaning())
+    }
+}
+
+/// Every status word the applet and its transport layer can return, for the
+/// reference document and its drift test. `61xx` and `63Cx` stand for families.
+pub const ALL_STATUS_WORDS: &[Sw] = &[
+    Sw::OK,
+    Sw(0x6100),
+    Sw(0x63C0),
+    Sw::WRONG_LENGTH,
+    Sw::LOGICAL_CHANNEL_NOT_SUPPORTED,
+    Sw::SECURE_MESSAGING_NOT_SUPPORTED,
+    Sw::LAST_COMMAND_OF_CHAIN_EXPECTED,
+    Sw::SECURITY_STATUS_NOT_SATISFIED,
+    Sw::AUTH_METHOD_BLOCKED,
+    Sw::CONDITIONS_NOT_SATISFIED,
+    Sw::INCORRECT_DATA,
+    Sw::FILE_NOT_FOUND,
+    Sw::NOT_ENOUGH_MEMORY,
+    Sw::INCORRECT_P1_P2,
+    Sw::REFERENCE_NOT_FOUND,
+    Sw::INS_NOT_SUPPORTED,
+    Sw::CLA_NOT_SUPPORTED,
+    Sw::UNKNOWN_ERROR,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_decode() {
+        assert_eq!(Sw(0x63C2).retries(), Some(2));
+        assert_eq!(Sw(0x6300).retries(), None);
+        assert_eq!(Sw(0x6100).remaining(), Some(256));
+        assert_eq!(Sw(0x6108).remaining(), Some(8));
+        assert_eq!(Sw::tries_left(3), Sw(0x63C3));
+        assert_eq!(Sw::from_bytes(0x6A, 0x82), Sw::FILE_NOT_FOUND);
+        assert!(Sw(0x6A82).to_string().contains("not found"));
+    }
+}
