@@ -6,12 +6,14 @@
 //! - [`ins`]: classes, instructions and the table of commands;
 //! - [`piv`]: AIDs, slots, key references, algorithms, objects, PIN encoding;
 //! - [`messages`]: every command's data field and every response, both ways.
+//! - [`mgm`]: the management key's block cipher (3DES, AES).
 //!
 //! The human reference is `docs/applet-spec.md`; a test keeps it in step.
 
 pub mod apdu;
 pub mod ins;
 pub mod messages;
+pub mod mgm;
 pub mod piv;
 pub mod sw;
 pub mod tlv;

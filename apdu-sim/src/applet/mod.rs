@@ -1,0 +1,113 @@
+//! The sub-SIM applet: PIV-compatible core plus the class-80 extensions.
+//!
+//! [`SubSim::process`] dispatches on CLA and INS to the handlers in the
+//! submodules, each named for the part of the interface it serves. Handlers
+//! check in a fixed order: P1/P2 (6A86), data shape (6700/6A80), security
+//! condition (6982/6985), then act.
+
+mod keys;
+mod mgm;
+mod objects;
+mod pin;
+mod subsim;
+
+use applet_spec::apdu::Command;
+use applet_spec::ins::{self, CLA_PROPRIETARY};
+use applet_spec::Sw;
+
+use crate::iso::Applet;
+use crate::rng::CardRng;
+use crate::state::{Persistent, Store, Transient};
+
+/// The applet model: persistent store, transient state and the card's RNG.
+pub struct SubSim {
+    store: Store,
+    t: Transient,
+    rng: CardRng,
+}
+
+impl SubSim {
+    pub fn new(state: Persistent, rng: CardRng) -> SubSim {
+        SubSim { store: Store::new(state), t: Transient::default(), rng }
+    }
+    pub fn persistent(&self) -> &Persistent {
+        self.store.get()
+    }
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    pub fn transient(&self) -> &Transient {
+        &self.t
+    }
+    pub fn into_persistent(self) -> Persistent {
+        self.store.into_inner()
+    }
+
+    fn require_mgm(&self) -> Result<(), Sw> {
+        if self.t.mgm_authenticated {
+            Ok(())
+        } else {
+            Err(Sw::SECURITY_STATUS_NOT_SATISFIED)
+        }
+    }
+}
+
+/// P1 and P2 must be these values.
+fn p1p2(cmd: &Command, p1: u8, p2: u8) -> Result<(), Sw> {
+    if (cmd.p1, cmd.p2) == (p1, p2) {
+        Ok(())
+    } else {
+        Err(Sw::INCORRECT_P1_P2)
+    }
+}
+
+/// The command must carry no data.
+fn no_data(cmd: &Command) -> Result<(), Sw> {
+    if cmd.data.is_empty() {
+        Ok(())
+    } else {
+        Err(Sw::WRONG_LENGTH)
+    }
+}
+
+impl Applet for SubSim {
+    fn process(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        if cmd.cla & CLA_PROPRIETARY == 0 && cmd.ins == ins::SELECT {
+            return self.select(cmd);
+        }
+        if !self.t.selected {
+            // No applet selected: the card manager knows none of these.
+            return Err(Sw::INS_NOT_SUPPORTED);
+        }
+        if cmd.cla & CLA_PROPRIETARY == 0 {
+            match cmd.ins {
+                ins::GET_DATA => self.get_data(cmd),
+                ins::PUT_DATA => self.put_data(cmd),
+                ins::VERIFY => self.verify(cmd),
+                ins::CHANGE_REFERENCE_DATA => self.change_reference_data(cmd),
+                ins::RESET_RETRY_COUNTER => self.reset_retry_counter(cmd),
+                ins::GENERAL_AUTHENTICATE => self.general_authenticate(cmd),
+                ins::GENERATE_ASYMMETRIC_KEY_PAIR => self.generate(cmd),
+                ins::SET_MANAGEMENT_KEY => self.set_management_key(cmd),
+                ins::GET_SERIAL => self.get_serial(cmd),
+                ins::GET_VERSION => self.get_version(cmd),
+                _ => Err(Sw::INS_NOT_SUPPORTED),
+            }
+        } else {
+            match cmd.ins {
+                ins::GET_KEYPAD => self.get_keypad(cmd),
+                ins::VERIFY_KEYPAD => self.verify_keypad(cmd),
+                ins::SET_PIN_POLICY => self.set_pin_policy(cmd),
+                ins::SET_BINDING => self.set_binding(cmd),
+                ins::PRESENT_BINDING => self.present_binding(cmd),
+                ins::GET_STATUS => self.get_status(cmd),
+                ins::TERMINATE => self.terminate(cmd),
+                _ => Err(Sw::INS_NOT_SUPPORTED),
+            }
+        }
+    }
+
+    fn power_reset(&mut self) {
+        self.t = Transient::default();
+    }
+}

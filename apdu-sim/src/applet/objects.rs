@@ -1,0 +1,75 @@
+//! SELECT, data objects (GET DATA, PUT DATA), and the card's identity
+//! (GET SERIAL, GET VERSION).
+
+use std::sync::Arc;
+
+use applet_spec::apdu::Command;
+use applet_spec::messages;
+use applet_spec::piv::{self, ObjectTag, MAX_OBJECT_LEN};
+use applet_spec::Sw;
+
+use super::{no_data, p1p2, SubSim};
+
+impl SubSim {
+    /// SELECT by AID prefix. A foreign AID gets 6A82 and changes nothing.
+    pub(super) fn select(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        p1p2(cmd, 0x04, 0x00)?;
+        if !piv::aid_matches(&cmd.data) {
+            return Err(Sw::FILE_NOT_FOUND);
+        }
+        // Re-selecting is deselect + select: the keypad layout and a half-done
+        // management key authentication go; PIN and keys' security state stay.
+        self.t.selected = true;
+        self.t.keypad = None;
+        self.t.mgm_pending = None;
+        Ok(messages::select_response())
+    }
+
+    pub(super) fn get_data(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        p1p2(cmd, 0x3F, 0xFF)?;
+        let tag = messages::parse_get_data_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        if tag == ObjectTag::DISCOVERY {
+            return Ok(messages::discovery_object());
+        }
+        match self.store.get().objects.get(&tag) {
+            Some(value) => Ok(messages::data_object(value)),
+            None => Err(Sw::FILE_NOT_FOUND),
+        }
+    }
+
+    /// PUT DATA: writes (or, with an empty value, deletes) a data object.
+    pub(super) fn put_data(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        p1p2(cmd, 0x3F, 0xFF)?;
+        let (tag, value) = messages::parse_put_data_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        if !tag.is_writable() {
+            return Err(Sw::INCORRECT_DATA);
+        }
+        if value.len() > MAX_OBJECT_LEN {
+            return Err(Sw::NOT_ENOUGH_MEMORY);
+        }
+        self.require_mgm()?;
+        self.store.write(|p| {
+            if value.is_empty() {
+                p.objects.remove(&tag);
+            } else {
+                p.objects.insert(tag, Arc::new(value));
+            }
+            p.changes = p.changes.wrapping_add(1);
+            Ok(Vec::new())
+        })
+    }
+
+    /// GET SERIAL (Yubico's F8): the serial as 4 bytes, big-endian.
+    pub(super) fn get_serial(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        p1p2(cmd, 0, 0)?;
+        no_data(cmd)?;
+        Ok(self.store.get().serial.to_be_bytes().to_vec())
+    }
+
+    /// GET VERSION (Yubico's FD): major, minor, patch.
+    pub(super) fn get_version(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        p1p2(cmd, 0, 0)?;
+        no_data(cmd)?;
+        Ok(piv::VERSION.to_vec())
+    }
+}

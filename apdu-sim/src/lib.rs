@@ -1,0 +1,63 @@
+//! The simulated sub-SIM card.
+//!
+//! - [`iso`]: the ISO 7816-4 transport layer (framing, chaining, GET RESPONSE);
+//! - [`applet`]: the sub-SIM applet model (PIV core and class-80 extensions);
+//! - [`state`]: persistent and transient card state, atomic updates;
+//! - [`persist`]: the card state file;
+//! - [`rng`], [`crypto`]: the card's randomness and RSA operations.
+//!
+//! [`SimCard`] puts the transport layer in front of the applet: raw C-APDU
+//! bytes in, raw R-APDU bytes out, for any transport to carry.
+
+pub mod applet;
+pub mod crypto;
+pub mod iso;
+pub mod persist;
+pub mod rng;
+pub mod script;
+pub mod state;
+
+use applet::SubSim;
+use iso::{Applet, IsoLayer};
+use rng::CardRng;
+use state::Persistent;
+
+/// A whole card: transport layer plus applet.
+pub struct SimCard {
+    iso: IsoLayer,
+    applet: SubSim,
+}
+
+impl SimCard {
+    pub fn new(state: Persistent, rng: CardRng) -> SimCard {
+        SimCard { iso: IsoLayer::default(), applet: SubSim::new(state, rng) }
+    }
+
+    /// A factory-fresh card whose serial, GUID and keys all come from `seed`.
+    pub fn seeded(seed: u64) -> SimCard {
+        let mut rng = rng::seeded(seed);
+        let state = Persistent::manufacture(&mut rng);
+        SimCard::new(state, rng)
+    }
+
+    /// Runs one C-APDU, returns the R-APDU (data then SW1 SW2).
+    pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.iso.transmit(&mut self.applet, apdu)
+    }
+
+    /// Power off and on: all transient state is lost, persistent state stays.
+    pub fn power_cycle(&mut self) {
+        self.iso.reset();
+        self.applet.power_reset();
+    }
+
+    pub fn applet(&self) -> &SubSim {
+        &self.applet
+    }
+    pub fn persistent(&self) -> &Persistent {
+        self.applet.persistent()
+    }
+    pub fn into_persistent(self) -> Persistent {
+        self.applet.into_persistent()
+    }
+}

@@ -1,0 +1,78 @@
+//! `apdu-sim`: the simulated sub-SIM card as a program.
+
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use apdu_sim::state::Persistent;
+use apdu_sim::{persist, rng, script, SimCard};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "apdu-sim", version, about = "The simulated sub-SIM card")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run C-APDUs (hex, one per line) from FILE or stdin; print each R-APDU.
+    Script {
+        /// Script file; stdin when absent.
+        file: Option<PathBuf>,
+        /// Card state file: loaded (created factory-fresh if absent), saved at the end.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Seed the card's RNG for a reproducible session (default: OS entropy).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+fn run_script(file: Option<PathBuf>, state: Option<PathBuf>, seed: Option<u64>) -> Result<(), String> {
+    let mut rng = seed.map_or_else(rng::from_os, rng::seeded);
+    let loaded = match &state {
+        Some(path) => persist::load(path).map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let persistent = loaded.unwrap_or_else(|| Persistent::manufacture(&mut rng));
+    let mut card = SimCard::new(persistent, rng);
+
+    let input: Box<dyn BufRead> = match &file {
+        Some(path) => Box::new(io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    let mut out = io::stdout().lock();
+    for (i, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
+        let Some(apdu) = script::parse_line(i + 1, &line).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let response = card.transmit(&apdu);
+        // Flushed per line, so another program can drive us through pipes.
+        writeln!(out, "{}", hex::encode_upper(response))
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("stdout: {e}"))?;
+    }
+    if let Some(path) = &state {
+        persist::save(path, card.persistent()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Script { file, state, seed } => run_script(file, state, seed),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("apdu-sim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

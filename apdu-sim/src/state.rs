@@ -1,0 +1,214 @@
+//! Card state: what survives power loss ([`Persistent`]) and what does not
+//! ([`Transient`]), as separate types. Persistent state only changes through
+//! [`Store::write`], one atomic update at a time, as in a Java Card transaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use applet_spec::messages::{self, KeypadLayout, PinEntry};
+use applet_spec::piv::{self, MgmAlgorithm, ObjectTag, Slot, PIN_BLOCK_LEN};
+use rand::RngCore;
+use rsa::RsaPrivateKey;
+use zeroize::Zeroizing;
+
+/// A PIN or PUK: the padded reference block and its try counter.
+#[derive(Clone)]
+pub struct Reference {
+    pub block: Zeroizing<[u8; PIN_BLOCK_LEN]>,
+    pub tries_left: u8,
+    pub max_tries: u8,
+}
+
+impl Reference {
+    fn new(value: &[u8], digits_only: bool, tries: u8) -> Reference {
+        let block = piv::pin_block(value, digits_only).expect("factory default is well-formed");
+        Reference { block: Zeroizing::new(block), tries_left: tries, max_tries: tries }
+    }
+    pub fn blocked(&self) -> bool {
+        self.tries_left == 0
+    }
+}
+
+/// The management key 9B.
+#[derive(Clone)]
+pub struct MgmKey {
+    pub algorithm: MgmAlgorithm,
+    pub key: Zeroizing<Vec<u8>>,
+}
+
+/// The device binding value the issuer stored, with its own try counter.
+#[derive(Clone)]
+pub struct Binding {
+    pub value: Zeroizing<Vec<u8>>,
+    pub tries_left: u8,
+}
+
+/// Which reference data a verification is against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    Pin,
+    Puk,
+}
+
+/// Everything the card keeps across power loss.
+#[derive(Clone)]
+pub struct Persistent {
+    /// Set at manufacture; survives TERMINATE.
+    pub serial: u32,
+    /// Set at manufacture; survives TERMINATE.
+    pub guid: [u8; 16],
+    pub pin: Reference,
+    pub puk: Reference,
+    pub mgm: MgmKey,
+    /// Private keys, shared so an atomic update copies pointers, not keys.
+    pub keys: BTreeMap<Slot, Arc<RsaPrivateKey>>,
+    /// Data object values (what GET DATA returns inside tag 53).
+    pub objects: BTreeMap<ObjectTag, Arc<Vec<u8>>>,
+    pub pin_entry: PinEntry,
+    pub binding: Option<Binding>,
+    /// Bumped on every change to keys or data objects; hosts cache by it.
+    pub changes: u32,
+}
+
+// Debug never shows PINs, keys or the binding value.
+impl std::fmt::Debug for Persistent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persistent")
+            .field("serial", &self.serial)
+            .field("pin_tries_left", &self.pin.tries_left)
+            .field("puk_tries_left", &self.puk.tries_left)
+            .field("mgm_algorithm", &self.mgm.algorithm)
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("objects", &self.objects.keys().collect::<Vec<_>>())
+            .field("pin_entry", &self.pin_entry)
+            .field("binding_set", &self.binding.is_some())
+            .field("changes", &self.changes)
+            .finish()
+    }
+}
+
+impl Persistent {
+    /// A card as it leaves the factory, with a serial and GUID from `rng`.
+    pub fn manufacture(rng: &mut dyn RngCore) -> Persistent {
+        let serial = rng.next_u32() % 99_999_999 + 1;
+        let mut guid = [0u8; 16];
+        rng.fill_bytes(&mut guid);
+        Persistent::factory(serial, guid, 0)
+    }
+
+    /// Factory settings for a card with this identity: default PIN, PUK and
+    /// management key, no keys, only the CHUID object.
+    pub fn factory(serial: u32, guid: [u8; 16], changes: u32) -> Persistent {
+        let chuid = Arc::new(messages::chuid(&guid));
+        Persistent {
+            serial,
+            guid,
+            pin: Reference::new(piv::DEFAULT_PIN, true, piv::PIN_TRIES),
+            puk: Reference::new(piv::DEFAULT_PUK, false, piv::PUK_TRIES),
+            mgm: MgmKey { algorithm: MgmAlgorithm::TripleDes, key: Zeroizing::new(piv::DEFAULT_MGM_KEY.to_vec()) },
+            keys: BTreeMap::new(),
+            objects: BTreeMap::from([(ObjectTag::CHUID, chuid)]),
+            pin_entry: PinEntry::Any,
+            binding: None,
+            changes,
+        }
+    }
+
+    pub fn reference(&self, kind: RefKind) -> &Reference {
+        match kind {
+            RefKind::Pin => &self.pin,
+            RefKind::Puk => &self.puk,
+        }
+    }
+    pub fn reference_mut(&mut self, kind: RefKind) -> &mut Reference {
+        match kind {
+            RefKind::Pin => &mut self.pin,
+            RefKind::Puk => &mut self.puk,
+        }
+    }
+}
+
+/// The management key authentication under way: what the card sent and
+/// expects back in the second GENERAL AUTHENTICATE.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MgmPending {
+    /// Mutual: the witness the card sent (encrypted).
+    Witness(Zeroizing<Vec<u8>>),
+    /// External: the challenge the card sent (in clear).
+    Challenge(Zeroizing<Vec<u8>>),
+}
+
+/// Everything lost at reset or power-off.
+#[derive(Default)]
+pub struct Transient {
+    pub selected: bool,
+    pub pin_verified: bool,
+    /// A verification not yet consumed by a PIN-always key (9C).
+    pub pin_always: bool,
+    pub mgm_authenticated: bool,
+    pub mgm_pending: Option<MgmPending>,
+    /// The keypad layout drawn by GET KEYPAD, for one VERIFY KEYPAD.
+    pub keypad: Option<KeypadLayout>,
+    /// The binding value was presented correctly in this session.
+    pub binding_presented: bool,
+}
+
+/// Persistent state with atomic updates.
+pub struct Store {
+    state: Persistent,
+    writes: u64,
+}
+
+impl Store {
+    pub fn new(state: Persistent) -> Store {
+        Store { state, writes: 0 }
+    }
+    pub fn get(&self) -> &Persistent {
+        &self.state
+    }
+    /// Number of persistent writes since the card was created or loaded.
+    pub fn writes(&self) -> u64 {
+        self.writes
+    }
+    /// One atomic persistent update: `f` works on a copy that replaces the
+    /// state only when `f` returns `Ok`; an error leaves the state untouched.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&mut Persistent) -> Result<T, E>) -> Result<T, E> {
+        let mut next = self.state.clone();
+        let out = f(&mut next)?;
+        self.state = next;
+        self.writes += 1;
+        Ok(out)
+    }
+    pub fn into_inner(self) -> Persistent {
+        self.state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn failed_write_changes_nothing() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let mut store = Store::new(Persistent::manufacture(&mut rng));
+        let r: Result<(), ()> = store.write(|p| {
+            p.pin.tries_left = 0;
+            p.changes = 99;
+            Err(())
+        });
+        assert!(r.is_err());
+        assert_eq!((store.get().pin.tries_left, store.get().changes, store.writes()), (3, 0, 0));
+        store.write(|p| Ok::<_, ()>(p.changes = 1)).unwrap();
+        assert_eq!((store.get().changes, store.writes()), (1, 1));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let p = Persistent::manufacture(&mut rng);
+        let s = format!("{p:?}");
+        assert!(!s.contains("123456") && !s.contains("49, 50"), "{s}");
+    }
+}

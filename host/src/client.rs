@@ -1,0 +1,359 @@
+//! The typed client: one method per card operation, the same over every
+//! transport. Wire encodings all come from `applet-spec`.
+
+use applet_spec::apdu::{Command, Response, EXTENDED_MAX_NE, SHORT_MAX_NE};
+use applet_spec::ins::{self, CLA_ISO, CLA_PROPRIETARY};
+use applet_spec::messages::{self, CardStatus, DynamicAuth, KeypadLayout, PinEntry};
+use applet_spec::piv::{
+    self, Algorithm, MgmAlgorithm, ObjectTag, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK, RSA2048_BYTES,
+};
+use applet_spec::{mgm, SpecError, Sw};
+use rand::RngCore;
+use rsa::{BigUint, RsaPublicKey};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::exchange::exchange;
+use crate::padding::{self, Hash, Padding};
+use crate::transport::Transport;
+
+/// What SELECT told about the applet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppInfo {
+    /// The PIX (or AID) in tag 4F.
+    pub aid: Vec<u8>,
+    pub label: String,
+}
+
+/// The PIN's state, from VERIFY without data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinState {
+    Verified,
+    NotVerified { tries_left: u8 },
+    Blocked,
+}
+
+/// A sub-SIM card reached through a [`Transport`].
+///
+/// ```
+/// use subsim_host::{Client, SimTransport};
+/// use apdu_sim::SimCard;
+///
+/// let mut card = Client::new(SimTransport::new(SimCard::seeded(7)));
+/// card.select()?;
+/// card.verify_pin(b"123456")?;
+/// assert!(card.status()?.pin_verified);
+/// # Ok::<(), subsim_host::Error>(())
+/// ```
+pub struct Client<T: Transport> {
+    t: T,
+}
+
+fn pin(value: &[u8], digits_only: bool, what: &str) -> Result<Zeroizing<[u8; 8]>> {
+    piv::pin_block(value, digits_only).map(Zeroizing::new).ok_or_else(|| {
+        Error::Invalid(format!("{what} must be 6 to 8 {}", if digits_only { "digits" } else { "bytes" }))
+    })
+}
+
+fn malformed(command: &'static str) -> impl FnOnce(SpecError) -> Error {
+    move |source| Error::Malformed { command, source }
+}
+
+impl<T: Transport> Client<T> {
+    pub fn new(t: T) -> Client<T> {
+        Client { t }
+    }
+    pub fn transport(&self) -> &T {
+        &self.t
+    }
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.t
+    }
+    pub fn into_transport(self) -> T {
+        self.t
+    }
+
+    /// Sends any command; chaining and GET RESPONSE are handled, the status
+    /// word is returned as the card gave it.
+    pub fn transmit(&mut self, cmd: &Command) -> Result<Response> {
+        exchange(&mut self.t, cmd)
+    }
+
+    /// The largest Le worth asking for: one round trip where extended APDUs work.
+    fn ne(&self) -> usize {
+        if self.t.capabilities().extended_length {
+            EXTENDED_MAX_NE
+        } else {
+            SHORT_MAX_NE
+        }
+    }
+
+    /// Sends a command that must answer 9000; returns its data.
+    fn call(&mut self, command: &'static str, cmd: Command) -> Result<Vec<u8>> {
+        let r = self.transmit(&cmd)?;
+        if r.sw == Sw::OK {
+            Ok(r.data)
+        } else {
+            Err(Error::Status { command, sw: r.sw })
+        }
+    }
+
+    fn iso(&self, ins: u8, p1: u8, p2: u8) -> Command {
+        Command::new(CLA_ISO, ins, p1, p2)
+    }
+    fn ext(&self, ins: u8, p1: u8, p2: u8) -> Command {
+        Command::new(CLA_PROPRIETARY, ins, p1, p2)
+    }
+
+    // ---- identity ------------------------------------------------------------
+
+    /// Selects the applet by its full AID.
+    pub fn select(&mut self) -> Result<AppInfo> {
+        let cmd = self.iso(ins::SELECT, 0x04, 0x00).with_data(piv::PIV_AID).with_ne(self.ne());
+        let data = self.call("SELECT", cmd)?;
+        let (aid, label) = messages::parse_select_response(&data).map_err(malformed("SELECT"))?;
+        Ok(AppInfo { aid, label })
+    }
+
+    pub fn version(&mut self) -> Result<[u8; 3]> {
+        let data = self.call("GET VERSION", self.iso(ins::GET_VERSION, 0, 0).with_ne(SHORT_MAX_NE))?;
+        data.try_into().map_err(|_| Error::Malformed { command: "GET VERSION", source: SpecError::Malformed("3 bytes") })
+    }
+
+    pub fn serial(&mut self) -> Result<u32> {
+        let data = self.call("GET SERIAL", self.iso(ins::GET_SERIAL, 0, 0).with_ne(SHORT_MAX_NE))?;
+        let bytes: [u8; 4] = data
+            .try_into()
+            .map_err(|_| Error::Malformed { command: "GET SERIAL", source: SpecError::Malformed("4 bytes") })?;
+        Ok(u32::from_be_bytes(bytes))
+    }
+
+    /// The card's own report: tries left, policy, binding, slots, change counter.
+    pub fn status(&mut self) -> Result<CardStatus> {
+        let data = self.call("GET STATUS", self.ext(ins::GET_STATUS, 0, 0).with_ne(SHORT_MAX_NE))?;
+        CardStatus::decode(&data).map_err(malformed("GET STATUS"))
+    }
+
+    /// The GUID from the CHUID object.
+    pub fn guid(&mut self) -> Result<[u8; 16]> {
+        let chuid = self
+            .read_object(ObjectTag::CHUID)?
+            .ok_or(Error::Status { command: "GET DATA", sw: Sw::FILE_NOT_FOUND })?;
+        messages::parse_chuid_guid(&chuid).map_err(malformed("GET DATA"))
+    }
+
+    // ---- PIN -------------------------------------------------------------------
+
+    pub fn pin_state(&mut self) -> Result<PinState> {
+        let r = self.transmit(&self.iso(ins::VERIFY, 0, KEY_REF_PIN))?;
+        match r.sw {
+            Sw::OK => Ok(PinState::Verified),
+            Sw::AUTH_METHOD_BLOCKED => Ok(PinState::Blocked),
+            sw => match sw.retries() {
+                Some(n) => Ok(PinState::NotVerified { tries_left: n }),
+                None => Err(Error::Status { command: "VERIFY", sw }),
+            },
+        }
+    }
+
+    /// VERIFY with the PIN typed as digits. A wrong PIN is
+    /// `Error::Status` with `63Cx`; see [`Error::sw`].
+    pub fn verify_pin(&mut self, pin_digits: &[u8]) -> Result<()> {
+        let block = pin(pin_digits, true, "the PIN")?;
+        self.call("VERIFY", self.iso(ins::VERIFY, 0, KEY_REF_PIN).with_data(block.to_vec())).map(drop)
+    }
+
+    pub fn logout(&mut self) -> Result<()> {
+        self.call("VERIFY", self.iso(ins::VERIFY, 0xFF, KEY_REF_PIN)).map(drop)
+    }
+
+    fn change(&mut self, command: &'static str, ins: u8, p2: u8, old: &[u8; 8], new: &[u8; 8]) -> Result<()> {
+        let data = Zeroizing::new([&old[..], &new[..]].concat());
+        self.call(command, self.iso(ins, 0, p2).with_data(data.to_vec())).map(drop)
+    }
+
+    pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<()> {
+        let (old, new) = (pin(old, true, "the PIN")?, pin(new, true, "the new PIN")?);
+        self.change("CHANGE REFERENCE DATA", ins::CHANGE_REFERENCE_DATA, KEY_REF_PIN, &old, &new)
+    }
+
+    pub fn change_puk(&mut self, old: &[u8], new: &[u8]) -> Result<()> {
+        let (old, new) = (pin(old, false, "the PUK")?, pin(new, false, "the new PUK")?);
+        self.change("CHANGE REFERENCE DATA", ins::CHANGE_REFERENCE_DATA, KEY_REF_PUK, &old, &new)
+    }
+
+    /// RESET RETRY COUNTER: the PUK sets a new PIN and unblocks it.
+    pub fn unblock_pin(&mut self, puk: &[u8], new_pin: &[u8]) -> Result<()> {
+        let (puk, new) = (pin(puk, false, "the PUK")?, pin(new_pin, true, "the new PIN")?);
+        self.change("RESET RETRY COUNTER", ins::RESET_RETRY_COUNTER, KEY_REF_PIN, &puk, &new)
+    }
+
+    /// GET KEYPAD: a fresh random layout for one VERIFY KEYPAD.
+    pub fn keypad(&mut self) -> Result<KeypadLayout> {
+        let data = self.call("GET KEYPAD", self.ext(ins::GET_KEYPAD, 0, 0).with_ne(SHORT_MAX_NE))?;
+        KeypadLayout::decode(&data).map_err(malformed("GET KEYPAD"))
+    }
+
+    /// VERIFY KEYPAD with the positions the user tapped (0-9), never digits.
+    pub fn verify_keypad(&mut self, positions: &[u8]) -> Result<()> {
+        let data = Zeroizing::new(positions.to_vec());
+        self.call("VERIFY KEYPAD", self.ext(ins::VERIFY_KEYPAD, 0, KEY_REF_PIN).with_data(data.to_vec())).map(drop)
+    }
+
+    pub fn set_pin_entry(&mut self, policy: PinEntry) -> Result<()> {
+        self.call("SET PIN POLICY", self.ext(ins::SET_PIN_POLICY, policy.p1(), 0)).map(drop)
+    }
+
+    // ---- management key ----------------------------------------------------------
+
+    fn general_authenticate(&mut self, p1: u8, p2: u8, ga: &DynamicAuth) -> Result<DynamicAuth> {
+        let cmd = self.iso(ins::GENERAL_AUTHENTICATE, p1, p2).with_data(ga.encode()).with_ne(self.ne());
+        let data = self.call("GENERAL AUTHENTICATE", cmd)?;
+        if data.is_empty() {
+            return Ok(DynamicAuth::default());
+        }
+        DynamicAuth::decode(&data).map_err(malformed("GENERAL AUTHENTICATE"))
+    }
+
+    /// Mutual authentication with the management key: the card proves it
+    /// holds the same key too.
+    pub fn authenticate(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
+        let bad_key = || Error::Invalid(format!("a {alg:?} management key is {} bytes", alg.key_len()));
+        let req = DynamicAuth { witness: Some(vec![]), ..Default::default() };
+        let reply = self.general_authenticate(alg.id(), KEY_REF_MANAGEMENT, &req)?;
+        let witness = reply.witness.ok_or(Error::Malformed {
+            command: "GENERAL AUTHENTICATE",
+            source: SpecError::Malformed("no witness"),
+        })?;
+        let witness = Zeroizing::new(mgm::decrypt_block(alg, key, &witness).ok_or_else(bad_key)?);
+        let mut challenge = vec![0u8; alg.block_len()];
+        rand::thread_rng().fill_bytes(&mut challenge);
+        let req = DynamicAuth { witness: Some(witness.to_vec()), challenge: Some(challenge.clone()), response: None };
+        let reply = self.general_authenticate(alg.id(), KEY_REF_MANAGEMENT, &req)?;
+        if reply.response != mgm::encrypt_block(alg, key, &challenge) {
+            return Err(Error::Invalid("the card did not prove it holds the management key".into()));
+        }
+        Ok(())
+    }
+
+    /// External authentication: only the host proves the key.
+    pub fn authenticate_external(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
+        let req = DynamicAuth { challenge: Some(vec![]), ..Default::default() };
+        let reply = self.general_authenticate(alg.id(), KEY_REF_MANAGEMENT, &req)?;
+        let challenge = reply.challenge.ok_or(Error::Malformed {
+            command: "GENERAL AUTHENTICATE",
+            source: SpecError::Malformed("no challenge"),
+        })?;
+        let response = mgm::encrypt_block(alg, key, &challenge)
+            .ok_or_else(|| Error::Invalid(format!("a {alg:?} management key is {} bytes", alg.key_len())))?;
+        let req = DynamicAuth { response: Some(response), ..Default::default() };
+        self.general_authenticate(alg.id(), KEY_REF_MANAGEMENT, &req).map(drop)
+    }
+
+    /// Authenticates with the factory management key.
+    pub fn authenticate_default(&mut self) -> Result<()> {
+        self.authenticate(MgmAlgorithm::TripleDes, &piv::DEFAULT_MGM_KEY)
+    }
+
+    pub fn set_management_key(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
+        if key.len() != alg.key_len() {
+            return Err(Error::Invalid(format!("a {alg:?} management key is {} bytes", alg.key_len())));
+        }
+        let data = Zeroizing::new(messages::set_management_key_request(alg, key));
+        self.call("SET MANAGEMENT KEY", self.iso(ins::SET_MANAGEMENT_KEY, 0xFF, 0xFF).with_data(data.to_vec()))
+            .map(drop)
+    }
+
+    // ---- keys ------------------------------------------------------------------
+
+    /// Generates an RSA-2048 key pair in `slot`; returns its public key.
+    pub fn generate(&mut self, slot: Slot) -> Result<RsaPublicKey> {
+        let cmd = self
+            .iso(ins::GENERATE_ASYMMETRIC_KEY_PAIR, 0, slot.key_ref())
+            .with_data(messages::generate_request(Algorithm::Rsa2048))
+            .with_ne(self.ne());
+        let data = self.call("GENERATE ASYMMETRIC KEY PAIR", cmd)?;
+        let (n, e) = messages::parse_rsa_public_key(&data).map_err(malformed("GENERATE ASYMMETRIC KEY PAIR"))?;
+        RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e)).map_err(|_| Error::Malformed {
+            command: "GENERATE ASYMMETRIC KEY PAIR",
+            source: SpecError::Malformed("not a usable RSA public key"),
+        })
+    }
+
+    /// The raw private-key operation on a modulus-sized block.
+    pub fn private_op(&mut self, slot: Slot, block: &[u8]) -> Result<Vec<u8>> {
+        let reply =
+            self.general_authenticate(Algorithm::Rsa2048.id(), slot.key_ref(), &DynamicAuth::sign_request(block))?;
+        reply.response.ok_or(Error::Malformed {
+            command: "GENERAL AUTHENTICATE",
+            source: SpecError::Malformed("no response item"),
+        })
+    }
+
+    /// Signs `message`: hashed and padded here, raw RSA on the card.
+    pub fn sign(&mut self, slot: Slot, message: &[u8], hash: Hash, padding: Padding) -> Result<Vec<u8>> {
+        let digest = hash.digest(message);
+        let block = match padding {
+            Padding::Pkcs1v15 => padding::pkcs1v15(hash, &digest, RSA2048_BYTES),
+            Padding::Pss => padding::pss(hash, &digest, RSA2048_BYTES * 8, &mut rand::thread_rng()),
+        }
+        .ok_or_else(|| Error::Invalid("digest too long for the key".into()))?;
+        self.private_op(slot, &block)
+    }
+
+    // ---- data objects ------------------------------------------------------------
+
+    /// GET DATA: the object's value, `None` if the card has none (6A82).
+    pub fn read_object(&mut self, tag: ObjectTag) -> Result<Option<Vec<u8>>> {
+        let cmd = self.iso(ins::GET_DATA, 0x3F, 0xFF).with_data(messages::get_data_request(tag)).with_ne(self.ne());
+        let r = self.transmit(&cmd)?;
+        match r.sw {
+            Sw::OK if tag == ObjectTag::DISCOVERY => Ok(Some(r.data)),
+            Sw::OK => messages::parse_data_object(&r.data).map(Some).map_err(malformed("GET DATA")),
+            Sw::FILE_NOT_FOUND => Ok(None),
+            sw => Err(Error::Status { command: "GET DATA", sw }),
+        }
+    }
+
+    /// PUT DATA; an empty value deletes the object. Needs the management key.
+    pub fn write_object(&mut self, tag: ObjectTag, value: &[u8]) -> Result<()> {
+        let cmd = self.iso(ins::PUT_DATA, 0x3F, 0xFF).with_data(messages::put_data_request(tag, value));
+        self.call("PUT DATA", cmd).map(drop)
+    }
+
+    /// The slot's certificate (DER), if one is stored.
+    pub fn read_certificate(&mut self, slot: Slot) -> Result<Option<Vec<u8>>> {
+        match self.read_object(slot.cert_object())? {
+            Some(value) => messages::parse_cert_object(&value).map(Some).map_err(malformed("GET DATA")),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a DER certificate for the slot. Needs the management key.
+    pub fn write_certificate(&mut self, slot: Slot, der: &[u8]) -> Result<()> {
+        self.write_object(slot.cert_object(), &messages::cert_object(der))
+    }
+
+    // ---- sub-SIM extensions ----------------------------------------------------------
+
+    /// Stores (or replaces) the device binding value. Needs the management key.
+    pub fn set_binding(&mut self, value: &[u8]) -> Result<()> {
+        let cmd = self.ext(ins::SET_BINDING, messages::BINDING_P1_SET, 0).with_data(value.to_vec());
+        self.call("SET BINDING", cmd).map(drop)
+    }
+
+    pub fn clear_binding(&mut self) -> Result<()> {
+        self.call("SET BINDING", self.ext(ins::SET_BINDING, messages::BINDING_P1_CLEAR, 0)).map(drop)
+    }
+
+    /// Presents the device binding value for this card session.
+    pub fn present_binding(&mut self, value: &[u8]) -> Result<()> {
+        let cmd = self.ext(ins::PRESENT_BINDING, 0, 0).with_data(value.to_vec());
+        self.call("PRESENT BINDING", cmd).map(drop)
+    }
+
+    /// Wipes the card back to factory settings (serial and GUID stay).
+    pub fn terminate(&mut self) -> Result<()> {
+        self.call("TERMINATE", self.ext(ins::TERMINATE, 0, 0)).map(drop)
+    }
+}

@@ -1,0 +1,61 @@
+//! The host's half of ISO 7816-4, used by every transport: a command too long
+//! for one short APDU goes extended when the card can take it, else as a chain
+//! of 255-byte parts; `61xx` answers are followed with GET RESPONSE and `6Cxx`
+//! with the command again at the right Le, until the whole response is in.
+
+use applet_spec::apdu::{Command, Response, SHORT_MAX_NC, SHORT_MAX_NE};
+use applet_spec::ins::{CLA_CHAIN, GET_RESPONSE};
+use applet_spec::Sw;
+
+use crate::error::{Error, Result};
+use crate::transport::Transport;
+
+/// Response bytes the host accepts for one command before it calls the card broken.
+const MAX_RESPONSE: usize = 65536;
+
+fn transmit(t: &mut dyn Transport, cmd: &Command) -> Result<Response> {
+    let raw = t.transmit(&cmd.to_bytes())?;
+    Response::parse(&raw).ok_or_else(|| Error::Transport {
+        message: format!("{}: answer of {} bytes has no status word", t.describe(), raw.len()),
+        hint: Some("the card or reader misbehaves; reinsert the card"),
+    })
+}
+
+/// Sends a command and collects its whole response.
+pub fn exchange(t: &mut dyn Transport, cmd: &Command) -> Result<Response> {
+    let mut cmd = cmd.clone();
+    if cmd.needs_extended() && !t.capabilities().extended_length {
+        cmd.extended = false;
+        while cmd.data.len() > SHORT_MAX_NC {
+            let rest = cmd.data.split_off(SHORT_MAX_NC);
+            let part = Command { cla: cmd.cla | CLA_CHAIN, ne: None, ..cmd.clone() };
+            let r = transmit(t, &part)?;
+            if r.sw != Sw::OK {
+                return Ok(r);
+            }
+            cmd.data = rest;
+        }
+        cmd.ne = cmd.ne.map(|ne| ne.min(SHORT_MAX_NE));
+    }
+    let mut r = transmit(t, &cmd)?;
+    if r.sw.sw1() == 0x6C {
+        // Wrong Le: the card says how many bytes it has.
+        cmd.ne = Some(match r.sw.sw2() {
+            0 => SHORT_MAX_NE,
+            n => n as usize,
+        });
+        r = transmit(t, &cmd)?;
+    }
+    let mut data = std::mem::take(&mut r.data);
+    while let Some(n) = r.sw.remaining() {
+        if data.len() > MAX_RESPONSE {
+            return Err(Error::Transport {
+                message: format!("{}: response exceeds {MAX_RESPONSE} bytes", t.describe()),
+                hint: None,
+            });
+        }
+        r = transmit(t, &Command::new(0x00, GET_RESPONSE, 0, 0).with_ne(n))?;
+        data.append(&mut r.data);
+    }
+    Ok(Response::new(data, r.sw))
+}

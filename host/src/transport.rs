@@ -1,0 +1,37 @@
+//! The transport trait: how the host reaches a card. Implementations carry
+//! raw APDUs; chaining and GET RESPONSE live in [`crate::exchange`], shared by all.
+
+use crate::error::Result;
+
+/// What a card and its reader can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Extended-length APDUs get through (otherwise: command chaining).
+    pub extended_length: bool,
+}
+
+/// A path to one card.
+pub trait Transport {
+    /// Sends one C-APDU, returns the R-APDU bytes (data, SW1, SW2).
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>>;
+    fn capabilities(&self) -> Capabilities;
+    /// A name for messages: reader name, or "simulated card".
+    fn describe(&self) -> String;
+    /// Resets the card (warm reset or power cycle): its transient state is lost.
+    fn reset(&mut self) -> Result<()>;
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        (**self).transmit(apdu)
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn reset(&mut self) -> Result<()> {
+        (**self).reset()
+    }
+}
