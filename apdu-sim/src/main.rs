@@ -40,9 +40,9 @@ fn run_script(file: Option<PathBuf>, state: Option<PathBuf>, seed: Option<u64>) 
     let mut card = SimCard::new(persistent, rng);
 
     let input: Box<dyn BufRead> = match &file {
-        Some(path) => Box::new(io::BufReader::new(
-            std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )),
+        Some(path) => {
+            Box::new(io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?))
+        }
         None => Box::new(io::stdin().lock()),
     };
     let mut out = io::stdout().lock();

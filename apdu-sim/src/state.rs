@@ -143,7 +143,8 @@ pub enum MgmPending {
 pub struct Transient {
     pub selected: bool,
     pub pin_verified: bool,
-    /// A verification not yet consumed by a PIN-always key (9C).
+    /// A PIN verification not yet used up by a private-key operation: what a
+    /// PIN-always key (9C) needs.
     pub pin_always: bool,
     pub mgm_authenticated: bool,
     pub mgm_pending: Option<MgmPending>,
@@ -200,7 +201,12 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!((store.get().pin.tries_left, store.get().changes, store.writes()), (3, 0, 0));
-        store.write(|p| Ok::<_, ()>(p.changes = 1)).unwrap();
+        store
+            .write(|p| {
+                p.changes = 1;
+                Ok::<_, ()>(())
+            })
+            .unwrap();
         assert_eq!((store.get().changes, store.writes()), (1, 1));
     }
 

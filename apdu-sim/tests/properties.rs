@@ -49,7 +49,8 @@ fn to_apdu(s: &Step, card: &mut SimCard) -> Vec<u8> {
         Step::AuthenticateMgm => {
             // First half here; the second half is what the step sends.
             let req = DynamicAuth { witness: Some(vec![]), ..Default::default() }.encode();
-            let r = Response::parse(&card.transmit(&[&[0, 0x87, 3, 0x9B, req.len() as u8][..], &req].concat())).unwrap();
+            let r =
+                Response::parse(&card.transmit(&[&[0, 0x87, 3, 0x9B, req.len() as u8][..], &req].concat())).unwrap();
             let w = DynamicAuth::decode(&r.data).ok().and_then(|g| g.witness).unwrap_or_default();
             let w = mgm::decrypt_block(MgmAlgorithm::TripleDes, &piv::DEFAULT_MGM_KEY, &w).unwrap_or_default();
             let req = DynamicAuth { witness: Some(w), challenge: Some(vec![7; 8]), response: None }.encode();
@@ -87,7 +88,18 @@ fn well_formed(r: &Response) -> bool {
 
 /// Commands that may legally raise a try counter, when they succeed.
 fn may_raise_tries(apdu: &[u8]) -> bool {
-    matches!(apdu.get(1), Some(&(ins::VERIFY | ins::VERIFY_KEYPAD | ins::CHANGE_REFERENCE_DATA | ins::RESET_RETRY_COUNTER | ins::TERMINATE | ins::PRESENT_BINDING | ins::SET_BINDING)))
+    matches!(
+        apdu.get(1),
+        Some(
+            &(ins::VERIFY
+                | ins::VERIFY_KEYPAD
+                | ins::CHANGE_REFERENCE_DATA
+                | ins::RESET_RETRY_COUNTER
+                | ins::TERMINATE
+                | ins::PRESENT_BINDING
+                | ins::SET_BINDING)
+        )
+    )
 }
 
 proptest! {

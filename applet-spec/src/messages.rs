@@ -89,8 +89,8 @@ pub fn put_data_request(tag: ObjectTag, value: &[u8]) -> Vec<u8> {
 pub fn parse_put_data_request(data: &[u8]) -> Result<(ObjectTag, Vec<u8>), SpecError> {
     match tlv::parse_seq(data)?.as_slice() {
         [t, v] if tlv::is(t, TAG_TAG_LIST) && tlv::is(v, TAG_DATA) => {
-            let tag = ObjectTag::from_bytes(tlv::value(t)?)
-                .ok_or(SpecError::Malformed("object tag of 1 or 3 bytes"))?;
+            let tag =
+                ObjectTag::from_bytes(tlv::value(t)?).ok_or(SpecError::Malformed("object tag of 1 or 3 bytes"))?;
             Ok((tag, tlv::value(v)?.to_vec()))
         }
         _ => Err(SpecError::Malformed("PUT DATA wants 5C then 53")),
@@ -118,8 +118,8 @@ pub fn discovery_object() -> Vec<u8> {
 
 /// FASC-N with agency code 9999 ("no FASC-N"), the value non-federal PIV cards use.
 const FILLER_FASCN: [u8; 25] = [
-    0xD4, 0xE7, 0x39, 0xDA, 0x73, 0x9C, 0xED, 0x39, 0xCE, 0x73, 0x9D, 0x83, 0x68, 0x58, 0x21, 0x08,
-    0x42, 0x10, 0x84, 0x21, 0xC8, 0x42, 0x10, 0xC3, 0xEB,
+    0xD4, 0xE7, 0x39, 0xDA, 0x73, 0x9C, 0xED, 0x39, 0xCE, 0x73, 0x9D, 0x83, 0x68, 0x58, 0x21, 0x08, 0x42, 0x10, 0x84,
+    0x21, 0xC8, 0x42, 0x10, 0xC3, 0xEB,
 ];
 
 /// The CHUID value (inside 53): filler FASC-N, the card's GUID, an expiry date.
@@ -152,9 +152,7 @@ pub fn parse_cert_object(value: &[u8]) -> Result<Vec<u8>, SpecError> {
     if flat::find(&items, TAG_CERT_INFO).is_some_and(|i| i.first() == Some(&1)) {
         return Err(SpecError::Malformed("compressed certificate"));
     }
-    flat::find(&items, TAG_CERTIFICATE)
-        .map(<[u8]>::to_vec)
-        .ok_or(SpecError::Malformed("certificate object without 70"))
+    flat::find(&items, TAG_CERTIFICATE).map(<[u8]>::to_vec).ok_or(SpecError::Malformed("certificate object without 70"))
 }
 
 // ---- key generation -----------------------------------------------------------

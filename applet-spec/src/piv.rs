@@ -49,8 +49,7 @@ pub enum PinPolicy {
 }
 
 impl Slot {
-    pub const ALL: [Slot; 4] =
-        [Slot::Authentication, Slot::Signature, Slot::KeyManagement, Slot::CardAuthentication];
+    pub const ALL: [Slot; 4] = [Slot::Authentication, Slot::Signature, Slot::KeyManagement, Slot::CardAuthentication];
 
     pub fn key_ref(self) -> u8 {
         match self {
@@ -117,9 +116,7 @@ impl Algorithm {
         }
     }
     pub fn from_id(id: u8) -> Option<Algorithm> {
-        [Self::TripleDes, Self::Rsa2048, Self::Aes128, Self::Aes192, Self::Aes256]
-            .into_iter()
-            .find(|a| a.id() == id)
+        [Self::TripleDes, Self::Rsa2048, Self::Aes128, Self::Aes192, Self::Aes256].into_iter().find(|a| a.id() == id)
     }
 }
 
@@ -166,9 +163,7 @@ impl MgmAlgorithm {
 }
 
 /// The factory management key: 3DES, 0102030405060708 three times.
-pub const DEFAULT_MGM_KEY: [u8; 24] = [
-    1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,
-];
+pub const DEFAULT_MGM_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
 pub const DEFAULT_PIN: &[u8] = b"123456";
 pub const DEFAULT_PUK: &[u8] = b"12345678";
 pub const PIN_TRIES: u8 = 3;

@@ -63,7 +63,7 @@ pub fn value(t: &Tlv) -> Result<&[u8], SpecError> {
 }
 
 /// The value of the first primitive child with tag `want`.
-pub fn find<'a>(items: &'a [Tlv], want: u32) -> Option<&'a [u8]> {
+pub fn find(items: &[Tlv], want: u32) -> Option<&[u8]> {
     items.iter().find(|t| is(t, want)).and_then(|t| value(t).ok())
 }
 

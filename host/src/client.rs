@@ -117,7 +117,8 @@ impl<T: Transport> Client<T> {
 
     pub fn version(&mut self) -> Result<[u8; 3]> {
         let data = self.call("GET VERSION", self.iso(ins::GET_VERSION, 0, 0).with_ne(SHORT_MAX_NE))?;
-        data.try_into().map_err(|_| Error::Malformed { command: "GET VERSION", source: SpecError::Malformed("3 bytes") })
+        data.try_into()
+            .map_err(|_| Error::Malformed { command: "GET VERSION", source: SpecError::Malformed("3 bytes") })
     }
 
     pub fn serial(&mut self) -> Result<u32> {
@@ -136,9 +137,8 @@ impl<T: Transport> Client<T> {
 
     /// The GUID from the CHUID object.
     pub fn guid(&mut self) -> Result<[u8; 16]> {
-        let chuid = self
-            .read_object(ObjectTag::CHUID)?
-            .ok_or(Error::Status { command: "GET DATA", sw: Sw::FILE_NOT_FOUND })?;
+        let chuid =
+            self.read_object(ObjectTag::CHUID)?.ok_or(Error::Status { command: "GET DATA", sw: Sw::FILE_NOT_FOUND })?;
         messages::parse_chuid_guid(&chuid).map_err(malformed("GET DATA"))
     }
 
@@ -221,10 +221,9 @@ impl<T: Transport> Client<T> {
         let bad_key = || Error::Invalid(format!("a {alg:?} management key is {} bytes", alg.key_len()));
         let req = DynamicAuth { witness: Some(vec![]), ..Default::default() };
         let reply = self.general_authenticate(alg.id(), KEY_REF_MANAGEMENT, &req)?;
-        let witness = reply.witness.ok_or(Error::Malformed {
-            command: "GENERAL AUTHENTICATE",
-            source: SpecError::Malformed("no witness"),
-        })?;
+        let witness = reply
+            .witness
+            .ok_or(Error::Malformed { command: "GENERAL AUTHENTICATE", source: SpecError::Malformed("no witness") })?;
         let witness = Zeroizing::new(mgm::decrypt_block(alg, key, &witness).ok_or_else(bad_key)?);
         let mut challenge = vec![0u8; alg.block_len()];
         rand::thread_rng().fill_bytes(&mut challenge);

@@ -1,8 +1,8 @@
 //! Key generation and signing: every slot, PKCS#1 v1.5 and PSS checked with
 //! the `rsa` crate, each slot's PIN rule, bad blocks.
 
-use applet_spec::messages::{self, DynamicAuth};
 use applet_spec::apdu::Command;
+use applet_spec::messages::{self, DynamicAuth};
 use applet_spec::piv::Slot;
 use applet_spec::Sw;
 use rsa::traits::PublicKeyParts;
@@ -88,15 +88,30 @@ fn slot_9c_needs_the_pin_before_every_signature() {
     card.verify_pin(b"123456").unwrap();
     let sig = card.sign(Slot::Signature, MSG, Hash::Sha256, Padding::Pss).unwrap();
     verify(&key, Hash::Sha256, Padding::Pss, &sig);
-    assert_eq!(
-        refused(card.sign(Slot::Signature, MSG, Hash::Sha256, Padding::Pss)),
-        Sw::SECURITY_STATUS_NOT_SATISFIED
-    );
+    assert_eq!(refused(card.sign(Slot::Signature, MSG, Hash::Sha256, Padding::Pss)), Sw::SECURITY_STATUS_NOT_SATISFIED);
     // The session's PIN verification itself stays (9A still works).
     card.generate(Slot::Authentication).unwrap();
     card.sign(Slot::Authentication, MSG, Hash::Sha256, Padding::Pss).unwrap();
     card.verify_pin(b"123456").unwrap();
     card.sign(Slot::Signature, MSG, Hash::Sha256, Padding::Pss).unwrap();
+}
+
+#[test]
+fn a_login_signature_uses_up_the_pin_entry_a_transaction_needs() {
+    let mut card = admin_card();
+    card.generate(Slot::Authentication).unwrap();
+    card.generate(Slot::Signature).unwrap();
+    card.verify_pin(b"123456").unwrap();
+    card.sign(Slot::Authentication, MSG, Hash::Sha256, Padding::Pkcs1v15).unwrap();
+    assert_eq!(
+        refused(card.sign(Slot::Signature, MSG, Hash::Sha256, Padding::Pkcs1v15)),
+        Sw::SECURITY_STATUS_NOT_SATISFIED
+    );
+    // Reads between the PIN entry and the signature (as OpenSC does) are fine.
+    card.verify_pin(b"123456").unwrap();
+    card.read_object(applet_spec::piv::ObjectTag::DISCOVERY).unwrap();
+    card.status().unwrap();
+    card.sign(Slot::Signature, MSG, Hash::Sha256, Padding::Pkcs1v15).unwrap();
 }
 
 #[test]

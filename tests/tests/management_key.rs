@@ -21,10 +21,7 @@ fn wrong_key_is_refused() {
     let mut card = fresh_card();
     let wrong = [0x11; 24];
     assert_eq!(refused(card.authenticate(MgmAlgorithm::TripleDes, &wrong)), Sw::SECURITY_STATUS_NOT_SATISFIED);
-    assert_eq!(
-        refused(card.authenticate_external(MgmAlgorithm::TripleDes, &wrong)),
-        Sw::SECURITY_STATUS_NOT_SATISFIED
-    );
+    assert_eq!(refused(card.authenticate_external(MgmAlgorithm::TripleDes, &wrong)), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(refused(card.generate(Slot::Authentication)), Sw::SECURITY_STATUS_NOT_SATISFIED);
 }
 
@@ -65,7 +62,10 @@ fn change_to_each_aes_size_and_back() {
         assert_eq!(card.status().unwrap().mgm_algorithm, alg);
         card.transport_mut().reset().unwrap();
         card.select().unwrap();
-        assert_eq!(refused(card.set_pin_entry(applet_spec::messages::PinEntry::Any)), Sw::SECURITY_STATUS_NOT_SATISFIED);
+        assert_eq!(
+            refused(card.set_pin_entry(applet_spec::messages::PinEntry::Any)),
+            Sw::SECURITY_STATUS_NOT_SATISFIED
+        );
         card.authenticate(alg, &key).unwrap();
         card.authenticate_external(alg, &key).unwrap();
     }
@@ -79,7 +79,10 @@ fn set_management_key_needs_authentication_and_a_fitting_key() {
     // AES-128 announced with a 24-byte key: refused by the card.
     let r = raw(&mut card, &format!("00 FF FF FF 1B 08 9B 18 {}", "07 ".repeat(24)));
     assert_eq!(r.sw, Sw::INCORRECT_DATA);
-    assert_eq!(raw(&mut card, "00 FF FF 00 13 08 9B 10 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F").sw, Sw::INCORRECT_P1_P2);
+    assert_eq!(
+        raw(&mut card, "00 FF FF 00 13 08 9B 10 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F").sw,
+        Sw::INCORRECT_P1_P2
+    );
     card.authenticate_default().unwrap();
 }
 

@@ -100,7 +100,10 @@ fn change_pin_refuses_a_malformed_new_pin_without_counting() {
     assert_eq!(r.sw, Sw::INCORRECT_DATA);
     let r = raw(&mut card, "00 24 00 80 08 31 32 33 34 35 36 FF FF");
     assert_eq!(r.sw, Sw::INCORRECT_DATA);
-    assert_eq!(raw(&mut card, "00 24 00 82 10 31 32 33 34 35 36 FF FF 31 32 33 34 35 36 FF FF").sw, Sw::REFERENCE_NOT_FOUND);
+    assert_eq!(
+        raw(&mut card, "00 24 00 82 10 31 32 33 34 35 36 FF FF 31 32 33 34 35 36 FF FF").sw,
+        Sw::REFERENCE_NOT_FOUND
+    );
     assert_eq!(card.status().unwrap().pin_tries, 3);
 }
 

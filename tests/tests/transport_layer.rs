@@ -44,7 +44,8 @@ fn small_le_then_get_response_with_several_le_values() {
 fn the_exchange_layer_reassembles_long_answers() {
     let (mut card, full) = card_with_large_object();
     for ne in [8, 100, 256] {
-        let cmd = Command::new(0, 0xCB, 0x3F, 0xFF).with_data(messages::get_data_request(ObjectTag::CERT_9A)).with_ne(ne);
+        let cmd =
+            Command::new(0, 0xCB, 0x3F, 0xFF).with_data(messages::get_data_request(ObjectTag::CERT_9A)).with_ne(ne);
         let r = send(&mut card, cmd);
         assert_eq!((r.data.as_slice(), r.sw), (full.as_slice(), Sw::OK), "Ne={ne}");
     }

@@ -43,12 +43,16 @@ impl SubSim {
         }
     }
 
-    /// The slot's PIN condition; a PIN-always verification is used up here.
+    /// The slot's PIN condition. Every private-key operation that gets here
+    /// uses up the fresh verification, whatever its slot: a login signature
+    /// (9A) must not leave the PIN entry usable for a transaction (9C).
+    /// Reads in between (OpenSC's GET DATA 7E, say) do not use it up.
     fn check_pin_for(&mut self, slot: Slot) -> Result<(), Sw> {
+        let fresh = std::mem::take(&mut self.t.pin_always);
         let ok = match slot.pin_policy() {
             PinPolicy::Never => true,
             PinPolicy::Once => self.t.pin_verified,
-            PinPolicy::Always => std::mem::take(&mut self.t.pin_always),
+            PinPolicy::Always => fresh,
         };
         if ok {
             Ok(())

@@ -100,8 +100,7 @@ impl SubSim {
         if cmd.p1 != 0xFF || !(cmd.p2 == 0xFF || cmd.p2 == 0xFE) {
             return Err(Sw::INCORRECT_P1_P2);
         }
-        let (algorithm, key) =
-            messages::parse_set_management_key_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        let (algorithm, key) = messages::parse_set_management_key_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
         self.require_mgm()?;
         let key = Zeroizing::new(key.to_vec());
         self.store.write(|p| {
