@@ -1,6 +1,6 @@
 //! The simulator's speed beside OpenSSL's on the same machine, in one run.
 //!
-//! `cargo bench -p apdu-sim --bench card` (or `scripts/bench`) prints:
+//! `cargo bench -p subsim-host --bench card` (or `scripts/bench`) prints:
 //! RSA-2048 signatures per second (simulator vs `openssl speed rsa2048`),
 //! RSA-2048 key generation time (simulator vs `openssl genpkey`), and the
 //! in-process rate of non-crypto APDUs. A JSON summary goes to
@@ -10,40 +10,12 @@ use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use apdu_sim::SimCard;
-use applet_spec::apdu::Response;
-use applet_spec::messages::{self, DynamicAuth};
-use applet_spec::piv::{self, Algorithm, MgmAlgorithm};
-use applet_spec::{mgm, Sw};
+use applet_spec::piv::Slot;
+use subsim_host::{Client, SimTransport, Transport};
 
 const KEYGENS: usize = 12;
 const SIGN_TIME: Duration = Duration::from_secs(3);
 const APDU_TIME: Duration = Duration::from_secs(1);
-
-fn ok(card: &mut SimCard, apdu: &[u8]) -> Vec<u8> {
-    let r = Response::parse(&card.transmit(apdu)).expect("status word");
-    assert_eq!(r.sw, Sw::OK, "{apdu:02X?}");
-    r.data
-}
-
-fn with_data(header: [u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut a = header.to_vec();
-    a.extend([0, (data.len() >> 8) as u8, data.len() as u8]);
-    a.extend(data);
-    a.extend([0, 0]);
-    a
-}
-
-fn admin_card() -> SimCard {
-    let mut card = SimCard::seeded(1);
-    ok(&mut card, &[0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08]);
-    let req = DynamicAuth { witness: Some(vec![]), ..Default::default() }.encode();
-    let reply = ok(&mut card, &with_data([0, 0x87, 3, 0x9B], &req));
-    let w = DynamicAuth::decode(&reply).unwrap().witness.unwrap();
-    let w = mgm::decrypt_block(MgmAlgorithm::TripleDes, &piv::DEFAULT_MGM_KEY, &w).unwrap();
-    let req = DynamicAuth { witness: Some(w), challenge: Some(vec![1; 8]), response: None }.encode();
-    ok(&mut card, &with_data([0, 0x87, 3, 0x9B], &req));
-    card
-}
 
 fn rate(duration: Duration, mut op: impl FnMut()) -> f64 {
     let start = Instant::now();
@@ -87,26 +59,27 @@ fn openssl_keygen_ms() -> Option<Vec<f64>> {
 }
 
 fn main() {
-    // Leave the cargo bench harness flags (--bench) alone.
-    let mut card = admin_card();
-    let generate = with_data([0, 0x47, 0, 0x9E], &messages::generate_request(Algorithm::Rsa2048));
+    let mut card = Client::new(SimTransport::new(SimCard::seeded(1)));
+    card.select().unwrap();
+    card.authenticate_default().unwrap();
 
     let sim_keygen: Vec<f64> = (0..KEYGENS)
         .map(|_| {
             let start = Instant::now();
-            ok(&mut card, &generate);
+            card.generate(Slot::CardAuthentication).unwrap();
             start.elapsed().as_secs_f64() * 1e3
         })
         .collect();
     let ossl_keygen = openssl_keygen_ms();
 
     let block = [&[0x00, 0x01][..], &[0x5A; 254]].concat();
-    let sign = with_data([0, 0x87, 7, 0x9E], &DynamicAuth::sign_request(&block).encode());
     let sim_sign = rate(SIGN_TIME, || {
-        ok(&mut card, &sign);
+        card.private_op(Slot::CardAuthentication, &block).unwrap();
     });
     let ossl_sign = openssl_sign_rate();
 
+    // Raw APDUs straight into the card: the transport adds nothing in-process.
+    let card = card.transport_mut();
     let get_discovery = [0x00, 0xCB, 0x3F, 0xFF, 0x03, 0x5C, 0x01, 0x7E, 0x00];
     let verify_status = [0x00, 0x20, 0x00, 0x80];
     let get_status = [0x80, 0x3A, 0x00, 0x00, 0x00];
@@ -120,7 +93,7 @@ fn main() {
         (
             name,
             rate(APDU_TIME, || {
-                std::hint::black_box(card.transmit(std::hint::black_box(apdu)));
+                std::hint::black_box(card.transmit(std::hint::black_box(apdu)).unwrap());
             }),
         )
     })
@@ -132,7 +105,9 @@ fn main() {
     println!("RSA-2048 signatures per second");
     println!("  simulator (raw RSA through APDUs)  {sim_sign:>10.0}");
     match ossl_sign {
-        Some(o) => println!("  openssl speed rsa2048              {o:>10.0}   simulator/openssl = {:.2}x", sim_sign / o),
+        Some(o) => {
+            println!("  openssl speed rsa2048              {o:>10.0}   simulator/openssl = {:.2}x", sim_sign / o)
+        }
         None => println!("  openssl speed rsa2048              (openssl not found)"),
     }
     println!();

@@ -1,17 +1,19 @@
-//! Property tests on the whole card (transport layer + applet): random APDU
-//! sessions never panic, always answer a well-formed status word, and never
-//! raise a try counter except through a legal reset.
+//! Property tests on the whole simulated card (transport layer + applet):
+//! random APDU sessions never panic, always answer a well-formed status word,
+//! and never raise a try counter except through a legal reset. In-process
+//! only: the invariants are checked inside the card after every step.
 
 use apdu_sim::SimCard;
 use applet_spec::apdu::Response;
-use applet_spec::messages::{DynamicAuth, KeypadLayout};
-use applet_spec::piv::{self, MgmAlgorithm};
+use applet_spec::messages::KeypadLayout;
+use applet_spec::piv;
 use applet_spec::sw::ALL_STATUS_WORDS;
-use applet_spec::{ins, mgm, Sw};
+use applet_spec::{ins, Sw};
 use proptest::prelude::*;
+use subsim_host::{Client, SimTransport, Transport};
 
-/// One step of a session: a structured command, raw bytes, or a helper that
-/// gets the card into states random bytes would rarely reach.
+/// One step of a session: raw bytes, a structured command, or a helper that
+/// reaches states random bytes rarely would.
 #[derive(Debug, Clone)]
 enum Step {
     Select,
@@ -39,43 +41,40 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn to_apdu(s: &Step, card: &mut SimCard) -> Vec<u8> {
-    match s {
-        Step::Select => [&[0x00, 0xA4, 0x04, 0x00, 0x05][..], &piv::PIV_RID].concat(),
+/// Encodes a structured command the way a careless host might: short or
+/// extended Lc by length, Le as given.
+fn encode(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u8>) -> Vec<u8> {
+    let mut a = vec![cla, ins, p1, p2];
+    if data.len() > 255 {
+        a.push(0);
+        a.extend((data.len() as u16).to_be_bytes());
+    } else if !data.is_empty() {
+        a.push(data.len() as u8);
+    }
+    a.extend(data);
+    a.extend(le);
+    a
+}
+
+/// The APDU a step sends, or `None` when a helper ran through the client.
+fn run(step: &Step, card: &mut Client<SimTransport>) -> Option<Vec<u8>> {
+    match step {
+        Step::Select => Some([&[0x00, 0xA4, 0x04, 0x00, 0x05][..], &piv::PIV_RID].concat()),
         Step::VerifyPin(right) => {
             let pin = if *right { b"123456" } else { b"999999" };
-            [&[0x00, 0x20, 0x00, 0x80, 0x08][..], &piv::pin_block(pin, true).unwrap()].concat()
+            Some([&[0x00, 0x20, 0x00, 0x80, 0x08][..], &piv::pin_block(pin, true).unwrap()].concat())
         }
         Step::AuthenticateMgm => {
-            // First half here; the second half is what the step sends.
-            let req = DynamicAuth { witness: Some(vec![]), ..Default::default() }.encode();
-            let r =
-                Response::parse(&card.transmit(&[&[0, 0x87, 3, 0x9B, req.len() as u8][..], &req].concat())).unwrap();
-            let w = DynamicAuth::decode(&r.data).ok().and_then(|g| g.witness).unwrap_or_default();
-            let w = mgm::decrypt_block(MgmAlgorithm::TripleDes, &piv::DEFAULT_MGM_KEY, &w).unwrap_or_default();
-            let req = DynamicAuth { witness: Some(w), challenge: Some(vec![7; 8]), response: None }.encode();
-            [&[0, 0x87, 3, 0x9B, req.len() as u8][..], &req].concat()
+            let _ = card.authenticate_default();
+            None
         }
-        Step::Keypad => vec![0x80, 0x30, 0x00, 0x00, 0x00],
+        Step::Keypad => Some(vec![0x80, 0x30, 0x00, 0x00, 0x00]),
         Step::PowerCycle => {
-            card.power_cycle();
-            vec![0x00, 0xFD, 0x00, 0x00]
+            card.transport_mut().reset().unwrap();
+            None
         }
-        Step::Command { cla, ins, p1, p2, data, le } => {
-            let mut a = vec![*cla, *ins, *p1, *p2];
-            if !data.is_empty() {
-                if data.len() > 255 {
-                    a.push(0);
-                    a.extend((data.len() as u16).to_be_bytes());
-                } else {
-                    a.push(data.len() as u8);
-                }
-                a.extend(data);
-            }
-            a.extend(le);
-            a
-        }
-        Step::Raw(bytes) => bytes.clone(),
+        Step::Command { cla, ins, p1, p2, data, le } => Some(encode(*cla, *ins, *p1, *p2, data, *le)),
+        Step::Raw(bytes) => Some(bytes.clone()),
     }
 }
 
@@ -95,11 +94,14 @@ fn may_raise_tries(apdu: &[u8]) -> bool {
                 | ins::VERIFY_KEYPAD
                 | ins::CHANGE_REFERENCE_DATA
                 | ins::RESET_RETRY_COUNTER
-                | ins::TERMINATE
-                | ins::PRESENT_BINDING
-                | ins::SET_BINDING)
+                | ins::TERMINATE)
         )
     )
+}
+
+fn tries(card: &Client<SimTransport>) -> (u8, u8) {
+    let p = card.transport().card().persistent();
+    (p.pin.tries_left, p.puk.tries_left)
 }
 
 proptest! {
@@ -107,30 +109,30 @@ proptest! {
 
     #[test]
     fn random_sessions_keep_the_card_sound(seed in any::<u64>(), steps in prop::collection::vec(step(), 1..60)) {
-        let mut card = SimCard::seeded(seed);
+        let mut card = Client::new(SimTransport::new(SimCard::seeded(seed)));
         for s in &steps {
-            let before = (card.persistent().pin.tries_left, card.persistent().puk.tries_left);
-            let apdu = to_apdu(s, &mut card);
-            let raw = card.transmit(&apdu);
+            let before = tries(&card);
+            let Some(apdu) = run(s, &mut card) else { continue };
+            let raw = card.transport_mut().transmit(&apdu).unwrap();
             let r = Response::parse(&raw);
             prop_assert!(r.is_some(), "no status word for {:02X?}", apdu);
             let r = r.unwrap();
             prop_assert!(well_formed(&r), "{:02X?} -> {:?}", apdu, r);
-            let after = (card.persistent().pin.tries_left, card.persistent().puk.tries_left);
+            let after = tries(&card);
             if after.0 > before.0 || after.1 > before.1 {
                 prop_assert!(r.sw == Sw::OK && may_raise_tries(&apdu), "tries went up: {:02X?} -> {:?}", apdu, r);
             }
-            let p = card.persistent();
+            let p = card.transport().card().persistent();
             prop_assert!(p.pin.tries_left <= p.pin.max_tries && p.puk.tries_left <= p.puk.max_tries);
         }
     }
 
     #[test]
     fn every_keypad_layout_is_a_permutation(seed in any::<u64>(), draws in 1usize..20) {
-        let mut card = SimCard::seeded(seed);
-        card.transmit(&[0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08]);
+        let mut card = Client::new(SimTransport::new(SimCard::seeded(seed)));
+        card.select().unwrap();
         for _ in 0..draws {
-            let r = Response::parse(&card.transmit(&[0x80, 0x30, 0x00, 0x00, 0x00])).unwrap();
+            let r = Response::parse(&card.transport_mut().transmit(&[0x80, 0x30, 0x00, 0x00, 0x00]).unwrap()).unwrap();
             prop_assert_eq!(r.sw, Sw::OK);
             prop_assert!(KeypadLayout::decode(&r.data).is_ok(), "{:?}", r.data);
         }
