@@ -1,0 +1,123 @@
+//! The `apdu-sim script` program: output format, state file, errors, pipes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_apdu-sim");
+const SELECT: &str = "00 A4 04 00 05 A0 00 00 03 08";
+const WRONG_PIN: &str = "00 20 00 80 08 39 39 39 39 39 39 FF FF";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("apdu-sim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the script program on `input` (stdin); returns exit code, stdout, stderr.
+fn run(args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("script")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The program may refuse to start (a broken state file) before reading any input.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn one_uppercase_answer_per_command_line() {
+    let input = format!("# a comment\n\n{SELECT}   # select\n00 fd 00 00\n{WRONG_PIN}\n");
+    let (code, out, _) = run(&["--seed", "1"], &input);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("61") && lines[0].ends_with("9000"));
+    assert_eq!(lines[1], "0502079000");
+    assert_eq!(lines[2], "63C2");
+    assert_eq!(out, out.to_uppercase());
+}
+
+#[test]
+fn reads_a_script_file_and_a_seed_makes_it_reproducible() {
+    let dir = temp_dir("file");
+    let script = dir.join("s.apdu");
+    std::fs::write(&script, format!("{SELECT}\n00 F8 00 00\n80 30 00 00\n")).unwrap();
+    let path = script.to_str().unwrap();
+    let (code, a, _) = run(&[path, "--seed", "9"], "");
+    let (_, b, _) = run(&[path, "--seed", "9"], "");
+    let (_, c, _) = run(&[path, "--seed", "10"], "");
+    assert_eq!(code, 0);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn state_persists_between_runs() {
+    let dir = temp_dir("state");
+    let state = dir.join("card.json");
+    let s = state.to_str().unwrap();
+    let input = format!("{SELECT}\n{WRONG_PIN}\n");
+    assert_eq!(run(&["--state", s], &input).1.lines().last(), Some("63C2"));
+    assert!(state.exists());
+    // The try counter and the card's identity survive.
+    let (_, out, _) = run(&["--state", s], &format!("{SELECT}\n{WRONG_PIN}\n00 F8 00 00\n"));
+    let (_, again, _) = run(&["--state", s], &format!("{SELECT}\n00 F8 00 00\n"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[1], "63C1");
+    assert_eq!(lines[2], again.lines().nth(1).unwrap(), "same serial");
+}
+
+#[test]
+fn a_bad_line_names_itself_and_leaves_the_state_alone() {
+    let dir = temp_dir("bad");
+    let state = dir.join("card.json");
+    let s = state.to_str().unwrap();
+    run(&["--state", s], &format!("{SELECT}\n"));
+    let before = std::fs::read(&state).unwrap();
+    let (code, out, err) = run(&["--state", s], &format!("{SELECT}\n{WRONG_PIN}\n00 2G\n{SELECT}\n"));
+    assert_eq!(code, 2);
+    assert!(err.contains("line 3") && err.contains("00 2G"), "{err}");
+    assert_eq!(out.lines().count(), 2, "lines before the error were answered");
+    assert_eq!(std::fs::read(&state).unwrap(), before, "the wrong PIN was not saved");
+    // A fresh card is not created either.
+    let fresh = dir.join("new.json");
+    run(&["--state", fresh.to_str().unwrap()], "zz\n");
+    assert!(!fresh.exists());
+}
+
+#[test]
+fn a_broken_state_file_is_refused() {
+    let dir = temp_dir("broken");
+    let state = dir.join("card.json");
+    std::fs::write(&state, "{ not json").unwrap();
+    let (code, _, err) = run(&["--state", state.to_str().unwrap()], &format!("{SELECT}\n"));
+    assert_eq!(code, 2);
+    assert!(err.contains("card.json"), "{err}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "{ not json");
+}
+
+#[test]
+fn answers_flow_line_by_line_through_pipes() {
+    // Each answer must arrive before the next command is written.
+    let mut child =
+        Command::new(BIN).args(["script", "--seed", "3"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    for (cmd, want_end) in [(SELECT, "9000"), ("00 20 00 80", "63C3"), ("80 30 00 00", "9000")] {
+        writeln!(stdin, "{cmd}").unwrap();
+        stdin.flush().unwrap();
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert!(line.trim_end().ends_with(want_end), "{cmd} -> {line}");
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
