@@ -4,7 +4,8 @@
 //! - [`applet`]: the sub-SIM applet model (PIV core and class-80 extensions);
 //! - [`state`]: persistent and transient card state, atomic updates;
 //! - [`persist`]: the card state file;
-//! - [`rng`], [`crypto`]: the card's randomness and RSA operations.
+//! - [`rng`], [`crypto`]: the card's randomness and RSA operations;
+//! - [`vpcd`]: the card served to `pcscd` through vsmartcard's vpcd driver.
 //!
 //! [`SimCard`] puts the transport layer in front of the applet: raw C-APDU
 //! bytes in, raw R-APDU bytes out, for any transport to carry.
@@ -16,6 +17,7 @@ pub mod persist;
 pub mod rng;
 pub mod script;
 pub mod state;
+pub mod vpcd;
 
 use applet::SubSim;
 use iso::{Applet, IsoLayer};

@@ -1,12 +1,15 @@
 //! `apdu-sim`: the simulated sub-SIM card as a program.
 
 use std::io::{self, BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use apdu_sim::state::Persistent;
-use apdu_sim::{persist, rng, script, SimCard};
+use apdu_sim::{persist, rng, script, vpcd, SimCard};
 use clap::{Parser, Subcommand};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 #[derive(Parser)]
 #[command(name = "apdu-sim", version, about = "The simulated sub-SIM card")]
@@ -28,16 +31,52 @@ enum Cmd {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Serve the card to pcscd through the vsmartcard vpcd reader driver.
+    /// Stops on SIGINT or SIGTERM, saving the state.
+    Vpcd {
+        /// Where vpcd listens (35963 is reader "Virtual PCD 00 00", 35964 "00 01").
+        #[arg(long, default_value = "127.0.0.1:35963")]
+        addr: String,
+        /// Card state file: loaded (created factory-fresh if absent), saved after
+        /// every command that changes it, and at exit.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Seed the card's RNG for a reproducible card (default: OS entropy).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
-fn run_script(file: Option<PathBuf>, state: Option<PathBuf>, seed: Option<u64>) -> Result<(), String> {
+/// The card from its state file (factory-fresh if there is none yet).
+fn load_card(state: Option<&Path>, seed: Option<u64>) -> Result<SimCard, String> {
     let mut rng = seed.map_or_else(rng::from_os, rng::seeded);
-    let loaded = match &state {
+    let loaded = match state {
         Some(path) => persist::load(path).map_err(|e| e.to_string())?,
         None => None,
     };
     let persistent = loaded.unwrap_or_else(|| Persistent::manufacture(&mut rng));
-    let mut card = SimCard::new(persistent, rng);
+    Ok(SimCard::new(persistent, rng))
+}
+
+fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>) -> Result<(), String> {
+    let mut card = load_card(state.as_deref(), seed)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| format!("signal handler: {e}"))?;
+    }
+    let save = |card: &SimCard| match &state {
+        Some(path) => persist::save(path, card.persistent()).map_err(|e| std::io::Error::other(e.to_string())),
+        None => Ok(()),
+    };
+    save(&card).map_err(|e| e.to_string())?;
+    vpcd::serve(&mut card, addr, &stop, save).map_err(|e| format!("vpcd: {e}"))?;
+    save(&card).map_err(|e| e.to_string())?;
+    eprintln!("apdu-sim: stopped");
+    Ok(())
+}
+
+fn run_script(file: Option<PathBuf>, state: Option<PathBuf>, seed: Option<u64>) -> Result<(), String> {
+    let mut card = load_card(state.as_deref(), seed)?;
 
     let input: Box<dyn BufRead> = match &file {
         Some(path) => {
@@ -67,6 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Script { file, state, seed } => run_script(file, state, seed),
+        Cmd::Vpcd { addr, state, seed } => run_vpcd(&addr, state, seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@
 //! The human reference is `docs/applet-spec.md`; a test keeps it in step.
 
 pub mod apdu;
+pub mod atr;
 pub mod ins;
 pub mod messages;
 pub mod mgm;

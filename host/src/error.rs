@@ -2,11 +2,37 @@
 
 use applet_spec::{SpecError, Sw};
 
+/// Why a transport could not carry an APDU: distinct, so callers can act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// pcscd is not running.
+    NoService,
+    /// No reader, or not the one asked for.
+    NoReader,
+    /// The reader is there but holds no (working) card.
+    NoCard,
+    /// The card was pulled out during the exchange.
+    CardRemoved,
+    /// Another process holds the card exclusively.
+    SharingViolation,
+    /// The reader was unplugged.
+    ReaderUnavailable,
+    /// Another process reset the card: its security state (PIN, management
+    /// key) is lost. The driver reconnected and re-selected the applet; it
+    /// re-sends nothing on its own.
+    CardReset,
+    /// The reader refused an extended-length APDU (nothing reached the card).
+    ExtendedRejected,
+    /// The card or reader answered something that is not an R-APDU.
+    Protocol,
+    Other,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The transport could not carry the APDU.
     #[error("{message}")]
-    Transport { message: String, hint: Option<&'static str> },
+    Transport { kind: TransportKind, message: String, hint: Option<&'static str> },
     /// The card answered a status word the operation does not accept.
     #[error("{command} failed: card answered {sw}")]
     Status { command: &'static str, sw: Sw },
@@ -19,10 +45,20 @@ pub enum Error {
 }
 
 impl Error {
+    pub fn transport(kind: TransportKind, message: impl Into<String>, hint: Option<&'static str>) -> Error {
+        Error::Transport { kind, message: message.into(), hint }
+    }
     /// The status word, when the card refused.
     pub fn sw(&self) -> Option<Sw> {
         match self {
             Error::Status { sw, .. } => Some(*sw),
+            _ => None,
+        }
+    }
+    /// The kind of transport failure, when it is one.
+    pub fn transport_kind(&self) -> Option<TransportKind> {
+        match self {
+            Error::Transport { kind, .. } => Some(*kind),
             _ => None,
         }
     }

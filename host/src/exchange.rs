@@ -7,7 +7,7 @@ use applet_spec::apdu::{Command, Response, SHORT_MAX_NC, SHORT_MAX_NE};
 use applet_spec::ins::{CLA_CHAIN, GET_RESPONSE};
 use applet_spec::Sw;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TransportKind};
 use crate::transport::Transport;
 
 /// Response bytes the host accepts for one command before it calls the card broken.
@@ -15,28 +15,53 @@ const MAX_RESPONSE: usize = 65536;
 
 fn transmit(t: &mut dyn Transport, cmd: &Command) -> Result<Response> {
     let raw = t.transmit(&cmd.to_bytes())?;
-    Response::parse(&raw).ok_or_else(|| Error::Transport {
-        message: format!("{}: answer of {} bytes has no status word", t.describe(), raw.len()),
-        hint: Some("the card or reader misbehaves; reinsert the card"),
+    Response::parse(&raw).ok_or_else(|| {
+        Error::transport(
+            TransportKind::Protocol,
+            format!("{}: answer of {} bytes has no status word", t.describe(), raw.len()),
+            Some("the card or reader misbehaves; reinsert the card"),
+        )
     })
 }
 
-/// Sends a command and collects its whole response.
+/// Sends a command and collects its whole response, inside one exclusive
+/// session of the card (a PC/SC transaction), so chained parts and GET
+/// RESPONSE never interleave with another process's commands.
 pub fn exchange(t: &mut dyn Transport, cmd: &Command) -> Result<Response> {
-    let mut cmd = cmd.clone();
-    if cmd.needs_extended() && !t.capabilities().extended_length {
-        cmd.extended = false;
-        while cmd.data.len() > SHORT_MAX_NC {
-            let rest = cmd.data.split_off(SHORT_MAX_NC);
-            let part = Command { cla: cmd.cla | CLA_CHAIN, ne: None, ..cmd.clone() };
-            let r = transmit(t, &part)?;
-            if r.sw != Sw::OK {
-                return Ok(r);
-            }
-            cmd.data = rest;
+    let mut out = None;
+    t.exclusive(&mut |t| {
+        out = Some(exchange_in_session(t, cmd)?);
+        Ok(())
+    })?;
+    Ok(out.expect("the session ran"))
+}
+
+fn exchange_in_session(t: &mut dyn Transport, cmd: &Command) -> Result<Response> {
+    if cmd.needs_extended() && t.capabilities().extended_length {
+        match collect(t, cmd.clone()) {
+            // The reader refused it before the card saw it: chain instead
+            // (the transport no longer offers extended length).
+            Err(e) if e.transport_kind() == Some(TransportKind::ExtendedRejected) => {}
+            other => return other,
         }
-        cmd.ne = cmd.ne.map(|ne| ne.min(SHORT_MAX_NE));
     }
+    let mut cmd = cmd.clone();
+    cmd.extended = false;
+    while cmd.data.len() > SHORT_MAX_NC {
+        let rest = cmd.data.split_off(SHORT_MAX_NC);
+        let part = Command { cla: cmd.cla | CLA_CHAIN, ne: None, ..cmd.clone() };
+        let r = transmit(t, &part)?;
+        if r.sw != Sw::OK {
+            return Ok(r);
+        }
+        cmd.data = rest;
+    }
+    cmd.ne = cmd.ne.map(|ne| ne.min(SHORT_MAX_NE));
+    collect(t, cmd)
+}
+
+/// Sends one APDU and follows `6Cxx` and `61xx` until the answer is whole.
+fn collect(t: &mut dyn Transport, mut cmd: Command) -> Result<Response> {
     let mut r = transmit(t, &cmd)?;
     if r.sw.sw1() == 0x6C {
         // Wrong Le: the card says how many bytes it has.
@@ -49,10 +74,11 @@ pub fn exchange(t: &mut dyn Transport, cmd: &Command) -> Result<Response> {
     let mut data = std::mem::take(&mut r.data);
     while let Some(n) = r.sw.remaining() {
         if data.len() > MAX_RESPONSE {
-            return Err(Error::Transport {
-                message: format!("{}: response exceeds {MAX_RESPONSE} bytes", t.describe()),
-                hint: None,
-            });
+            return Err(Error::transport(
+                TransportKind::Protocol,
+                format!("{}: response exceeds {MAX_RESPONSE} bytes", t.describe()),
+                None,
+            ));
         }
         r = transmit(t, &Command::new(0x00, GET_RESPONSE, 0, 0).with_ne(n))?;
         data.append(&mut r.data);

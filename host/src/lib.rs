@@ -1,6 +1,7 @@
 //! The sub-SIM host driver.
 //!
-//! - [`Transport`]: how the host reaches a card ([`SimTransport`] in-process);
+//! - [`Transport`]: how the host reaches a card: [`PcscTransport`] through
+//!   pcscd, [`SimTransport`] in-process;
 //! - [`exchange`](mod@exchange): chaining and GET RESPONSE, shared by every transport;
 //! - [`Client`]: the typed API, the same over every transport;
 //! - [`padding`]: PKCS#1 v1.5 and PSS, applied host-side.
@@ -9,11 +10,13 @@ pub mod client;
 pub mod error;
 pub mod exchange;
 pub mod padding;
+pub mod pcsc;
 pub mod sim;
 pub mod transport;
 
 pub use client::{AppInfo, Client, PinState};
-pub use error::{Error, Result};
+pub use error::{Error, Result, TransportKind};
 pub use padding::{Hash, Padding};
+pub use pcsc::{list_readers, PcscTransport, ReaderChoice, ReaderInfo};
 pub use sim::SimTransport;
 pub use transport::{Capabilities, Transport};

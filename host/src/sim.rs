@@ -42,4 +42,8 @@ impl Transport for SimTransport {
         self.card.power_cycle();
         Ok(())
     }
+    /// In-process, nobody else can reach the card.
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        f(self)
+    }
 }

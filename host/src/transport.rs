@@ -19,6 +19,9 @@ pub trait Transport {
     fn describe(&self) -> String;
     /// Resets the card (warm reset or power cycle): its transient state is lost.
     fn reset(&mut self) -> Result<()>;
+    /// Runs `f` with the card to itself: no other process's command comes in
+    /// between (a PC/SC transaction). Nested calls run `f` directly.
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()>;
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -33,5 +36,26 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn reset(&mut self) -> Result<()> {
         (**self).reset()
+    }
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        (**self).exclusive(f)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        (**self).transmit(apdu)
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn reset(&mut self) -> Result<()> {
+        (**self).reset()
+    }
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        (**self).exclusive(f)
     }
 }

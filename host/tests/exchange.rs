@@ -26,6 +26,9 @@ impl Transport for Recording {
     fn reset(&mut self) -> Result<()> {
         self.inner.reset()
     }
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        f(self)
+    }
 }
 
 fn client(extended: bool) -> Client<Recording> {
@@ -95,6 +98,9 @@ fn wrong_le_is_retried_with_the_length_the_card_names() {
         }
         fn reset(&mut self) -> Result<()> {
             self.0.reset()
+        }
+        fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+            f(self)
         }
     }
     let mut c = Client::new(SixC(SimTransport::new(SimCard::seeded(4)), true));

@@ -8,7 +8,8 @@ use subsim_conformance::*;
 
 #[test]
 fn certificates_of_every_slot_round_trip() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
+    let changes = card.status().unwrap().changes;
     for (i, slot) in Slot::ALL.into_iter().enumerate() {
         assert_eq!(card.read_certificate(slot).unwrap(), None);
         let der = vec![0x30 + i as u8; 700 + i * 300];
@@ -16,12 +17,12 @@ fn certificates_of_every_slot_round_trip() {
         assert_eq!(card.read_certificate(slot).unwrap().unwrap(), der);
     }
     let s = card.status().unwrap();
-    assert_eq!((s.certs, s.changes), (0x0F, 4));
+    assert_eq!((s.certs, s.changes - changes), (0x0F, 4));
 }
 
 #[test]
 fn certificate_objects_use_piv_tags() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     card.write_certificate(Slot::Signature, &[0x30, 0x03, 1, 2, 3]).unwrap();
     let r = raw(&mut card, "00 CB 3F FF 05 5C 03 5F C1 0A 00");
     assert_eq!(r.sw, Sw::OK);
@@ -30,7 +31,7 @@ fn certificate_objects_use_piv_tags() {
 
 #[test]
 fn absent_objects_answer_6a82() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     for tag in ["5F C1 05", "5F C1 0A", "5F C1 0B", "5F C1 01", "5F C1 07", "5F FF 00"] {
         assert_eq!(raw(&mut card, &format!("00 CB 3F FF 05 5C 03 {tag} 00")).sw, Sw::FILE_NOT_FOUND, "{tag}");
     }
@@ -38,7 +39,7 @@ fn absent_objects_answer_6a82() {
 
 #[test]
 fn empty_value_deletes() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     card.write_certificate(Slot::Authentication, &[0x30, 0]).unwrap();
     card.write_object(ObjectTag::CERT_9A, &[]).unwrap();
     assert_eq!(card.read_certificate(Slot::Authentication).unwrap(), None);
@@ -46,7 +47,7 @@ fn empty_value_deletes() {
 
 #[test]
 fn put_data_needs_the_management_key() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     card.verify_pin(b"123456").unwrap();
     assert_eq!(refused(card.write_certificate(Slot::Authentication, &[0x30, 0])), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(card.read_certificate(Slot::Authentication).unwrap(), None);
@@ -54,7 +55,7 @@ fn put_data_needs_the_management_key() {
 
 #[test]
 fn put_data_shape_and_size_errors() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     assert_eq!(refused(card.write_object(ObjectTag::DISCOVERY, &[1])), Sw::INCORRECT_DATA);
     assert_eq!(refused(card.write_object(ObjectTag(0x5FC200), &[1])), Sw::INCORRECT_DATA);
     assert_eq!(refused(card.write_object(ObjectTag::CERT_9A, &vec![0; MAX_OBJECT_LEN + 1])), Sw::NOT_ENOUGH_MEMORY);
@@ -65,7 +66,7 @@ fn put_data_shape_and_size_errors() {
 
 #[test]
 fn chuid_can_be_rewritten_but_guid_survives_terminate() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     let guid = card.guid().unwrap();
     card.write_object(ObjectTag::CHUID, &messages::chuid(&[9; 16])).unwrap();
     assert_eq!(card.guid().unwrap(), [9; 16]);

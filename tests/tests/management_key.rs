@@ -9,16 +9,16 @@ use subsim_conformance::*;
 
 #[test]
 fn factory_key_mutual_and_external() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     card.authenticate(MgmAlgorithm::TripleDes, &DEFAULT_MGM_KEY).unwrap();
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     card.authenticate_external(MgmAlgorithm::TripleDes, &DEFAULT_MGM_KEY).unwrap();
     card.write_object(ObjectTag(0x5FC10D), &[1, 2, 3]).unwrap();
 }
 
 #[test]
 fn wrong_key_is_refused() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     let wrong = [0x11; 24];
     assert_eq!(refused(card.authenticate(MgmAlgorithm::TripleDes, &wrong)), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(refused(card.authenticate_external(MgmAlgorithm::TripleDes, &wrong)), Sw::SECURITY_STATUS_NOT_SATISFIED);
@@ -27,13 +27,13 @@ fn wrong_key_is_refused() {
 
 #[test]
 fn wrong_algorithm_in_p1() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     assert_eq!(refused(card.authenticate(MgmAlgorithm::Aes128, &[0; 16])), Sw::INCORRECT_P1_P2);
 }
 
 #[test]
 fn second_step_without_first() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     let ga = DynamicAuth { response: Some(vec![0; 8]), ..Default::default() };
     let r = send(&mut card, Command::new(0, 0x87, 0x03, 0x9B).with_data(ga.encode()));
     assert_eq!(r.sw, Sw::CONDITIONS_NOT_SATISFIED);
@@ -46,7 +46,7 @@ fn second_step_without_first() {
 
 #[test]
 fn opensc_get_random_shape() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     let r = raw(&mut card, "00 87 00 9B 04 7C 02 81 00 00");
     assert_eq!(r.sw, Sw::OK);
     let ga = DynamicAuth::decode(&r.data).unwrap();
@@ -55,7 +55,7 @@ fn opensc_get_random_shape() {
 
 #[test]
 fn change_to_each_aes_size_and_back() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     for alg in [MgmAlgorithm::Aes128, MgmAlgorithm::Aes192, MgmAlgorithm::Aes256, MgmAlgorithm::TripleDes] {
         let key: Vec<u8> = (0..alg.key_len() as u8).map(|i| i.wrapping_mul(37) ^ 0x5C).collect();
         card.set_management_key(alg, &key).unwrap();
@@ -73,7 +73,7 @@ fn change_to_each_aes_size_and_back() {
 
 #[test]
 fn set_management_key_needs_authentication_and_a_fitting_key() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     assert_eq!(refused(card.set_management_key(MgmAlgorithm::Aes128, &[7; 16])), Sw::SECURITY_STATUS_NOT_SATISFIED);
     card.authenticate_default().unwrap();
     // AES-128 announced with a 24-byte key: refused by the card.
@@ -88,7 +88,7 @@ fn set_management_key_needs_authentication_and_a_fitting_key() {
 
 #[test]
 fn authentication_is_transient() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     card.transport_mut().reset().unwrap();
     card.select().unwrap();
     assert_eq!(refused(card.write_object(ObjectTag(0x5FC10D), &[1])), Sw::SECURITY_STATUS_NOT_SATISFIED);
@@ -96,7 +96,7 @@ fn authentication_is_transient() {
 
 #[test]
 fn a_failed_attempt_drops_authentication() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     refused(card.authenticate(MgmAlgorithm::TripleDes, &[0x11; 24]));
     assert_eq!(refused(card.write_object(ObjectTag(0x5FC10D), &[1])), Sw::SECURITY_STATUS_NOT_SATISFIED);
 }

@@ -109,6 +109,9 @@ proptest! {
 
     #[test]
     fn random_sessions_keep_the_card_sound(seed in any::<u64>(), steps in prop::collection::vec(step(), 1..60)) {
+        if subsim_conformance::target() != subsim_conformance::Target::Sim {
+            return Ok(()); // in-process only: the invariants are read inside the card
+        }
         let mut card = Client::new(SimTransport::new(SimCard::seeded(seed)));
         for s in &steps {
             let before = tries(&card);

@@ -7,14 +7,14 @@ use subsim_conformance::*;
 
 #[test]
 fn terminate_needs_the_management_key() {
-    let mut card = fresh_card();
+    let mut card = fresh_card!();
     card.verify_pin(b"123456").unwrap();
     assert_eq!(refused(card.terminate()), Sw::SECURITY_STATUS_NOT_SATISFIED);
 }
 
 #[test]
 fn terminate_wipes_everything_but_identity() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     let (serial, guid) = (card.serial().unwrap(), card.guid().unwrap());
     card.generate(Slot::Authentication).unwrap();
     card.write_certificate(Slot::Authentication, &[0x30, 0]).unwrap();
@@ -44,7 +44,7 @@ fn terminate_wipes_everything_but_identity() {
 
 #[test]
 fn anyone_may_terminate_once_pin_and_puk_are_blocked() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     card.generate(Slot::Signature).unwrap();
     card.transport_mut().reset().unwrap();
     card.select().unwrap();
@@ -62,7 +62,7 @@ fn anyone_may_terminate_once_pin_and_puk_are_blocked() {
 
 #[test]
 fn terminate_takes_no_data_or_parameters() {
-    let mut card = admin_card();
+    let mut card = admin_card!();
     assert_eq!(raw(&mut card, "80 3C 01 00").sw, Sw::INCORRECT_P1_P2);
     assert_eq!(raw(&mut card, "80 3C 00 00 01 00").sw, Sw::WRONG_LENGTH);
 }

@@ -1,0 +1,112 @@
+//! The simulated card's Answer To Reset, and what a host reads from an ATR.
+//!
+//! T=1, with historical bytes in compact-TLV (ISO 7816-4 8.1.1): the card
+//! capabilities (selection by DF name; command chaining and extended Lc/Le)
+//! and issuer data `subsim` plus a kind byte, `00` for the simulator. The ATR
+//! avoids the `3B 8x 80 01` shape OpenSC takes for contactless cards.
+
+/// Historical bytes: category 80, card capabilities `73 80 00 C0`, issuer data `57 "subsim" 00`.
+const HISTORICAL: [u8; 13] = [0x80, 0x73, 0x80, 0x00, 0xC0, 0x57, b's', b'u', b'b', b's', b'i', b'm', 0x00];
+
+/// The simulator's ATR (with the check byte TCK computed at compile time).
+pub const SIMULATOR_ATR: [u8; 23] = {
+    // TS, T0 (TA1 TB1 TC1 TD1 present, 13 historical bytes), TA1, TB1, TC1,
+    // TD1 (TD2 follows, T=1), TD2 (TA3 TB3 follow, T=1), TA3 IFSC 254, TB3.
+    let head = [0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15];
+    let mut atr = [0u8; 23];
+    let mut i = 0;
+    while i < head.len() {
+        atr[i] = head[i];
+        i += 1;
+    }
+    while i < head.len() + HISTORICAL.len() {
+        atr[i] = HISTORICAL[i - head.len()];
+        i += 1;
+    }
+    let mut tck = 0;
+    let mut j = 1;
+    while j < 22 {
+        tck ^= atr[j];
+        j += 1;
+    }
+    atr[22] = tck;
+    atr
+};
+
+/// What the ATR's historical bytes tell a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AtrInfo {
+    /// The card accepts extended Lc and Le fields.
+    pub extended_length: bool,
+    /// The card accepts command chaining.
+    pub chaining: bool,
+    /// This is the subsim simulator (not a real card).
+    pub simulator: bool,
+}
+
+/// The historical bytes of an ATR, found by walking its interface bytes.
+fn historical(atr: &[u8]) -> Option<&[u8]> {
+    let k = (*atr.get(1)? & 0x0F) as usize;
+    let mut y = atr[1] >> 4;
+    let mut i = 2;
+    loop {
+        i += (y & 0x0F).count_ones() as usize - (y & 0x08 != 0) as usize;
+        if y & 0x08 == 0 {
+            break;
+        }
+        y = *atr.get(i)? >> 4;
+        i += 1;
+    }
+    atr.get(i..i + k)
+}
+
+/// Reads the card capabilities and issuer data from an ATR.
+pub fn parse(atr: &[u8]) -> AtrInfo {
+    let mut info = AtrInfo::default();
+    let Some([0x80, rest @ ..]) = historical(atr) else {
+        return info;
+    };
+    let mut items = rest;
+    while let [head, tail @ ..] = items {
+        let (tag, len) = (head >> 4, (head & 0x0F) as usize);
+        let Some(value) = tail.get(..len) else { break };
+        match (tag, value) {
+            (7, [_, _, caps, ..]) => {
+                info.chaining = caps & 0x80 != 0;
+                info.extended_length = caps & 0x40 != 0;
+            }
+            (5, [b's', b'u', b'b', b's', b'i', b'm', 0x00]) => info.simulator = true,
+            _ => {}
+        }
+        items = &tail[len..];
+    }
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_simulator_atr_reads_back() {
+        let info = parse(&SIMULATOR_ATR);
+        assert_eq!(info, AtrInfo { extended_length: true, chaining: true, simulator: true });
+        assert_eq!(SIMULATOR_ATR[1] & 0x0F, HISTORICAL.len() as u8);
+        assert_eq!(SIMULATOR_ATR[1..].iter().fold(0, |a, b| a ^ b), 0, "TCK makes the XOR zero");
+        assert_ne!(&SIMULATOR_ATR[..4], &[0x3B, 0x8D, 0x80, 0x01], "not OpenSC's contactless shape");
+    }
+
+    #[test]
+    fn other_atrs() {
+        // A YubiKey 5 NFC ATR: no capabilities, not ours.
+        let yk = [
+            0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59, 0x75, 0x62,
+            0x69, 0x4B, 0x65, 0x79, 0x40,
+        ];
+        let info = parse(&yk);
+        assert!(info.extended_length && !info.simulator);
+        assert_eq!(parse(&[0x3B, 0x00]), AtrInfo::default());
+        assert_eq!(parse(&[]), AtrInfo::default());
+        assert_eq!(parse(&[0x3B, 0xF5, 0x11]), AtrInfo::default());
+    }
+}
