@@ -24,38 +24,27 @@ pub trait Transport {
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()>;
 }
 
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        (**self).transmit(apdu)
-    }
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-    fn describe(&self) -> String {
-        (**self).describe()
-    }
-    fn reset(&mut self) -> Result<()> {
-        (**self).reset()
-    }
-    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        (**self).exclusive(f)
-    }
+/// Boxes and `&mut` references to a transport are transports too.
+macro_rules! forward_transport {
+    ($($ty:ty),*) => {$(
+        impl<T: Transport + ?Sized> Transport for $ty {
+            fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+                (**self).transmit(apdu)
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+            fn describe(&self) -> String {
+                (**self).describe()
+            }
+            fn reset(&mut self) -> Result<()> {
+                (**self).reset()
+            }
+            fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+                (**self).exclusive(f)
+            }
+        }
+    )*};
 }
 
-impl<T: Transport + ?Sized> Transport for &mut T {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        (**self).transmit(apdu)
-    }
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-    fn describe(&self) -> String {
-        (**self).describe()
-    }
-    fn reset(&mut self) -> Result<()> {
-        (**self).reset()
-    }
-    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        (**self).exclusive(f)
-    }
-}
+forward_transport!(Box<T>, &mut T);

@@ -109,3 +109,44 @@ fn wrong_le_is_retried_with_the_length_the_card_names() {
     let r = c.transmit(&Command::new(0, 0xFD, 0, 0).with_ne(1)).unwrap();
     assert_eq!(r.data, applet_spec::piv::VERSION);
 }
+
+#[test]
+fn a_reader_that_refuses_extended_apdus_gets_chains() {
+    // Offers extended length, then refuses it as pcsc-lite does for readers
+    // without extended APDU support; the exchange must chain instead.
+    struct NoExtended {
+        inner: SimTransport,
+        offered: bool,
+        refused: usize,
+    }
+    impl Transport for NoExtended {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+            if apdu.len() >= 7 && apdu[4] == 0 {
+                self.offered = false;
+                self.refused += 1;
+                return Err(subsim_host::Error::transport(subsim_host::TransportKind::ExtendedRejected, "no", None));
+            }
+            self.inner.transmit(apdu)
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities { extended_length: self.offered }
+        }
+        fn describe(&self) -> String {
+            "short-only reader".into()
+        }
+        fn reset(&mut self) -> Result<()> {
+            self.inner.reset()
+        }
+        fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+            f(self)
+        }
+    }
+    let inner = SimTransport::new(SimCard::seeded(5));
+    let mut c = Client::new(NoExtended { inner, offered: true, refused: 0 });
+    c.select().unwrap();
+    c.authenticate_default().unwrap();
+    c.generate(Slot::CardAuthentication).unwrap();
+    let sig = c.sign(Slot::CardAuthentication, b"m", Hash::Sha256, Padding::Pkcs1v15).unwrap();
+    assert_eq!(sig.len(), 256);
+    assert_eq!(c.transport().refused, 1, "refused once, then never offered again");
+}
