@@ -25,6 +25,27 @@ pub struct AppInfo {
     pub label: String,
 }
 
+/// Everything the card tells about itself, in three round trips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInfo {
+    /// GET VERSION: major, minor, patch.
+    pub version: [u8; 3],
+    pub serial: u32,
+    /// GET STATUS: tries left, policy, binding, slots, change counter.
+    pub status: CardStatus,
+}
+
+impl CardInfo {
+    /// Slots holding a key.
+    pub fn keys(&self) -> Vec<Slot> {
+        Slot::ALL.into_iter().filter(|s| self.status.keys & s.bit() != 0).collect()
+    }
+    /// Slots holding a certificate.
+    pub fn certificates(&self) -> Vec<Slot> {
+        Slot::ALL.into_iter().filter(|s| self.status.certs & s.bit() != 0).collect()
+    }
+}
+
 /// The PIN's state, from VERIFY without data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinState {
@@ -135,6 +156,11 @@ impl<T: Transport> Client<T> {
         CardStatus::decode(&data).map_err(malformed("GET STATUS"))
     }
 
+    /// Version, serial and status together.
+    pub fn info(&mut self) -> Result<CardInfo> {
+        Ok(CardInfo { version: self.version()?, serial: self.serial()?, status: self.status()? })
+    }
+
     /// The GUID from the CHUID object.
     pub fn guid(&mut self) -> Result<[u8; 16]> {
         let chuid =
@@ -195,6 +221,17 @@ impl<T: Transport> Client<T> {
     }
 
     /// VERIFY KEYPAD with the positions the user tapped (0-9), never digits.
+    ///
+    /// ```
+    /// # use subsim_host::{Client, SimTransport};
+    /// # let mut card = Client::new(SimTransport::new(apdu_sim::SimCard::seeded(1)));
+    /// # card.select()?;
+    /// let layout = card.keypad()?;
+    /// // Shown to the user, who taps where 1, 2, 3, 4, 5, 6 are drawn:
+    /// let taps: Vec<u8> = [1, 2, 3, 4, 5, 6].iter().map(|&d| layout.position_of(d).unwrap()).collect();
+    /// card.verify_keypad(&taps)?;
+    /// # Ok::<(), subsim_host::Error>(())
+    /// ```
     pub fn verify_keypad(&mut self, positions: &[u8]) -> Result<()> {
         let data = Zeroizing::new(positions.to_vec());
         self.call("VERIFY KEYPAD", self.ext(ins::VERIFY_KEYPAD, 0, KEY_REF_PIN).with_data(data.to_vec())).map(drop)
@@ -290,6 +327,19 @@ impl<T: Transport> Client<T> {
     }
 
     /// Signs `message`: hashed and padded here, raw RSA on the card.
+    ///
+    /// ```
+    /// use applet_spec::piv::Slot;
+    /// use subsim_host::{Client, Hash, Padding, SimTransport};
+    /// # let mut card = Client::new(SimTransport::new(apdu_sim::SimCard::seeded(2)));
+    /// # card.select()?;
+    /// card.authenticate_default()?; // the factory management key
+    /// let public_key = card.generate(Slot::Signature)?;
+    /// card.verify_pin(b"123456")?; // 9C wants a PIN entry before every signature
+    /// let signature = card.sign(Slot::Signature, b"transfer 10 EUR", Hash::Sha256, Padding::Pss)?;
+    /// assert_eq!(signature.len(), 256);
+    /// # Ok::<(), subsim_host::Error>(())
+    /// ```
     pub fn sign(&mut self, slot: Slot, message: &[u8], hash: Hash, padding: Padding) -> Result<Vec<u8>> {
         let digest = hash.digest(message);
         let block = match padding {
@@ -331,6 +381,26 @@ impl<T: Transport> Client<T> {
     /// Stores a DER certificate for the slot. Needs the management key.
     pub fn write_certificate(&mut self, slot: Slot, der: &[u8]) -> Result<()> {
         self.write_object(slot.cert_object(), &messages::cert_object(der))
+    }
+
+    /// The slot's certificate as PEM, if one is stored.
+    pub fn read_certificate_pem(&mut self, slot: Slot) -> Result<Option<String>> {
+        self.read_certificate(slot)?
+            .map(|der| {
+                pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, &der)
+                    .map_err(|e| Error::Invalid(format!("PEM encoding: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Stores a PEM certificate for the slot. Needs the management key.
+    pub fn write_certificate_pem(&mut self, slot: Slot, pem: &str) -> Result<()> {
+        let (label, der) =
+            pem_rfc7468::decode_vec(pem.as_bytes()).map_err(|e| Error::Invalid(format!("not a PEM document: {e}")))?;
+        if label != "CERTIFICATE" {
+            return Err(Error::Invalid(format!("expected a CERTIFICATE, got {label:?}")));
+        }
+        self.write_certificate(slot, &der)
     }
 
     // ---- sub-SIM extensions ----------------------------------------------------------

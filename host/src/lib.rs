@@ -14,7 +14,7 @@ pub mod pcsc;
 pub mod sim;
 pub mod transport;
 
-pub use client::{AppInfo, Client, PinState};
+pub use client::{AppInfo, CardInfo, Client, PinState};
 pub use error::{Error, Result, TransportKind};
 pub use padding::{Hash, Padding};
 pub use pcsc::{list_readers, PcscTransport, ReaderChoice, ReaderInfo};

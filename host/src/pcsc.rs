@@ -130,6 +130,16 @@ pub struct PcscTransport {
 
 impl PcscTransport {
     /// Connects to the reader `choice` names, in shared mode.
+    ///
+    /// ```no_run
+    /// use subsim_host::{Client, PcscTransport, ReaderChoice};
+    ///
+    /// let reader = PcscTransport::connect(&ReaderChoice::Substring("Virtual PCD".into()))?;
+    /// let mut card = Client::new(reader);
+    /// card.select()?;
+    /// println!("serial {}", card.serial()?);
+    /// # Ok::<(), subsim_host::Error>(())
+    /// ```
     pub fn connect(choice: &ReaderChoice) -> Result<PcscTransport> {
         let ctx = Context::establish(Scope::User).map_err(|e| map_err(e, ""))?;
         let readers = list_with(&ctx)?;

@@ -73,3 +73,20 @@ fn chuid_can_be_rewritten_but_guid_survives_terminate() {
     card.terminate().unwrap();
     assert_eq!(card.guid().unwrap(), guid);
 }
+
+#[test]
+fn certificates_as_pem() {
+    let mut card = admin_card!();
+    let der = vec![0x30, 0x82, 0x01, 0x00, 0xAB, 0xCD];
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBAKvN\n-----END CERTIFICATE-----\n";
+    card.write_certificate_pem(Slot::KeyManagement, pem).unwrap();
+    assert_eq!(card.read_certificate(Slot::KeyManagement).unwrap().unwrap(), der);
+    assert_eq!(card.read_certificate_pem(Slot::KeyManagement).unwrap().unwrap(), pem);
+    assert!(card.write_certificate_pem(Slot::KeyManagement, "not pem").is_err());
+    let key = "-----BEGIN PRIVATE KEY-----\nMIIBAKvN\n-----END PRIVATE KEY-----\n";
+    assert!(card.write_certificate_pem(Slot::KeyManagement, key).is_err());
+    let info = card.info().unwrap();
+    assert_eq!(info.certificates(), vec![Slot::KeyManagement]);
+    assert!(info.keys().is_empty());
+    assert_eq!(info.version, applet_spec::piv::VERSION);
+}

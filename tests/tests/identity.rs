@@ -18,6 +18,10 @@ fn select_by_full_aid_and_by_prefix() {
     assert_eq!(raw(&mut card, "00 A4 04 00 05 A0 00 00 03 08").sw, Sw::OK);
     assert_eq!(raw(&mut card, "00 A4 04 00 04 A0 00 00 03").sw, Sw::FILE_NOT_FOUND);
     assert_eq!(raw(&mut card, "00 A4 00 00 02 3F 00").sw, Sw::INCORRECT_P1_P2);
+    // P2=0C: selected, no answer data; other P2 values are refused.
+    let r = raw(&mut card, "00 A4 04 0C 05 A0 00 00 03 08");
+    assert_eq!((r.data.len(), r.sw), (0, Sw::OK));
+    assert_eq!(raw(&mut card, "00 A4 04 02 05 A0 00 00 03 08").sw, Sw::INCORRECT_P1_P2);
 }
 
 #[test]
@@ -29,6 +33,9 @@ fn foreign_select_keeps_applet_and_security_state() {
         let len = aid.split(' ').count();
         assert_eq!(raw(&mut card, &format!("00 A4 04 00 {len:02X} {aid}")).sw, Sw::FILE_NOT_FOUND);
     }
+    // OpenSC's EstEID probe: P2=0C and a foreign AID.
+    let r = raw(&mut card, "00 A4 04 0C 0F D2 33 00 00 00 45 73 74 45 49 44 20 76 33 35");
+    assert_eq!(r.sw, Sw::FILE_NOT_FOUND);
     // Still selected, PIN still verified, management key still authenticated.
     assert_eq!(raw(&mut card, "00 20 00 80").sw, Sw::OK);
     card.set_binding(&[1; 32]).unwrap();

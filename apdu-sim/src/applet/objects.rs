@@ -11,18 +11,26 @@ use applet_spec::Sw;
 use super::{no_data, p1p2, SubSim};
 
 impl SubSim {
-    /// SELECT by AID prefix. A foreign AID gets 6A82 and changes nothing.
+    /// SELECT by AID prefix; P2=00 answers the property template, P2=0C
+    /// nothing. A foreign AID gets 6A82 whatever P2 says, and changes nothing.
     pub(super) fn select(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
-        p1p2(cmd, 0x04, 0x00)?;
+        if cmd.p1 != 0x04 {
+            return Err(Sw::INCORRECT_P1_P2);
+        }
         if !piv::aid_matches(&cmd.data) {
             return Err(Sw::FILE_NOT_FOUND);
         }
+        let answer = match cmd.p2 {
+            0x00 => messages::select_response(),
+            0x0C => Vec::new(),
+            _ => return Err(Sw::INCORRECT_P1_P2),
+        };
         // Re-selecting is deselect + select: the keypad layout and a half-done
         // management key authentication go; PIN and keys' security state stay.
         self.t.selected = true;
         self.t.keypad = None;
         self.t.mgm_pending = None;
-        Ok(messages::select_response())
+        Ok(answer)
     }
 
     pub(super) fn get_data(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {

@@ -1,0 +1,177 @@
+//! The PC/SC transport against a real pcscd, on the second vpcd reader
+//! ("Virtual PCD 00 01", port 35964) with a simulated card each test serves
+//! itself: reader choice, the distinct errors, reset by another process,
+//! removal, and transactions keeping two clients apart. Skipped, with a
+//! message, where pcscd with vsmartcard-vpcd is not running (scripts/test
+//! starts it).
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use subsim_host::{list_readers, Client, PcscTransport, PinState, ReaderChoice, Transport, TransportKind};
+
+const READER: &str = "Virtual PCD 00 01";
+const PORT: &str = "127.0.0.1:35964";
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn apdu_sim() -> PathBuf {
+    std::env::var_os("SUBSIM_APDU_SIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug/apdu-sim")))
+}
+
+/// The shared reader, if this machine has it; otherwise says what is missing.
+fn reader_lock() -> Option<MutexGuard<'static, ()>> {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    match list_readers() {
+        Ok(r) if r.iter().any(|r| r.name == READER) && apdu_sim().exists() => Some(guard),
+        Ok(_) | Err(_) => {
+            eprintln!("skipped: needs pcscd with vsmartcard-vpcd (reader {READER:?}) and a built apdu-sim; scripts/test provides both");
+            None
+        }
+    }
+}
+
+fn card_present() -> bool {
+    list_readers().unwrap().iter().any(|r| r.name == READER && r.card_present)
+}
+
+fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A simulated card inserted in the reader for the test's duration.
+struct VirtualCard(Child);
+
+impl VirtualCard {
+    fn insert(seed: u64) -> VirtualCard {
+        let child =
+            Command::new(apdu_sim()).args(["vpcd", "--addr", PORT, "--seed", &seed.to_string()]).spawn().unwrap();
+        wait_until("card inserted", card_present);
+        VirtualCard(child)
+    }
+    fn remove(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        wait_until("card removed", || !card_present());
+    }
+}
+
+impl Drop for VirtualCard {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn connect() -> Client<PcscTransport> {
+    let mut c = Client::new(PcscTransport::connect(&ReaderChoice::Exact(READER.into())).unwrap());
+    c.select().unwrap();
+    c
+}
+
+fn kind<T>(r: subsim_host::Result<T>) -> TransportKind {
+    match r {
+        Err(e) => e.transport_kind().unwrap_or_else(|| panic!("not a transport error: {e}")),
+        Ok(_) => panic!("expected a transport error"),
+    }
+}
+
+#[test]
+fn no_card_and_unknown_reader_are_told_apart() {
+    let Some(_lock) = reader_lock() else { return };
+    assert_eq!(kind(PcscTransport::connect(&ReaderChoice::Exact(READER.into()))), TransportKind::NoCard);
+    assert_eq!(kind(PcscTransport::connect(&ReaderChoice::Exact("No Such Reader".into()))), TransportKind::NoReader);
+    assert_eq!(kind(PcscTransport::connect(&ReaderChoice::Substring("nonesuch".into()))), TransportKind::NoReader);
+    let e = PcscTransport::connect(&ReaderChoice::Exact(READER.into())).unwrap_err();
+    assert!(e.to_string().contains(READER) && e.hint().is_some(), "{e}");
+}
+
+#[test]
+fn readers_are_chosen_by_name_substring_or_serial() {
+    let Some(_lock) = reader_lock() else { return };
+    let _card = VirtualCard::insert(11);
+    let serial = connect().serial().unwrap();
+    let r = list_readers().unwrap().into_iter().find(|r| r.name == READER).unwrap();
+    assert!(r.card_present && applet_spec::atr::parse(&r.atr).simulator);
+    let by_serial = PcscTransport::connect(&ReaderChoice::Serial(serial)).unwrap();
+    assert_eq!(by_serial.reader(), READER);
+    let by_part = PcscTransport::connect(&ReaderChoice::Substring("PCD 00 01".into())).unwrap();
+    assert_eq!(by_part.reader(), READER);
+    assert_eq!(kind(PcscTransport::connect(&ReaderChoice::Serial(serial.wrapping_add(1)))), TransportKind::NoCard);
+}
+
+#[test]
+fn an_exclusive_holder_gives_a_sharing_violation() {
+    let Some(_lock) = reader_lock() else { return };
+    let _card = VirtualCard::insert(12);
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let name = std::ffi::CString::new(READER).unwrap();
+    let holder = ctx.connect(&name, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY).unwrap();
+    let e = PcscTransport::connect(&ReaderChoice::Exact(READER.into())).unwrap_err();
+    assert_eq!(e.transport_kind(), Some(TransportKind::SharingViolation), "{e}");
+    drop(holder);
+    connect().version().unwrap();
+}
+
+#[test]
+fn a_reset_by_another_process_is_reported_once_and_never_replays_the_pin() {
+    let Some(_lock) = reader_lock() else { return };
+    let _card = VirtualCard::insert(13);
+    let mut mine = connect();
+    mine.verify_pin(b"123456").unwrap();
+    let mut other = connect();
+    other.transport_mut().reset().unwrap();
+    let e = mine.pin_state().unwrap_err();
+    assert_eq!(e.transport_kind(), Some(TransportKind::CardReset), "{e}");
+    assert!(e.to_string().contains("PIN"), "{e}");
+    // Reconnected and re-selected, but the PIN is not verified again.
+    assert_eq!(mine.pin_state().unwrap(), PinState::NotVerified { tries_left: 3 });
+}
+
+#[test]
+fn removal_is_reported_as_such() {
+    let Some(_lock) = reader_lock() else { return };
+    let mut card = VirtualCard::insert(14);
+    let mut c = connect();
+    c.version().unwrap();
+    card.remove();
+    let k = kind(c.version());
+    assert!(matches!(k, TransportKind::CardRemoved | TransportKind::NoCard), "{k:?}");
+}
+
+#[test]
+fn a_transaction_keeps_another_client_out() {
+    let Some(_lock) = reader_lock() else { return };
+    let _card = VirtualCard::insert(15);
+    let mut mine = connect();
+    let other_done = Arc::new(AtomicBool::new(false));
+    let mut other = None;
+    let mut rest = Vec::new();
+    mine.transport_mut()
+        .exclusive(&mut |t| {
+            // SELECT with Le=8 leaves the rest of the answer pending (61xx);
+            // any command of another client would throw it away.
+            let first = t.transmit(&[0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x08])?;
+            assert_eq!(first[first.len() - 2], 0x61);
+            let done = Arc::clone(&other_done);
+            other = Some(std::thread::spawn(move || {
+                connect().version().unwrap();
+                done.store(true, Ordering::SeqCst);
+            }));
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(!other_done.load(Ordering::SeqCst), "the other client got in during our transaction");
+            rest = t.transmit(&[0x00, 0xC0, 0x00, 0x00, 0x00])?;
+            Ok(())
+        })
+        .unwrap();
+    assert!(rest.ends_with(&[0x90, 0x00]), "the pending answer survived: {rest:02X?}");
+    other.unwrap().join().unwrap();
+    assert!(other_done.load(Ordering::SeqCst), "the other client ran once the transaction ended");
+}
