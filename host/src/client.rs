@@ -100,6 +100,20 @@ impl<T: Transport> Client<T> {
         exchange(&mut self.t, cmd)
     }
 
+    /// Runs several commands as one: no other host's command comes in
+    /// between (a PC/SC transaction). For steps whose transient state another
+    /// host could disturb, such as the two halves of an authentication.
+    pub fn atomic<R>(&mut self, f: impl FnOnce(&mut Client<&mut dyn Transport>) -> Result<R>) -> Result<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.t.exclusive(&mut |t| {
+            let f = f.take().expect("exclusive runs its closure once");
+            out = Some(f(&mut Client::new(t))?);
+            Ok(())
+        })?;
+        Ok(out.expect("the closure ran"))
+    }
+
     /// The largest Le worth asking for: one round trip where extended APDUs work.
     fn ne(&self) -> usize {
         if self.t.capabilities().extended_length {
@@ -253,8 +267,12 @@ impl<T: Transport> Client<T> {
     }
 
     /// Mutual authentication with the management key: the card proves it
-    /// holds the same key too.
+    /// holds the same key too. Both steps run in one transaction.
     pub fn authenticate(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
+        self.atomic(|c| c.authenticate_steps(alg, key))
+    }
+
+    fn authenticate_steps(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
         let bad_key = || Error::Invalid(format!("a {alg:?} management key is {} bytes", alg.key_len()));
         let req = DynamicAuth { witness: Some(vec![]), ..Default::default() };
         let reply = self.general_authenticate(alg.id(), KEY_REF_MANAGEMENT, &req)?;
@@ -272,8 +290,13 @@ impl<T: Transport> Client<T> {
         Ok(())
     }
 
-    /// External authentication: only the host proves the key.
+    /// External authentication: only the host proves the key. Both steps run
+    /// in one transaction.
     pub fn authenticate_external(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
+        self.atomic(|c| c.authenticate_external_steps(alg, key))
+    }
+
+    fn authenticate_external_steps(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
         let req = DynamicAuth { challenge: Some(vec![]), ..Default::default() };
         let reply = self.general_authenticate(alg.id(), KEY_REF_MANAGEMENT, &req)?;
         let challenge = reply.challenge.ok_or(Error::Malformed {

@@ -14,6 +14,7 @@
 //!   but never re-sends a PIN.
 
 use std::ffi::CString;
+use std::mem::ManuallyDrop;
 
 use applet_spec::atr::{self, AtrInfo};
 use applet_spec::piv;
@@ -117,7 +118,8 @@ fn list_with(ctx: &Context) -> Result<Vec<ReaderInfo>> {
 
 /// A card in a PC/SC reader.
 pub struct PcscTransport {
-    card: pcsc::Card,
+    /// Dropped by hand, with `Disposition::LeaveCard` (see `Drop`).
+    card: ManuallyDrop<pcsc::Card>,
     reader: String,
     atr: Vec<u8>,
     extended: bool,
@@ -182,7 +184,7 @@ impl PcscTransport {
         let atr = card.status2_owned().map_err(|e| map_err(e, name))?.atr().to_vec();
         let info = atr::parse(&atr);
         Ok(PcscTransport {
-            card,
+            card: ManuallyDrop::new(card),
             reader: name.to_string(),
             atr,
             extended: info.extended_length,
@@ -319,8 +321,55 @@ impl Transport for PcscTransport {
     }
 }
 
+impl Drop for PcscTransport {
+    /// Leaves the card as it is. The `pcsc` crate's own drop resets it,
+    /// which would log every other application on the card out.
+    fn drop(&mut self) {
+        // SAFETY: the handle is taken exactly once, here, and never used again.
+        let card = unsafe { ManuallyDrop::take(&mut self.card) };
+        let _ = card.disconnect(Disposition::LeaveCard);
+    }
+}
+
 impl std::fmt::Debug for PcscTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PcscTransport").field("reader", &self.reader).field("extended", &self.extended).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pcsc_failure_gets_its_kind_and_a_hint() {
+        use pcsc::Error as P;
+        let cases = [
+            (P::NoService, TransportKind::NoService),
+            (P::ServiceStopped, TransportKind::NoService),
+            (P::NoReadersAvailable, TransportKind::NoReader),
+            (P::UnknownReader, TransportKind::NoReader),
+            (P::NoSmartcard, TransportKind::NoCard),
+            (P::UnresponsiveCard, TransportKind::NoCard),
+            (P::RemovedCard, TransportKind::CardRemoved),
+            (P::SharingViolation, TransportKind::SharingViolation),
+            (P::ReaderUnavailable, TransportKind::ReaderUnavailable),
+            (P::ResetCard, TransportKind::CardReset),
+        ];
+        for (e, kind) in cases {
+            let err = map_err(e, "Some Reader 00 00");
+            assert_eq!(err.transport_kind(), Some(kind), "{e:?}");
+            assert!(err.hint().is_some(), "{e:?} has no hint");
+        }
+        assert!(map_err(P::NoService, "").to_string().contains("pcscd is not running"));
+        assert!(map_err(P::SharingViolation, "R 00").to_string().contains("R 00"));
+        assert_eq!(map_err(P::Timeout, "R").transport_kind(), Some(TransportKind::Other));
+    }
+
+    #[test]
+    fn extended_apdus_are_recognised() {
+        assert!(is_extended(&[0, 0xCB, 0x3F, 0xFF, 0, 0, 0]));
+        assert!(!is_extended(&[0, 0xCB, 0x3F, 0xFF, 3, 0x5C, 1, 0x7E]));
+        assert!(!is_extended(&[0, 0xC0, 0, 0, 0]));
     }
 }

@@ -6,11 +6,12 @@
 //! starts it).
 
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use applet_spec::apdu::Command as Apdu;
 use subsim_host::{list_readers, Client, PcscTransport, PinState, ReaderChoice, Transport, TransportKind};
 
 const READER: &str = "Virtual PCD 00 01";
@@ -29,7 +30,13 @@ fn reader_lock() -> Option<MutexGuard<'static, ()>> {
     match list_readers() {
         Ok(r) if r.iter().any(|r| r.name == READER) && apdu_sim().exists() => Some(guard),
         Ok(_) | Err(_) => {
-            eprintln!("skipped: needs pcscd with vsmartcard-vpcd (reader {READER:?}) and a built apdu-sim; scripts/test provides both");
+            // Straight to stderr: libtest would swallow eprintln! in a passing test.
+            use std::io::Write;
+            let name = std::thread::current().name().unwrap_or("?").to_string();
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {name}: needs pcscd with vsmartcard-vpcd (reader {READER:?}) and a built apdu-sim; scripts/test provides both"
+            );
             None
         }
     }
@@ -39,12 +46,20 @@ fn card_present() -> bool {
     list_readers().unwrap().iter().any(|r| r.name == READER && r.card_present)
 }
 
-fn wait_until(what: &str, f: impl Fn() -> bool) {
+/// Polls `f` for up to 10 s; whether it came true.
+fn poll(f: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        if Instant::now() > deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
+}
+
+fn wait_until(what: &str, f: impl Fn() -> bool) {
+    assert!(poll(f), "timed out waiting: {what}");
 }
 
 /// A simulated card inserted in the reader for the test's duration.
@@ -52,10 +67,19 @@ struct VirtualCard(Child);
 
 impl VirtualCard {
     fn insert(seed: u64) -> VirtualCard {
-        let child =
-            Command::new(apdu_sim()).args(["vpcd", "--addr", PORT, "--seed", &seed.to_string()]).spawn().unwrap();
+        // Detached from our output: a card process must never hold the test
+        // runner's pipes open. Owned before waiting, so Drop kills it even
+        // if the card never shows up.
+        let child = Command::new(apdu_sim())
+            .args(["vpcd", "--addr", PORT, "--seed", &seed.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let card = VirtualCard(child);
         wait_until("card inserted", card_present);
-        VirtualCard(child)
+        card
     }
     fn remove(&mut self) {
         let _ = self.0.kill();
@@ -65,8 +89,12 @@ impl VirtualCard {
 }
 
 impl Drop for VirtualCard {
+    // Never panics (it may run while a failed test unwinds), but waits until
+    // pcscd has seen the card go, so the next test meets an empty reader.
     fn drop(&mut self) {
-        self.remove();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        poll(|| !list_readers().is_ok_and(|r| r.iter().any(|r| r.name == READER && r.card_present)));
     }
 }
 
@@ -118,6 +146,16 @@ fn an_exclusive_holder_gives_a_sharing_violation() {
     assert_eq!(e.transport_kind(), Some(TransportKind::SharingViolation), "{e}");
     drop(holder);
     connect().version().unwrap();
+}
+
+#[test]
+fn closing_a_connection_leaves_the_card_as_it_is() {
+    let Some(_lock) = reader_lock() else { return };
+    let _card = VirtualCard::insert(17);
+    let mut mine = connect();
+    mine.verify_pin(b"123456").unwrap();
+    drop(connect()); // another client comes and goes
+    assert_eq!(mine.pin_state().unwrap(), PinState::Verified);
 }
 
 #[test]
@@ -174,4 +212,55 @@ fn a_transaction_keeps_another_client_out() {
     assert!(rest.ends_with(&[0x90, 0x00]), "the pending answer survived: {rest:02X?}");
     other.unwrap().join().unwrap();
     assert!(other_done.load(Ordering::SeqCst), "the other client ran once the transaction ended");
+}
+
+/// The two halves of mutual 9B authentication, with `between` run between
+/// them, sent as raw commands: the card's pending witness lives in its
+/// transient state, which another host's SELECT clears.
+fn slow_mutual_auth(
+    c: &mut Client<&mut dyn Transport>,
+    between: impl FnOnce(),
+) -> subsim_host::Result<applet_spec::Sw> {
+    use applet_spec::messages::DynamicAuth;
+    use applet_spec::piv::{MgmAlgorithm, DEFAULT_MGM_KEY};
+    let alg = MgmAlgorithm::TripleDes;
+    let step1 = DynamicAuth { witness: Some(vec![]), ..Default::default() }.encode();
+    let r = c.transmit(&Apdu::new(0, 0x87, 3, 0x9B).with_data(step1).with_ne(256))?;
+    let w = DynamicAuth::decode(&r.data).unwrap().witness.unwrap();
+    let w = applet_spec::mgm::decrypt_block(alg, &DEFAULT_MGM_KEY, &w).unwrap();
+    between();
+    let step2 = DynamicAuth { witness: Some(w), challenge: Some(vec![7; 8]), response: None }.encode();
+    Ok(c.transmit(&Apdu::new(0, 0x87, 3, 0x9B).with_data(step2).with_ne(256))?.sw)
+}
+
+#[test]
+fn an_atomic_operation_is_not_disturbed_by_another_client() {
+    let Some(_lock) = reader_lock() else { return };
+    let _card = VirtualCard::insert(16);
+    let mut mine = connect();
+    // Without a transaction: another client's SELECT between the two steps
+    // throws the pending witness away.
+    let mut plain = Client::new(mine.transport_mut() as &mut dyn Transport);
+    let sw = slow_mutual_auth(&mut plain, || drop(connect())).unwrap();
+    assert_eq!(sw, applet_spec::Sw::CONDITIONS_NOT_SATISFIED);
+    // As one atomic operation, the other client's SELECT waits until it ends.
+    let other_done = Arc::new(AtomicBool::new(false));
+    let mut other = None;
+    let sw = mine
+        .atomic(|c| {
+            slow_mutual_auth(c, || {
+                let done = Arc::clone(&other_done);
+                other = Some(std::thread::spawn(move || {
+                    drop(connect());
+                    done.store(true, Ordering::SeqCst);
+                }));
+                std::thread::sleep(Duration::from_millis(300));
+            })
+        })
+        .unwrap();
+    let got_in_early = other_done.load(Ordering::SeqCst);
+    other.unwrap().join().unwrap();
+    assert!(!got_in_early, "the other client got in during the transaction");
+    assert_eq!(sw, applet_spec::Sw::OK);
+    assert!(other_done.load(Ordering::SeqCst));
 }

@@ -37,11 +37,20 @@ pub fn target() -> Target {
     }
 }
 
+/// Says a test is skipped, and why. Written straight to stderr: libtest
+/// captures `eprintln!` in passing tests, which would hide the message.
+/// scripts/test counts these lines.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let name = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {name}: {why}");
+}
+
 /// `true` on the in-process target; elsewhere says why the test is skipped.
 pub fn sim_only(why: &str) -> bool {
     let sim = target() == Target::Sim;
     if !sim {
-        eprintln!("skipped on {:?}: {why}", target());
+        skip(&format!("in-process only on {:?}: {why}", target()));
     }
     sim
 }
@@ -98,10 +107,10 @@ pub fn try_fresh_card() -> Option<Card> {
             card.select().expect("SELECT");
             let serial = card.serial().expect("GET SERIAL");
             if !simulator && !allowed_serials().contains(&serial) {
-                eprintln!(
-                    "skipped: this test wipes the card, and card {serial} in {reader:?} is a real card not named in \
+                skip(&format!(
+                    "this test wipes the card, and card {serial} in {reader:?} is a real card not named in \
                      SUBSIM_ALLOW_DESTRUCTIVE (set SUBSIM_ALLOW_DESTRUCTIVE={serial} to allow it)"
-                );
+                ));
                 return None;
             }
             factory_reset(&mut card);
