@@ -1,5 +1,12 @@
-//! The card state file: JSON with a format number, written atomically
-//! (temporary file, fsync, rename) so a crash never leaves half a card.
+//! The card state file, written atomically (temporary file, fsync, rename)
+//! so a crash never leaves half a card.
+//!
+//! Format 2 (current): `{"format": 2, "sha256": <hex>, "card": {...}}`, the
+//! digest taken over the exact bytes of the `card` object, so any change or
+//! damage is detected. Format 1 (the first release): the card's fields at
+//! the top level, no digest; loaded and migrated. A file that is truncated,
+//! corrupt, fails its digest or has an unknown format is refused with an
+//! error naming it, and left as it is.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::state::{Binding, MgmKey, Persistent, Reference};
 
 /// The current state file format.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -40,9 +47,9 @@ struct BindingFile {
     tries_left: u8,
 }
 
+/// The card's fields: the `card` object of format 2, the whole file in format 1.
 #[derive(Serialize, Deserialize)]
-struct StateFile {
-    format: u32,
+struct CardFile {
     serial: u32,
     guid: String,
     pin: ReferenceFile,
@@ -58,7 +65,16 @@ struct StateFile {
     changes: u32,
 }
 
-fn to_file(p: &Persistent) -> Result<StateFile, String> {
+/// The outside of a format-2 file; `card` is kept as written, for the digest.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    format: u32,
+    sha256: Option<String>,
+    #[serde(borrow)]
+    card: Option<&'a serde_json::value::RawValue>,
+}
+
+fn to_file(p: &Persistent) -> Result<CardFile, String> {
     let reference = |r: &Reference| ReferenceFile {
         block: hex::encode(*r.block),
         tries_left: r.tries_left,
@@ -69,8 +85,7 @@ fn to_file(p: &Persistent) -> Result<StateFile, String> {
         let der = key.to_pkcs1_der().map_err(|e| format!("key {slot}: {e}"))?;
         keys.insert(slot.to_string(), hex::encode(der.as_bytes()));
     }
-    Ok(StateFile {
-        format: FORMAT,
+    Ok(CardFile {
         serial: p.serial,
         guid: hex::encode(p.guid),
         pin: reference(&p.pin),
@@ -85,10 +100,7 @@ fn to_file(p: &Persistent) -> Result<StateFile, String> {
     })
 }
 
-fn from_file(f: StateFile) -> Result<Persistent, String> {
-    if f.format != FORMAT {
-        return Err(format!("unknown state format {} (this build reads {FORMAT})", f.format));
-    }
+fn from_file(f: CardFile) -> Result<Persistent, String> {
     let bytes = |what: &str, h: &str| hex::decode(h).map_err(|e| format!("{what}: {e}"));
     let reference = |what: &str, r: &ReferenceFile| -> Result<Reference, String> {
         let block: [u8; PIN_BLOCK_LEN] =
@@ -139,28 +151,61 @@ fn from_file(f: StateFile) -> Result<Persistent, String> {
     })
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Reads a state file's text, whatever its format.
+fn parse(text: &str) -> Result<Persistent, String> {
+    let envelope: Envelope = serde_json::from_str(text).map_err(|e| format!("not a card state file: {e}"))?;
+    let card: CardFile = match (envelope.format, envelope.card, envelope.sha256) {
+        (1, _, _) => serde_json::from_str(text).map_err(|e| format!("format 1: {e}"))?,
+        (2, Some(card), Some(digest)) => {
+            if sha256_hex(card.get().as_bytes()) != digest.to_ascii_lowercase() {
+                return Err("integrity check failed: the card was changed or damaged".into());
+            }
+            serde_json::from_str(card.get()).map_err(|e| format!("card: {e}"))?
+        }
+        (2, _, _) => return Err("format 2 without its card or digest".into()),
+        (other, _, _) => return Err(format!("unknown state format {other} (this build reads 1 and {FORMAT})")),
+    };
+    from_file(card)
+}
+
 /// Loads a card; `Ok(None)` when the file does not exist.
 pub fn load(path: &Path) -> Result<Option<Persistent>, StateError> {
-    let invalid = |problem: String| StateError::Invalid { path: path.to_owned(), problem };
     let text = match fs::read_to_string(path) {
         Ok(t) => Zeroizing::new(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Io { path: path.to_owned(), source }),
     };
-    let file: StateFile = serde_json::from_str(&text).map_err(|e| invalid(format!("not a card state file: {e}")))?;
-    from_file(file).map(Some).map_err(invalid)
+    parse(&text).map(Some).map_err(|problem| StateError::Invalid { path: path.to_owned(), problem })
+}
+
+/// The file's text for a card (format 2).
+fn render(state: &Persistent) -> Result<Zeroizing<String>, String> {
+    let card = Zeroizing::new(serde_json::to_string_pretty(&to_file(state)?).expect("state serialises"));
+    Ok(Zeroizing::new(format!(
+        "{{\n\"format\": {FORMAT},\n\"sha256\": \"{}\",\n\"card\": {}\n}}\n",
+        sha256_hex(card.as_bytes()),
+        *card
+    )))
 }
 
 /// Saves a card atomically: the old file stays whole until the new one is.
 pub fn save(path: &Path, state: &Persistent) -> Result<(), StateError> {
     let io = |source| StateError::Io { path: path.to_owned(), source };
-    let file = to_file(state).map_err(|problem| StateError::Invalid { path: path.to_owned(), problem })?;
-    let text = Zeroizing::new(serde_json::to_string_pretty(&file).expect("state serialises"));
+    let text = render(state).map_err(|problem| StateError::Invalid { path: path.to_owned(), problem })?;
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).map_err(io)?;
     f.write_all(text.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     fs::rename(&tmp, path).map_err(io)?;
+    // The rename itself is durable only once the folder is synced.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
     Ok(())
 }
 
@@ -186,9 +231,41 @@ mod tests {
         assert_eq!(back.guid, p.guid);
         assert_eq!(*back.pin.block, *p.pin.block);
         assert!(load(&dir.join("absent.json")).unwrap().is_none());
-        fs::write(&path, "{\"format\": 9}").unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn saved_text(seed: u64) -> String {
+        let mut r = rng::seeded(seed);
+        render(&Persistent::manufacture(&mut r)).unwrap().to_string()
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_the_reason() {
+        let good = saved_text(6);
+        assert!(parse(&good).is_ok());
+        let cases = [
+            (good[..good.len() / 2].to_string(), "not a card state file"),
+            (good.replacen("\"tries_left\": 3", "\"tries_left\": 9", 1), "integrity check failed"),
+            (good.replacen("\"format\": 2", "\"format\": 7", 1), "unknown state format 7"),
+            (good.replacen("\"sha256\"", "\"sha1\"", 1), "without its card or digest"),
+            (String::new(), "not a card state file"),
+        ];
+        for (text, want) in cases {
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(want), "{want:?} not in {err:?}");
+        }
+    }
+
+    #[test]
+    fn the_error_names_the_file_and_leaves_it_alone() {
+        let dir = std::env::temp_dir().join(format!("subsim-persist-bad-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("card.json");
+        let damaged = saved_text(7).replacen("\"changes\": 0", "\"changes\": 1", 1);
+        fs::write(&path, &damaged).unwrap();
         let err = load(&path).unwrap_err().to_string();
-        assert!(err.contains("card.json"), "{err}");
+        assert!(err.contains("card.json") && err.contains("integrity"), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), damaged);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
