@@ -42,9 +42,35 @@ impl SimCard {
         SimCard::new(state, rng)
     }
 
-    /// Runs one C-APDU, returns the R-APDU (data then SW1 SW2).
+    /// Runs one C-APDU, returns the R-APDU (data then SW1 SW2), or nothing
+    /// at all when power was cut during the command (see [`SimCard::tear_at_write`]).
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
-        self.iso.transmit(&mut self.applet, apdu)
+        if self.power_lost() {
+            return Vec::new();
+        }
+        let answer = self.iso.transmit(&mut self.applet, apdu);
+        if self.power_lost() {
+            return Vec::new();
+        }
+        answer
+    }
+
+    /// Fault injection: power is cut when persistent write number `n` is
+    /// about to happen (counting every write since the card was created or
+    /// loaded, from 1). That write and everything after it in the command is
+    /// lost; the card answers nothing until [`SimCard::power_cycle`].
+    pub fn tear_at_write(&mut self, n: u64) {
+        self.applet.store_mut().tear_at(n);
+    }
+
+    /// Power was cut and not yet restored.
+    pub fn power_lost(&self) -> bool {
+        self.applet.store().torn()
+    }
+
+    /// Persistent writes made so far.
+    pub fn writes(&self) -> u64 {
+        self.applet.store().writes()
     }
 
     /// Power off and on: all transient state is lost, persistent state stays.

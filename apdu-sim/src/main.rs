@@ -30,6 +30,11 @@ enum Cmd {
         /// Seed the card's RNG for a reproducible session (default: OS entropy).
         #[arg(long)]
         seed: Option<u64>,
+        /// Fault injection: cut power at persistent write N (counted from 1
+        /// over the whole session). That command gets no answer, the state
+        /// file keeps what the card held at the cut, later lines are not run.
+        #[arg(long, value_name = "N")]
+        tear_at_write: Option<u64>,
     },
     /// Serve the card to pcscd through the vsmartcard vpcd reader driver.
     /// Stops on SIGINT or SIGTERM, saving the state.
@@ -75,8 +80,16 @@ fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>) -> Result<(),
     Ok(())
 }
 
-fn run_script(file: Option<PathBuf>, state: Option<PathBuf>, seed: Option<u64>) -> Result<(), String> {
+fn run_script(
+    file: Option<PathBuf>,
+    state: Option<PathBuf>,
+    seed: Option<u64>,
+    tear_at_write: Option<u64>,
+) -> Result<(), String> {
     let mut card = load_card(state.as_deref(), seed)?;
+    if let Some(n) = tear_at_write {
+        card.tear_at_write(n);
+    }
 
     let input: Box<dyn BufRead> = match &file {
         Some(path) => {
@@ -91,10 +104,21 @@ fn run_script(file: Option<PathBuf>, state: Option<PathBuf>, seed: Option<u64>) 
             continue;
         };
         let response = card.transmit(&apdu);
+        if card.power_lost() {
+            eprintln!(
+                "apdu-sim: power cut at persistent write {} during line {}; later lines not run",
+                card.writes() + 1,
+                i + 1
+            );
+            break;
+        }
         // Flushed per line, so another program can drive us through pipes.
         writeln!(out, "{}", hex::encode_upper(response))
             .and_then(|()| out.flush())
             .map_err(|e| format!("stdout: {e}"))?;
+    }
+    if let Some(n) = tear_at_write.filter(|_| !card.power_lost()) {
+        eprintln!("apdu-sim: the session made {} persistent writes; write {n} never came", card.writes());
     }
     if let Some(path) = &state {
         persist::save(path, card.persistent()).map_err(|e| e.to_string())?;
@@ -105,7 +129,7 @@ fn run_script(file: Option<PathBuf>, state: Option<PathBuf>, seed: Option<u64>) 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Script { file, state, seed } => run_script(file, state, seed),
+        Cmd::Script { file, state, seed, tear_at_write } => run_script(file, state, seed, tear_at_write),
         Cmd::Vpcd { addr, state, seed } => run_vpcd(&addr, state, seed),
     };
     match result {

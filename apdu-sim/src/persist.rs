@@ -173,6 +173,12 @@ fn parse(text: &str) -> Result<Persistent, String> {
     from_file(card)
 }
 
+/// The card's whole persistent state as canonical text, for comparing
+/// states exactly (tests); contains secrets, so never log it.
+pub fn snapshot(state: &Persistent) -> Zeroizing<String> {
+    Zeroizing::new(serde_json::to_string(&to_file(state).expect("state serialises")).expect("state serialises"))
+}
+
 /// Loads a card; `Ok(None)` when the file does not exist.
 pub fn load(path: &Path) -> Result<Option<Persistent>, StateError> {
     let text = match fs::read_to_string(path) {

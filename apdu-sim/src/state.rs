@@ -154,15 +154,43 @@ pub struct Transient {
     pub binding_presented: bool,
 }
 
-/// Persistent state with atomic updates.
+/// A persistent write refused because power is gone (fault injection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowerLost;
+
+impl From<PowerLost> for applet_spec::Sw {
+    // Never seen by a host: a card without power answers nothing.
+    fn from(_: PowerLost) -> Self {
+        applet_spec::Sw::UNKNOWN_ERROR
+    }
+}
+
+/// Persistent state with atomic updates, and optional power cuts for tests.
 pub struct Store {
     state: Persistent,
     writes: u64,
+    /// Cut power instead of making this write (counted from 1).
+    tear_at: Option<u64>,
+    torn: bool,
 }
 
 impl Store {
     pub fn new(state: Persistent) -> Store {
-        Store { state, writes: 0 }
+        Store { state, writes: 0, tear_at: None, torn: false }
+    }
+    /// Cuts power when write number `n` (counting all writes since this store
+    /// was created, from 1) is about to happen: it and all later writes fail.
+    pub fn tear_at(&mut self, n: u64) {
+        self.tear_at = Some(n);
+    }
+    /// Power was cut: the card must not answer until it is powered again.
+    pub fn torn(&self) -> bool {
+        self.torn
+    }
+    /// Power back on after a cut: what was written stays, nothing more.
+    pub fn power_restored(&mut self) {
+        self.torn = false;
+        self.tear_at = None;
     }
     pub fn get(&self) -> &Persistent {
         &self.state
@@ -173,7 +201,12 @@ impl Store {
     }
     /// One atomic persistent update: `f` works on a copy that replaces the
     /// state only when `f` returns `Ok`; an error leaves the state untouched.
-    pub fn write<T, E>(&mut self, f: impl FnOnce(&mut Persistent) -> Result<T, E>) -> Result<T, E> {
+    /// After a power cut, nothing is written and `PowerLost` comes back.
+    pub fn write<T, E: From<PowerLost>>(&mut self, f: impl FnOnce(&mut Persistent) -> Result<T, E>) -> Result<T, E> {
+        if self.torn || self.tear_at == Some(self.writes + 1) {
+            self.torn = true;
+            return Err(PowerLost.into());
+        }
         let mut next = self.state.clone();
         let out = f(&mut next)?;
         self.state = next;
@@ -194,20 +227,36 @@ mod tests {
     fn failed_write_changes_nothing() {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let mut store = Store::new(Persistent::manufacture(&mut rng));
-        let r: Result<(), ()> = store.write(|p| {
+        let r: Result<(), applet_spec::Sw> = store.write(|p| {
             p.pin.tries_left = 0;
             p.changes = 99;
-            Err(())
+            Err(applet_spec::Sw::INCORRECT_DATA)
         });
         assert!(r.is_err());
         assert_eq!((store.get().pin.tries_left, store.get().changes, store.writes()), (3, 0, 0));
         store
             .write(|p| {
                 p.changes = 1;
-                Ok::<_, ()>(())
+                Ok::<_, applet_spec::Sw>(())
             })
             .unwrap();
         assert_eq!((store.get().changes, store.writes()), (1, 1));
+    }
+
+    #[test]
+    fn a_power_cut_stops_all_writes_until_power_returns() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let mut store = Store::new(Persistent::manufacture(&mut rng));
+        store.tear_at(2);
+        let bump = |s: &mut Store| s.write(|p| Ok::<_, applet_spec::Sw>(p.changes += 1));
+        assert!(bump(&mut store).is_ok());
+        assert_eq!(bump(&mut store), Err(applet_spec::Sw::UNKNOWN_ERROR));
+        assert!(store.torn());
+        assert!(bump(&mut store).is_err(), "no write after the cut");
+        assert_eq!(store.get().changes, 1);
+        store.power_restored();
+        assert!(bump(&mut store).is_ok());
+        assert_eq!(store.get().changes, 2);
     }
 
     #[test]

@@ -121,3 +121,23 @@ fn answers_flow_line_by_line_through_pipes() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn tear_at_write_cuts_power_and_keeps_what_was_written() {
+    let dir = temp_dir("tear");
+    let state = dir.join("card.json");
+    let s = state.to_str().unwrap();
+    let right_pin = "00 20 00 80 08 31 32 33 34 35 36 FF FF";
+    // VERIFY makes writes 1 (counter down) and 2 (counter back): cut at 2.
+    let (code, out, err) =
+        run(&["--state", s, "--tear-at-write", "2"], &format!("{SELECT}\n{right_pin}\n00 FD 00 00\n"));
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "only SELECT answered: {out}");
+    assert!(err.contains("power cut at persistent write 2 during line 2"), "{err}");
+    // The spent try is on the card.
+    let (_, out, _) = run(&["--state", s], &format!("{SELECT}\n00 20 00 80\n"));
+    assert_eq!(out.lines().nth(1), Some("63C2"));
+    // A cut that never comes is said so.
+    let (_, _, err) = run(&["--state", s, "--tear-at-write", "50"], &format!("{SELECT}\n"));
+    assert!(err.contains("never came"), "{err}");
+}

@@ -2,7 +2,7 @@
 
 use apdu_sim::SimCard;
 
-use crate::error::Result;
+use crate::error::{Error, Result, TransportKind};
 use crate::transport::{Capabilities, Transport};
 
 pub struct SimTransport {
@@ -23,6 +23,10 @@ impl SimTransport {
     pub fn card(&self) -> &SimCard {
         &self.card
     }
+    /// The card itself, for fault injection and inspection in tests.
+    pub fn card_mut(&mut self) -> &mut SimCard {
+        &mut self.card
+    }
     pub fn into_card(self) -> SimCard {
         self.card
     }
@@ -30,8 +34,18 @@ impl SimTransport {
 
 impl Transport for SimTransport {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        Ok(self.card.transmit(apdu))
+        let answer = self.card.transmit(apdu);
+        if answer.is_empty() {
+            // Only a power cut (fault injection) leaves the card silent.
+            return Err(Error::transport(
+                TransportKind::CardRemoved,
+                "the simulated card lost power during the command",
+                Some("power it up again (reset) and check its state"),
+            ));
+        }
+        Ok(answer)
     }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities { extended_length: self.extended_length }
     }

@@ -42,6 +42,9 @@ impl SubSim {
     pub fn into_persistent(self) -> Persistent {
         self.store.into_inner()
     }
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
 
     fn require_mgm(&self) -> Result<(), Sw> {
         if self.t.mgm_authenticated {
@@ -109,5 +112,6 @@ impl Applet for SubSim {
 
     fn power_reset(&mut self) {
         self.t = Transient::default();
+        self.store.power_restored();
     }
 }

@@ -32,8 +32,11 @@ impl SubSim {
     /// Checks `candidate` against the PIN or PUK. The try counter is
     /// decremented and persisted before the comparison, so cutting power
     /// during the check never gives a free try; the comparison takes the same
-    /// time for every candidate. On a match, one more atomic write restores the
-    /// counter and applies `on_success` (a new PIN, say).
+    /// time for every candidate. A second atomic write follows either way: on
+    /// a match it restores the counter and applies `on_success` (a new PIN,
+    /// say); on a mismatch it writes the counter unchanged. Right and wrong
+    /// values thus make the same writes: neither a power trace nor a cut at
+    /// the second write tells them apart.
     fn check_reference(
         &mut self,
         kind: RefKind,
@@ -49,15 +52,19 @@ impl SubSim {
             Ok::<_, Sw>(r.tries_left)
         })?;
         let matches: bool = self.store.get().reference(kind).block.ct_eq(candidate).into();
-        if !matches {
-            return Err(Sw::tries_left(left));
-        }
         self.store.write(|p| {
             let r = p.reference_mut(kind);
-            r.tries_left = r.max_tries;
-            on_success(p);
+            if matches {
+                r.tries_left = r.max_tries;
+                on_success(p);
+            }
+            Ok::<_, Sw>(())
+        })?;
+        if matches {
             Ok(())
-        })
+        } else {
+            Err(Sw::tries_left(left))
+        }
     }
 
     /// The PIN check shared by VERIFY and VERIFY KEYPAD.

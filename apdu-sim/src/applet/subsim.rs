@@ -39,7 +39,8 @@ impl SubSim {
     }
 
     /// PRESENT BINDING: the host shows the binding value for this session.
-    /// Counted like a PIN: decremented before comparing, 63Cx, then 6983.
+    /// Counted like a PIN: decremented before comparing, the same writes for a
+    /// match and a mismatch, 63Cx, then 6983.
     pub(super) fn present_binding(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
         p1p2(cmd, 0, 0)?;
         let binding = self.store.get().binding.as_ref().ok_or(Sw::REFERENCE_NOT_FOUND)?;
@@ -54,13 +55,17 @@ impl SubSim {
         })?;
         let binding = self.store.get().binding.as_ref().expect("checked above");
         // ct_eq on slices of different lengths is false without looking at the bytes.
-        if !bool::from(binding.value.as_slice().ct_eq(&cmd.data)) {
-            return Err(Sw::tries_left(left));
-        }
+        let matches = bool::from(binding.value.as_slice().ct_eq(&cmd.data));
+        // The same second write either way, as for the PIN.
         self.store.write(|p| {
-            p.binding.as_mut().expect("checked above").tries_left = BINDING_TRIES;
+            if matches {
+                p.binding.as_mut().expect("checked above").tries_left = BINDING_TRIES;
+            }
             Ok::<_, Sw>(())
         })?;
+        if !matches {
+            return Err(Sw::tries_left(left));
+        }
         self.t.binding_presented = true;
         Ok(Vec::new())
     }

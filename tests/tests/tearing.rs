@@ -1,0 +1,265 @@
+//! Power cut at every persistent write of every command that writes: after
+//! power-up the card holds the state from before or after the command, never
+//! a mix. Counted checks (VERIFY and friends) may also hold the one
+//! documented intermediate: the try counter decremented, nothing else. In
+//! process only: the cut is injected inside the simulated card.
+
+use apdu_sim::persist::snapshot;
+use apdu_sim::state::{Persistent, RefKind};
+use apdu_sim::SimCard;
+use applet_spec::messages::PinEntry;
+use applet_spec::piv::{MgmAlgorithm, ObjectTag, Slot};
+use subsim_conformance::sim_only;
+use subsim_host::{Client, Hash, Padding, SimTransport, TransportKind};
+
+type Sim = Client<SimTransport>;
+type Op = fn(&mut Sim) -> subsim_host::Result<()>;
+
+/// What a cut may leave besides "before" and "after".
+#[derive(Clone, Copy)]
+enum Intermediate {
+    None,
+    /// This counter decremented, all else as before.
+    Decremented(Counter),
+}
+
+#[derive(Clone, Copy)]
+enum Counter {
+    Pin,
+    Puk,
+    Binding,
+}
+
+struct Scenario {
+    name: &'static str,
+    setup: Op,
+    command: Op,
+    intermediate: Intermediate,
+}
+
+const SEED: u64 = 77;
+
+/// A card after `setup`, built the same way every time (seeded RNG).
+fn card_after(setup: Op) -> Sim {
+    let mut c = Client::new(SimTransport::new(SimCard::seeded(SEED)));
+    c.select().unwrap();
+    setup(&mut c).unwrap();
+    c
+}
+
+fn state(c: &Sim) -> String {
+    snapshot(c.transport().card().persistent()).to_string()
+}
+
+fn decremented(p: &Persistent, counter: Counter) -> String {
+    let mut p = p.clone();
+    match counter {
+        Counter::Pin => p.reference_mut(RefKind::Pin).tries_left -= 1,
+        Counter::Puk => p.reference_mut(RefKind::Puk).tries_left -= 1,
+        Counter::Binding => p.binding.as_mut().unwrap().tries_left -= 1,
+    }
+    snapshot(&p).to_string()
+}
+
+fn admin(c: &mut Sim) -> subsim_host::Result<()> {
+    c.authenticate_default()
+}
+fn admin_with_keys(c: &mut Sim) -> subsim_host::Result<()> {
+    c.authenticate_default()?;
+    c.generate(Slot::Signature)?;
+    c.write_certificate(Slot::Signature, &[0x30, 0x03, 1, 2, 3])?;
+    c.set_binding(&[0xB1; 32])
+}
+fn nothing(_: &mut Sim) -> subsim_host::Result<()> {
+    Ok(())
+}
+fn expect_refused(r: subsim_host::Result<()>) -> subsim_host::Result<()> {
+    match r {
+        Err(e) if e.sw().is_some() => Ok(()),
+        other => other,
+    }
+}
+
+fn scenarios() -> Vec<Scenario> {
+    use Intermediate::*;
+    vec![
+        Scenario {
+            name: "VERIFY right",
+            setup: nothing,
+            command: |c| c.verify_pin(b"123456"),
+            intermediate: Decremented(Counter::Pin),
+        },
+        Scenario {
+            name: "VERIFY wrong",
+            setup: nothing,
+            command: |c| expect_refused(c.verify_pin(b"000000")),
+            intermediate: Decremented(Counter::Pin),
+        },
+        Scenario {
+            name: "VERIFY KEYPAD",
+            setup: nothing,
+            command: |c| {
+                let l = c.keypad()?;
+                c.verify_keypad(&b"123456".iter().map(|d| l.position_of(d - b'0').unwrap()).collect::<Vec<_>>())
+            },
+            intermediate: Decremented(Counter::Pin),
+        },
+        Scenario {
+            name: "CHANGE REFERENCE DATA (PIN)",
+            setup: nothing,
+            command: |c| c.change_pin(b"123456", b"654321"),
+            intermediate: Decremented(Counter::Pin),
+        },
+        Scenario {
+            name: "CHANGE REFERENCE DATA (PUK)",
+            setup: nothing,
+            command: |c| c.change_puk(b"12345678", b"87654321"),
+            intermediate: Decremented(Counter::Puk),
+        },
+        Scenario {
+            name: "RESET RETRY COUNTER",
+            setup: |c| {
+                for _ in 0..3 {
+                    let _ = c.verify_pin(b"000000");
+                }
+                Ok(())
+            },
+            command: |c| c.unblock_pin(b"12345678", b"111111"),
+            intermediate: Decremented(Counter::Puk),
+        },
+        Scenario {
+            name: "PUT DATA (replace a certificate)",
+            setup: admin_with_keys,
+            command: |c| c.write_certificate(Slot::Signature, &[0x30, 0x05, 9, 9, 9, 9, 9]),
+            intermediate: None,
+        },
+        Scenario {
+            name: "PUT DATA (delete)",
+            setup: admin_with_keys,
+            command: |c| c.write_object(ObjectTag::CERT_9C, &[]),
+            intermediate: None,
+        },
+        Scenario {
+            name: "GENERATE (replace a key)",
+            setup: admin_with_keys,
+            command: |c| c.generate(Slot::Signature).map(drop),
+            intermediate: None,
+        },
+        Scenario {
+            name: "SET MANAGEMENT KEY",
+            setup: admin,
+            command: |c| c.set_management_key(MgmAlgorithm::Aes256, &[7; 32]),
+            intermediate: None,
+        },
+        Scenario {
+            name: "SET PIN POLICY",
+            setup: admin,
+            command: |c| c.set_pin_entry(PinEntry::KeypadOnly),
+            intermediate: None,
+        },
+        Scenario { name: "SET BINDING", setup: admin, command: |c| c.set_binding(&[0xB2; 32]), intermediate: None },
+        Scenario {
+            name: "SET BINDING (clear)",
+            setup: admin_with_keys,
+            command: |c| c.clear_binding(),
+            intermediate: None,
+        },
+        Scenario {
+            name: "PRESENT BINDING right",
+            setup: admin_with_keys,
+            command: |c| c.present_binding(&[0xB1; 32]),
+            intermediate: Decremented(Counter::Binding),
+        },
+        Scenario {
+            name: "PRESENT BINDING wrong",
+            setup: admin_with_keys,
+            command: |c| expect_refused(c.present_binding(&[0xB3; 32])),
+            intermediate: Decremented(Counter::Binding),
+        },
+        Scenario { name: "TERMINATE", setup: admin_with_keys, command: |c| c.terminate(), intermediate: None },
+    ]
+}
+
+#[test]
+fn every_cut_leaves_before_after_or_the_documented_intermediate() {
+    if !sim_only("the power cut is injected inside the simulated card") {
+        return;
+    }
+    let mut cuts = 0;
+    for s in scenarios() {
+        // Uncut run: the state after, and how many writes the command makes.
+        let mut whole = card_after(s.setup);
+        let before = state(&whole);
+        let before_p = whole.transport().card().persistent().clone();
+        let first = whole.transport().card().writes();
+        (s.command)(&mut whole).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        let after = state(&whole);
+        let writes = whole.transport().card().writes() - first;
+        assert!(writes > 0, "{}: writes nothing", s.name);
+        let mut allowed = vec![before.clone(), after.clone()];
+        if let Intermediate::Decremented(counter) = s.intermediate {
+            allowed.push(decremented(&before_p, counter));
+        }
+
+        for k in 1..=writes {
+            let mut c = card_after(s.setup);
+            assert_eq!(state(&c), before, "{}: setup is not reproducible", s.name);
+            c.transport_mut().card_mut().tear_at_write(first + k);
+            let r = (s.command)(&mut c);
+            // No answer at all: the host sees the card go.
+            let e = r.expect_err(&format!("{} cut at write {k}: the card answered", s.name));
+            assert_eq!(e.transport_kind(), Some(TransportKind::CardRemoved), "{}: {e}", s.name);
+            c.transport_mut().card_mut().power_cycle();
+            let now = state(&c);
+            assert!(allowed.contains(&now), "{} cut at write {k} of {writes}: a mixed state", s.name);
+            cuts += 1;
+        }
+    }
+    // Eight counted checks of two writes each, eight single-write commands.
+    assert_eq!(cuts, 8 * 2 + 8, "cut points exercised");
+}
+
+#[test]
+fn a_cut_during_verify_never_gives_a_free_try_or_a_hint() {
+    if !sim_only("the power cut is injected inside the simulated card") {
+        return;
+    }
+    // The same cut for a right and a wrong PIN leaves the same card.
+    for k in 1..=2 {
+        let leave = |pin: &'static [u8]| {
+            let mut c = card_after(nothing);
+            let first = c.transport().card().writes();
+            c.transport_mut().card_mut().tear_at_write(first + k);
+            assert!(c.verify_pin(pin).is_err());
+            c.transport_mut().card_mut().power_cycle();
+            (state(&c), c.transport().card().persistent().pin.tries_left)
+        };
+        let right = leave(b"123456");
+        let wrong = leave(b"000000");
+        assert_eq!(right, wrong, "a cut at write {k} tells a right PIN from a wrong one");
+        // Cut at the first write: nothing compared, nothing counted. At the
+        // second: the try is spent, right or wrong.
+        assert_eq!(right.1, if k == 1 { 3 } else { 2 });
+    }
+}
+
+#[test]
+fn a_torn_key_generation_leaves_the_old_key_usable() {
+    if !sim_only("the power cut is injected inside the simulated card") {
+        return;
+    }
+    let mut c = card_after(admin_with_keys);
+    c.present_binding(&[0xB1; 32]).unwrap();
+    c.verify_pin(b"123456").unwrap();
+    let old = c.sign(Slot::Signature, b"m", Hash::Sha256, Padding::Pkcs1v15).unwrap();
+    let first = c.transport().card().writes();
+    c.transport_mut().card_mut().tear_at_write(first + 1);
+    assert!(c.generate(Slot::Signature).is_err());
+    c.transport_mut().card_mut().power_cycle();
+    c.select().unwrap();
+    c.present_binding(&[0xB1; 32]).unwrap();
+    c.verify_pin(b"123456").unwrap();
+    let again = c.sign(Slot::Signature, b"m", Hash::Sha256, Padding::Pkcs1v15).unwrap();
+    assert_eq!(old, again, "the same key signs (PKCS#1 v1.5 is deterministic)");
+    assert_eq!(c.read_certificate(Slot::Signature).unwrap().unwrap(), [0x30, 0x03, 1, 2, 3]);
+}
