@@ -248,7 +248,12 @@ mod tests {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let mut store = Store::new(Persistent::manufacture(&mut rng));
         store.tear_at(2);
-        let bump = |s: &mut Store| s.write(|p| Ok::<_, applet_spec::Sw>(p.changes += 1));
+        let bump = |s: &mut Store| {
+            s.write(|p| {
+                p.changes += 1;
+                Ok::<_, applet_spec::Sw>(())
+            })
+        };
         assert!(bump(&mut store).is_ok());
         assert_eq!(bump(&mut store), Err(applet_spec::Sw::UNKNOWN_ERROR));
         assert!(store.torn());
