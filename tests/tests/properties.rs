@@ -104,6 +104,23 @@ fn tries(card: &Client<SimTransport>) -> (u8, u8) {
     (p.pin.tries_left, p.puk.tries_left)
 }
 
+/// Sends one APDU and checks the step's invariants: an answer with a
+/// well-formed status word, and no try counter going up unless a legal
+/// command succeeded.
+fn send_checked(card: &mut Client<SimTransport>, apdu: &[u8]) -> Result<(), TestCaseError> {
+    let before = tries(card);
+    let raw = card.transport_mut().transmit(apdu).unwrap();
+    let r = Response::parse(&raw);
+    prop_assert!(r.is_some(), "no status word for {:02X?}", apdu);
+    let r = r.unwrap();
+    prop_assert!(well_formed(&r), "{:02X?} -> {:?}", apdu, r);
+    let after = tries(card);
+    if after.0 > before.0 || after.1 > before.1 {
+        prop_assert!(r.sw == Sw::OK && may_raise_tries(apdu), "tries went up: {:02X?} -> {:?}", apdu, r);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -119,17 +136,8 @@ proptest! {
         }
         let mut card = Client::new(SimTransport::new(SimCard::seeded(seed)));
         for s in &steps {
-            let before = tries(&card);
             let Some(apdu) = run(s, &mut card) else { continue };
-            let raw = card.transport_mut().transmit(&apdu).unwrap();
-            let r = Response::parse(&raw);
-            prop_assert!(r.is_some(), "no status word for {:02X?}", apdu);
-            let r = r.unwrap();
-            prop_assert!(well_formed(&r), "{:02X?} -> {:?}", apdu, r);
-            let after = tries(&card);
-            if after.0 > before.0 || after.1 > before.1 {
-                prop_assert!(r.sw == Sw::OK && may_raise_tries(&apdu), "tries went up: {:02X?} -> {:?}", apdu, r);
-            }
+            send_checked(&mut card, &apdu)?;
             let p = card.transport().card().persistent();
             prop_assert!(p.pin.tries_left <= p.pin.max_tries && p.puk.tries_left <= p.puk.max_tries);
         }
@@ -268,17 +276,8 @@ proptest! {
                 let _ = card.authenticate_default();
                 let _ = card.verify_pin(b"123456");
             }
-            let before = tries(&card);
             let apdu = mutations.iter().fold(corpus[pick.index(corpus.len())].clone(), |a, m| mutate(a, m));
-            let raw = card.transport_mut().transmit(&apdu).unwrap();
-            let r = Response::parse(&raw);
-            prop_assert!(r.is_some(), "no status word for {:02X?}", apdu);
-            let r = r.unwrap();
-            prop_assert!(well_formed(&r), "{:02X?} -> {:?}", apdu, r);
-            let after = tries(&card);
-            if after.0 > before.0 || after.1 > before.1 {
-                prop_assert!(r.sw == Sw::OK && may_raise_tries(&apdu), "tries went up: {:02X?} -> {:?}", apdu, r);
-            }
+            send_checked(&mut card, &apdu)?;
         }
         check_state(card.transport().card().persistent())?;
         // And the card still works after all that.
