@@ -5,6 +5,8 @@
 //! chaining, and response chaining with `61xx` + GET RESPONSE. Every transport
 //! (in-process, script, vpcd) goes through one of these.
 //!
+//! Command data is limited to [`MAX_COMMAND_DATA`] bytes, chained or not.
+//!
 //! Response chaining rule: a response longer than Ne is cut at Ne and the rest
 //! announced with `61xx`, where `xx` is the number of bytes left, or `00` when
 //! 256 or more are left (ISO 7816-4 5.3.4). GET RESPONSE `00 C0 00 00 Le`
@@ -25,8 +27,11 @@ pub trait Applet {
     fn power_reset(&mut self);
 }
 
-/// Largest command data a chain may assemble (a certificate object plus room).
-pub const MAX_CHAINED_DATA: usize = 4096;
+/// Largest command data the card takes, chained or extended (a certificate
+/// object plus room). It also bounds how deeply a hostile host can nest
+/// BER-TLV, which `iso7816-tlv` parses recursively: 64 KiB of nested
+/// templates overflow the stack.
+pub const MAX_COMMAND_DATA: usize = 4096;
 
 #[derive(Default)]
 struct Chain {
@@ -98,10 +103,10 @@ impl IsoLayer {
             data.extend_from_slice(&cmd.data);
             cmd.data = data;
         }
+        if cmd.data.len() > MAX_COMMAND_DATA {
+            return Response::status(Sw::WRONG_LENGTH);
+        }
         if chained {
-            if cmd.data.len() > MAX_CHAINED_DATA {
-                return Response::status(Sw::WRONG_LENGTH);
-            }
             self.chain = Some(Chain { header, data: cmd.data });
             return Response::status(Sw::OK);
         }
@@ -211,7 +216,7 @@ mod tests {
         let mut iso = IsoLayer::default();
         let part = [&[0x10, 2, 0, 0, 0xFF][..], &[0xAA; 255]].concat();
         let mut last = Sw::OK;
-        for _ in 0..=MAX_CHAINED_DATA / 255 {
+        for _ in 0..=MAX_COMMAND_DATA / 255 {
             last = run(&mut iso, &part).sw;
         }
         assert_eq!(last, Sw::WRONG_LENGTH);

@@ -10,8 +10,11 @@ use applet_spec::Sw;
 use crate::error::{Error, Result, TransportKind};
 use crate::transport::Transport;
 
-/// Response bytes the host accepts for one command before it calls the card broken.
-const MAX_RESPONSE: usize = 65536;
+/// Response bytes the host accepts for one command before it calls the card
+/// broken: above any real answer (the largest object is 3052 bytes), and low
+/// enough that a hostile card cannot nest BER-TLV deep enough to overflow the
+/// stack of `iso7816-tlv`'s recursive parser, nor keep us reading forever.
+pub const MAX_RESPONSE: usize = 8192;
 
 fn transmit(t: &mut dyn Transport, cmd: &Command) -> Result<Response> {
     let raw = t.transmit(&cmd.to_bytes())?;

@@ -150,3 +150,28 @@ fn a_reader_that_refuses_extended_apdus_gets_chains() {
     assert_eq!(sig.len(), 256);
     assert_eq!(c.transport().refused, 1, "refused once, then never offered again");
 }
+
+#[test]
+fn a_card_that_never_stops_answering_61xx_is_cut_off() {
+    struct Endless;
+    impl Transport for Endless {
+        fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>> {
+            Ok([&[0x7C; 256][..], &[0x61, 0x00]].concat())
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities { extended_length: false }
+        }
+        fn describe(&self) -> String {
+            "endless card".into()
+        }
+        fn reset(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+            f(self)
+        }
+    }
+    let e = Client::new(Endless).status().unwrap_err();
+    assert_eq!(e.transport_kind(), Some(subsim_host::TransportKind::Protocol), "{e}");
+    assert!(e.to_string().contains("exceeds"), "{e}");
+}
