@@ -276,7 +276,7 @@ proptest! {
                 let _ = card.authenticate_default();
                 let _ = card.verify_pin(b"123456");
             }
-            let apdu = mutations.iter().fold(corpus[pick.index(corpus.len())].clone(), |a, m| mutate(a, m));
+            let apdu = mutations.iter().fold(corpus[pick.index(corpus.len())].clone(), mutate);
             send_checked(&mut card, &apdu)?;
         }
         check_state(card.transport().card().persistent())?;

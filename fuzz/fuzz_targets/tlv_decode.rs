@@ -1,0 +1,25 @@
+//! Every decoder of the interface's data fields, on arbitrary bytes: they
+//! return errors, never panic.
+#![no_main]
+
+use applet_spec::messages::{self, CardStatus, DynamicAuth, KeypadLayout};
+use applet_spec::{atr, tlv};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = DynamicAuth::decode(data);
+    let _ = CardStatus::decode(data);
+    let _ = KeypadLayout::decode(data);
+    let _ = messages::parse_select_response(data);
+    let _ = messages::parse_get_data_request(data);
+    let _ = messages::parse_put_data_request(data);
+    let _ = messages::parse_data_object(data);
+    let _ = messages::parse_cert_object(data);
+    let _ = messages::parse_chuid_guid(data);
+    let _ = messages::parse_generate_request(data);
+    let _ = messages::parse_rsa_public_key(data);
+    let _ = messages::parse_set_management_key_request(data);
+    let _ = tlv::flat::parse(data);
+    let _ = tlv::parse_seq(data);
+    let _ = atr::parse(data);
+});
