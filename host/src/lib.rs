@@ -4,7 +4,8 @@
 //!   pcscd, [`SimTransport`] in-process;
 //! - [`exchange`](mod@exchange): chaining and GET RESPONSE, shared by every transport;
 //! - [`Client`]: the typed API, the same over every transport;
-//! - [`padding`]: PKCS#1 v1.5 and PSS, applied host-side.
+//! - [`padding`]: PKCS#1 v1.5 and PSS, applied host-side;
+//! - [`trace`]: APDU traces for people, secrets redacted.
 
 pub mod client;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod exchange;
 pub mod padding;
 pub mod pcsc;
 pub mod sim;
+pub mod trace;
 pub mod transport;
 
 pub use client::{AppInfo, CardInfo, Client, PinState};
