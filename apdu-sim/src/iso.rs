@@ -18,6 +18,7 @@
 use applet_spec::apdu::{Command, Response, EXTENDED_MAX_NE, SHORT_MAX_NE};
 use applet_spec::ins::{CLA_CHAIN, GET_RESPONSE};
 use applet_spec::Sw;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A card application: one complete command in, data or an error status out.
 /// It never sees chaining, GET RESPONSE or Le.
@@ -33,11 +34,13 @@ pub trait Applet {
 /// templates overflow the stack.
 pub const MAX_COMMAND_DATA: usize = 4096;
 
+/// Command data and pending answers may hold secrets (a chained PIN change,
+/// a keypad layout): both are wiped when dropped.
 #[derive(Default)]
 struct Chain {
     /// CLA (without the chain bit), INS, P1, P2 of the first part.
     header: [u8; 4],
-    data: Vec<u8>,
+    data: Zeroizing<Vec<u8>>,
 }
 
 /// Transient state of the transport layer.
@@ -45,7 +48,7 @@ struct Chain {
 pub struct IsoLayer {
     chain: Option<Chain>,
     /// Response bytes still to be fetched with GET RESPONSE.
-    pending: Vec<u8>,
+    pending: Zeroizing<Vec<u8>>,
 }
 
 /// Checks the class byte: basic logical channel only, no secure messaging.
@@ -95,19 +98,19 @@ impl IsoLayer {
         let chained = cmd.cla & CLA_CHAIN != 0;
         let header = [cmd.cla & !CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2];
 
-        if let Some(chain) = self.chain.take() {
+        if let Some(mut chain) = self.chain.take() {
             if chain.header != header {
                 return Response::status(Sw::LAST_COMMAND_OF_CHAIN_EXPECTED);
             }
-            let mut data = chain.data;
-            data.extend_from_slice(&cmd.data);
-            cmd.data = data;
+            chain.data.extend_from_slice(&cmd.data);
+            cmd.data.zeroize();
+            cmd.data = std::mem::take(&mut *chain.data);
         }
         if cmd.data.len() > MAX_COMMAND_DATA {
             return Response::status(Sw::WRONG_LENGTH);
         }
         if chained {
-            self.chain = Some(Chain { header, data: cmd.data });
+            self.chain = Some(Chain { header, data: Zeroizing::new(std::mem::take(&mut cmd.data)) });
             return Response::status(Sw::OK);
         }
         cmd.cla &= !CLA_CHAIN;
@@ -121,7 +124,7 @@ impl IsoLayer {
         }
     }
 
-    fn get_response(&mut self, cmd: &Command, pending: Vec<u8>) -> Response {
+    fn get_response(&mut self, cmd: &Command, mut pending: Zeroizing<Vec<u8>>) -> Response {
         if (cmd.p1, cmd.p2) != (0, 0) {
             return Response::status(Sw::INCORRECT_P1_P2);
         }
@@ -131,7 +134,7 @@ impl IsoLayer {
         if pending.is_empty() {
             return Response::status(Sw::CONDITIONS_NOT_SATISFIED);
         }
-        self.respond(pending, cmd)
+        self.respond(std::mem::take(&mut *pending), cmd)
     }
 
     /// Sends at most Ne bytes; keeps the rest for GET RESPONSE.
@@ -140,7 +143,7 @@ impl IsoLayer {
         if data.len() <= ne {
             return Response::new(data, Sw::OK);
         }
-        self.pending = data.split_off(ne);
+        self.pending = Zeroizing::new(data.split_off(ne));
         let left = self.pending.len();
         Response::new(data, Sw::bytes_remaining(if left >= 256 { 0 } else { left as u8 }))
     }

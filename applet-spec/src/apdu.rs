@@ -7,6 +7,7 @@
 //! encodes short or extended on request. That is this one small module.
 
 use thiserror::Error;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Largest Ne a short APDU can ask for (`Le = 00`).
 pub const SHORT_MAX_NE: usize = 256;
@@ -54,6 +55,13 @@ impl std::fmt::Debug for Command {
             self.data.len(),
             self.ne
         )
+    }
+}
+
+/// The data field may hold a PIN or key material: wiped when dropped.
+impl Drop for Command {
+    fn drop(&mut self) {
+        self.data.zeroize();
     }
 }
 
@@ -132,9 +140,10 @@ impl Command {
     /// Encodes the command, extended when `self.extended` is set or the
     /// lengths need it. Data over 65535 bytes or Ne over 65536 cannot be
     /// encoded at all and are clamped by the caller's contract (debug-asserted).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The bytes are wiped when dropped, like the data they hold.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         debug_assert!(self.data.len() <= 65535 && self.ne.unwrap_or(0) <= EXTENDED_MAX_NE);
-        let mut out = Vec::with_capacity(self.data.len() + 9);
+        let mut out = Zeroizing::new(Vec::with_capacity(self.data.len() + 9));
         out.extend_from_slice(&self.header());
         let nc = self.data.len();
         if self.extended || self.needs_extended() {
@@ -211,9 +220,9 @@ mod tests {
         let c = p(&[0, 0x20, 0, 0x80, 0]).unwrap();
         assert_eq!(c.ne, Some(256));
         let c = p(&[0, 0xA4, 4, 0, 2, 0xA0, 0]).unwrap();
-        assert_eq!((c.data, c.ne), (vec![0xA0, 0], None));
+        assert_eq!((c.data.clone(), c.ne), (vec![0xA0, 0], None));
         let c = p(&[0, 0xA4, 4, 0, 1, 0xA0, 8]).unwrap();
-        assert_eq!((c.data, c.ne), (vec![0xA0], Some(8)));
+        assert_eq!((c.data.clone(), c.ne), (vec![0xA0], Some(8)));
     }
 
     #[test]
@@ -221,9 +230,9 @@ mod tests {
         let c = p(&[0, 0x20, 0, 0x80, 0, 0, 0]).unwrap();
         assert_eq!((c.ne, c.extended), (Some(65536), true));
         let c = p(&[0, 0x47, 0, 0x9D, 0, 0, 2, 1, 2]).unwrap();
-        assert_eq!((c.data, c.ne, c.extended), (vec![1, 2], None, true));
+        assert_eq!((c.data.clone(), c.ne, c.extended), (vec![1, 2], None, true));
         let c = p(&[0, 0x47, 0, 0x9D, 0, 0, 1, 7, 0x01, 0x00]).unwrap();
-        assert_eq!((c.data, c.ne), (vec![7], Some(256)));
+        assert_eq!((c.data.clone(), c.ne), (vec![7], Some(256)));
     }
 
     #[test]
@@ -234,6 +243,15 @@ mod tests {
         assert_eq!(p(&[0, 1, 2, 3, 0, 0]), Err(ApduError::LengthMismatch(6)));
         assert_eq!(p(&[0, 1, 2, 3, 0, 0, 0, 5]), Err(ApduError::ZeroExtendedLc));
         assert_eq!(p(&[0, 1, 2, 3, 0, 0, 2, 5]), Err(ApduError::LengthMismatch(8)));
+    }
+
+    #[test]
+    fn debug_never_shows_the_data() {
+        let verify = Command::new(0, 0x20, 0, 0x80).with_data(b"123456\xFF\xFF".to_vec());
+        let shown = format!("{verify:?}");
+        assert!(!shown.contains("49") && !shown.contains("31") && shown.contains("8 data bytes"), "{shown}");
+        let r = Response::new(vec![0x31, 0x32], crate::Sw::OK);
+        assert!(!format!("{r:?}").contains("31"));
     }
 
     proptest! {

@@ -52,7 +52,9 @@ fn exchange_in_session(t: &mut dyn Transport, cmd: &Command) -> Result<Response>
     cmd.extended = false;
     while cmd.data.len() > SHORT_MAX_NC {
         let rest = cmd.data.split_off(SHORT_MAX_NC);
-        let part = Command { cla: cmd.cla | CLA_CHAIN, ne: None, ..cmd.clone() };
+        let mut part = cmd.clone();
+        part.cla |= CLA_CHAIN;
+        part.ne = None;
         let r = transmit(t, &part)?;
         if r.sw != Sw::OK {
             return Ok(r);

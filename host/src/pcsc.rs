@@ -16,6 +16,8 @@
 use std::ffi::CString;
 use std::mem::ManuallyDrop;
 
+use zeroize::Zeroizing;
+
 use applet_spec::atr::{self, AtrInfo};
 use applet_spec::piv;
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State, MAX_BUFFER_SIZE_EXTENDED};
@@ -125,7 +127,8 @@ pub struct PcscTransport {
     extended: bool,
     /// Another process reset the card; reconnect before the next command.
     reset_seen: bool,
-    buf: Vec<u8>,
+    /// Receive buffer; wiped when dropped (it may hold a keypad layout).
+    buf: Zeroizing<Vec<u8>>,
     // Dropped last: the card handle needs its context.
     _ctx: Context,
 }
@@ -189,7 +192,7 @@ impl PcscTransport {
             atr,
             extended: info.extended_length,
             reset_seen: false,
-            buf: vec![0; MAX_BUFFER_SIZE_EXTENDED],
+            buf: Zeroizing::new(vec![0; MAX_BUFFER_SIZE_EXTENDED]),
             _ctx: ctx.clone(),
         })
     }

@@ -188,7 +188,7 @@ fn corpus() -> Vec<Vec<u8>> {
         Command::new(0x80, 0x3A, 0, 0).with_ne(256),
         Command::new(0x10, 0xDB, 0x3F, 0xFF).with_data(vec![0x5C, 0x03, 0x5F, 0xC1, 0x05]),
     ];
-    cmds.iter().map(Command::to_bytes).collect()
+    cmds.iter().map(|c| c.to_bytes().to_vec()).collect()
 }
 
 #[derive(Debug, Clone)]
