@@ -231,6 +231,12 @@ fn pcsc_transmit(
     reset_seen: &mut bool,
 ) -> Result<Vec<u8>> {
     match card.transmit(apdu, buf) {
+        // pcscd hands back an empty answer when the card vanished mid-command.
+        Ok(r) if r.len() < 2 => Err(Error::transport(
+            TransportKind::CardRemoved,
+            format!("the card in {reader:?} stopped answering during the command (removed?)"),
+            Some("reinsert it and check the card's state: the last command may or may not have run"),
+        )),
         Ok(r) => Ok(r.to_vec()),
         Err(pcsc::Error::ResetCard) => {
             *reset_seen = true;

@@ -67,11 +67,28 @@ struct VirtualCard(Child);
 
 impl VirtualCard {
     fn insert(seed: u64) -> VirtualCard {
+        VirtualCard::start(seed, None)
+    }
+
+    fn insert_with_state(seed: u64, state: &std::path::Path) -> VirtualCard {
+        VirtualCard::start(seed, Some(state))
+    }
+
+    /// Pulls the card at once (SIGKILL: no goodbye), and waits until pcscd sees it gone.
+    fn pull(&mut self) {
+        self.remove();
+    }
+
+    fn start(seed: u64, state: Option<&std::path::Path>) -> VirtualCard {
+        let mut args = vec!["vpcd".to_string(), "--addr".into(), PORT.into(), "--seed".into(), seed.to_string()];
+        if let Some(state) = state {
+            args.extend(["--state".to_string(), state.display().to_string()]);
+        }
         // Detached from our output: a card process must never hold the test
         // runner's pipes open. Owned before waiting, so Drop kills it even
         // if the card never shows up.
         let child = Command::new(apdu_sim())
-            .args(["vpcd", "--addr", PORT, "--seed", &seed.to_string()])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -263,4 +280,93 @@ fn an_atomic_operation_is_not_disturbed_by_another_client() {
     assert!(!got_in_early, "the other client got in during the transaction");
     assert_eq!(sw, applet_spec::Sw::OK);
     assert!(other_done.load(Ordering::SeqCst));
+}
+
+/// Other processes talking to the card while this lives: `opensc-tool`
+/// runs again and again (each run a new PC/SC client process whose drivers
+/// probe and SELECT), at most 400 times, until dropped.
+struct OtherProcesses {
+    stop: Arc<AtomicBool>,
+    runs: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl OtherProcesses {
+    fn start() -> OtherProcesses {
+        let index = list_readers().unwrap().iter().position(|r| r.name == READER).unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let runs = std::thread::spawn(move || {
+            let mut n = 0;
+            while !flag.load(Ordering::SeqCst) && n < 400 {
+                let _ = Command::new("opensc-tool")
+                    .args(["-r", &index, "-s", "00A4040005A000000308"])
+                    .stdin(Stdio::null())
+                    .output();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            n
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        OtherProcesses { stop, runs: Some(runs) }
+    }
+}
+
+impl Drop for OtherProcesses {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(runs) = self.runs.take() {
+            let _ = runs.join();
+        }
+    }
+}
+
+#[test]
+fn another_process_never_gets_between_the_steps_of_an_atomic_operation() {
+    let Some(_lock) = reader_lock() else { return };
+    if Command::new("opensc-tool").arg("--version").output().is_err() {
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), b"SKIPPED: needs opensc-tool (Debian: opensc)\n");
+        return;
+    }
+    let _card = VirtualCard::insert(18);
+    let _others = OtherProcesses::start();
+    let mut mine = connect();
+    let pause = || std::thread::sleep(Duration::from_millis(400));
+    // Without a transaction the other process gets in during the pause.
+    let mut plain = Client::new(mine.transport_mut() as &mut dyn Transport);
+    assert_eq!(slow_mutual_auth(&mut plain, pause).unwrap(), applet_spec::Sw::CONDITIONS_NOT_SATISFIED);
+    for _ in 0..3 {
+        assert_eq!(mine.atomic(|c| slow_mutual_auth(c, pause)).unwrap(), applet_spec::Sw::OK);
+        mine.authenticate_default().unwrap();
+    }
+}
+
+#[test]
+fn a_card_pulled_during_a_command_is_reported_and_its_state_stays_whole() {
+    let Some(_lock) = reader_lock() else { return };
+    let dir = std::env::temp_dir().join(format!("subsim-pull-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("card.json");
+    let mut pulled = None;
+    for attempt in 0..10 {
+        let mut card = VirtualCard::insert_with_state(20 + attempt, &state);
+        let mut c = connect();
+        c.authenticate_default().unwrap();
+        let before = apdu_sim::persist::load(&state).unwrap().unwrap().changes;
+        // Key generation takes tens of milliseconds: pull the card meanwhile.
+        let generating = std::thread::spawn(move || c.generate(applet_spec::piv::Slot::Authentication).map(drop));
+        std::thread::sleep(Duration::from_millis(5));
+        card.pull();
+        if let Err(e) = generating.join().unwrap() {
+            pulled = Some((e, before));
+            break;
+        }
+    }
+    let (e, before) = pulled.expect("the card was never pulled during a command in 10 tries");
+    assert_eq!(e.transport_kind(), Some(TransportKind::CardRemoved), "{e}");
+    // The saved card loads (its digest holds) and has the old state or the new one.
+    let p = apdu_sim::persist::load(&state).unwrap().unwrap();
+    assert!(p.changes == before || p.changes == before + 1, "changes {} vs {before}", p.changes);
+    assert_eq!(p.changes == before + 1, p.keys.contains_key(&applet_spec::piv::Slot::Authentication));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
