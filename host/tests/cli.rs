@@ -82,6 +82,9 @@ fn info_in_words_and_json() {
     let sim = Sim::new("info");
     let text = sim.ok(&["info"], &[]);
     assert!(text.contains("PIN tries left 3") && text.contains("version 5.2.7"), "{text}");
+    let o = sim.run(&["-v", "info"], &[], b"");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("using the simulated card"));
+    assert!(sim.ok(&["--help"], &[]).contains("Exit codes: 0 done; 1 the card refused"));
     let j = json(&sim.ok(&["--json", "info"], &[]));
     assert_eq!((j["pin_tries"].as_u64(), j["binding"].as_str()), (Some(3), Some("none")));
     // The state persists between runs: same serial.
@@ -180,7 +183,7 @@ fn keypad_through_stdin() {
     while err.read_line(&mut line).unwrap() > 0 && !line.contains("Type the letters") {
         for key in line.split('[').skip(1) {
             let (l, rest) = key.split_once(']').unwrap();
-            let d: usize = rest.trim().split_whitespace().next().unwrap().parse().unwrap();
+            let d: usize = rest.split_whitespace().next().unwrap().parse().unwrap();
             letter_of[d] = l.as_bytes()[0];
         }
         line.clear();
@@ -249,4 +252,72 @@ fn trace_names_commands_and_hides_the_pin() {
     assert!(err.contains("> SELECT") && err.contains("> VERIFY  00 20 00 80 08 <8 bytes redacted>"), "{err}");
     assert!(!err.contains("31 32 33 34 35 36"), "{err}");
     let _ = Path::new(BIN);
+}
+
+#[test]
+fn csr_and_selfsign_are_signed_on_the_card() {
+    let sim = Sim::new("csr");
+    let pem = sim.ok(&["key", "generate", "9a"], &[]);
+    let pubkey = sim.file("9a.pub");
+    std::fs::write(&pubkey, &pem).unwrap();
+    let csr = sim.ok(&["csr", "9a", "--subject", "CN=Alice,O=Bank", "--pubkey", pubkey.to_str().unwrap()], &[PIN]);
+    assert!(csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"), "{csr}");
+    // OpenSSL checks the request's signature (made by the card).
+    let csr_file = sim.file("req.pem");
+    std::fs::write(&csr_file, &csr).unwrap();
+    if let Ok(o) = Command::new("openssl")
+        .args(["req", "-in", csr_file.to_str().unwrap(), "-verify", "-noout", "-subject"])
+        .output()
+    {
+        let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && text.contains("Alice"), "{text}");
+    }
+    sim.ok(&["cert", "selfsign", "9a", "--subject", "CN=Lab Card", "--pubkey", pubkey.to_str().unwrap()], &[PIN]);
+    assert!(sim.ok(&["info"], &[]).contains("certificate 9A: CN=Lab Card"));
+    // The certificate now holds the key, so login works against it.
+    assert!(sim.ok(&["login"], &[PIN]).contains("login OK"));
+    // Without the PIN, the card refuses to sign the request.
+    let o = sim.run(&["csr", "9a", "--subject", "CN=x"], &[("SUBSIM_PIN", "000000")], b"");
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn the_demo_runs_the_whole_life_on_a_fresh_card() {
+    let sim = Sim::new("demo");
+    let text = sim.ok(&["demo"], &[]);
+    for step in ["login OK", "signature valid", "tampering caught", "malware sees only positions", "demo: complete"] {
+        assert!(text.contains(step), "{step:?} missing:\n{text}");
+    }
+    assert_eq!(json(&sim.ok(&["--json", "demo"], &[]))["tampering_caught"], true);
+    assert!(!sim.file("card.json").exists(), "the demo leaves the user's card alone");
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_definitions() {
+    let sim = Sim::new("docs");
+    let bash = sim.ok(&["completions", "bash"], &[]);
+    assert!(bash.contains("subsim") && bash.contains("keypad"), "bash completion");
+    assert!(sim.ok(&["completions", "zsh"], &[]).contains("#compdef subsim"));
+    let man = sim.ok(&["man"], &[]);
+    assert!(man.contains(".TH subsim") && man.contains("terminate"), "{}", &man[..200.min(man.len())]);
+}
+
+#[test]
+fn readers_lists_readers_or_says_pcscd_is_missing() {
+    let sim = Sim::new("readers");
+    let o = sim.run(&["readers"], &[], b"");
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    match o.status.code() {
+        Some(0) => assert!(out.contains(": no card") || out.contains(": card ") || out.trim() == "no readers", "{out}"),
+        Some(3) => assert!(err.contains("pcscd is not running") && err.contains("hint:"), "{err}"),
+        other => panic!("readers exited {other:?}: {err}"),
+    }
+}
+
+#[test]
+fn key_generation_gives_up_at_the_timeout() {
+    let sim = Sim::new("timeout");
+    let o = sim.run(&["key", "generate", "9d", "--timeout", "0"], &[], b"");
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did not finish within 0 s"));
 }

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::open::{self, Target};
 use crate::secret::{self, Source};
+use crate::x509;
 use crate::{
     BindCmd, CertCmd, Cli, Cmd, Encoding, Failure, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs, PinCmd, Policy,
     SlotArg, TxCmd,
@@ -45,6 +46,9 @@ fn slot(s: SlotArg) -> Slot {
 
 fn card(target: &Target, cli: &Cli) -> Result<Card, Failure> {
     let mut c = Client::new(open::open(target, cli.trace)?);
+    if cli.verbose {
+        eprintln!("subsim: using the {}", c.transport().describe());
+    }
     c.select()?;
     Ok(c)
 }
@@ -87,6 +91,18 @@ fn describe_cert(der: &[u8]) -> Result<(String, String, RsaPublicKey), Failure> 
     let spki = tbs.subject_public_key_info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
     let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| Failure::Usage(format!("not an RSA key: {e}")))?;
     Ok((tbs.subject.to_string(), tbs.validity.not_after.to_string(), key))
+}
+
+/// A slot's public key: from a PEM file, else from the slot's certificate.
+/// (PIV has no command that reads a public key back.)
+fn slot_public_key(c: &mut Card, s: Slot, pem: Option<&Path>) -> Result<RsaPublicKey, Failure> {
+    match pem {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
+            RsaPublicKey::from_public_key_pem(&text).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))
+        }
+        None => Ok(describe_cert(&slot_certificate(c, s)?)?.2),
+    }
 }
 
 fn slot_certificate(c: &mut Card, s: Slot) -> Result<Vec<u8>, Failure> {
@@ -146,6 +162,33 @@ pub fn run(cli: &Cli, target: &Target) -> Result<Out, Failure> {
                 "terminated: keys, certificates and binding wiped; PIN, PUK and management key back to factory values",
                 json!({ "terminated": true }),
             )
+        }
+        Cmd::Csr { slot: s, subject, pubkey, pin } => {
+            let mut c = card(target, cli)?;
+            let public = slot_public_key(&mut c, slot(*s), pubkey.as_deref())?;
+            if slot(*s) != Slot::CardAuthentication {
+                verify_pin(&mut c, pin)?;
+            }
+            let der = x509::csr(&x509::CardSigner::new(&mut c, slot(*s), public), subject)?;
+            let pem = pem_rfc7468::encode_string("CERTIFICATE REQUEST", pem_rfc7468::LineEnding::LF, &der)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            out(pem.trim_end().to_string(), json!({ "csr_pem": pem }))
+        }
+        Cmd::Demo => crate::demo::run(cli),
+        Cmd::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "subsim", &mut buf);
+            out(
+                String::from_utf8_lossy(&buf).trim_end().to_string(),
+                json!({ "completions": String::from_utf8_lossy(&buf) }),
+            )
+        }
+        Cmd::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut buf)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            out(String::from_utf8_lossy(&buf).trim_end().to_string(), json!({ "man": String::from_utf8_lossy(&buf) }))
         }
         Cmd::Apdu { apdus } => {
             let mut c = card(target, cli)?;
@@ -354,27 +397,33 @@ fn key(c: &mut Card, k: &KeyCmd, quiet: bool) -> Result<Out, Failure> {
         KeyCmd::Generate { slot: s, timeout, mgm } => {
             authenticate(c, mgm)?;
             let started = Instant::now();
-            // The card works in silence for seconds: show that we wait.
+            // The card works in silence for seconds: show that we wait, and
+            // stop waiting at the timeout (exit 3; the card may finish anyway).
             let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let ticker = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let show = !quiet && std::io::stderr().is_terminal();
+            let limit = Duration::from_secs(*timeout);
+            let watcher = {
                 let done = std::sync::Arc::clone(&done);
                 std::thread::spawn(move || {
                     while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                        eprint!("\rgenerating on the card... {:>3} s", started.elapsed().as_secs());
-                        std::thread::sleep(Duration::from_millis(250));
+                        if started.elapsed() > limit {
+                            eprintln!("\nsubsim: key generation did not finish within {} s; the card may still be working: check with `subsim info`", limit.as_secs());
+                            std::process::exit(3);
+                        }
+                        if show {
+                            eprint!("\rgenerating on the card... {:>3} s", started.elapsed().as_secs());
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
                     }
-                    eprint!("\r\x1b[K");
+                    if show {
+                        eprint!("\r\x1b[K");
+                    }
                 })
-            });
+            };
             let result = c.generate(slot(*s));
             done.store(true, std::sync::atomic::Ordering::SeqCst);
-            if let Some(t) = ticker {
-                let _ = t.join();
-            }
+            let _ = watcher.join();
             let key = result?;
-            if started.elapsed() > Duration::from_secs(*timeout) {
-                return Err(Failure::Usage(format!("key generation took over {timeout} s")));
-            }
             let pem = key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?;
             out(
                 pem.trim_end().to_string(),
@@ -405,6 +454,19 @@ fn cert(c: &mut Card, k: &CertCmd) -> Result<Out, Failure> {
             c.write_certificate(slot(*s), &der)?;
             out(
                 format!("certificate for {subject} (valid until {not_after}) stored in {}", slot(*s)),
+                json!({ "slot": slot(*s).to_string(), "subject": subject }),
+            )
+        }
+        CertCmd::Selfsign { slot: s, subject, pubkey, days, pin, mgm } => {
+            let public = slot_public_key(c, slot(*s), Some(pubkey))?;
+            if slot(*s) != Slot::CardAuthentication {
+                verify_pin(c, pin)?;
+            }
+            let der = x509::selfsign(&x509::CardSigner::new(c, slot(*s), public), subject, *days)?;
+            authenticate(c, mgm)?;
+            c.write_certificate(slot(*s), &der)?;
+            out(
+                format!("self-signed certificate for {subject} stored in {}", slot(*s)),
                 json!({ "slot": slot(*s).to_string(), "subject": subject }),
             )
         }

@@ -3,11 +3,13 @@
 //!
 //! Exit codes: 0 done; 1 the card refused (status word); 2 bad input or
 //! usage; 3 no pcscd, reader or card (transport); 4 a signature or login did
-//! not verify; 5 the card answered something malformed.
+//! not verify; 5 the card answered something malformed. (Also in `--help`.)
 
 mod commands;
+mod demo;
 mod open;
 mod secret;
+mod x509;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +18,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use subsim_host::{Error, ReaderChoice};
 
 #[derive(Parser)]
-#[command(name = "subsim", version, about = "Drive a sub-SIM: the embedded simulated card or a card in a PC/SC reader")]
+#[command(
+    name = "subsim",
+    version,
+    about = "Drive a sub-SIM: the embedded simulated card or a card in a PC/SC reader",
+    after_help = "Exit codes: 0 done; 1 the card refused (status word); 2 bad input or usage; \
+                  3 no pcscd, reader or card, or a timeout; 4 a signature or login did not verify; \
+                  5 the card answered something malformed.\n\
+                  Environment: SUBSIM_PIN, SUBSIM_NEW_PIN, SUBSIM_PUK, SUBSIM_MGM_KEY (hex), SUBSIM_HOME."
+)]
 pub struct Cli {
     /// Use the card in this PC/SC reader (exact name or a unique part of it).
     #[arg(long, global = true, conflicts_with_all = ["serial", "sim"])]
@@ -163,6 +173,29 @@ pub enum Cmd {
         #[arg(required = true)]
         apdus: Vec<String>,
     },
+    /// A PKCS#10 certificate request for a slot's key, signed on the card (PEM).
+    Csr {
+        #[arg(value_enum)]
+        slot: SlotArg,
+        /// The subject, like "CN=Alice,O=Bank".
+        #[arg(long)]
+        subject: String,
+        /// The slot's public key (PEM, from `key generate`); default: from the slot's certificate.
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        #[command(flatten)]
+        pin: PinArgs,
+    },
+    /// A guided tour on a fresh simulated card: personalise, keys, CSRs, a test
+    /// CA, certificates, keypad PIN, login, a transfer, and a tampered one caught.
+    Demo,
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff), from the same definitions as --help.
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -237,6 +270,22 @@ pub enum CertCmd {
         #[arg(value_enum)]
         slot: SlotArg,
         file: PathBuf,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
+    /// Make a self-signed certificate for a slot's key on the card and store it (for the lab).
+    Selfsign {
+        #[arg(value_enum)]
+        slot: SlotArg,
+        #[arg(long)]
+        subject: String,
+        /// The slot's public key (PEM, from `key generate`).
+        #[arg(long)]
+        pubkey: PathBuf,
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        #[command(flatten)]
+        pin: PinArgs,
         #[command(flatten)]
         mgm: MgmArgs,
     },

@@ -47,7 +47,7 @@ pub fn mgm_key(arg: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
 
 pub fn hex_decode(h: &str) -> Option<Vec<u8>> {
     let h: String = h.chars().filter(|c| !c.is_whitespace()).collect();
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect()

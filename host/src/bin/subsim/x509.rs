@@ -1,0 +1,152 @@
+//! Certificates made with the card's keys: a PKCS#10 request or a
+//! self-signed certificate signed on the card (SHA-256, PKCS#1 v1.5), and
+//! a throw-away test CA for the demo and the lab.
+
+use std::cell::RefCell;
+use std::str::FromStr;
+use std::time::Duration;
+
+use applet_spec::piv::Slot;
+use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+use rsa::pkcs8::spki::{AlgorithmIdentifier, DecodePublicKey, SignatureAlgorithmIdentifier, SubjectPublicKeyInfoOwned};
+use rsa::pkcs8::{der::AnyRef, EncodePublicKey};
+use rsa::signature::{Keypair, Signer};
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use sha2::Sha256;
+use subsim_host::{Client, Hash, Padding, Transport};
+use x509_cert::builder::{Builder, CertificateBuilder, Profile, RequestBuilder};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::Validity;
+
+type Card = Client<Box<dyn Transport>>;
+
+/// Signs with a key on the card; the builder sees an ordinary RSA signer.
+pub struct CardSigner<'a> {
+    card: RefCell<&'a mut Card>,
+    slot: Slot,
+    public: RsaPublicKey,
+}
+
+impl<'a> CardSigner<'a> {
+    pub fn new(card: &'a mut Card, slot: Slot, public: RsaPublicKey) -> Self {
+        CardSigner { card: RefCell::new(card), slot, public }
+    }
+}
+
+impl Keypair for CardSigner<'_> {
+    type VerifyingKey = VerifyingKey<Sha256>;
+    fn verifying_key(&self) -> VerifyingKey<Sha256> {
+        VerifyingKey::new(self.public.clone())
+    }
+}
+
+impl SignatureAlgorithmIdentifier for CardSigner<'_> {
+    type Params = AnyRef<'static>;
+    const SIGNATURE_ALGORITHM_IDENTIFIER: AlgorithmIdentifier<AnyRef<'static>> =
+        SigningKey::<Sha256>::SIGNATURE_ALGORITHM_IDENTIFIER;
+}
+
+impl Signer<Signature> for CardSigner<'_> {
+    fn try_sign(&self, msg: &[u8]) -> Result<Signature, rsa::signature::Error> {
+        let sig = self
+            .card
+            .borrow_mut()
+            .sign(self.slot, msg, Hash::Sha256, Padding::Pkcs1v15)
+            .map_err(rsa::signature::Error::from_source)?;
+        Signature::try_from(sig.as_slice())
+    }
+}
+
+fn name(subject: &str) -> Result<Name, String> {
+    Name::from_str(subject).map_err(|e| format!("subject {subject:?}: {e} (write it like CN=Alice,O=Bank)"))
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// A PKCS#10 request for `subject`, signed on the card (DER).
+pub fn csr(signer: &CardSigner, subject: &str) -> Result<Vec<u8>, String> {
+    let req = RequestBuilder::new(name(subject)?, signer).map_err(err)?;
+    req.build::<Signature>().map_err(err)?.to_der().map_err(err)
+}
+
+fn spki(key: &RsaPublicKey) -> Result<SubjectPublicKeyInfoOwned, String> {
+    SubjectPublicKeyInfoOwned::from_der(key.to_public_key_der().map_err(err)?.as_bytes()).map_err(err)
+}
+
+fn serial() -> SerialNumber {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
+    b[0] &= 0x7F;
+    SerialNumber::new(&b).expect("16 bytes make a serial")
+}
+
+/// A self-signed certificate for the card's key in the slot (DER): for the lab.
+pub fn selfsign(signer: &CardSigner, subject: &str, days: u64) -> Result<Vec<u8>, String> {
+    let subject = name(subject)?;
+    let profile =
+        Profile::Leaf { issuer: subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
+    let validity = Validity::from_now(Duration::from_secs(days * 86400)).map_err(err)?;
+    let b =
+        CertificateBuilder::new(profile, serial(), validity, subject, spki(&signer.public)?, signer).map_err(err)?;
+    b.build::<Signature>().map_err(err)?.to_der().map_err(err)
+}
+
+/// A throw-away certificate authority, its key in memory only.
+pub struct TestCa {
+    key: SigningKey<Sha256>,
+    name: Name,
+    pub certificate: Vec<u8>,
+}
+
+impl TestCa {
+    pub fn new(subject: &str) -> Result<TestCa, String> {
+        let private = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(err)?;
+        let key = SigningKey::<Sha256>::new(private);
+        let name = name(subject)?;
+        let validity = Validity::from_now(Duration::from_secs(2 * 86400)).map_err(err)?;
+        let spki = spki(key.verifying_key().as_ref())?;
+        let b = CertificateBuilder::new(Profile::Root, serial(), validity, name.clone(), spki, &key).map_err(err)?;
+        let certificate = b.build::<Signature>().map_err(err)?.to_der().map_err(err)?;
+        Ok(TestCa { key, name, certificate })
+    }
+
+    /// Issues a certificate for a request, after checking its signature.
+    pub fn issue(&self, csr_der: &[u8], days: u64) -> Result<Vec<u8>, String> {
+        let req = x509_cert::request::CertReq::from_der(csr_der).map_err(err)?;
+        let info = &req.info;
+        let public = RsaPublicKey::from_public_key_der(&info.public_key.to_der().map_err(err)?).map_err(err)?;
+        let body = info.to_der().map_err(err)?;
+        let sig = Signature::try_from(req.signature.raw_bytes()).map_err(err)?;
+        rsa::signature::Verifier::verify(&VerifyingKey::<Sha256>::new(public), &body, &sig)
+            .map_err(|_| "the request's signature does not verify".to_string())?;
+        let profile =
+            Profile::Leaf { issuer: self.name.clone(), enable_key_agreement: false, enable_key_encipherment: false };
+        let validity = Validity::from_now(Duration::from_secs(days * 86400)).map_err(err)?;
+        let b = CertificateBuilder::new(
+            profile,
+            serial(),
+            validity,
+            info.subject.clone(),
+            info.public_key.clone(),
+            &self.key,
+        )
+        .map_err(err)?;
+        b.build::<Signature>().map_err(err)?.to_der().map_err(err)
+    }
+}
+
+/// Checks that `cert_der` was signed by the CA in `ca_der`.
+pub fn verify_issued(ca_der: &[u8], cert_der: &[u8]) -> Result<(), String> {
+    let ca = x509_cert::Certificate::from_der(ca_der).map_err(err)?;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(err)?;
+    let ca_key = RsaPublicKey::from_public_key_der(&ca.tbs_certificate.subject_public_key_info.to_der().map_err(err)?)
+        .map_err(err)?;
+    let sig = Signature::try_from(cert.signature.raw_bytes()).map_err(err)?;
+    let body = cert.tbs_certificate.to_der().map_err(err)?;
+    rsa::signature::Verifier::verify(&VerifyingKey::<Sha256>::new(ca_key), &body, &sig)
+        .map_err(|_| "the certificate was not issued by this CA".to_string())
+}
