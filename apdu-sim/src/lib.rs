@@ -63,6 +63,11 @@ impl SimCard {
         self.applet.store_mut().tear_at(n);
     }
 
+    /// Chooses the library behind the private-key operation (default OpenSSL).
+    pub fn set_rsa_backend(&mut self, backend: crypto::RsaBackend) {
+        self.applet.set_rsa_backend(backend);
+    }
+
     /// Power was cut and not yet restored.
     pub fn power_lost(&self) -> bool {
         self.applet.store().torn()

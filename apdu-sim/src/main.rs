@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use apdu_sim::crypto::RsaBackend;
 use apdu_sim::state::Persistent;
 use apdu_sim::{persist, rng, script, vpcd, SimCard};
 use clap::{Parser, Subcommand};
@@ -14,8 +15,26 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 #[derive(Parser)]
 #[command(name = "apdu-sim", version, about = "The simulated sub-SIM card")]
 struct Cli {
+    /// The library behind RSA private-key operations.
+    #[arg(long, global = true, value_enum, default_value = "openssl")]
+    rsa_backend: Backend,
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Backend {
+    Openssl,
+    Rust,
+}
+
+impl From<Backend> for RsaBackend {
+    fn from(b: Backend) -> RsaBackend {
+        match b {
+            Backend::Openssl => RsaBackend::OpenSsl,
+            Backend::Rust => RsaBackend::RustCrypto,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -53,18 +72,20 @@ enum Cmd {
 }
 
 /// The card from its state file (factory-fresh if there is none yet).
-fn load_card(state: Option<&Path>, seed: Option<u64>) -> Result<SimCard, String> {
+fn load_card(state: Option<&Path>, seed: Option<u64>, backend: RsaBackend) -> Result<SimCard, String> {
     let mut rng = seed.map_or_else(rng::from_os, rng::seeded);
     let loaded = match state {
         Some(path) => persist::load(path).map_err(|e| e.to_string())?,
         None => None,
     };
     let persistent = loaded.unwrap_or_else(|| Persistent::manufacture(&mut rng));
-    Ok(SimCard::new(persistent, rng))
+    let mut card = SimCard::new(persistent, rng);
+    card.set_rsa_backend(backend);
+    Ok(card)
 }
 
-fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>) -> Result<(), String> {
-    let mut card = load_card(state.as_deref(), seed)?;
+fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>, backend: RsaBackend) -> Result<(), String> {
+    let mut card = load_card(state.as_deref(), seed, backend)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| format!("signal handler: {e}"))?;
@@ -85,8 +106,9 @@ fn run_script(
     state: Option<PathBuf>,
     seed: Option<u64>,
     tear_at_write: Option<u64>,
+    backend: RsaBackend,
 ) -> Result<(), String> {
-    let mut card = load_card(state.as_deref(), seed)?;
+    let mut card = load_card(state.as_deref(), seed, backend)?;
     if let Some(n) = tear_at_write {
         card.tear_at_write(n);
     }
@@ -129,8 +151,10 @@ fn run_script(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Script { file, state, seed, tear_at_write } => run_script(file, state, seed, tear_at_write),
-        Cmd::Vpcd { addr, state, seed } => run_vpcd(&addr, state, seed),
+        Cmd::Script { file, state, seed, tear_at_write } => {
+            run_script(file, state, seed, tear_at_write, cli.rsa_backend.into())
+        }
+        Cmd::Vpcd { addr, state, seed } => run_vpcd(&addr, state, seed, cli.rsa_backend.into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,7 +74,7 @@ impl SubSim {
         let key = self.store.get().keys.get(&slot).cloned().ok_or(Sw::REFERENCE_NOT_FOUND)?;
         self.check_binding()?;
         self.check_pin_for(slot)?;
-        let result = crypto::raw_private(&key, &mut self.rng, block)?;
+        let result = self.private_op.run(&key, &mut self.rng, block)?;
         Ok(DynamicAuth { response: Some(result), ..Default::default() }.encode())
     }
 }

@@ -15,20 +15,32 @@ use applet_spec::apdu::Command;
 use applet_spec::ins::{self, CLA_PROPRIETARY};
 use applet_spec::Sw;
 
+use crate::crypto::{PrivateOp, RsaBackend};
 use crate::iso::Applet;
 use crate::rng::CardRng;
 use crate::state::{Persistent, Store, Transient};
 
-/// The applet model: persistent store, transient state and the card's RNG.
+/// The applet model: persistent store, transient state, the card's RNG and
+/// its RSA engine.
 pub struct SubSim {
     store: Store,
     t: Transient,
     rng: CardRng,
+    private_op: PrivateOp,
 }
 
 impl SubSim {
     pub fn new(state: Persistent, rng: CardRng) -> SubSim {
-        SubSim { store: Store::new(state), t: Transient::default(), rng }
+        SubSim {
+            store: Store::new(state),
+            t: Transient::default(),
+            rng,
+            private_op: PrivateOp::new(RsaBackend::default()),
+        }
+    }
+    /// Chooses the library behind the private-key operation.
+    pub fn set_rsa_backend(&mut self, backend: RsaBackend) {
+        self.private_op = PrivateOp::new(backend);
     }
     pub fn persistent(&self) -> &Persistent {
         self.store.get()
