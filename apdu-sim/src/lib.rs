@@ -17,6 +17,7 @@ pub mod persist;
 pub mod rng;
 pub mod script;
 pub mod state;
+pub mod timing;
 pub mod vpcd;
 
 use applet::SubSim;
@@ -28,11 +29,13 @@ use state::Persistent;
 pub struct SimCard {
     iso: IsoLayer,
     applet: SubSim,
+    /// Real chips' delays, when asked for.
+    timing: Option<timing::Timing>,
 }
 
 impl SimCard {
     pub fn new(state: Persistent, rng: CardRng) -> SimCard {
-        SimCard { iso: IsoLayer::default(), applet: SubSim::new(state, rng) }
+        SimCard { iso: IsoLayer::default(), applet: SubSim::new(state, rng), timing: None }
     }
 
     /// A factory-fresh card whose serial, GUID and keys all come from `seed`.
@@ -52,7 +55,15 @@ impl SimCard {
         if self.power_lost() {
             return Vec::new();
         }
+        if let Some(t) = &mut self.timing {
+            std::thread::sleep(t.transfer(apdu.len() + answer.len()) + chip_time(t, apdu, &answer));
+        }
         answer
+    }
+
+    /// Makes the card as slow as a real chip (see [`timing`]).
+    pub fn set_timing(&mut self, timing: Option<timing::Timing>) {
+        self.timing = timing;
     }
 
     /// Fault injection: power is cut when persistent write number `n` is
@@ -92,5 +103,18 @@ impl SimCard {
     }
     pub fn into_persistent(self) -> Persistent {
         self.applet.into_persistent()
+    }
+}
+
+/// The time the chip itself spends on a command that succeeded: key
+/// generation, or a private-key operation.
+fn chip_time(t: &mut timing::Timing, apdu: &[u8], answer: &[u8]) -> std::time::Duration {
+    let ok = answer.len() >= 2 && matches!(answer[answer.len() - 2], 0x90 | 0x61);
+    match apdu {
+        [cla, 0x47, ..] if ok && cla & 0x80 == 0 => t.keygen(),
+        [cla, 0x87, _, p2, ..] if ok && cla & 0x90 == 0 && applet_spec::piv::Slot::from_key_ref(*p2).is_some() => {
+            t.sign()
+        }
+        _ => std::time::Duration::ZERO,
     }
 }

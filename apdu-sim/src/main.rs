@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use apdu_sim::crypto::RsaBackend;
 use apdu_sim::state::Persistent;
-use apdu_sim::{persist, rng, script, vpcd, SimCard};
+use apdu_sim::{persist, rng, script, timing, vpcd, SimCard};
 use clap::{Parser, Subcommand};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -18,6 +18,13 @@ struct Cli {
     /// The library behind RSA private-key operations.
     #[arg(long, global = true, value_enum, default_value = "openssl")]
     rsa_backend: Backend,
+    /// Take as long as a real chip: jcop4, j3h145 or secora (key generation
+    /// and signing times from published measurements). Default: no delay.
+    #[arg(long, global = true, value_name = "PROFILE", value_parser = parse_profile)]
+    timing: Option<timing::Profile>,
+    /// With --timing: the reader's speed in bits per second (0: instant transfers).
+    #[arg(long, global = true, default_value_t = 0, requires = "timing")]
+    reader_bps: u32,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -26,6 +33,13 @@ struct Cli {
 enum Backend {
     Openssl,
     Rust,
+}
+
+fn parse_profile(name: &str) -> Result<timing::Profile, String> {
+    timing::profile(name).ok_or_else(|| {
+        let names: Vec<&str> = timing::PROFILES.iter().map(|p| p.name).collect();
+        format!("unknown profile {name:?}; one of {}", names.join(", "))
+    })
 }
 
 impl From<Backend> for RsaBackend {
@@ -72,7 +86,14 @@ enum Cmd {
 }
 
 /// The card from its state file (factory-fresh if there is none yet).
-fn load_card(state: Option<&Path>, seed: Option<u64>, backend: RsaBackend) -> Result<SimCard, String> {
+/// How the card behaves beyond its state: RSA backend and timing.
+struct Behaviour {
+    backend: RsaBackend,
+    timing: Option<timing::Profile>,
+    reader_bps: u32,
+}
+
+fn load_card(state: Option<&Path>, seed: Option<u64>, behaviour: &Behaviour) -> Result<SimCard, String> {
     let mut rng = seed.map_or_else(rng::from_os, rng::seeded);
     let loaded = match state {
         Some(path) => persist::load(path).map_err(|e| e.to_string())?,
@@ -80,12 +101,14 @@ fn load_card(state: Option<&Path>, seed: Option<u64>, backend: RsaBackend) -> Re
     };
     let persistent = loaded.unwrap_or_else(|| Persistent::manufacture(&mut rng));
     let mut card = SimCard::new(persistent, rng);
-    card.set_rsa_backend(backend);
+    card.set_rsa_backend(behaviour.backend);
+    let timing_seed = seed.unwrap_or_else(|| rand::random());
+    card.set_timing(behaviour.timing.map(|p| timing::Timing::new(p, behaviour.reader_bps, timing_seed)));
     Ok(card)
 }
 
-fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>, backend: RsaBackend) -> Result<(), String> {
-    let mut card = load_card(state.as_deref(), seed, backend)?;
+fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>, behaviour: &Behaviour) -> Result<(), String> {
+    let mut card = load_card(state.as_deref(), seed, behaviour)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| format!("signal handler: {e}"))?;
@@ -106,9 +129,9 @@ fn run_script(
     state: Option<PathBuf>,
     seed: Option<u64>,
     tear_at_write: Option<u64>,
-    backend: RsaBackend,
+    behaviour: &Behaviour,
 ) -> Result<(), String> {
-    let mut card = load_card(state.as_deref(), seed, backend)?;
+    let mut card = load_card(state.as_deref(), seed, behaviour)?;
     if let Some(n) = tear_at_write {
         card.tear_at_write(n);
     }
@@ -150,11 +173,10 @@ fn run_script(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let behaviour = Behaviour { backend: cli.rsa_backend.into(), timing: cli.timing, reader_bps: cli.reader_bps };
     let result = match cli.command {
-        Cmd::Script { file, state, seed, tear_at_write } => {
-            run_script(file, state, seed, tear_at_write, cli.rsa_backend.into())
-        }
-        Cmd::Vpcd { addr, state, seed } => run_vpcd(&addr, state, seed, cli.rsa_backend.into()),
+        Cmd::Script { file, state, seed, tear_at_write } => run_script(file, state, seed, tear_at_write, &behaviour),
+        Cmd::Vpcd { addr, state, seed } => run_vpcd(&addr, state, seed, &behaviour),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

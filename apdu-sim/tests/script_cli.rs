@@ -141,3 +141,22 @@ fn tear_at_write_cuts_power_and_keeps_what_was_written() {
     let (_, _, err) = run(&["--state", s, "--tear-at-write", "50"], &format!("{SELECT}\n"));
     assert!(err.contains("never came"), "{err}");
 }
+
+#[test]
+fn timing_profiles_are_named_and_checked() {
+    let o = Command::new(BIN).args(["--timing", "nonesuch", "script"]).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("jcop4") && err.contains("secora"), "{err}");
+    // A profile slows only the chip's work: a session without it answers as usual.
+    let (code, out, _) = run(&["--seed", "1"], &format!("{SELECT}\n00 FD 00 00\n"));
+    let mut child = Command::new(BIN)
+        .args(["--timing", "secora", "--reader-bps", "115200", "script", "--seed", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{SELECT}\n00 FD 00 00\n").as_bytes()).unwrap();
+    let timed = child.wait_with_output().unwrap();
+    assert_eq!((code, out), (0, String::from_utf8(timed.stdout).unwrap()));
+}

@@ -1,0 +1,112 @@
+//! Real chips' timing: key generation and signing take as long as on a
+//! published Java Card chip, and bytes cross the reader at its speed. For app
+//! teams to feel a real card's latency without one. Default: no delay.
+//!
+//! Figures from JCAlgTest results (`shared/notes/real-card-timing.md`):
+//! RSA-2048 CRT key generation mean (min-max) and SHA-256 PKCS#1 signing.
+//! Key generation time is dominated by the search for primes, which is
+//! memoryless: a delay is drawn as min + Exp(mean - min), cut at max.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// A chip's published RSA-2048 timing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Profile {
+    pub name: &'static str,
+    pub keygen_mean_s: f64,
+    pub keygen_min_s: f64,
+    pub keygen_max_s: f64,
+    pub sign_s: f64,
+}
+
+pub const PROFILES: &[Profile] = &[
+    Profile { name: "jcop4", keygen_mean_s: 5.2, keygen_min_s: 0.6, keygen_max_s: 17.3, sign_s: 0.061 },
+    Profile { name: "j3h145", keygen_mean_s: 5.8, keygen_min_s: 1.9, keygen_max_s: 11.7, sign_s: 0.201 },
+    Profile { name: "secora", keygen_mean_s: 2.1, keygen_min_s: 0.17, keygen_max_s: 5.4, sign_s: 0.060 },
+];
+
+pub fn profile(name: &str) -> Option<Profile> {
+    PROFILES.iter().copied().find(|p| p.name == name)
+}
+
+/// Delays for one simulated card.
+pub struct Timing {
+    pub profile: Profile,
+    /// Reader speed in bits per second; 0: transfers take no time.
+    pub reader_bps: u32,
+    rng: ChaCha8Rng,
+}
+
+impl Timing {
+    pub fn new(profile: Profile, reader_bps: u32, seed: u64) -> Timing {
+        use rand::SeedableRng;
+        Timing { profile, reader_bps, rng: ChaCha8Rng::seed_from_u64(seed) }
+    }
+
+    /// How long this key generation takes.
+    pub fn keygen(&mut self) -> Duration {
+        let p = self.profile;
+        let u: f64 = self.rng.gen_range(f64::EPSILON..1.0);
+        let s = p.keygen_min_s - (p.keygen_mean_s - p.keygen_min_s) * u.ln();
+        Duration::from_secs_f64(s.min(p.keygen_max_s))
+    }
+
+    pub fn sign(&self) -> Duration {
+        Duration::from_secs_f64(self.profile.sign_s)
+    }
+
+    /// Moving `bytes` across the reader: 10 bits a byte (start, 8 data, stop).
+    pub fn transfer(&self, bytes: usize) -> Duration {
+        if self.reader_bps == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(bytes as f64 * 10.0 / self.reader_bps as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mean of min + Exp(mean - min) cut at max, worked out exactly.
+    fn expected_mean(p: &Profile) -> f64 {
+        let theta = p.keygen_mean_s - p.keygen_min_s;
+        let span = p.keygen_max_s - p.keygen_min_s;
+        p.keygen_min_s + theta * (1.0 - (-span / theta).exp())
+    }
+
+    #[test]
+    fn key_generation_delays_follow_each_profile() {
+        for p in PROFILES {
+            let mut t = Timing::new(*p, 0, 7);
+            let draws: Vec<f64> = (0..20_000).map(|_| t.keygen().as_secs_f64()).collect();
+            let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+            let (lo, hi) = draws.iter().fold((f64::MAX, 0.0f64), |(l, h), &d| (l.min(d), h.max(d)));
+            assert!(lo >= p.keygen_min_s && hi <= p.keygen_max_s, "{}: {lo}..{hi}", p.name);
+            // The published mean, within the few percent the cut at max costs.
+            assert!((mean - expected_mean(p)).abs() < 0.03 * expected_mean(p), "{}: mean {mean}", p.name);
+            assert!(
+                (mean - p.keygen_mean_s).abs() < 0.1 * p.keygen_mean_s,
+                "{}: mean {mean} vs {}",
+                p.name,
+                p.keygen_mean_s
+            );
+            // The spread reaches toward both ends.
+            assert!(lo < p.keygen_min_s + 0.1 * (p.keygen_mean_s - p.keygen_min_s), "{}: {lo}", p.name);
+        }
+    }
+
+    #[test]
+    fn signing_and_transfer_times() {
+        let t = Timing::new(profile("j3h145").unwrap(), 115_200, 1);
+        assert_eq!(t.sign(), Duration::from_millis(201));
+        // A signing exchange: 266 + 4 command bytes and 264 + 2 answer bytes.
+        let ms = t.transfer(536).as_secs_f64() * 1e3;
+        assert!((ms - 46.5).abs() < 0.1, "{ms}");
+        assert_eq!(Timing::new(PROFILES[0], 0, 1).transfer(1000), Duration::ZERO);
+        assert!(profile("nonesuch").is_none());
+    }
+}
