@@ -102,7 +102,7 @@ fn load_card(state: Option<&Path>, seed: Option<u64>, behaviour: &Behaviour) -> 
     let persistent = loaded.unwrap_or_else(|| Persistent::manufacture(&mut rng));
     let mut card = SimCard::new(persistent, rng);
     card.set_rsa_backend(behaviour.backend);
-    let timing_seed = seed.unwrap_or_else(|| rand::random());
+    let timing_seed = seed.unwrap_or_else(rand::random);
     card.set_timing(behaviour.timing.map(|p| timing::Timing::new(p, behaviour.reader_bps, timing_seed)));
     Ok(card)
 }

@@ -38,8 +38,21 @@ pub const TAG_TOUCH_POLICY: u8 = 0xAB;
 
 // ---- SELECT ------------------------------------------------------------------
 
+/// Private-class object in the SELECT answer: card serial (4 bytes) and
+/// change counter (4 bytes), so a host can trust its cached certificates
+/// without another round trip.
+pub const TAG_CARD_STATE: u32 = 0xDF20;
+
+/// What SELECT tells about the card itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectedCard {
+    pub serial: u32,
+    /// As GET STATUS's change counter: bumped by every key or object change.
+    pub changes: u32,
+}
+
 /// The application property template SELECT answers.
-pub fn select_response() -> Vec<u8> {
+pub fn select_response(card: SelectedCard) -> Vec<u8> {
     let algs = [Algorithm::TripleDes, Algorithm::Rsa2048, Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256]
         .iter()
         .map(|a| prim(TAG_ALGORITHM, [a.id()]))
@@ -52,18 +65,34 @@ pub fn select_response() -> Vec<u8> {
             cons(TAG_COEXISTENT, vec![prim(TAG_AID, PIV_RID)]),
             prim(TAG_LABEL, APP_LABEL.as_bytes()),
             cons(TAG_ALGORITHMS, algs),
+            prim(TAG_CARD_STATE, [card.serial.to_be_bytes(), card.changes.to_be_bytes()].concat()),
         ],
     )
     .to_vec()
 }
 
-/// The PIX (or AID) and label of a SELECT answer.
-pub fn parse_select_response(data: &[u8]) -> Result<(Vec<u8>, String), SpecError> {
+/// What a SELECT answer says: PIX (or AID), label, and (from a sub-SIM) the
+/// card's serial and change counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectAnswer {
+    pub aid: Vec<u8>,
+    pub label: String,
+    pub card: Option<SelectedCard>,
+}
+
+pub fn parse_select_response(data: &[u8]) -> Result<SelectAnswer, SpecError> {
     let apt = tlv::parse_one(data)?;
     let items = children(&apt, TAG_APT)?;
     let aid = find(items, TAG_AID).ok_or(SpecError::Malformed("SELECT answer without 4F"))?;
     let label = find(items, TAG_LABEL).map(|l| String::from_utf8_lossy(l).into_owned());
-    Ok((aid.to_vec(), label.unwrap_or_default()))
+    let card = find(items, TAG_CARD_STATE).and_then(|v| {
+        let v: [u8; 8] = v.try_into().ok()?;
+        Some(SelectedCard {
+            serial: u32::from_be_bytes(v[..4].try_into().ok()?),
+            changes: u32::from_be_bytes(v[4..].try_into().ok()?),
+        })
+    });
+    Ok(SelectAnswer { aid: aid.to_vec(), label: label.unwrap_or_default(), card })
 }
 
 // ---- data objects ------------------------------------------------------------
@@ -425,11 +454,11 @@ mod tests {
 
     #[test]
     fn select_answer_has_pix_and_no_sm_algorithms() {
-        let r = select_response();
+        let card = SelectedCard { serial: 1234, changes: 5 };
+        let r = select_response(card);
         assert_eq!(r[0], 0x61);
-        let (aid, label) = parse_select_response(&r).unwrap();
-        assert_eq!(aid, PIV_PIX);
-        assert_eq!(label, APP_LABEL);
+        let a = parse_select_response(&r).unwrap();
+        assert_eq!((a.aid.as_slice(), a.label.as_str(), a.card), (&PIV_PIX[..], APP_LABEL, Some(card)));
         // Algorithms 27 and 2E would turn on secure messaging in OpenSC.
         let t = tlv::parse_one(&r).unwrap();
         let algs = children(&t, TAG_APT).unwrap().iter().find(|i| tlv::is(i, TAG_ALGORITHMS)).unwrap();

@@ -3,7 +3,7 @@
 
 use applet_spec::apdu::{Command, Response, EXTENDED_MAX_NE, SHORT_MAX_NE};
 use applet_spec::ins::{self, CLA_ISO, CLA_PROPRIETARY};
-use applet_spec::messages::{self, CardStatus, DynamicAuth, KeypadLayout, PinEntry};
+use applet_spec::messages::{self, CardStatus, DynamicAuth, KeypadLayout, PinEntry, SelectedCard};
 use applet_spec::piv::{
     self, Algorithm, MgmAlgorithm, ObjectTag, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK, RSA2048_BYTES,
 };
@@ -23,6 +23,40 @@ pub struct AppInfo {
     /// The PIX (or AID) in tag 4F.
     pub aid: Vec<u8>,
     pub label: String,
+    /// A sub-SIM's serial and change counter (absent on other PIV cards).
+    pub card: Option<SelectedCard>,
+}
+
+/// Certificates kept between connections, per card serial, trusted while
+/// the card's change counter (told by every SELECT) stays the same.
+#[derive(Debug, Default)]
+pub struct CertCache {
+    cards: std::collections::HashMap<u32, (u32, std::collections::HashMap<Slot, Option<Vec<u8>>>)>,
+}
+
+impl CertCache {
+    /// The cached certificate (or cached absence) of `slot`, if still current.
+    pub fn get(&self, card: SelectedCard, slot: Slot) -> Option<&Option<Vec<u8>>> {
+        match self.cards.get(&card.serial) {
+            Some((changes, certs)) if *changes == card.changes => certs.get(&slot),
+            _ => None,
+        }
+    }
+    pub fn put(&mut self, card: SelectedCard, slot: Slot, cert: Option<Vec<u8>>) {
+        let entry = self.cards.entry(card.serial).or_default();
+        if entry.0 != card.changes {
+            *entry = (card.changes, Default::default());
+        }
+        entry.1.insert(slot, cert);
+    }
+}
+
+/// A login: the card's signature over the server's challenge, and the
+/// certificate to check it with.
+#[derive(Debug, Clone)]
+pub struct LoginProof {
+    pub signature: Vec<u8>,
+    pub certificate: Vec<u8>,
 }
 
 /// Everything the card tells about itself, in three round trips.
@@ -68,6 +102,8 @@ pub enum PinState {
 /// ```
 pub struct Client<T: Transport> {
     t: T,
+    /// What the last SELECT told about the card.
+    selected: Option<SelectedCard>,
 }
 
 fn pin(value: &[u8], digits_only: bool, what: &str) -> Result<Zeroizing<[u8; 8]>> {
@@ -82,7 +118,7 @@ fn malformed(command: &'static str) -> impl FnOnce(SpecError) -> Error {
 
 impl<T: Transport> Client<T> {
     pub fn new(t: T) -> Client<T> {
-        Client { t }
+        Client { t, selected: None }
     }
     pub fn transport(&self) -> &T {
         &self.t
@@ -146,8 +182,37 @@ impl<T: Transport> Client<T> {
     pub fn select(&mut self) -> Result<AppInfo> {
         let cmd = self.iso(ins::SELECT, 0x04, 0x00).with_data(piv::PIV_AID).with_ne(self.ne());
         let data = self.call("SELECT", cmd)?;
-        let (aid, label) = messages::parse_select_response(&data).map_err(malformed("SELECT"))?;
-        Ok(AppInfo { aid, label })
+        let answer = messages::parse_select_response(&data).map_err(malformed("SELECT"))?;
+        self.selected = answer.card;
+        Ok(AppInfo { aid: answer.aid, label: answer.label, card: answer.card })
+    }
+
+    /// A slot's certificate from `cache` when the card has not changed since
+    /// it was read (the last SELECT says), else from the card.
+    pub fn read_certificate_cached(&mut self, cache: &mut CertCache, slot: Slot) -> Result<Option<Vec<u8>>> {
+        let Some(card) = self.selected else {
+            return self.read_certificate(slot);
+        };
+        if let Some(cert) = cache.get(card, slot) {
+            return Ok(cert.clone());
+        }
+        let cert = self.read_certificate(slot)?;
+        cache.put(card, slot, cert.clone());
+        Ok(cert)
+    }
+
+    /// Login with the fewest round trips the card allows: SELECT (which
+    /// says whether the cached certificate is current), the certificate only
+    /// when it is not, VERIFY, and one signature (PKCS#1 v1.5, SHA-256) over
+    /// the server's challenge with the 9A key.
+    pub fn login(&mut self, cache: &mut CertCache, pin: &[u8], challenge: &[u8]) -> Result<LoginProof> {
+        self.select()?;
+        let certificate = self
+            .read_certificate_cached(cache, Slot::Authentication)?
+            .ok_or(Error::Status { command: "GET DATA", sw: Sw::FILE_NOT_FOUND })?;
+        self.verify_pin(pin)?;
+        let signature = self.sign(Slot::Authentication, challenge, Hash::Sha256, Padding::Pkcs1v15)?;
+        Ok(LoginProof { signature, certificate })
     }
 
     pub fn version(&mut self) -> Result<[u8; 3]> {

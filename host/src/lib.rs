@@ -16,7 +16,7 @@ pub mod sim;
 pub mod trace;
 pub mod transport;
 
-pub use client::{AppInfo, CardInfo, Client, PinState};
+pub use client::{AppInfo, CardInfo, CertCache, Client, LoginProof, PinState};
 pub use error::{Error, Result, TransportKind};
 pub use padding::{Hash, Padding};
 pub use pcsc::{list_readers, PcscTransport, ReaderChoice, ReaderInfo};

@@ -14,7 +14,10 @@ fn select_by_full_aid_and_by_prefix() {
     // OpenSC's 9-byte AID and Yubico's truncated 5-byte AID.
     let r = raw(&mut card, "00 A4 04 00 09 A0 00 00 03 08 00 00 10 00 00");
     assert_eq!(r.sw, Sw::OK);
-    assert_eq!(messages::parse_select_response(&r.data).unwrap().0, PIV_PIX);
+    let answer = messages::parse_select_response(&r.data).unwrap();
+    assert_eq!(answer.aid, PIV_PIX);
+    // A sub-SIM also tells its serial and change counter.
+    assert_eq!(answer.card.map(|c| c.serial), Some(card.serial().unwrap()));
     assert_eq!(raw(&mut card, "00 A4 04 00 05 A0 00 00 03 08").sw, Sw::OK);
     assert_eq!(raw(&mut card, "00 A4 04 00 04 A0 00 00 03").sw, Sw::FILE_NOT_FOUND);
     assert_eq!(raw(&mut card, "00 A4 00 00 02 3F 00").sw, Sw::INCORRECT_P1_P2);

@@ -20,8 +20,10 @@ impl SubSim {
         if !piv::aid_matches(&cmd.data) {
             return Err(Sw::FILE_NOT_FOUND);
         }
+        let p = self.store.get();
+        let card = messages::SelectedCard { serial: p.serial, changes: p.changes };
         let answer = match cmd.p2 {
-            0x00 => messages::select_response(),
+            0x00 => messages::select_response(card),
             0x0C => Vec::new(),
             _ => return Err(Sw::INCORRECT_P1_P2),
         };
