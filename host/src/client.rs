@@ -31,8 +31,11 @@ pub struct AppInfo {
 /// the card's change counter (told by every SELECT) stays the same.
 #[derive(Debug, Default)]
 pub struct CertCache {
-    cards: std::collections::HashMap<u32, (u32, std::collections::HashMap<Slot, Option<Vec<u8>>>)>,
+    /// Serial to (change counter, each slot's certificate or its absence).
+    cards: std::collections::HashMap<u32, (u32, SlotCertificates)>,
 }
+
+type SlotCertificates = std::collections::HashMap<Slot, Option<Vec<u8>>>;
 
 impl CertCache {
     /// The cached certificate (or cached absence) of `slot`, if still current.

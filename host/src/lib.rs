@@ -5,11 +5,13 @@
 //! - [`exchange`](mod@exchange): chaining and GET RESPONSE, shared by every transport;
 //! - [`Client`]: the typed API, the same over every transport;
 //! - [`padding`]: PKCS#1 v1.5 and PSS, applied host-side;
-//! - [`trace`]: APDU traces for people, secrets redacted.
+//! - [`trace`]: APDU traces for people, secrets redacted;
+//! - [`metered`]: a transport that counts APDUs and bytes.
 
 pub mod client;
 pub mod error;
 pub mod exchange;
+pub mod metered;
 pub mod padding;
 pub mod pcsc;
 pub mod sim;
