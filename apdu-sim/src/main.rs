@@ -82,6 +82,10 @@ enum Cmd {
         /// Seed the card's RNG for a reproducible card (default: OS entropy).
         #[arg(long)]
         seed: Option<u64>,
+        /// Not the sub-SIM: a card answering 9000 to everything at once, the
+        /// floor for benchmarks of pcscd and vpcd.
+        #[arg(long, conflicts_with_all = ["state", "seed"])]
+        echo: bool,
     },
 }
 
@@ -107,12 +111,22 @@ fn load_card(state: Option<&Path>, seed: Option<u64>, behaviour: &Behaviour) -> 
     Ok(card)
 }
 
-fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>, behaviour: &Behaviour) -> Result<(), String> {
-    let mut card = load_card(state.as_deref(), seed, behaviour)?;
+fn stop_on_signals() -> Result<Arc<AtomicBool>, String> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| format!("signal handler: {e}"))?;
     }
+    Ok(stop)
+}
+
+fn run_echo(addr: &str) -> Result<(), String> {
+    let stop = stop_on_signals()?;
+    vpcd::serve(&mut vpcd::EchoCard, addr, &stop, |_| Ok(())).map_err(|e| format!("vpcd: {e}"))
+}
+
+fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>, behaviour: &Behaviour) -> Result<(), String> {
+    let mut card = load_card(state.as_deref(), seed, behaviour)?;
+    let stop = stop_on_signals()?;
     let save = |card: &SimCard| match &state {
         Some(path) => persist::save(path, card.persistent()).map_err(|e| std::io::Error::other(e.to_string())),
         None => Ok(()),
@@ -176,7 +190,8 @@ fn main() -> ExitCode {
     let behaviour = Behaviour { backend: cli.rsa_backend.into(), timing: cli.timing, reader_bps: cli.reader_bps };
     let result = match cli.command {
         Cmd::Script { file, state, seed, tear_at_write } => run_script(file, state, seed, tear_at_write, &behaviour),
-        Cmd::Vpcd { addr, state, seed } => run_vpcd(&addr, state, seed, &behaviour),
+        Cmd::Vpcd { addr, echo: true, .. } => run_echo(&addr),
+        Cmd::Vpcd { addr, state, seed, echo: false } => run_vpcd(&addr, state, seed, &behaviour),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,40 @@ use applet_spec::atr::SIMULATOR_ATR;
 
 use crate::SimCard;
 
+/// What vpcd can talk to: a card that answers APDUs and can be reset.
+pub trait VirtualCard {
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
+    fn power_cycle(&mut self);
+    /// Persistent writes so far, so the caller knows when to save.
+    fn writes(&self) -> u64;
+}
+
+impl VirtualCard for SimCard {
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        SimCard::transmit(self, apdu)
+    }
+    fn power_cycle(&mut self) {
+        SimCard::power_cycle(self)
+    }
+    fn writes(&self) -> u64 {
+        SimCard::writes(self)
+    }
+}
+
+/// A card that answers `90 00` to everything at once: with it, a benchmark
+/// measures what pcscd and vpcd cost by themselves.
+pub struct EchoCard;
+
+impl VirtualCard for EchoCard {
+    fn transmit(&mut self, _: &[u8]) -> Vec<u8> {
+        vec![0x90, 0x00]
+    }
+    fn power_cycle(&mut self) {}
+    fn writes(&self) -> u64 {
+        0
+    }
+}
+
 const POWER_OFF: u8 = 0x00;
 const POWER_ON: u8 = 0x01;
 const RESET: u8 = 0x02;
@@ -84,11 +118,11 @@ fn connect(addr: &str, stop: &AtomicBool) -> Option<TcpStream> {
 /// Serves `card` to vpcd at `addr` until `stop` is set. When vpcd goes away
 /// (pcscd stopped), the card is powered off and we reconnect. `persist` is
 /// called after every command that wrote persistent state.
-pub fn serve(
-    card: &mut SimCard,
+pub fn serve<C: VirtualCard>(
+    card: &mut C,
     addr: &str,
     stop: &AtomicBool,
-    mut persist: impl FnMut(&SimCard) -> io::Result<()>,
+    mut persist: impl FnMut(&C) -> io::Result<()>,
 ) -> io::Result<()> {
     while let Some(mut stream) = connect(addr, stop) {
         eprintln!("apdu-sim: card inserted in vpcd at {addr}");
@@ -105,11 +139,11 @@ pub fn serve(
     Ok(())
 }
 
-fn session(
-    card: &mut SimCard,
+fn session<C: VirtualCard>(
+    card: &mut C,
     stream: &mut TcpStream,
     stop: &AtomicBool,
-    persist: &mut impl FnMut(&SimCard) -> io::Result<()>,
+    persist: &mut impl FnMut(&C) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut len = [0u8; 2];
     let mut payload = Vec::new();
@@ -123,10 +157,10 @@ fn session(
             [GET_ATR] => send(stream, &SIMULATOR_ATR)?,
             [_] | [] => {}
             apdu => {
-                let writes = card.applet().store().writes();
+                let writes = card.writes();
                 let answer = card.transmit(apdu);
                 // Saved before answering: once the host sees 9000, it is on disk.
-                if card.applet().store().writes() != writes {
+                if card.writes() != writes {
                     persist(card)?;
                 }
                 send(stream, &answer)?;

@@ -408,18 +408,21 @@ pub struct CardStatus {
 }
 
 impl CardStatus {
+    /// One-byte tags and short values: the flat encoder writes them without
+    /// building a TLV tree (GET STATUS is on the login path).
     pub fn encode(&self) -> Vec<u8> {
-        tlv::concat(&[
-            prim(TAG_ST_PIN_TRIES, [self.pin_tries]),
-            prim(TAG_ST_PUK_TRIES, [self.puk_tries]),
-            prim(TAG_ST_PIN_ENTRY, [self.pin_entry.p1()]),
-            prim(TAG_ST_BINDING, [self.binding.code()]),
-            prim(TAG_ST_BINDING_TRIES, [self.binding_tries]),
-            prim(TAG_ST_KEYS, [self.keys]),
-            prim(TAG_ST_CERTS, [self.certs]),
-            prim(TAG_ST_CHANGES, self.changes.to_be_bytes()),
-            prim(TAG_ST_MGM_ALG, [self.mgm_algorithm.id()]),
-            prim(TAG_ST_PIN_VERIFIED, [self.pin_verified as u8]),
+        let tag = |t: u32| t as u8;
+        flat::encode(&[
+            (tag(TAG_ST_PIN_TRIES), &[self.pin_tries]),
+            (tag(TAG_ST_PUK_TRIES), &[self.puk_tries]),
+            (tag(TAG_ST_PIN_ENTRY), &[self.pin_entry.p1()]),
+            (tag(TAG_ST_BINDING), &[self.binding.code()]),
+            (tag(TAG_ST_BINDING_TRIES), &[self.binding_tries]),
+            (tag(TAG_ST_KEYS), &[self.keys]),
+            (tag(TAG_ST_CERTS), &[self.certs]),
+            (tag(TAG_ST_CHANGES), &self.changes.to_be_bytes()),
+            (tag(TAG_ST_MGM_ALG), &[self.mgm_algorithm.id()]),
+            (tag(TAG_ST_PIN_VERIFIED), &[self.pin_verified as u8]),
         ])
     }
 

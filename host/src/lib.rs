@@ -6,7 +6,8 @@
 //! - [`Client`]: the typed API, the same over every transport;
 //! - [`padding`]: PKCS#1 v1.5 and PSS, applied host-side;
 //! - [`trace`]: APDU traces for people, secrets redacted;
-//! - [`metered`]: a transport that counts APDUs and bytes.
+//! - [`metered`]: a transport that counts APDUs and bytes;
+//! - [`x509`]: certificate requests and certificates signed on the card, a test CA.
 
 pub mod client;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod pcsc;
 pub mod sim;
 pub mod trace;
 pub mod transport;
+pub mod x509;
 
 pub use client::{AppInfo, CardInfo, CertCache, Client, LoginProof, PinState};
 pub use error::{Error, Result, TransportKind};

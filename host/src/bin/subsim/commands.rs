@@ -17,11 +17,11 @@ use zeroize::Zeroizing;
 
 use crate::open::{self, Target};
 use crate::secret::{self, Source};
-use crate::x509;
 use crate::{
     BindCmd, CertCmd, Cli, Cmd, Encoding, Failure, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs, PinCmd, Policy,
     SlotArg, TxCmd,
 };
+use subsim_host::x509;
 
 /// What a command prints: words for people, JSON for programs.
 pub struct Out {

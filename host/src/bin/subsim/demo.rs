@@ -10,8 +10,8 @@ use subsim_host::{Client, Hash, Padding};
 
 use crate::commands::Out;
 use crate::open::{self, Target};
-use crate::x509::{self, CardSigner, TestCa};
 use crate::{Cli, Failure};
+use subsim_host::x509::{self, CardSigner, TestCa};
 
 const PIN: &[u8] = b"123456";
 const PHONE: [u8; 32] = [0x5A; 32];

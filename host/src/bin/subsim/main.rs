@@ -9,7 +9,6 @@ mod commands;
 mod demo;
 mod open;
 mod secret;
-mod x509;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::{Client, Hash, Padding, Transport};
 use applet_spec::piv::Slot;
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::spki::{AlgorithmIdentifier, DecodePublicKey, SignatureAlgorithmIdentifier, SubjectPublicKeyInfoOwned};
@@ -13,42 +14,39 @@ use rsa::pkcs8::{der::AnyRef, EncodePublicKey};
 use rsa::signature::{Keypair, Signer};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::Sha256;
-use subsim_host::{Client, Hash, Padding, Transport};
 use x509_cert::builder::{Builder, CertificateBuilder, Profile, RequestBuilder};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
-type Card = Client<Box<dyn Transport>>;
-
 /// Signs with a key on the card; the builder sees an ordinary RSA signer.
-pub struct CardSigner<'a> {
-    card: RefCell<&'a mut Card>,
+pub struct CardSigner<'a, T: Transport> {
+    card: RefCell<&'a mut Client<T>>,
     slot: Slot,
     public: RsaPublicKey,
 }
 
-impl<'a> CardSigner<'a> {
-    pub fn new(card: &'a mut Card, slot: Slot, public: RsaPublicKey) -> Self {
+impl<'a, T: Transport> CardSigner<'a, T> {
+    pub fn new(card: &'a mut Client<T>, slot: Slot, public: RsaPublicKey) -> Self {
         CardSigner { card: RefCell::new(card), slot, public }
     }
 }
 
-impl Keypair for CardSigner<'_> {
+impl<T: Transport> Keypair for CardSigner<'_, T> {
     type VerifyingKey = VerifyingKey<Sha256>;
     fn verifying_key(&self) -> VerifyingKey<Sha256> {
         VerifyingKey::new(self.public.clone())
     }
 }
 
-impl SignatureAlgorithmIdentifier for CardSigner<'_> {
+impl<T: Transport> SignatureAlgorithmIdentifier for CardSigner<'_, T> {
     type Params = AnyRef<'static>;
     const SIGNATURE_ALGORITHM_IDENTIFIER: AlgorithmIdentifier<AnyRef<'static>> =
         SigningKey::<Sha256>::SIGNATURE_ALGORITHM_IDENTIFIER;
 }
 
-impl Signer<Signature> for CardSigner<'_> {
+impl<T: Transport> Signer<Signature> for CardSigner<'_, T> {
     fn try_sign(&self, msg: &[u8]) -> Result<Signature, rsa::signature::Error> {
         let sig = self
             .card
@@ -68,7 +66,7 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// A PKCS#10 request for `subject`, signed on the card (DER).
-pub fn csr(signer: &CardSigner, subject: &str) -> Result<Vec<u8>, String> {
+pub fn csr<T: Transport>(signer: &CardSigner<T>, subject: &str) -> Result<Vec<u8>, String> {
     let req = RequestBuilder::new(name(subject)?, signer).map_err(err)?;
     req.build::<Signature>().map_err(err)?.to_der().map_err(err)
 }
@@ -85,7 +83,7 @@ fn serial() -> SerialNumber {
 }
 
 /// A self-signed certificate for the card's key in the slot (DER): for the lab.
-pub fn selfsign(signer: &CardSigner, subject: &str, days: u64) -> Result<Vec<u8>, String> {
+pub fn selfsign<T: Transport>(signer: &CardSigner<T>, subject: &str, days: u64) -> Result<Vec<u8>, String> {
     let subject = name(subject)?;
     let profile =
         Profile::Leaf { issuer: subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
