@@ -93,3 +93,19 @@ fn stops_on_sigterm_while_waiting_for_vpcd() {
     assert!(state.exists(), "a new card is saved at once, identity included");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_echo_card_answers_9000_to_everything() {
+    let port = free_port();
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let mut card = Command::new(BIN).args(["vpcd", "--echo", "--addr", &format!("127.0.0.1:{port}")]).spawn().unwrap();
+    let (mut vpcd, _) = listener.accept().unwrap();
+    vpcd.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    send(&mut vpcd, &[0x04]);
+    assert_eq!(recv(&mut vpcd), SIMULATOR_ATR);
+    for apdu in [&[0x00, 0xFD, 0x00, 0x00][..], &[0x80, 0x3C, 0x00, 0x00], &[0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00]] {
+        send(&mut vpcd, apdu);
+        assert_eq!(recv(&mut vpcd), [0x90, 0x00]);
+    }
+    assert!(terminate(&mut card).success());
+}
