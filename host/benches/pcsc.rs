@@ -5,6 +5,7 @@
 //!   card, certificate load; cold and warm login; transaction signing):
 //!   APDUs, bytes each way, wall time;
 //! - OpenSC's pkcs11-tool signing with the same key: its APDU count.
+//!
 //! Needs pcscd running with vsmartcard-vpcd; it starts both virtual cards
 //! itself (`scripts/bench` does the rest). Summary: target/bench/pcsc.json.
 
