@@ -62,32 +62,13 @@ impl<T: Transport> Transport for Metered<T> {
         self.inner.reset()
     }
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        // Count inside the inner transport's session too.
+        // Inside the inner transport's session, the same meter keeps counting.
         let Metered { inner, meter } = self;
-        inner.exclusive(&mut |t| f(&mut Counted { inner: t, meter: &mut *meter }))
-    }
-}
-
-/// The same counting, inside an exclusive session.
-struct Counted<'a> {
-    inner: &'a mut dyn Transport,
-    meter: &'a mut Meter,
-}
-
-impl Transport for Counted<'_> {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        self.meter.carry(self.inner, apdu)
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn reset(&mut self) -> Result<()> {
-        self.inner.reset()
-    }
-    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        f(self)
+        inner.exclusive(&mut |t| {
+            let mut counting = Metered { inner: t, meter: std::mem::take(meter) };
+            let r = f(&mut counting);
+            *meter = counting.meter;
+            r
+        })
     }
 }
