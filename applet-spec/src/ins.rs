@@ -22,6 +22,9 @@ pub const GET_RESPONSE: u8 = 0xC0;
 pub const SET_MANAGEMENT_KEY: u8 = 0xFF;
 pub const GET_SERIAL: u8 = 0xF8;
 pub const GET_VERSION: u8 = 0xFD;
+/// GET METADATA (Yubico, firmware 5.3+). Not yet answered by the simulated
+/// card; host-side profile detection probes it.
+pub const GET_METADATA: u8 = 0xF7;
 // Sub-SIM extensions (class 80): even INS values used by neither ISO 7816-4,
 // PIV, GlobalPlatform nor Yubico, and outside F6-FF.
 pub const GET_KEYPAD: u8 = 0x30;

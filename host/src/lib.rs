@@ -6,6 +6,7 @@
 //! - [`Client`]: the typed API, the same over every transport;
 //! - [`padding`]: PKCS#1 v1.5 and PSS, applied host-side;
 //! - [`trace`]: APDU traces for people, secrets redacted;
+//! - [`profile`]: which feature sets a card has (`piv`, `yubico`, `subsim`);
 //! - [`metered`]: a transport that counts APDUs and bytes;
 //! - [`x509`]: certificate requests and certificates signed on the card, a test CA.
 
@@ -15,6 +16,7 @@ pub mod exchange;
 pub mod metered;
 pub mod padding;
 pub mod pcsc;
+pub mod profile;
 pub mod sim;
 pub mod trace;
 pub mod transport;
@@ -24,5 +26,6 @@ pub use client::{AppInfo, CardInfo, CertCache, Client, LoginProof, PinState};
 pub use error::{Error, Result, TransportKind};
 pub use padding::{Hash, Padding};
 pub use pcsc::{list_readers, PcscTransport, ReaderChoice, ReaderInfo};
+pub use profile::{CardProfile, Profile};
 pub use sim::SimTransport;
 pub use transport::{Capabilities, Transport};
