@@ -119,9 +119,9 @@ pub fn crls(bytes: &[u8]) -> Result<Vec<X509Crl>, Refusal> {
     }
 }
 
-/// A distinguished name as people read it: `CN=Alice, O=Bank`.
+/// A distinguished name as RFC 4514 writes it (last RDN first): `CN=Alice,O=Bank`.
 pub fn name(n: &X509NameRef) -> String {
-    let parts: Vec<String> = n
+    let mut parts: Vec<String> = n
         .entries()
         .map(|e| {
             let key = e.object().nid().short_name().map(str::to_string).unwrap_or_else(|_| e.object().to_string());
@@ -129,10 +129,11 @@ pub fn name(n: &X509NameRef) -> String {
             format!("{key}={value}")
         })
         .collect();
+    parts.reverse();
     if parts.is_empty() {
         "(empty name)".into()
     } else {
-        parts.join(", ")
+        parts.join(",")
     }
 }
 

@@ -76,12 +76,17 @@ pub struct TestCa {
     records: Records,
 }
 
-/// Parses `CN=Alice,O=Bank` (or `/CN=Alice/O=Bank`, as OpenSSL writes it).
+/// Parses `CN=Alice,O=Bank` (RFC 4514: the last RDN first) or
+/// `/O=Bank/CN=Alice` (OpenSSL's form: the first RDN first).
 pub fn parse_name(s: &str) -> Result<X509Name, CaError> {
     let mut b = X509NameBuilder::new()?;
-    let sep = if s.starts_with('/') { '/' } else { ',' };
+    let mut parts: Vec<&str> = match s.strip_prefix('/') {
+        Some(rest) => rest.split('/').collect(),
+        None => s.split(',').rev().collect(),
+    };
+    parts.retain(|p| !p.trim().is_empty());
     let mut any = false;
-    for part in s.split(sep).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in parts.into_iter().map(str::trim) {
         let (k, v) = part
             .split_once('=')
             .ok_or_else(|| CaError::Invalid(format!("name {s:?}: write it like CN=Alice,O=Bank")))?;
@@ -299,6 +304,8 @@ Never trust it for anything real.\n";
 fn marked(subject: &str) -> String {
     if subject.contains(TEST_MARK) {
         subject.to_string()
+    } else if subject.starts_with('/') {
+        format!("{subject} ({TEST_MARK})")
     } else if let Some(rest) = subject.strip_prefix("CN=") {
         match rest.split_once(',') {
             Some((cn, more)) => format!("CN={cn} ({TEST_MARK}),{more}"),

@@ -192,3 +192,13 @@ fn garbage_is_malformed_not_a_panic() {
         assert_eq!(v.verify(junk, Role::Login, t0()).unwrap_err().reason(), "malformed");
     }
 }
+
+#[test]
+fn names_read_and_print_in_rfc_4514_order() {
+    use subsim_verifier::chain::name;
+    use subsim_verifier::testca::parse_name;
+    let a = parse_name("CN=Alice,O=Bank").unwrap();
+    assert_eq!(name(&a), "CN=Alice,O=Bank");
+    assert_eq!(a.to_der().unwrap(), parse_name("/O=Bank/CN=Alice").unwrap().to_der().unwrap());
+    assert!(parse_name("Alice").is_err() && parse_name("").is_err());
+}

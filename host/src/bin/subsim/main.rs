@@ -148,10 +148,13 @@ pub enum Cmd {
     /// Certificates in the card's slots.
     #[command(subcommand)]
     Cert(CertCmd),
-    /// Log in: the card signs a fresh random challenge with the 9A key, checked against its certificate.
+    /// Log in: the card signs a fresh random challenge with the 9A key, checked against its certificate
+    /// (and, with --ca, the certificate against trusted CAs and CRLs, as a bank's server does).
     Login {
         #[command(flatten)]
         pin: PinArgs,
+        #[command(flatten)]
+        trust: commands::ca::TrustArgs,
     },
     /// Transactions signed with the 9C key (a PIN for every signature).
     #[command(subcommand)]
@@ -159,6 +162,9 @@ pub enum Cmd {
     /// Device binding.
     #[command(subcommand)]
     Bind(BindCmd),
+    /// A TEST certification authority in a directory (labs and demos only).
+    #[command(subcommand)]
+    Ca(commands::ca::CaCmd),
     /// Wipe the card: keys, certificates, binding; factory PIN, PUK, management key.
     Terminate {
         /// Do not ask for confirmation.
@@ -317,6 +323,12 @@ pub enum TxCmd {
         /// Check against this certificate (PEM) instead of the card's.
         #[arg(long)]
         cert: Option<PathBuf>,
+        /// The statement the server issued (canonical transfer statement):
+        /// the signed text must be the same, field by field.
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
+        #[command(flatten)]
+        trust: commands::ca::TrustArgs,
     },
 }
 

@@ -1,6 +1,7 @@
 //! What each command does, on top of the typed client: the shared helpers
 //! and the dispatcher here, each area's commands in a module of its own.
 
+pub mod ca;
 mod card;
 mod flows;
 mod keys;
@@ -150,7 +151,8 @@ pub fn run(cli: &Cli, target: &Target) -> Result<Out, Failure> {
             }
         }
         Cmd::Cert(c) => cert(&mut card(target, cli)?, c),
-        Cmd::Login { pin } => login(&mut card(target, cli)?, pin),
+        Cmd::Login { pin, trust } => login(&mut card(target, cli)?, pin, trust),
+        Cmd::Ca(c) => ca::run(c),
         Cmd::Tx(t) => tx(&mut card(target, cli)?, t),
         Cmd::Bind(b) => bind(&mut card(target, cli)?, b),
         Cmd::Terminate { yes, mgm } => {
