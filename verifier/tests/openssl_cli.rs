@@ -164,3 +164,22 @@ fn a_signature_made_by_openssl_with_another_key_is_refused() {
     let e = server.login(&s, &c.bytes, &sig, &p.bytes("login.pem"), p.now()).unwrap_err();
     assert_eq!(e.reason(), "bad-signature", "{e}");
 }
+
+#[test]
+fn a_certificate_issued_by_an_end_entity_has_no_valid_ca() {
+    let Some(p) = pki() else { return };
+    let v = Verifier::new(vec![p.cert("root/cert.pem")])
+        .intermediates(vec![p.cert("inter.pem"), p.cert("login.pem")])
+        .revocation(Revocation::NotChecked);
+    let e = p.check(&v, "sub.pem", Role::Login, p.now()).unwrap_err();
+    assert!(matches!(&e, Refusal::InvalidCa { subject, .. } if subject == "CN=alice"), "{e}");
+}
+
+#[test]
+fn a_crl_from_a_ca_without_crl_sign_is_refused() {
+    let Some(p) = pki() else { return };
+    let crls = crls(&p.bytes("nocrlsign.crl")).unwrap();
+    let v = Verifier::new(vec![p.cert("nocrlsign/cert.pem")]).crls(crls);
+    let e = p.check(&v, "nocrl.pem", Role::Login, p.now()).unwrap_err();
+    assert!(matches!(e, Refusal::CrlIssuer { .. }), "{e}");
+}

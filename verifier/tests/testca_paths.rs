@@ -202,3 +202,62 @@ fn names_read_and_print_in_rfc_4514_order() {
     assert_eq!(a.to_der().unwrap(), parse_name("/O=Bank/CN=Alice").unwrap().to_der().unwrap());
     assert!(parse_name("Alice").is_err() && parse_name("").is_err());
 }
+
+#[test]
+fn an_unknown_critical_extension_is_refused_with_openssls_reason() {
+    use openssl::asn1::{Asn1Object, Asn1OctetString};
+    use openssl::hash::MessageDigest;
+    use openssl::x509::{X509Builder, X509Extension};
+    // A certificate built here, signed by a key the verifier trusts directly.
+    let k = key();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let name = subsim_verifier::testca::parse_name("CN=Self").unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&k).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::from_unix(subsim_verifier::time::unix(t0() - DAY) as _).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::from_unix(subsim_verifier::time::unix(t0() + DAY) as _).unwrap())
+        .unwrap();
+    let oid = Asn1Object::from_str("1.3.6.1.4.1.99999.1").unwrap();
+    b.append_extension(
+        X509Extension::new_from_der(&oid, true, &Asn1OctetString::new_from_bytes(&[5, 0]).unwrap()).unwrap(),
+    )
+    .unwrap();
+    b.sign(&k, MessageDigest::sha256()).unwrap();
+    let c = b.build();
+    let v = Verifier::new(vec![c.clone()]).revocation(Revocation::NotChecked);
+    let e = v.verify(&der(&c), Role::Login, t0()).unwrap_err();
+    assert!(matches!(&e, Refusal::PathRefused { code: 34, .. }), "{e}");
+}
+
+#[test]
+fn the_test_ca_refuses_a_request_not_signed_by_its_key() {
+    use openssl::hash::MessageDigest;
+    use openssl::x509::X509ReqBuilder;
+    let mut ca = root();
+    let (k, other) = (key(), key());
+    let mut b = X509ReqBuilder::new().unwrap();
+    b.set_subject_name(&subsim_verifier::testca::parse_name("CN=x").unwrap()).unwrap();
+    b.set_pubkey(&k).unwrap();
+    b.sign(&other, MessageDigest::sha256()).unwrap();
+    let e = ca.issue(&b.build().to_der().unwrap(), None, Role::Login, t0(), 1).unwrap_err();
+    assert!(matches!(e, subsim_verifier::CaError::Refused(Refusal::BadRequestSignature)), "{e}");
+}
+
+#[test]
+fn the_test_ca_keeps_its_state_in_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca = root();
+    let (_, cert) = holder(&mut ca, "Mia", Role::Login, t0() - DAY, t0() + DAY);
+    ca.save(dir.path()).unwrap();
+    let mut again = TestCa::open(dir.path()).unwrap();
+    assert_eq!(again.certificate().to_der().unwrap(), ca.certificate().to_der().unwrap());
+    again.revoke_certificate(&cert, t0()).unwrap();
+    let crl = fresh_crl(&mut again);
+    let v = Verifier::new(vec![again.certificate().clone()]).crls(vec![crl]);
+    assert_eq!(v.verify(&der(&cert), Role::Login, t0() + DAY / 2).unwrap_err().reason(), "revoked");
+    assert!(TestCa::exists(dir.path()));
+    assert!(again.certificate().subject_name().entries().any(|e| e.data().to_string().unwrap().contains("TEST CA")));
+}

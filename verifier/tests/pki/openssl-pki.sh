@@ -60,8 +60,9 @@ CNF
 }
 root() { # NAME CN: a self-signed root
   ca_dir "$1"
+  ku=keyCertSign,cRLSign; [ "$1" = nocrlsign ] && ku=keyCertSign
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/key.pem" -out "$1/cert.pem" \
-    -subj "/CN=$2" -days 3650 -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    -subj "/CN=$2" -days 3650 -addext "keyUsage=critical,$ku" 2>/dev/null
 }
 request() { # NAME CN: a key and a request
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
@@ -73,6 +74,7 @@ issue() { # CA NAME CN EXTENSIONS [ca options...]
 }
 
 root root "OpenSSL Root TEST CA"
+root nocrlsign "OpenSSL No-CRL-Sign TEST CA"
 root other "OpenSSL Other TEST CA"
 issue root inter "OpenSSL Intermediate TEST CA" intermediate -days 1000
 mkdir -p inter_ca && ca_dir inter_ca && cp inter.pem inter_ca/cert.pem && cp inter.key inter_ca/key.pem
@@ -87,10 +89,15 @@ issue inter_ca noku "grace" no_key_usage
 issue inter_ca server "heidi" server_only
 issue inter_ca caflag "ivan" ca_flag
 issue root direct "judy" login
+issue nocrlsign nocrl "kim" login
+# A certificate "issued" by an end entity (alice's key): its issuer is no CA.
+request sub "mallory"
+openssl x509 -req -in sub.csr -CA login.pem -CAkey login.key -set_serial 7 -days 30 -out sub.pem 2>/dev/null
 openssl ca -config inter_ca/ca.cnf -revoke revoked.pem 2>/dev/null
 
 openssl ca -config inter_ca/ca.cnf -gencrl -out inter.crl 2>/dev/null
 openssl ca -config inter_ca/ca.cnf -gencrl -crlhours 1 -out inter-1h.crl 2>/dev/null
 openssl ca -config root/ca.cnf -gencrl -out root.crl 2>/dev/null
 openssl ca -config other/ca.cnf -gencrl -out other.crl 2>/dev/null
+openssl ca -config nocrlsign/ca.cnf -gencrl -out nocrlsign.crl 2>/dev/null
 echo done
