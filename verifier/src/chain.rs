@@ -142,9 +142,13 @@ fn serial(c: &X509Ref) -> String {
 }
 
 impl Verifier {
-    /// Trust these anchors (self-signed roots, or any certificate the
-    /// server chooses to trust as the top of a path). Revocation is checked
-    /// along the whole chain unless [`Verifier::revocation`] says otherwise.
+    /// Trust these anchors: self-signed roots, or an issuing CA the server
+    /// pins as the top of its paths (OpenSSL's `PARTIAL_CHAIN`: a path may
+    /// end at any trusted certificate). With [`Revocation::Chain`] (the
+    /// default) OpenSSL checks every certificate of the path that is not
+    /// self-signed, a pinned intermediate too, whose issuer's CRL it cannot
+    /// check without that issuer: with a pinned intermediate, choose
+    /// [`Revocation::Leaf`].
     pub fn new(anchors: Vec<X509>) -> Verifier {
         Verifier { anchors, intermediates: Vec::new(), crls: Vec::new(), revocation: Revocation::Chain }
     }
@@ -204,11 +208,12 @@ impl Verifier {
         }
         let mut param = X509VerifyParam::new()?;
         param.set_time(unix(at) as _);
-        param.set_flags(match self.revocation {
+        let revocation = match self.revocation {
             Revocation::Chain => X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL,
             Revocation::Leaf => X509VerifyFlags::CRL_CHECK,
             Revocation::NotChecked => X509VerifyFlags::empty(),
-        })?;
+        };
+        param.set_flags(revocation | X509VerifyFlags::PARTIAL_CHAIN)?;
         store.set_param(&param)?;
         let store = store.build();
         let mut untrusted = Stack::new()?;

@@ -261,3 +261,25 @@ fn the_test_ca_keeps_its_state_in_a_directory() {
     assert!(TestCa::exists(dir.path()));
     assert!(again.certificate().subject_name().entries().any(|e| e.data().to_string().unwrap().contains("TEST CA")));
 }
+
+#[test]
+fn a_server_may_pin_the_issuing_ca_instead_of_the_root() {
+    let mut root = root();
+    let mut inter = root.intermediate("CN=Bank Issuing", t0() - 10 * DAY, 1000).unwrap();
+    let (_, cert) = holder(&mut inter, "Nina", Role::Login, t0() - DAY, t0() + 365 * DAY);
+    let inter_crl = fresh_crl(&mut inter);
+    let anchor = inter.certificate().clone();
+    let pinned = |r| Verifier::new(vec![anchor.clone()]).revocation(r);
+    let ok = pinned(Revocation::Leaf).crls(vec![copy(&inter_crl)]).verify(&der(&cert), Role::Login, t0()).unwrap();
+    assert_eq!(ok.path, ["CN=Nina", "CN=Bank Issuing (TEST CA)"]);
+    // Along the whole chain, OpenSSL wants the root's word on the pinned CA too.
+    let e = pinned(Revocation::Chain).crls(vec![copy(&inter_crl)]).verify(&der(&cert), Role::Login, t0()).unwrap_err();
+    assert!(matches!(&e, Refusal::NoCrl { subject, .. } if subject.contains("Bank Issuing")), "{e}");
+    // The leaf's own CRL is always required; a sibling CA's certificate stays foreign.
+    let no_crl = pinned(Revocation::Leaf);
+    assert_eq!(no_crl.verify(&der(&cert), Role::Login, t0()).unwrap_err().reason(), "no-crl");
+    let pinned = pinned(Revocation::Leaf).crls(vec![inter_crl]);
+    let mut sibling = root.intermediate("CN=Bank Other", t0() - 10 * DAY, 1000).unwrap();
+    let (_, foreign) = holder(&mut sibling, "Oscar", Role::Login, t0() - DAY, t0() + 365 * DAY);
+    assert_eq!(pinned.verify(&der(&foreign), Role::Login, t0()).unwrap_err().reason(), "unknown-issuer");
+}
