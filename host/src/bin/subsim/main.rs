@@ -192,7 +192,9 @@ pub enum Cmd {
         pin: PinArgs,
     },
     /// A guided tour on a fresh simulated card: personalise, keys, CSRs, a test
-    /// CA, certificates, keypad PIN, login, a transfer, and a tampered one caught.
+    /// CA (checking attestation when the card has ATTEST), certificates, keypad
+    /// PIN, a checked login and its replay refused, a transfer, an altered one
+    /// caught, a revoked certificate refused.
     Demo,
     /// Shell completions for bash, zsh, fish, elvish or PowerShell.
     Completions {
