@@ -1,53 +1,80 @@
-//! The sub-SIM flows: login and transaction signing.
+//! The sub-SIM flows: login and transaction signing, each a whole flow in
+//! one command (binding presented, PIN entered as digits or on the keypad).
 
 use super::*;
 
-pub(super) fn login(c: &mut Card, p: &PinArgs) -> Result<Out, Failure> {
-    let (subject, _, key) = describe_cert(&slot_certificate(c, Slot::Authentication)?)?;
-    verify_pin(c, p)?;
+pub(super) fn login(s: &mut Session, p: &PinArgs, f: &FlowArgs) -> Result<Out, Failure> {
+    let (subject, _, key) = describe_cert(&slot_certificate(s, Slot::Authentication)?)?;
+    prepare_signature(s, Slot::Authentication, p, f)?;
     let mut challenge = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut challenge);
-    let sig = c.sign(Slot::Authentication, &challenge, Hash::Sha256, Padding::Pkcs1v15)?;
-    key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(challenge), &sig).map_err(|_| {
-        Failure::NotVerified(format!("login FAILED: the card's signature does not match the certificate of {subject}"))
-    })?;
+    let sig = sign(s, Slot::Authentication, &challenge, Hash::Sha256, Padding::Pkcs1v15)?;
+    if !rsa_verifies(&key, &challenge, &sig) {
+        return Err(Failure::NotVerified(format!(
+            "login FAILED: the card's signature does not match the certificate of {subject}"
+        )));
+    }
     out(
         format!("login OK: {subject} signed a fresh challenge"),
         json!({ "login": true, "subject": subject, "challenge": hex::encode(challenge) }),
     )
 }
 
-pub(super) fn tx(c: &mut Card, t: &TxCmd) -> Result<Out, Failure> {
-    match t {
-        TxCmd::Sign { file, pin } => {
-            let text = read_input(file)?;
-            verify_pin(c, pin)?;
-            let sig = c.sign(Slot::Signature, &text, Hash::Sha256, Padding::Pkcs1v15)?;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
-            out(b64.clone(), json!({ "signature_base64": b64 }))
+/// The signature given to `tx verify`: base64 text, or a file of base64 or raw bytes.
+fn signature_of(signature: &Option<String>, file: &Option<PathBuf>) -> Result<Vec<u8>, Failure> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(p) = file {
+        let bytes = read_file(p, "the signature")?;
+        let text = std::str::from_utf8(&bytes).ok().map(|t| t.split_whitespace().collect::<String>());
+        return Ok(match text.and_then(|t| b64.decode(t).ok()) {
+            Some(sig) => sig,
+            None => bytes,
+        });
+    }
+    let sig = signature.as_deref().unwrap_or_default();
+    b64.decode(sig.trim()).map_err(|e| {
+        if Path::new(sig).exists() {
+            Failure::Usage(format!(
+                "--signature takes the signature as base64 text; {sig} is a file: use --signature-file {sig}"
+            ))
+        } else {
+            Failure::Usage(format!("--signature is not base64 ({e}); for a file use --signature-file FILE"))
         }
-        TxCmd::Verify { file, signature, cert } => {
-            let text = read_input(file)?;
-            let sig = base64::engine::general_purpose::STANDARD
-                .decode(signature.trim())
-                .map_err(|e| Failure::Usage(format!("the signature is not base64: {e}")))?;
+    })
+}
+
+pub(super) fn tx(s: &mut Session, t: &TxCmd) -> Result<Out, Failure> {
+    match t {
+        TxCmd::Sign { file, out: to, pin, flow } => {
+            let text = read_input(file, "the transaction")?;
+            prepare_signature(s, Slot::Signature, pin, flow)?;
+            let sig = sign(s, Slot::Signature, &text, Hash::Sha256, Padding::Pkcs1v15)?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
+            deliver(
+                s,
+                to.as_deref(),
+                format!("{b64}\n").into_bytes(),
+                true,
+                "signature_base64",
+                json!({ "slot": "9C" }),
+            )
+            .map(|mut o| {
+                o.json["signature_base64"] = b64.clone().into();
+                o
+            })
+        }
+        TxCmd::Verify { file, signature, signature_file, cert } => {
+            let sig = signature_of(signature, signature_file)?;
+            let text = read_input(file, "the transaction")?;
             let der = match cert {
-                Some(p) => {
-                    let pem =
-                        std::fs::read_to_string(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
-                    pem_rfc7468::decode_vec(pem.as_bytes()).map_err(|e| Failure::Usage(format!("PEM: {e}")))?.1
-                }
-                None => slot_certificate(c, Slot::Signature)?,
+                Some(p) => read_certificate(p)?,
+                None => slot_certificate(s, Slot::Signature)?,
             };
             let (subject, _, key) = describe_cert(&der)?;
-            match key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&text), &sig) {
-                Ok(()) => out(
-                    format!("transaction signature valid ({subject})"),
-                    json!({ "valid": true, "subject": subject }),
-                ),
-                Err(_) => Err(Failure::NotVerified(
-                    "transaction signature INVALID: the text or the signature was altered".into(),
-                )),
+            if rsa_verifies(&key, &text, &sig) {
+                out(format!("transaction signature valid ({subject})"), json!({ "valid": true, "subject": subject }))
+            } else {
+                Err(Failure::NotVerified("transaction signature INVALID: the text or the signature was altered".into()))
             }
         }
     }
