@@ -921,3 +921,122 @@ fn at_a_terminal_new_secrets_are_asked_twice_and_no_input_is_read_unprompted() {
     assert_eq!(t.wait(), Some(0), "{}", t.seen);
     assert!(t.seen.contains("management key authenticated"), "{}", t.seen);
 }
+
+// ---- the JSON schema in docs/cli.md, for every command ------------------------------------------
+
+/// docs/cli.md's table of result fields: command to (field, optional).
+fn documented_fields() -> std::collections::HashMap<String, Vec<(String, bool)>> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md")).unwrap();
+    let table = doc.split("| command | fields |").nth(1).expect("the results table");
+    let mut map = std::collections::HashMap::new();
+    for row in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let command = cells[1].trim_matches('`').to_string();
+        // Top-level fields only: "(each: ...)" describes the items of a list.
+        let mut top = String::new();
+        let mut depth = 0;
+        for ch in cells[2].chars() {
+            match ch {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                c if depth == 0 => top.push(c),
+                _ => {}
+            }
+        }
+        let fields = top
+            .split(", ")
+            .filter(|f| f.starts_with('`'))
+            .map(|f| {
+                let name = f.split('`').nth(1).unwrap();
+                (name.trim_end_matches('?').to_string(), name.ends_with('?'))
+            })
+            .collect();
+        map.insert(command, fields);
+    }
+    map
+}
+
+#[test]
+fn json_results_match_docs_cli_md() {
+    let docs = documented_fields();
+    let sim = Sim::new("schema");
+    std::fs::write(sim.file("t.txt"), "t").unwrap();
+    let mgm = "010203040506070801020304050607080102030405060708";
+    let pk = |slot: &str| sim.path(&format!("{slot}.pub"));
+    let runs: Vec<(&str, Vec<String>, Vec<(&str, &str)>)> = vec![
+        ("init", vec!["init".into()], vec![]),
+        ("info", vec!["info".into()], vec![]),
+        ("pin verify", vec!["pin".into(), "verify".into()], vec![PIN]),
+        ("pin verify --status", vec!["pin".into(), "verify".into(), "--status".into()], vec![]),
+        ("pin change", vec!["pin".into(), "change".into()], vec![PIN, ("SUBSIM_NEW_PIN", "123456")]),
+        (
+            "pin change-puk",
+            vec!["pin".into(), "change-puk".into()],
+            vec![("SUBSIM_PUK", "12345678"), ("SUBSIM_NEW_PUK", "12345678")],
+        ),
+        (
+            "pin unblock",
+            vec!["pin".into(), "unblock".into()],
+            vec![("SUBSIM_PUK", "12345678"), ("SUBSIM_NEW_PIN", "123456")],
+        ),
+        ("pin policy", vec!["pin".into(), "policy".into(), "any".into()], vec![]),
+        ("mgm auth", vec!["mgm".into(), "auth".into()], vec![]),
+        ("mgm set", vec!["mgm".into(), "set".into(), "3des".into(), mgm.into()], vec![]),
+        ("key generate", vec!["key".into(), "generate".into(), "9a".into(), "--out".into(), pk("9a")], vec![]),
+        ("key generate", vec!["key".into(), "generate".into(), "9e".into()], vec![]),
+        (
+            "cert selfsign",
+            vec![
+                "cert".into(),
+                "selfsign".into(),
+                "9a".into(),
+                "--subject".into(),
+                "CN=s".into(),
+                "--pubkey".into(),
+                pk("9a"),
+            ],
+            vec![PIN],
+        ),
+        ("key public", vec!["key".into(), "public".into(), "9a".into()], vec![]),
+        ("cert export", vec!["cert".into(), "export".into(), "9a".into(), "--out".into(), sim.path("9a.crt")], vec![]),
+        ("cert export", vec!["cert".into(), "export".into(), "9a".into(), "--format".into(), "der".into()], vec![]),
+        ("cert import", vec!["cert".into(), "import".into(), "9a".into(), sim.path("9a.crt")], vec![PIN]),
+        ("csr", vec!["csr".into(), "9a".into(), "--subject".into(), "CN=s".into()], vec![PIN]),
+        ("sign", vec!["sign".into(), "9e".into(), sim.path("t.txt")], vec![]),
+        ("login", vec!["login".into()], vec![PIN]),
+        ("bind set", vec!["bind".into(), "set".into(), PHONE.into()], vec![]),
+        ("bind present", vec!["bind".into(), "present".into(), PHONE.into()], vec![]),
+        ("bind clear", vec!["bind".into(), "clear".into()], vec![]),
+        ("apdu", vec!["apdu".into(), "00FD0000".into()], vec![]),
+        ("completions", vec!["completions".into(), "fish".into()], vec![]),
+        ("man", vec!["man".into()], vec![]),
+        ("man", vec!["man".into(), "--dir".into(), sim.path("man")], vec![]),
+        ("terminate", vec!["terminate".into(), "--yes".into()], vec![]),
+        ("demo", vec!["demo".into()], vec![]),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for (command, args, envs) in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, j) = sim.json(&args, envs);
+        assert_eq!((code, j["ok"].as_bool()), (0, Some(true)), "{command}: {j}");
+        let fields = docs.get(*command).unwrap_or_else(|| panic!("docs/cli.md has no row for {command}"));
+        let keys: Vec<&String> = j.as_object().unwrap().keys().filter(|k| *k != "ok" && *k != "file").collect();
+        for k in &keys {
+            assert!(fields.iter().any(|(f, _)| f == *k), "{command}: {k} not in docs/cli.md");
+        }
+        for (f, optional) in fields {
+            assert!(*optional || f == "file" || j.get(f).is_some(), "{command}: documented {f} missing: {j}");
+        }
+        seen.insert(command.to_string());
+    }
+    // The flows with a 9C key and certificate, and tx verify.
+    sim.key_and_cert("9c", "CN=pay");
+    let (_, j) = sim.json(&["tx", "sign", "t.txt", "--out", "t.sig"], &[PIN]);
+    assert!(j["signature_base64"].is_string() && j["file"].is_string(), "{j}");
+    let (_, j) = sim.json(&["tx", "verify", "t.txt", "--signature-file", "t.sig"], &[]);
+    assert_eq!(j["valid"], true);
+    seen.extend(["tx sign".to_string(), "tx verify".to_string(), "readers".to_string(), "pin keypad".to_string()]);
+    for documented in docs.keys() {
+        assert!(seen.contains(documented), "docs/cli.md documents {documented}, untested here");
+    }
+}
