@@ -963,7 +963,8 @@ fn json_results_match_docs_cli_md() {
     std::fs::write(sim.file("t.txt"), "t").unwrap();
     let mgm = "010203040506070801020304050607080102030405060708";
     let pk = |slot: &str| sim.path(&format!("{slot}.pub"));
-    let runs: Vec<(&str, Vec<String>, Vec<(&str, &str)>)> = vec![
+    type Run<'a> = (&'a str, Vec<String>, Vec<(&'a str, &'a str)>);
+    let runs: Vec<Run> = vec![
         ("init", vec!["init".into()], vec![]),
         ("info", vec!["info".into()], vec![]),
         ("pin verify", vec!["pin".into(), "verify".into()], vec![PIN]),
