@@ -101,8 +101,9 @@ fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &RsaPublicKey, p
     if let Some(k) = s.generated.get(&slot) {
         return if k == cert_key { Ok(()) } else { Err(mismatch("the key generated in this session differs")) };
     }
-    // No way to read the key: a test signature, where it needs no one to type a PIN.
-    let pin_at_hand = pin_source(pin).given("SUBSIM_PIN");
+    // No way to read the key: a test signature, where the PIN is at hand.
+    // At a terminal the PIN is asked for; elsewhere it must be given.
+    let pin_at_hand = pin_source(pin).given("SUBSIM_PIN") || std::io::stdin().is_terminal();
     let verified = slot.pin_policy() == PinPolicy::Once && s.card()?.pin_state()? == PinState::Verified;
     if slot.pin_policy() != PinPolicy::Never && !pin_at_hand && !verified {
         s.say(&format!(
