@@ -326,6 +326,9 @@ pub enum Cmd {
         shell: clap_complete::Shell,
     },
     /// The man pages (roff), from the same definitions as --help.
+    #[command(long_about = "The man pages (roff), from the same definitions as --help. Without --dir, \
+                            subsim(1) on stdout; the pages it refers to (subsim-pin(1)...) are those \
+                            --dir writes: `subsim man --dir ~/.local/share/man/man1`.")]
     Man {
         /// Write one page per command (subsim.1, subsim-pin.1, subsim-pin-verify.1...) into DIR.
         #[arg(long, value_name = "DIR")]

@@ -93,10 +93,22 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
     }
     let mgm = match &status {
         Some(st) => Some(st.mgm_algorithm),
-        None => metadata(s, piv::KEY_REF_MANAGEMENT)?
-            .and_then(|m| flat::parse(&m).ok().and_then(|i| flat::find(&i, 0x01).and_then(|a| a.first().copied())))
-            .and_then(MgmAlgorithm::from_id),
+        None => {
+            metadata(s, piv::KEY_REF_MANAGEMENT)?.as_deref().and_then(meta::algorithm).and_then(MgmAlgorithm::from_id)
+        }
     };
+    // Factory values still in use, where the card's metadata tells.
+    let mut factory = Vec::new();
+    for (key_ref, what) in
+        [(piv::KEY_REF_PIN, "PIN"), (piv::KEY_REF_PUK, "PUK"), (piv::KEY_REF_MANAGEMENT, "management key")]
+    {
+        if metadata(s, key_ref)?.as_deref().and_then(meta::is_default) == Some(true) {
+            factory.push(what);
+        }
+    }
+    if !factory.is_empty() {
+        s.say(&format!("warning: this card still has the factory {}", factory.join(", ")));
+    }
     let slots = |v: &[Slot]| v.iter().map(|sl| names::slot(*sl)).collect::<Vec<_>>();
 
     let mut text = match serial {

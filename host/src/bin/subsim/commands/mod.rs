@@ -610,13 +610,9 @@ pub fn mgm_algorithm(s: &mut Session, m: &MgmArgs) -> Result<MgmAlgorithm, Failu
     if p.subsim {
         return Ok(s.card()?.status()?.mgm_algorithm);
     }
-    if p.metadata {
-        if let Some(alg) = metadata(s, piv::KEY_REF_MANAGEMENT)?.and_then(|m| {
-            flat::parse(&m).ok().and_then(|items| flat::find(&items, 0x01).and_then(|a| a.first().copied()))
-        }) {
-            if let Some(alg) = MgmAlgorithm::from_id(alg) {
-                return Ok(alg);
-            }
+    if let Some(alg) = metadata(s, piv::KEY_REF_MANAGEMENT)?.as_deref().and_then(meta::algorithm) {
+        if let Some(alg) = MgmAlgorithm::from_id(alg) {
+            return Ok(alg);
         }
     }
     Ok(m.mgm_algorithm.map(mgm_alg).unwrap_or(MgmAlgorithm::TripleDes))
@@ -693,15 +689,32 @@ pub fn metadata(s: &mut Session, key_ref: u8) -> Result<Option<Vec<u8>>, Failure
     Ok((r.sw == Sw::OK).then_some(r.data))
 }
 
-/// The slot's public key from the card's metadata (tag 04: 81 modulus, 82 exponent).
-fn metadata_public_key(s: &mut Session, slot: Slot) -> Result<Option<RsaPublicKey>, Failure> {
-    let Some(m) = metadata(s, slot.key_ref())? else { return Ok(None) };
-    let key = flat::parse(&m).ok().and_then(|items| {
+/// What GET METADATA answers, as Yubico documents it: 01 algorithm,
+/// 02 policy, 03 origin, 04 public key, 05 whether the value is the
+/// factory default, 06 retries.
+pub mod meta {
+    use super::*;
+
+    /// An RSA public key in tag 04 (81 modulus, 82 exponent).
+    pub fn rsa_public_key(m: &[u8]) -> Option<RsaPublicKey> {
+        let items = flat::parse(m).ok()?;
         let inner = flat::parse(flat::find(&items, 0x04)?).ok()?;
         let (n, e) = (flat::find(&inner, 0x81)?, flat::find(&inner, 0x82)?);
         RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from_bytes_be(e)).ok()
-    });
-    Ok(key)
+    }
+    /// The algorithm in tag 01 (the management key's, for key reference 9B).
+    pub fn algorithm(m: &[u8]) -> Option<u8> {
+        flat::parse(m).ok().and_then(|items| flat::find(&items, 0x01)?.first().copied())
+    }
+    /// Tag 05: the PIN, PUK or management key still has its factory value.
+    pub fn is_default(m: &[u8]) -> Option<bool> {
+        flat::parse(m).ok().and_then(|items| flat::find(&items, 0x05)?.first().map(|b| *b != 0))
+    }
+}
+
+/// The slot's public key from the card's metadata.
+fn metadata_public_key(s: &mut Session, slot: Slot) -> Result<Option<RsaPublicKey>, Failure> {
+    Ok(metadata(s, slot.key_ref())?.as_deref().and_then(meta::rsa_public_key))
 }
 
 /// Where the slot's public key is known from without a file: the card's
@@ -807,5 +820,28 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
             out(text.trim_end().to_string(), json!({ "completions": text }))
         }
         Cmd::Man { dir } => card::man(dir.as_deref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GET METADATA answers shaped as Yubico documents them.
+    #[test]
+    fn metadata_items_decode() {
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap().to_public_key();
+        use rsa::traits::PublicKeyParts;
+        let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
+        let public = flat::encode(&[(0x81, &n), (0x82, &e)]);
+        let slot = flat::encode(&[(0x01, &[0x07]), (0x02, &[0x02, 0x01]), (0x03, &[0x01]), (0x04, &public)]);
+        assert_eq!(meta::rsa_public_key(&slot), Some(key));
+        assert_eq!(meta::algorithm(&slot), Some(0x07));
+        assert_eq!(meta::is_default(&slot), None);
+        let mgm = flat::encode(&[(0x01, &[0x0C]), (0x02, &[0x00, 0x01]), (0x05, &[0x01])]);
+        assert_eq!(meta::algorithm(&mgm).and_then(MgmAlgorithm::from_id), Some(MgmAlgorithm::Aes256));
+        assert_eq!(meta::is_default(&mgm), Some(true));
+        assert_eq!(meta::rsa_public_key(&mgm), None);
+        assert_eq!(meta::algorithm(&[0x01, 0x05]), None, "broken TLV");
     }
 }
