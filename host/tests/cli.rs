@@ -313,6 +313,7 @@ fn apdu_exits_non_zero_on_an_error_status_unless_allowed() {
     // VERIFY without data: 63C3, the tries left; not 9000 or 61xx.
     let (code, j) = sim.json(&["apdu", "0020008000"], &[]);
     assert_eq!((code, j["sw"].as_str(), j["kind"].as_str()), (1, Some("63C3"), Some("card_refused")), "{j}");
+    assert_eq!(j["responses"][0]["sw"], "63C3", "the answers are in the error's JSON too");
     let o = sim.run(&["apdu", "0020008000"], &[], b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("63C3"), "the answers are still shown");

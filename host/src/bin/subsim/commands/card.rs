@@ -269,11 +269,12 @@ pub(super) fn apdu(s: &mut Session, apdus: &[String], allow_sw: &[String]) -> Re
         if !s.opts.json {
             session::stdout(format!("{text}\n").as_bytes());
         }
-        return Err(Failure::Refused(Refusal {
+        let refused = Failure::Refused(Refusal {
             message: format!("the last answer was {last}; accept it with --allow-sw {:04X}", last.0),
             hint: None,
             sw: last,
-        }));
+        });
+        return Err(Failure::WithData(Box::new(refused), json!({ "responses": answers })));
     }
     out(text, json!({ "responses": answers }))
 }

@@ -72,6 +72,9 @@ pub enum Failure {
     Timeout(String),
     /// Ctrl-C or another signal (exit 130).
     Interrupted,
+    /// A failure that still has results to show: the object's fields are
+    /// added to the error's JSON (`apdu`'s answers, say).
+    WithData(Box<Failure>, Value),
 }
 
 /// A card's refusal, in words for the command that met it.
@@ -100,6 +103,8 @@ pub struct Report {
     pub hint: Option<String>,
     pub sw: Option<Sw>,
     pub tries_left: Option<u8>,
+    /// More fields for the JSON object.
+    pub data: Option<Value>,
 }
 
 impl Report {
@@ -114,6 +119,11 @@ impl Report {
         }
         if let Some(n) = self.tries_left {
             j["tries_left"] = n.into();
+        }
+        if let Some(Value::Object(data)) = &self.data {
+            for (k, v) in data {
+                j[k] = v.clone();
+            }
         }
         j
     }
@@ -132,6 +142,7 @@ impl Failure {
             hint: None,
             sw: None,
             tries_left: None,
+            data: None,
         };
         match self {
             Failure::Card(e) => {
@@ -148,6 +159,7 @@ impl Failure {
                     hint: e.hint().map(str::to_string),
                     sw: e.sw(),
                     tries_left: e.sw().and_then(tries_left),
+                    data: None,
                 }
             }
             Failure::Refused(r) => Report {
@@ -157,12 +169,14 @@ impl Failure {
                 hint: r.hint.clone(),
                 sw: Some(r.sw),
                 tries_left: tries_left(r.sw),
+                data: None,
             },
             Failure::Usage(m) => plain("usage", 2, m),
             Failure::NotVerified(m) => plain("not_verified", 4, m),
             Failure::Unsupported(m) => plain("unsupported", 6, m),
             Failure::Timeout(m) => plain("timeout", 3, m),
             Failure::Interrupted => plain("interrupted", 130, "interrupted"),
+            Failure::WithData(inner, data) => Report { data: Some(data.clone()), ..inner.report() },
         }
     }
 }
@@ -180,7 +194,7 @@ pub fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
     if json {
         let message = e.render().to_string();
         let first = message.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
-        let r = Report { kind: "usage", code: 2, message: first, hint: None, sw: None, tries_left: None };
+        let r = Report { kind: "usage", code: 2, message: first, hint: None, sw: None, tries_left: None, data: None };
         session::stdout(format!("{}\n", r.json()).as_bytes());
     }
     let _ = e.print();
