@@ -5,7 +5,7 @@
 //!   JSON object for programs, or bytes) or a [`Failure`] (its kind, exit
 //!   code and JSON); JSON enums use the words of [`names`]; docs/cli.md is
 //!   the schema.
-//! - `explain`: card errors in words for the command ([`explain`] with an [`Op`]).
+//! - `explain`: card errors in words for the command ([`explain()`] with an [`Op`]).
 //! - `credentials`: PIN, keypad, binding and management key as the options say.
 //! - `slots`: what the card tells about a slot's key and certificate.
 //! - `files`: inputs and outputs (`-` for stdin/stdout, PEM or DER).
