@@ -18,7 +18,7 @@ pub fn out(text: impl Into<String>, json: Value) -> Result<Out, Failure> {
 
 /// A command's failure. Each kind has its exit code and JSON `kind`.
 pub enum Failure {
-    /// The card or transport failed; see [`explain`] for the meaning.
+    /// The card or transport failed; see [`explain()`] for the meaning.
     Card(Error),
     /// The card refused, explained for the command.
     Refused(Refusal),
