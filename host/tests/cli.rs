@@ -591,13 +591,19 @@ fn errors_point_the_right_way() {
     let o = sim.run(&["sign", "9c", "-"], &[PIN], b"m");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("slot 9C holds no key") && err.contains("subsim key generate 9c"), "{err}");
+    // A PIN the card no longer counts as verified (a raw logout in the session).
+    sim.ok(&["key", "generate", "9c"], &[]);
+    std::fs::write(sim.file("pin"), "123456").unwrap();
+    std::fs::write(sim.file("logout.txt"), "pin verify --pin-file pin\napdu 0020FF80\nsign 9c t.txt\n").unwrap();
+    std::fs::write(sim.file("t.txt"), "t").unwrap();
+    let err = sim.fails(&["run", "logout.txt"], &[], 1);
+    assert!(err.contains("the PIN must be verified first") && err.contains("9C"), "{err}");
     // An empty public-key file.
     std::fs::write(sim.file("empty.pub"), "").unwrap();
     sim.ok(&["key", "generate", "9a"], &[]);
     let err = sim.fails(&["csr", "9a", "--subject", "CN=x", "--pubkey", "empty.pub"], &[PIN], 2);
     assert!(err.contains("empty.pub is empty") && !err.contains("NUL"), "{err}");
     // A signature file where base64 text is wanted.
-    std::fs::write(sim.file("t.txt"), "t").unwrap();
     std::fs::write(sim.file("tx.sig"), "AAAA").unwrap();
     let err = sim.fails(&["tx", "verify", "t.txt", "--signature", "tx.sig"], &[], 2);
     assert!(err.contains("--signature-file tx.sig"), "{err}");
