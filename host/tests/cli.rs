@@ -772,6 +772,14 @@ fn standard_piv_commands_only_with_profile_piv() {
     }
     let err = sim.fails(&["login", "--keypad"], &[piv], 6);
     assert!(err.contains("no sub-SIM extensions"), "{err}");
+    // Yubico's commands add the version.
+    let (_, j) = sim.json(&["--profile", "yubico", "info"], &[]);
+    assert_eq!(
+        (j["profile"].as_str(), j["version"].as_str(), j["puk_tries"].as_u64()),
+        (Some("yubico"), Some("5.2.7"), None)
+    );
+    let err = sim.fails(&["--profile", "yubico", "pin", "keypad"], &[], 6);
+    assert!(err.contains("(profile yubico)"), "{err}");
 }
 
 #[test]

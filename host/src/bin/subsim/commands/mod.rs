@@ -9,6 +9,12 @@
 //! - `credentials`: PIN, keypad, binding and management key as the options say.
 //! - `slots`: what the card tells about a slot's key and certificate.
 //! - `files`: inputs and outputs (`-` for stdin/stdout, PEM or DER).
+//!
+//! A new area of commands is a module here with `use super::*;` and
+//! functions taking the [`Session`] (`s.card()?` is the card, opened once
+//! per session; `s.profile()?` what it has; `s.require_subsim(..)` refuses
+//! politely), returning `Result<Out, Failure>`, and one arm in [`run`]; its
+//! JSON fields go into docs/cli.md, whose table a test holds every command to.
 
 mod card;
 mod credentials;
