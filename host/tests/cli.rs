@@ -1060,3 +1060,21 @@ fn json_results_match_docs_cli_md() {
         assert!(seen.contains(documented), "docs/cli.md documents {documented}, untested here");
     }
 }
+
+#[test]
+fn errors_are_one_line_with_a_code() {
+    let sim = Sim::new("errors");
+    let err = sim.fails(&["terminate"], &[], 2);
+    assert!(err.contains("--yes"), "no --yes, no terminal: refused: {err}");
+    let (code, j) = sim.json(&["sign", "9a", "-"], &[PIN]);
+    assert_eq!((code, j["exit_code"].as_u64(), j["sw"].as_str()), (1, Some(1), Some("6A88")), "{j}");
+    // A reader that is not there: a transport error, exit 3.
+    let (code, j) = sim.json(&["--reader", "No Such Reader", "info"], &[]);
+    assert_eq!((code, j["kind"].as_str()), (3, Some("transport")), "{j}");
+    // A damaged card file is refused, not replaced.
+    std::fs::write(sim.file("card.json"), "{ broken").unwrap();
+    sim.fails(&["info"], &[], 2);
+    assert_eq!(std::fs::read_to_string(sim.file("card.json")).unwrap(), "{ broken");
+    sim.fails(&["init"], &[], 2);
+    assert_eq!(std::fs::read_to_string(sim.file("card.json")).unwrap(), "{ broken", "init does not replace it either");
+}
