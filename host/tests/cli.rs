@@ -807,6 +807,7 @@ mod pty {
         pub child: Child,
         output: mpsc::Receiver<u8>,
         pub seen: String,
+        matched: usize,
     }
 
     impl Pty {
@@ -844,13 +845,17 @@ mod pty {
                     }
                 }
             });
-            Pty { master, slave, child, output: rx, seen: String::new() }
+            Pty { master, slave, child, output: rx, seen: String::new(), matched: 0 }
         }
 
-        /// Waits until the program has written `text`.
+        /// Waits until the program writes `text` (after what earlier calls matched).
         pub fn expect(&mut self, text: &str) {
             let end = Instant::now() + Duration::from_secs(20);
-            while !self.seen.contains(text) {
+            loop {
+                if let Some(at) = self.seen[self.matched..].find(text) {
+                    self.matched += at + text.len();
+                    return;
+                }
                 let left = end.saturating_duration_since(Instant::now());
                 match self.output.recv_timeout(left) {
                     Ok(b) => self.seen.push(b as char),
@@ -1077,4 +1082,24 @@ fn errors_are_one_line_with_a_code() {
     assert_eq!(std::fs::read_to_string(sim.file("card.json")).unwrap(), "{ broken");
     sim.fails(&["init"], &[], 2);
     assert_eq!(std::fs::read_to_string(sim.file("card.json")).unwrap(), "{ broken", "init does not replace it either");
+}
+
+#[test]
+fn the_shell_at_a_terminal_keeps_one_card_session() {
+    let sim = Sim::new("shell");
+    let mut t = pty::Pty::spawn(sim.cmd(&["shell"]));
+    t.expect("subsim> ");
+    t.send(b"pin verify\n");
+    t.expect("PIN:");
+    t.send(b"123456\n");
+    t.expect("PIN verified");
+    t.expect("subsim> ");
+    t.send(b"pin verify --status\n");
+    t.expect("PIN verified\r\n");
+    t.expect("subsim> ");
+    t.send(b"sign 9z\n");
+    t.expect("invalid value '9z'");
+    t.expect("subsim> ");
+    t.send(b"\x04");
+    assert_eq!(t.wait(), Some(2), "the last command's code: {}", t.seen);
 }
