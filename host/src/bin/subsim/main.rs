@@ -46,35 +46,35 @@ const AFTER_HELP: &str = concat!(
 )]
 pub struct Cli {
     /// Use the card in this PC/SC reader (exact name or a unique part of it).
-    #[arg(long, global = true, conflicts_with_all = ["serial", "sim"])]
+    #[arg(help_heading = "Global options", long, global = true, conflicts_with_all = ["serial", "sim"])]
     reader: Option<String>,
     /// Use the card with this serial, in whichever reader it is.
-    #[arg(long, global = true, conflicts_with = "sim")]
+    #[arg(help_heading = "Global options", long, global = true, conflicts_with = "sim")]
     serial: Option<u32>,
     /// Use the embedded simulated card kept in FILE (the default target,
     /// with the file $SUBSIM_HOME/card.json, else
     /// $XDG_DATA_HOME/subsim/card.json, else ~/.local/share/subsim/card.json).
-    #[arg(long, global = true, value_name = "FILE", value_parser = parse_sim_file)]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "FILE", value_parser = parse_sim_file)]
     sim: Option<PathBuf>,
     /// Create the simulated card's file if it does not exist (else: "no card file").
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Global options", long, global = true)]
     create: bool,
     /// Use only this card profile's commands: piv (any SP 800-73-4 card),
     /// yubico (plus Yubico's management commands) or subsim (plus the
     /// sub-SIM extensions). Default: whatever the card has.
-    #[arg(long, global = true, env = "SUBSIM_PROFILE", value_parser = parse_profile, value_name = "PROFILE")]
+    #[arg(help_heading = "Global options", long, global = true, env = "SUBSIM_PROFILE", value_parser = parse_profile, value_name = "PROFILE")]
     profile: Option<Profile>,
     /// Show every APDU both ways on stderr (PINs and keys redacted).
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Global options", long, global = true)]
     trace: bool,
     /// Machine-readable output: one JSON object on stdout for every outcome (docs/cli.md).
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Global options", long, global = true)]
     json: bool,
     /// No progress or warnings on stderr; the result and errors still appear.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(help_heading = "Global options", short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
     /// More detail on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(help_heading = "Global options", short, long, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Cmd,
