@@ -43,7 +43,7 @@ pub struct Session {
     /// Public keys generated in this session: what a later CSR, self-signed
     /// or imported certificate is checked against.
     pub generated: HashMap<Slot, RsaPublicKey>,
-    /// The PIN was verified by the last card command (9C's "always" policy).
+    /// A PIN verification no signature has used yet (9C's "always" policy).
     pub pin_fresh: bool,
 }
 

@@ -68,7 +68,8 @@ pub fn present_binding(s: &mut Session, value: &[u8]) -> Result<(), Failure> {
 
 /// Makes a signature with `slot` possible: the binding presented and the
 /// PIN entered as the options say. A PIN this session already verified is
-/// not asked again (for 9C: only when verified by the command just before).
+/// not asked again (for 9C, whose key wants the PIN before every signature:
+/// only while no signature has used that verification).
 pub fn prepare_signature(s: &mut Session, slot: Slot, p: &PinArgs, f: &FlowArgs) -> Result<(), Failure> {
     if let Some(v) = binding_value(f)? {
         present_binding(s, &v)?;
