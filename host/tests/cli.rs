@@ -468,6 +468,7 @@ fn a_session_keeps_the_binding_and_the_pin_between_commands() {
     let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout).unwrap().lines().map(json).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!((lines[0]["ok"].as_bool(), lines[1]["ok"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(lines[1]["line"], 2, "the failing line: {}", lines[1]);
     // Lines cannot switch cards.
     std::fs::write(sim.file("switch.txt"), "--sim other.json info\n").unwrap();
     let err = sim.fails(&["run", "switch.txt"], &[], 2);
@@ -579,6 +580,11 @@ fn mismatched_keys_and_certificates_are_refused() {
     std::fs::write(sim.file("s.txt"), "key generate 9a\ncert import 9a 9c.crt\n").unwrap();
     let err = sim.fails(&["run", "s.txt"], &[], 2);
     assert!(err.contains("the key generated in this session differs"), "{err}");
+    // A certificate for a slot that holds no key (the sub-SIM's status tells).
+    let other = Sim::new("mismatch-empty");
+    std::fs::copy(sim.file("9c.crt"), other.file("9c.crt")).unwrap();
+    let err = other.fails(&["cert", "import", "9d", "9c.crt"], &[], 2);
+    assert!(err.contains("slot 9D holds no key"), "{err}");
     // Validity of 0 days.
     let err = sim.fails(&["cert", "selfsign", "9c", "--subject", "CN=x", "--days", "0"], &[PIN], 2);
     assert!(err.contains("--days") && err.contains("0"), "{err}");

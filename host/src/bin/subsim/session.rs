@@ -206,10 +206,15 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
 }
 
 /// Runs one line in the session, with the session's options plus the line's.
-fn run_line(s: &mut Session, outer: &Opts, line: &str) -> Option<u8> {
+/// A failure's JSON says which line of a session it came from.
+fn at_line(result: Result<Out, Failure>, line: usize) -> Result<Out, Failure> {
+    result.map_err(|f| Failure::WithData(Box::new(f), serde_json::json!({ "line": line })))
+}
+
+fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<u8> {
     let cli = parse_line(line)?;
     let code = match cli {
-        Err(f) => emit(Err(f), outer),
+        Err(f) => emit(at_line(Err(f), number), outer),
         Ok(cli) => {
             let own = opts_of(&cli);
             s.opts = Opts {
@@ -218,7 +223,7 @@ fn run_line(s: &mut Session, outer: &Opts, line: &str) -> Option<u8> {
                 verbose: outer.verbose || own.verbose,
                 ..outer.clone()
             };
-            let code = emit(commands::run(&cli.command, s), &s.opts.clone());
+            let code = emit(at_line(commands::run(&cli.command, s), number), &s.opts.clone());
             s.opts = outer.clone();
             code
         }
@@ -247,7 +252,7 @@ fn run_file(s: &mut Session, file: &Path) -> u8 {
         }
     };
     for (n, line) in text.lines().enumerate() {
-        if let Some(code) = run_line(s, &outer, line) {
+        if let Some(code) = run_line(s, &outer, line, n + 1) {
             if code != 0 {
                 if !outer.json {
                     eprintln!("subsim: {}:{}: stopped here: {}", file.display(), n + 1, line.trim());
@@ -266,6 +271,7 @@ fn shell(s: &mut Session) -> u8 {
         eprintln!("subsim shell: one command per line, one card session; `help` lists commands; Ctrl-D ends");
     }
     let mut last = 0;
+    let mut number = 0;
     let stdin = std::io::stdin();
     loop {
         if interactive {
@@ -289,7 +295,8 @@ fn shell(s: &mut Session) -> u8 {
             }
             _ => {}
         }
-        if let Some(code) = run_line(s, &outer, &line) {
+        number += 1;
+        if let Some(code) = run_line(s, &outer, &line, number) {
             last = code;
         }
     }

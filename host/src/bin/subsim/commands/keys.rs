@@ -101,6 +101,14 @@ fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &RsaPublicKey, p
     if let Some(k) = s.generated.get(&slot) {
         return if k == cert_key { Ok(()) } else { Err(mismatch("the key generated in this session differs")) };
     }
+    // A sub-SIM tells which slots hold a key: an empty one can match no certificate.
+    if s.profile()?.subsim && s.card()?.status()?.keys & slot.bit() == 0 {
+        return Err(Failure::Usage(format!(
+            "slot {slot} holds no key: a certificate there could never be used; generate the key first \
+             (`subsim key generate {}`), then import the certificate issued for it",
+            slot.to_string().to_lowercase()
+        )));
+    }
     // No way to read the key: a test signature, where the PIN is at hand.
     // At a terminal the PIN is asked for; elsewhere it must be given.
     let pin_at_hand = pin_source(pin).given("SUBSIM_PIN") || std::io::stdin().is_terminal();
