@@ -706,7 +706,19 @@ fn man_pages_for_every_command_and_help_with_examples() {
     let bash = sim.ok(&["completions", "bash"], &[]);
     assert!(bash.contains("subsim") && bash.contains("keypad"), "bash completion");
     let man = sim.ok(&["man"], &[]);
-    assert!(man.contains(".TH subsim") && man.contains("terminate"));
+    assert!(man.contains(".TH subsim") && man.contains("subsim terminate"), "{man}");
+    assert!(!man.contains("subsim-pin(1)"), "subsim(1) alone refers to no page it does not come with");
+    if Command::new("man").arg("--version").output().is_ok() {
+        std::fs::write(sim.file("subsim.1"), &man).unwrap();
+        let o = Command::new("man")
+            .args(["-l", "-P", "cat"])
+            .arg(sim.file("subsim.1"))
+            .env("MANWIDTH", "100")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && text.contains("subsim pin") && text.contains("--dir"), "man renders it: {text}");
+    }
     let dir = sim.file("man1");
     assert!(sim.ok(&["man", "--dir", dir.to_str().unwrap()], &[]).contains("man pages written"));
     let pages: Vec<String> =

@@ -297,10 +297,31 @@ pub(super) fn man(dir: Option<&Path>) -> Result<Out, Failure> {
             )
         }
         None => {
+            // subsim(1) alone: its commands listed without references to
+            // pages that only --dir writes.
+            let cmd = cmd.disable_help_subcommand(true);
+            let mut commands = String::from(".SH COMMANDS\n");
+            for sub in cmd.get_subcommands() {
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                commands.push_str(&format!(".TP\n\\fBsubsim {}\\fR\n{}\n", sub.get_name(), about.replace('-', "\\-")));
+            }
+            commands.push_str(
+                ".PP\nEach command's options: \\fBsubsim\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR; \
+                 a page per command: \\fBsubsim man \\-\\-dir\\fR \\fIDIR\\fR.\n",
+            );
+            let man = clap_mangen::Man::new(cmd);
             let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd.disable_help_subcommand(true))
-                .render(&mut buf)
-                .map_err(|e| Failure::Usage(e.to_string()))?;
+            let render = |buf: &mut Vec<u8>| -> std::io::Result<()> {
+                man.render_title(buf)?;
+                man.render_name_section(buf)?;
+                man.render_synopsis_section(buf)?;
+                man.render_description_section(buf)?;
+                man.render_options_section(buf)?;
+                buf.extend_from_slice(commands.as_bytes());
+                man.render_extra_section(buf)?;
+                man.render_version_section(buf)
+            };
+            render(&mut buf).map_err(|e| Failure::Usage(e.to_string()))?;
             let text = String::from_utf8_lossy(&buf).into_owned();
             out(text.trim_end().to_string(), json!({ "man": text }))
         }
