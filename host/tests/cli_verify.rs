@@ -42,6 +42,7 @@ impl Lab {
     }
     /// Keys in 9A and 9C, certificates from the lab's test CA.
     fn personalised(&self) {
+        self.ok(&["init"]);
         self.ok(&["ca", "init"]);
         for (slot, role) in [("9a", "login"), ("9c", "transaction")] {
             std::fs::write(self.f(&format!("{slot}.pub")), self.ok(&["key", "generate", slot])).unwrap();

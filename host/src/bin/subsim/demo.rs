@@ -16,16 +16,28 @@ use subsim_verifier::{Refusal, Role, Server, SessionId, TestCa, Transfer, Verifi
 
 use crate::commands::ca::{card_attestation, CardAttestation};
 use crate::commands::Out;
-use crate::open::{self, Target};
-use crate::{Cli, Failure};
+use crate::open;
+use crate::session::{self, Session};
+use crate::Failure;
 use subsim_host::x509::{self, CardSigner};
 
 const PIN: &[u8] = b"123456";
 const PHONE: [u8; 32] = [0x5A; 32];
 
-pub fn run(cli: &Cli) -> Result<Out, Failure> {
+/// The tour on a fresh card: kept in `--sim FILE` when named (a file that
+/// does not exist yet), else in a temporary file removed afterwards.
+pub fn run(s: &Session) -> Result<Out, Failure> {
+    if let Some(path) = &s.opts.sim {
+        if path.exists() {
+            return Err(Failure::Usage(format!(
+                "the demo personalises a fresh card: {} exists; name a new file with --sim",
+                path.display()
+            )));
+        }
+        return tour(s, path);
+    }
     let dir = std::env::temp_dir().join(format!("subsim-demo-{}", std::process::id()));
-    let result = tour(cli, &dir);
+    let result = tour(s, &dir.join("card.json"));
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -43,14 +55,15 @@ fn expect_refusal<T>(what: &str, r: Result<T, Refusal>, reason: &str) -> Result<
     }
 }
 
-fn tour(cli: &Cli, dir: &std::path::Path) -> Result<Out, Failure> {
-    let say = |s: &str| {
-        if !cli.quiet && !cli.json {
-            println!("{s}");
+fn tour(s: &Session, card_file: &std::path::Path) -> Result<Out, Failure> {
+    let (quiet, json) = (s.opts.quiet, s.opts.json);
+    let say = |line: &str| {
+        if !quiet && !json {
+            session::stdout(format!("{line}\n").as_bytes());
         }
     };
     let demo_refused = |what: &str, r: Refusal| Failure::NotVerified(format!("demo: {what} refused: {r}"));
-    let mut c = Client::new(open::open(&Target::Sim(dir.join("card.json")), cli.trace)?);
+    let mut c = Client::new(open::open(&open::Target::Sim(card_file.to_owned()), s.opts.trace, true)?);
     let info = c.select().and_then(|_| c.info())?;
     say(&format!("== A fresh simulated sub-SIM, serial {}", info.serial));
 
@@ -137,7 +150,9 @@ fn tour(cli: &Cli, dir: &std::path::Path) -> Result<Out, Failure> {
     Ok(Out {
         text: "demo: complete".into(),
         json: json!({ "demo": "complete", "serial": info.serial, "attestation": attestation,
-                      "replay_refused": true, "tampering_caught": true, "revoked_refused": true }),
+                      "replay_refused": true, "tampering_caught": true, "revoked_refused": true,
+                      "card_file": s.opts.sim.as_ref().map(|p| p.display().to_string()) }),
+        bytes: None,
     })
 }
 

@@ -28,7 +28,15 @@ struct SavedSim {
 }
 
 impl SavedSim {
-    fn open(path: &Path) -> Result<SavedSim> {
+    /// Opens the card kept in `path`; a missing file is a fresh card only
+    /// when `create` says so (a mistyped path must not become a new card).
+    fn open(path: &Path, create: bool) -> Result<SavedSim> {
+        if !create && !path.exists() {
+            return Err(Error::Invalid(format!(
+                "no card file at {}: create one with `subsim init` (or add --create)",
+                path.display()
+            )));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
         }
@@ -74,9 +82,9 @@ pub enum Target {
     Reader(ReaderChoice),
 }
 
-pub fn open(target: &Target, trace: bool) -> Result<Box<dyn Transport>> {
+pub fn open(target: &Target, trace: bool, create: bool) -> Result<Box<dyn Transport>> {
     let t: Box<dyn Transport> = match target {
-        Target::Sim(path) => Box::new(SavedSim::open(path)?),
+        Target::Sim(path) => Box::new(SavedSim::open(path, create)?),
         Target::Reader(choice) => Box::new(PcscTransport::connect(choice)?),
     };
     Ok(if trace { Box::new(Tracing::new(t, std::io::stderr())) } else { t })

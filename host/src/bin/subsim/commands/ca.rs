@@ -70,6 +70,7 @@ pub enum CaCmd {
         /// Its name; "(TEST CA)" is added.
         #[arg(long, default_value = "CN=subsim lab")]
         subject: String,
+        /// Days the CA's own certificate is valid, from now.
         #[arg(long, default_value_t = 3650)]
         days: u32,
         /// Replace a CA already in the directory.
@@ -88,6 +89,7 @@ pub enum CaCmd {
         /// The subject (default: the request's).
         #[arg(long)]
         subject: Option<String>,
+        /// Days the certificate is valid, from now.
         #[arg(long, default_value_t = 365)]
         days: u32,
         /// Write the certificate (PEM) here as well as into the CA's issued/ folder.
@@ -111,6 +113,7 @@ pub enum CaCmd {
     Revoke {
         #[command(flatten)]
         dir: CaDir,
+        /// The certificate's serial number (hex) or its file (PEM or DER).
         serial_or_file: String,
     },
     /// Publish a CRL (PEM) listing every revoked certificate: into DIR/crl.pem and stdout.
@@ -120,6 +123,7 @@ pub enum CaCmd {
         /// Days until its nextUpdate; past it, verifiers refuse it as stale.
         #[arg(long, default_value_t = 7)]
         days: u32,
+        /// Write the CRL (PEM) here too (`-`: stdout only).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -156,7 +160,10 @@ fn ca_failure(e: CaError) -> Failure {
 
 /// Exit 4 with the reason first: `login refused (revoked): ...`.
 pub fn refused(what: &str, r: &Refusal) -> Failure {
-    Failure::NotVerified(format!("{what} refused ({}): {r}", r.reason()))
+    Failure::WithData(
+        Box::new(Failure::NotVerified(format!("{what} refused ({}): {r}", r.reason()))),
+        json!({ "reason": r.reason() }),
+    )
 }
 
 /// Every certificate in the files (PEM, several per file, or DER).
