@@ -3,7 +3,9 @@
 //! - [`iso`]: the ISO 7816-4 transport layer (framing, chaining, GET RESPONSE);
 //! - [`applet`]: the sub-SIM applet model (PIV core and class-80 extensions);
 //! - [`state`]: persistent and transient card state, atomic updates;
-//! - [`persist`]: the card state file;
+//! - [`persist`]: the card state file's format and its checks;
+//! - [`cardfile`]: a card file held like a card in a reader (one holder,
+//!   write-through, atomic replace);
 //! - [`rng`], [`crypto`]: the card's randomness and RSA operations;
 //! - [`vpcd`]: the card served to `pcscd` through vsmartcard's vpcd driver.
 //!
@@ -11,6 +13,7 @@
 //! bytes in, raw R-APDU bytes out, for any transport to carry.
 
 pub mod applet;
+pub mod cardfile;
 pub mod crypto;
 pub mod iso;
 pub mod persist;
@@ -45,6 +48,29 @@ impl SimCard {
         SimCard::new(state, rng)
     }
 
+    /// The card kept in the file at `path`, held for as long as the card
+    /// lives (see [`cardfile`]): waits up to `wait` for another holder, else
+    /// [`persist::StateError::InUse`]. A missing file is created holding a
+    /// factory-fresh card made with `rng`. Every persistent write is on disk
+    /// before the command's answer; a write that cannot be saved is a power
+    /// cut that lasts ([`SimCard::failure`] says why).
+    pub fn open(
+        path: &std::path::Path,
+        wait: std::time::Duration,
+        mut rng: CardRng,
+    ) -> Result<SimCard, persist::StateError> {
+        let opened = cardfile::CardFile::open(path, wait, || Persistent::manufacture(&mut rng))?;
+        let mut card = SimCard::new(opened.state, rng);
+        card.applet.store_mut().set_backing(Box::new(opened.file));
+        Ok(card)
+    }
+
+    /// Why the card stopped for good: a write that could not be saved to
+    /// its file. It answers nothing from then on, power cycles or not.
+    pub fn failure(&self) -> Option<&str> {
+        self.applet.store().failure()
+    }
+
     /// Runs one C-APDU, returns the R-APDU (data then SW1 SW2), or nothing
     /// at all when power was cut during the command (see [`SimCard::tear_at_write`]).
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
@@ -70,6 +96,11 @@ impl SimCard {
     /// about to happen (counting every write since the card was created or
     /// loaded, from 1). That write and everything after it in the command is
     /// lost; the card answers nothing until [`SimCard::power_cycle`].
+    ///
+    /// This is what a process death leaves too: a file-backed card saves
+    /// each write before the next begins, so a program killed at any moment
+    /// leaves its file as after write `n - 1` (cut at `n`) or, killed after
+    /// write `n` reached the disk, as after write `n` (cut at `n + 1`).
     pub fn tear_at_write(&mut self, n: u64) {
         self.applet.store_mut().tear_at(n);
     }

@@ -3,7 +3,9 @@
 //!
 //! Exit codes: 0 done; 1 the card refused (status word); 2 bad input or
 //! usage; 3 no pcscd, reader or card (transport); 4 a signature or login did
-//! not verify; 5 the card answered something malformed. (Also in `--help`.)
+//! not verify; 5 the card answered something malformed; 6 the card is in use
+//! by another program (the simulated card's file, or a reader held
+//! exclusively). (Also in `--help`.)
 
 mod commands;
 mod demo;
@@ -14,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use subsim_host::{Error, ReaderChoice};
+use subsim_host::{Error, ReaderChoice, TransportKind};
 
 #[derive(Parser)]
 #[command(
@@ -23,7 +25,8 @@ use subsim_host::{Error, ReaderChoice};
     about = "Drive a sub-SIM: the embedded simulated card or a card in a PC/SC reader",
     after_help = "Exit codes: 0 done; 1 the card refused (status word); 2 bad input or usage; \
                   3 no pcscd, reader or card, or a timeout; 4 a signature or login did not verify; \
-                  5 the card answered something malformed.\n\
+                  5 the card answered something malformed; 6 the card is in use by another program \
+                  (see --wait).\n\
                   Environment: SUBSIM_PIN, SUBSIM_NEW_PIN, SUBSIM_PUK, SUBSIM_MGM_KEY (hex), SUBSIM_HOME."
 )]
 pub struct Cli {
@@ -38,6 +41,10 @@ pub struct Cli {
     /// $XDG_DATA_HOME/subsim/card.json, else ~/.local/share/subsim/card.json).
     #[arg(long, global = true, value_name = "STATE_FILE", num_args = 0..=1, default_missing_value = "")]
     sim: Option<PathBuf>,
+    /// When another program holds the simulated card's file, wait up to
+    /// SECONDS for it instead of failing at once (exit code 6).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = apdu_sim::cardfile::parse_wait)]
+    wait: Option<std::time::Duration>,
     /// Show every APDU both ways on stderr (PINs and keys redacted).
     #[arg(long, global = true)]
     trace: bool,
@@ -359,6 +366,7 @@ fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Status { .. } => 1,
         Error::Invalid(_) => 2,
+        Error::Transport { kind: TransportKind::SharingViolation, .. } => apdu_sim::cardfile::EXIT_IN_USE,
         Error::Transport { .. } => 3,
         Error::Malformed { .. } => 5,
     }

@@ -56,7 +56,7 @@ fn slot(s: SlotArg) -> Slot {
 }
 
 fn card(target: &Target, cli: &Cli) -> Result<Card, Failure> {
-    let mut c = Client::new(open::open(target, cli.trace)?);
+    let mut c = Client::new(open::open_waiting(target, cli.trace, cli.wait.unwrap_or_default())?);
     if cli.verbose {
         eprintln!("subsim: using the {}", c.transport().describe());
     }
