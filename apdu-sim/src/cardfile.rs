@@ -86,6 +86,7 @@ impl CardFile {
         let deadline = Instant::now() + wait;
         let mut new = Some(new);
         let mut fresh = None;
+        let mut second_looks = 0;
         loop {
             let mut file = match open_regular(path) {
                 Ok(f) => f,
@@ -113,7 +114,16 @@ impl CardFile {
                     continue;
                 }
                 Err(TryLockError::WouldBlock) => {
-                    return Err(StateError::InUse { path: path.to_owned(), holder: holder(&file) });
+                    // The holder may have just replaced the file or let go:
+                    // look again before blaming anyone (a few times at most).
+                    let who = holder(&file);
+                    if (who.is_none() || !names(path, &file)) && second_looks < 20 {
+                        second_looks += 1;
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                    let holder = who.unwrap_or_else(|| "another program".into());
+                    return Err(StateError::InUse { path: path.to_owned(), holder });
                 }
                 Err(TryLockError::Error(e)) => return Err(io_error(path)(e)),
             }
@@ -374,23 +384,20 @@ fn remove_stale_temporaries(path: &Path) {
     }
 }
 
-/// Who holds the lock on `file`: "<program> pid N" from `/proc/locks`, or
-/// "another program" where that cannot be read.
-fn holder(file: &File) -> String {
-    let unknown = "another program".to_string();
-    let Ok(meta) = file.metadata() else { return unknown };
+/// Who holds the lock on `file`: "<program> pid N" from `/proc/locks`
+/// (Linux), `None` when no holder is listed there.
+fn holder(file: &File) -> Option<String> {
+    let meta = file.metadata().ok()?;
     let id = format!("{:02x}:{:02x}:{}", libc::major(meta.dev()), libc::minor(meta.dev()), meta.ino());
-    let Ok(locks) = fs::read_to_string("/proc/locks") else { return unknown };
-    for line in locks.lines().filter(|l| !l.contains("->")) {
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().filter(|l| !l.contains("->")).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if let Some(at) = fields.iter().position(|f| *f == id).filter(|&at| at > 0) {
-            let pid = fields[at - 1];
-            let program = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let program = program.trim();
-            return format!("{} pid {pid}", if program.is_empty() { "a program" } else { program });
-        }
-    }
-    unknown
+        let at = fields.iter().position(|f| *f == id).filter(|&at| at > 0)?;
+        let pid = fields[at - 1];
+        let program = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let program = program.trim();
+        Some(format!("{} pid {pid}", if program.is_empty() { "a program" } else { program }))
+    })
 }
 
 #[cfg(test)]

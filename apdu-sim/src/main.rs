@@ -180,10 +180,11 @@ fn run_vpcd(
     seed: Option<u64>,
     behaviour: &Behaviour,
 ) -> Result<(), Failure> {
-    // Signals first: a stop asked for while the card file is awaited or
-    // vpcd is not yet there still ends the program promptly.
-    let stop = stop_on_signals()?;
+    // Until the card is held, SIGTERM and SIGINT keep their default (end at
+    // once, even during --wait): nothing is in flight yet. From here on they
+    // end the program between commands, each answered write already saved.
     let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
+    let stop = stop_on_signals()?;
     vpcd::serve(&mut card, addr, &stop)?;
     eprintln!("apdu-sim: stopped");
     Ok(())
