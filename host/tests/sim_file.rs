@@ -180,6 +180,17 @@ fn kill_9_at_random_moments_never_undoes_an_answered_write() {
     assert!(pin(&card, "123456", &[]).status.success());
     let mut tries = 3u8;
     let mut rng = rand::thread_rng();
+    // Kills spread over 1.5 times a whole run, however fast this machine is.
+    let mut runs: Vec<Duration> = (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            assert!(pin(&card, "123456", &[]).status.success());
+            t.elapsed()
+        })
+        .collect();
+    runs.sort();
+    let whole = runs[2];
+    let spread = whole.as_micros() as u64 * 3 / 2;
     let (mut killed, mut answered, mut changed) = (0, 0, 0);
     for round in 0..120 {
         if tries == 0 {
@@ -199,7 +210,7 @@ fn kill_9_at_random_moments_never_undoes_an_answered_write() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.gen_range(5_000..80_000)));
+        std::thread::sleep(Duration::from_micros(rng.gen_range(0..spread)));
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         let now = load(&card).pin.tries_left;
@@ -222,6 +233,6 @@ fn kill_9_at_random_moments_never_undoes_an_answered_write() {
         }
         tries = now;
     }
-    eprintln!("120 subsim runs: {killed} killed ({changed} after a write), {answered} answered");
-    assert!(killed > 20 && changed > 0, "kills land during the command");
+    eprintln!("120 subsim runs of {whole:?}: {killed} killed ({changed} after a write), {answered} answered");
+    assert!(killed >= 20 && answered >= 10 && changed > 0, "kills land during the command, and not always");
 }
