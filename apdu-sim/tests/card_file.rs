@@ -244,6 +244,7 @@ fn planted_temporary_names_are_never_followed_and_any_card_name_works() {
         let r = run(card, &format!("{SELECT}\n{GET_SERIAL}\n"));
         assert_eq!(&r.out[1], serial, "{} is still its own card", card.display());
         assert_eq!(tries(card), 1);
+        assert_eq!(std::fs::metadata(card).unwrap().mode() & 0o7777, 0o600, "still private after its writes");
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
 }

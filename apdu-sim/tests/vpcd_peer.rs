@@ -195,7 +195,7 @@ fn a_write_that_cannot_be_saved_removes_the_card_and_ends_the_program() {
 }
 
 #[test]
-fn sigterm_ends_the_program_while_connect_blocks() {
+fn sigterm_and_sigint_end_the_program_while_connect_blocks() {
     // A listener that never accepts, its queue full: connecting hangs.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
@@ -203,13 +203,40 @@ fn sigterm_ends_the_program_while_connect_blocks() {
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
     let fill: Vec<_> =
         (0..4).filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()).collect();
-    let mut card = Command::new(BIN).args(["vpcd", "--addr", &addr.to_string(), "--seed", "6"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    let asked = Instant::now();
-    Command::new("kill").args(["-TERM", &card.id().to_string()]).status().unwrap();
-    assert!(exits_within(&mut card, Duration::from_secs(3)).success());
-    assert!(asked.elapsed() < Duration::from_secs(1), "prompt: {:?}", asked.elapsed());
+    for signal in ["-TERM", "-INT"] {
+        let mut card = Command::new(BIN).args(["vpcd", "--addr", &addr.to_string(), "--seed", "6"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        let asked = Instant::now();
+        Command::new("kill").args([signal, &card.id().to_string()]).status().unwrap();
+        assert!(exits_within(&mut card, Duration::from_secs(3)).success(), "{signal}");
+        assert!(asked.elapsed() < Duration::from_secs(1), "{signal} prompt: {:?}", asked.elapsed());
+    }
     drop(fill);
+}
+
+#[test]
+fn sigterm_ends_the_program_while_it_waits_for_its_card_file() {
+    let dir = std::env::temp_dir().join(format!("apdu-sim-vpcd-waitfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("card.json");
+    let mut holder = start(free_port(), &state);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !state.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut waiting = Command::new(BIN)
+        .args(["vpcd", "--addr", &format!("127.0.0.1:{}", free_port()), "--wait", "60", "--state"])
+        .arg(&state)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(waiting.try_wait().unwrap().is_none(), "it waits");
+    let asked = Instant::now();
+    Command::new("kill").args(["-TERM", &waiting.id().to_string()]).status().unwrap();
+    exits_within(&mut waiting, Duration::from_secs(3));
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    assert!(terminate(&mut holder).success());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
