@@ -236,3 +236,28 @@ fn kill_9_at_random_moments_never_undoes_an_answered_write() {
     eprintln!("120 subsim runs of {whole:?}: {killed} killed ({changed} after a write), {answered} answered");
     assert!(killed >= 20 && answered >= 10 && changed > 0, "kills land during the command, and not always");
 }
+
+#[test]
+fn subsim_info_works_on_a_read_only_file_system() {
+    let test = "subsim_info_works_on_a_read_only_file_system";
+    let dir = temp_dir("rofs");
+    let mount = |args: &[&str]| Command::new("mount").args(args).arg(&dir).stderr(Stdio::null()).status();
+    if !mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: {test}: needs root and mount(8) to mount a tmpfs");
+        return;
+    }
+    let card = dir.join("card.json");
+    let checked = std::panic::catch_unwind(|| {
+        assert!(subsim(&card, &["info"]).output().unwrap().status.success());
+        assert!(mount(&["-o", "remount,ro"]).unwrap().success());
+        let info = subsim(&card, &["info"]).output().unwrap();
+        assert!(info.status.success(), "{}", err(&info));
+        let o = pin(&card, "999999", &[]);
+        assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+        assert!(err(&o).contains("is read-only (read-only file system)"), "{}", err(&o));
+        assert_eq!(load(&card).pin.tries_left, 3);
+    });
+    let _ = Command::new("umount").arg(&dir).status();
+    let _ = std::fs::remove_dir_all(&dir);
+    checked.unwrap();
+}
