@@ -149,3 +149,65 @@ fn chip_time(t: &mut timing::Timing, apdu: &[u8], answer: &[u8]) -> std::time::D
         _ => std::time::Duration::ZERO,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A backing that counts its commits and fails from commit `fail_at` on.
+    struct Counting {
+        commits: Arc<AtomicUsize>,
+        fail_at: usize,
+    }
+
+    impl state::Backing for Counting {
+        fn commit(&mut self, _: &Persistent) -> Result<(), String> {
+            let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= self.fail_at {
+                return Err("disk on fire".into());
+            }
+            Ok(())
+        }
+    }
+
+    use applet_spec::ins::CLA_PROPRIETARY;
+    use std::sync::Arc;
+
+    fn card(fail_at: usize) -> (SimCard, Arc<AtomicUsize>) {
+        let mut card = SimCard::seeded(1);
+        let commits = Arc::new(AtomicUsize::new(0));
+        card.applet.store_mut().set_backing(Box::new(Counting { commits: commits.clone(), fail_at }));
+        (card, commits)
+    }
+
+    const SELECT: [u8; 10] = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08];
+    const WRONG_PIN: [u8; 13] = [0x00, 0x20, 0x00, 0x80, 0x08, b'9', b'9', b'9', b'9', b'9', b'9', 0xFF, 0xFF];
+
+    #[test]
+    fn every_write_is_committed_and_commands_that_write_nothing_commit_nothing() {
+        let (mut c, commits) = card(usize::MAX);
+        let get_status = [CLA_PROPRIETARY, applet_spec::ins::GET_STATUS, 0x00, 0x00];
+        for read_only in [&SELECT[..], &[0x00, 0xCB, 0x3F, 0xFF, 0x03, 0x5C, 0x01, 0x7E, 0x00], &get_status] {
+            let answer = c.transmit(read_only);
+            assert!(matches!(answer[answer.len() - 2], 0x90 | 0x61), "{answer:02X?}");
+        }
+        assert_eq!(commits.load(Ordering::SeqCst), 0, "no write, no commit");
+        assert_eq!(c.transmit(&WRONG_PIN), [0x63, 0xC2]);
+        assert_eq!(commits.load(Ordering::SeqCst), 2, "VERIFY's two writes, each committed");
+        assert_eq!(commits.load(Ordering::SeqCst) as u64, c.writes());
+    }
+
+    #[test]
+    fn a_failed_commit_is_a_lasting_power_cut_that_changes_nothing() {
+        // The second write (VERIFY's restore) cannot be saved.
+        let (mut c, _) = card(2);
+        c.transmit(&SELECT);
+        assert!(c.transmit(&WRONG_PIN).is_empty(), "no answer");
+        assert_eq!(c.failure(), Some("disk on fire"));
+        assert_eq!(c.persistent().pin.tries_left, 2, "the first write stands, the second never happened");
+        c.power_cycle();
+        assert!(c.transmit(&SELECT).is_empty(), "power cycles do not revive it");
+        assert_eq!(c.writes(), 1);
+    }
+}
