@@ -337,7 +337,10 @@ fn sync_folder(path: &Path) -> io::Result<()> {
 }
 
 /// Creates the card file holding `state`; `Ok(None)` when another opener
-/// created it first. The file appears whole, already locked by us.
+/// created it first. The file appears whole, already locked by us: it is
+/// written under a temporary name and hard-linked into place, which fails
+/// if the name exists (a rename would replace a card another opener just
+/// made). So creating a card needs a file system with hard links.
 fn create(path: &Path, state: &Persistent) -> Result<Option<File>, StateError> {
     let io = io_error(path);
     let cannot = |why: String| io(io::Error::other(format!("no such card, and cannot create it: {why}")));
