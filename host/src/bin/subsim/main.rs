@@ -4,7 +4,9 @@
 //! Exit codes (also in `--help` and docs/cli.md): 0 done; 1 the card refused
 //! (status word); 2 bad input or usage; 3 no pcscd, reader or card, or a
 //! timeout; 4 a signature or login did not verify; 5 the card answered
-//! something malformed; 6 the card lacks the feature (profile); 130 interrupted.
+//! something malformed; 6 the card lacks the feature (profile); 7 the card is in
+//! use by another program (the simulated card's file, or a reader held
+//! exclusively); 130 interrupted.
 
 mod commands;
 mod demo;
@@ -26,7 +28,7 @@ const AFTER_HELP: &str = concat!(
     "Exit codes: 0 done; 1 the card refused (status word); 2 bad input or usage; ",
     "3 no pcscd, reader or card, or a timeout; 4 a signature or login did not verify; ",
     "5 the card answered something malformed; 6 the card lacks the feature (for example no sub-SIM extensions); ",
-    "130 interrupted. A closed output pipe ends a command quietly (exit 0).\n",
+    "7 the card is in use by another program (see --wait); 130 interrupted. A closed output pipe ends a command quietly (exit 0).\n",
     "Output: text for people; with --json one JSON object on stdout for every outcome (docs/cli.md).\n",
     "Environment: SUBSIM_PIN, SUBSIM_NEW_PIN, SUBSIM_PUK, SUBSIM_NEW_PUK, SUBSIM_MGM_KEY (hex), SUBSIM_HOME, SUBSIM_PROFILE.\n\n",
     "Examples:\n",
@@ -64,6 +66,10 @@ pub struct Cli {
     /// sub-SIM extensions). Default: whatever the card has.
     #[arg(help_heading = "Global options", long, global = true, env = "SUBSIM_PROFILE", value_parser = parse_profile, value_name = "PROFILE")]
     profile: Option<Profile>,
+    /// When another program holds the simulated card's file, wait up to
+    /// SECONDS for it instead of failing at once (exit code 7).
+    #[arg(help_heading = "Global options", long, global = true, value_name = "SECONDS", value_parser = apdu_sim::cardfile::parse_wait)]
+    wait: Option<std::time::Duration>,
     /// Show every APDU both ways on stderr (PINs and keys redacted).
     #[arg(help_heading = "Global options", long, global = true)]
     trace: bool,

@@ -29,6 +29,8 @@ pub struct Opts {
     pub verbose: bool,
     pub trace: bool,
     pub create: bool,
+    /// How long to wait for a card file another program holds (--wait).
+    pub wait: std::time::Duration,
     pub profile: Option<Profile>,
     /// The card file named with --sim, if any.
     pub sim: Option<std::path::PathBuf>,
@@ -55,7 +57,8 @@ impl Session {
     /// The card, opened and its applet selected on first use.
     pub fn card(&mut self) -> Result<&mut Card, Failure> {
         if self.card.is_none() {
-            let mut c = Client::new(open::open(&self.target, self.opts.trace, self.opts.create)?);
+            let mut c =
+                Client::new(open::open_waiting(&self.target, self.opts.trace, self.opts.create, self.opts.wait)?);
             if self.opts.verbose {
                 eprintln!("subsim: using the {}", c.transport().describe());
             }
@@ -129,6 +132,7 @@ fn opts_of(cli: &Cli) -> Opts {
         verbose: cli.verbose,
         trace: cli.trace,
         create: cli.create,
+        wait: cli.wait.unwrap_or_default(),
         profile: cli.profile,
         sim: cli.sim.clone(),
     }

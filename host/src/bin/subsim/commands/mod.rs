@@ -50,7 +50,7 @@ use rsa::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use subsim_host::{list_readers, Client, Error, Hash, Padding, PinState, ReaderChoice, Transport};
+use subsim_host::{list_readers, Client, Error, Hash, Padding, PinState, ReaderChoice, Transport, TransportKind};
 use zeroize::Zeroizing;
 
 use crate::secret::{self, Source};

@@ -109,6 +109,9 @@ impl Failure {
                 let (kind, code) = match e {
                     Error::Status { .. } => ("card_refused", 1),
                     Error::Invalid(_) => ("usage", 2),
+                    Error::Transport { kind: TransportKind::SharingViolation, .. } => {
+                        ("in_use", apdu_sim::cardfile::EXIT_IN_USE)
+                    }
                     Error::Transport { .. } => ("transport", 3),
                     Error::Malformed { .. } => ("malformed", 5),
                 };
