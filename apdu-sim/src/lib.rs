@@ -11,6 +11,7 @@
 //! bytes in, raw R-APDU bytes out, for any transport to carry.
 
 pub mod applet;
+pub mod attestation;
 pub mod crypto;
 pub mod iso;
 pub mod persist;

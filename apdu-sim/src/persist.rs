@@ -14,14 +14,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use applet_spec::messages::{PinEntry, BINDING_MAX_LEN};
+use applet_spec::messages::{KeyOrigin, PinEntry, BINDING_MAX_LEN};
 use applet_spec::piv::{MgmAlgorithm, ObjectTag, Slot, PIN_BLOCK_LEN};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::state::{Binding, MgmKey, Persistent, Reference};
+use crate::crypto::PrivateKey;
+use crate::state::{Binding, MgmKey, Persistent, Reference, SlotKey};
 
 /// The current state file format.
 pub const FORMAT: u32 = 2;
@@ -63,6 +64,83 @@ struct CardFile {
     pin_entry: u8,
     binding: Option<BindingFile>,
     changes: u32,
+    /// EC keys: slot to "p256:<scalar hex>" or "p384:<scalar hex>" (RSA
+    /// keys stay in `keys`; F9 is a slot like the others here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    ec_keys: BTreeMap<String, String>,
+    /// Slots whose key was imported ("imported"); absent: generated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    key_origins: BTreeMap<String, String>,
+    /// Slots the issuer forbade importing into.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    import_forbidden: Vec<String>,
+}
+
+/// Every key of the card (F9 included) as the file's three maps.
+type KeyMaps = (BTreeMap<String, String>, BTreeMap<String, String>, BTreeMap<String, String>);
+
+fn keys_to_file(p: &Persistent) -> Result<KeyMaps, String> {
+    let (mut rsa, mut ec, mut origins) = KeyMaps::default();
+    let all = p.keys.iter().map(|(s, k)| (*s, k)).chain(p.attestation.iter().map(|k| (Slot::Attestation, k)));
+    for (slot, k) in all {
+        match &k.key {
+            PrivateKey::Rsa(key) => {
+                let der = key.to_pkcs1_der().map_err(|e| format!("key {slot}: {e}"))?;
+                rsa.insert(slot.to_string(), hex::encode(der.as_bytes()));
+            }
+            PrivateKey::P256(key) => {
+                ec.insert(slot.to_string(), format!("p256:{}", hex::encode(key.to_bytes())));
+            }
+            PrivateKey::P384(key) => {
+                ec.insert(slot.to_string(), format!("p384:{}", hex::encode(key.to_bytes())));
+            }
+        }
+        if k.origin == KeyOrigin::Imported {
+            origins.insert(slot.to_string(), "imported".into());
+        }
+    }
+    Ok((rsa, ec, origins))
+}
+
+fn slot_named(name: &str) -> Result<Slot, String> {
+    u8::from_str_radix(name, 16).ok().and_then(Slot::from_key_ref).ok_or(format!("slot {name}"))
+}
+
+/// The keys of a file into `p` (its `keys` and `attestation`).
+fn keys_from_file(f: &CardFile, p: &mut Persistent) -> Result<(), String> {
+    let mut found: Vec<(Slot, PrivateKey)> = Vec::new();
+    for (slot, der) in &f.keys {
+        let der = Zeroizing::new(hex::decode(der).map_err(|e| format!("key {slot}: {e}"))?);
+        let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| format!("key {slot}: {e}"))?;
+        found.push((slot_named(slot)?, PrivateKey::Rsa(Arc::new(key))));
+    }
+    for (slot, text) in &f.ec_keys {
+        let bad = |e: &dyn std::fmt::Display| format!("EC key {slot}: {e}");
+        let (curve, scalar) = text.split_once(':').ok_or_else(|| bad(&"want curve:hex"))?;
+        let scalar = Zeroizing::new(hex::decode(scalar).map_err(|e| bad(&e))?);
+        let key = match curve {
+            "p256" => PrivateKey::P256(Arc::new(p256::SecretKey::from_slice(&scalar).map_err(|e| bad(&e))?)),
+            "p384" => PrivateKey::P384(Arc::new(p384::SecretKey::from_slice(&scalar).map_err(|e| bad(&e))?)),
+            other => return Err(bad(&format!("unknown curve {other}"))),
+        };
+        found.push((slot_named(slot)?, key));
+    }
+    for (slot, key) in found {
+        let origin = match f.key_origins.get(&slot.to_string()).map(String::as_str) {
+            None => KeyOrigin::Generated,
+            Some("imported") => KeyOrigin::Imported,
+            Some(other) => return Err(format!("key {slot}: unknown origin {other:?}")),
+        };
+        if p.slot_key(slot).is_some() {
+            return Err(format!("slot {slot} holds two keys"));
+        }
+        p.set_slot_key(slot, SlotKey::new(slot, key, origin));
+    }
+    if let Some(slot) = f.key_origins.keys().find(|s| !f.keys.contains_key(*s) && !f.ec_keys.contains_key(*s)) {
+        return Err(format!("origin for slot {slot}, which holds no key"));
+    }
+    p.import_forbidden = f.import_forbidden.iter().map(|s| slot_named(s)).collect::<Result<_, _>>()?;
+    Ok(())
 }
 
 /// The outside of a format-2 file; `card` is kept as written, for the digest.
@@ -80,11 +158,7 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         tries_left: r.tries_left,
         max_tries: r.max_tries,
     };
-    let mut keys = BTreeMap::new();
-    for (slot, key) in &p.keys {
-        let der = key.to_pkcs1_der().map_err(|e| format!("key {slot}: {e}"))?;
-        keys.insert(slot.to_string(), hex::encode(der.as_bytes()));
-    }
+    let (keys, ec_keys, key_origins) = keys_to_file(p)?;
     Ok(CardFile {
         serial: p.serial,
         guid: hex::encode(p.guid),
@@ -97,6 +171,9 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         pin_entry: p.pin_entry.p1(),
         binding: p.binding.as_ref().map(|b| BindingFile { value: hex::encode(&*b.value), tries_left: b.tries_left }),
         changes: p.changes,
+        ec_keys,
+        key_origins,
+        import_forbidden: p.import_forbidden.iter().map(Slot::to_string).collect(),
     })
 }
 
@@ -115,19 +192,12 @@ fn from_file(f: CardFile) -> Result<Persistent, String> {
     if mgm_key.len() != algorithm.key_len() {
         return Err("management key length does not fit its algorithm".into());
     }
-    let mut keys = BTreeMap::new();
-    for (slot, der) in &f.keys {
-        let slot = u8::from_str_radix(slot, 16).ok().and_then(Slot::from_key_ref).ok_or(format!("slot {slot}"))?;
-        let der = Zeroizing::new(bytes("key", der)?);
-        let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| format!("key {slot}: {e}"))?;
-        keys.insert(slot, Arc::new(key));
-    }
     let mut objects = BTreeMap::new();
     for (tag, value) in &f.objects {
         let tag = ObjectTag::from_bytes(&bytes("object tag", tag)?).ok_or(format!("object tag {tag}"))?;
         objects.insert(tag, Arc::new(bytes("object", value)?));
     }
-    let binding = match f.binding {
+    let binding = match &f.binding {
         Some(b) => {
             let value = Zeroizing::new(bytes("binding", &b.value)?);
             if value.is_empty() || value.len() > BINDING_MAX_LEN {
@@ -137,18 +207,22 @@ fn from_file(f: CardFile) -> Result<Persistent, String> {
         }
         None => None,
     };
-    Ok(Persistent {
+    let mut p = Persistent {
         serial: f.serial,
         guid: bytes("guid", &f.guid)?.try_into().map_err(|_| "guid: not 16 bytes")?,
         pin: reference("pin", &f.pin)?,
         puk: reference("puk", &f.puk)?,
         mgm: MgmKey { algorithm, key: mgm_key },
-        keys,
+        keys: BTreeMap::new(),
+        attestation: None,
+        import_forbidden: Default::default(),
         objects,
         pin_entry: PinEntry::from_p1(f.pin_entry).ok_or("unknown PIN entry policy")?,
         binding,
         changes: f.changes,
-    })
+    };
+    keys_from_file(&f, &mut p)?;
+    Ok(p)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -225,7 +299,9 @@ mod tests {
         let mut r = rng::seeded(5);
         let mut p = Persistent::manufacture(&mut r);
         p.pin.tries_left = 1;
-        p.keys.insert(Slot::Signature, Arc::new(crate::crypto::generate_rsa2048(&mut r).unwrap()));
+        let key = PrivateKey::Rsa(Arc::new(crate::crypto::generate_rsa2048(&mut r).unwrap()));
+        p.keys.insert(Slot::Signature, SlotKey::new(Slot::Signature, key, KeyOrigin::Imported));
+        p.import_forbidden.insert(Slot::Authentication);
         p.binding = Some(Binding { value: Zeroizing::new(vec![9; 32]), tries_left: 4 });
         let dir = std::env::temp_dir().join(format!("subsim-persist-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
@@ -233,7 +309,9 @@ mod tests {
         save(&path, &p).unwrap();
         let back = load(&path).unwrap().unwrap();
         assert_eq!(format!("{back:?}"), format!("{p:?}"));
-        assert_eq!(back.keys[&Slot::Signature], p.keys[&Slot::Signature]);
+        assert_eq!(snapshot(&back), snapshot(&p));
+        assert_eq!(back.keys[&Slot::Signature].origin, KeyOrigin::Imported);
+        assert!(back.attestation.is_some() && back.import_forbidden.contains(&Slot::Authentication));
         assert_eq!(back.guid, p.guid);
         assert_eq!(*back.pin.block, *p.pin.block);
         assert!(load(&dir.join("absent.json")).unwrap().is_none());

@@ -81,7 +81,7 @@ fn issue(sim: &Sim, pem: &str, name: &str) -> Option<PathBuf> {
 fn info_in_words_and_json() {
     let sim = Sim::new("info");
     let text = sim.ok(&["info"], &[]);
-    assert!(text.contains("PIN tries left 3") && text.contains("version 5.2.7"), "{text}");
+    assert!(text.contains("PIN tries left 3") && text.contains("version 5.4.3"), "{text}");
     let o = sim.run(&["-v", "info"], &[], b"");
     assert!(String::from_utf8_lossy(&o.stderr).contains("using the simulated card"));
     assert!(sim.ok(&["--help"], &[]).contains("Exit codes: 0 done; 1 the card refused"));
@@ -217,7 +217,7 @@ fn management_key_binding_and_raw_apdus() {
     assert_eq!(sim.run(&["bind", "present", &"b2".repeat(32)], &[], b"").status.code(), Some(1));
     sim.ok(&["bind", "clear", "--mgm-key", aes], &[]);
     let out = sim.ok(&["apdu", "00FD0000", "80 3A 00 00 00"], &[]);
-    assert!(out.starts_with("050207  9000 (success)"), "{out}");
+    assert!(out.starts_with("050403  9000 (success)"), "{out}");
     let j = json(&sim.ok(&["--json", "apdu", "0020008000"], &[]));
     assert_eq!(j["responses"][0]["sw"], "63C3");
     assert_eq!(sim.run(&["apdu", "zz"], &[], b"").status.code(), Some(2));

@@ -236,7 +236,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 /// What must hold of the persistent state whatever the card was sent.
 fn check_state(p: &apdu_sim::state::Persistent) -> Result<(), TestCaseError> {
-    use rsa::traits::PublicKeyParts;
     prop_assert!(p.pin.tries_left <= p.pin.max_tries && p.puk.tries_left <= p.puk.max_tries);
     prop_assert!(piv::is_valid_pin_block(&*p.pin.block, true), "the PIN is always a valid PIN");
     prop_assert!(piv::is_valid_pin_block(&*p.puk.block, false));
