@@ -83,6 +83,9 @@ pub enum SlotArg {
     A9d,
     #[value(name = "9e")]
     A9e,
+    /// The attestation key (key info, import, generate only).
+    #[value(name = "f9")]
+    Af9,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -159,6 +162,12 @@ pub enum Cmd {
     /// Device binding.
     #[command(subcommand)]
     Bind(BindCmd),
+    /// Yubico's PIV reset: blocks PIN and PUK (as ykman does), then wipes keys and certificates.
+    Reset {
+        /// Do it (there is no undo).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Wipe the card: keys, certificates, binding; factory PIN, PUK, management key.
     Terminate {
         /// Do not ask for confirmation.
@@ -220,6 +229,15 @@ pub enum PinCmd {
         #[command(flatten)]
         mgm: MgmArgs,
     },
+    /// Set the PIN and PUK try counts (1 to 15); PIN and PUK go back to their factory values.
+    Retries {
+        pin_tries: u8,
+        puk_tries: u8,
+        #[command(flatten)]
+        pin: PinArgs,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
     /// Enter the PIN on the card's random keypad: type the keys' letters, never digits.
     /// When stdin is not a terminal the layout is printed and letters are read from stdin.
     Keypad,
@@ -255,10 +273,31 @@ pub enum KeyCmd {
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// The slot's public key as PEM (from its certificate).
+    /// The slot's public key as PEM (from the card's metadata).
     Public {
         #[arg(value_enum)]
         slot: SlotArg,
+    },
+    /// What the card says about a slot's key (or every slot, PIN, PUK and management key).
+    Info {
+        #[arg(value_enum)]
+        slot: Option<SlotArg>,
+    },
+    /// The card's attestation that the slot's key was generated on it (PEM).
+    Attest {
+        #[arg(value_enum)]
+        slot: SlotArg,
+        /// Also print the attestation key's certificate (F9), for `openssl verify -untrusted`.
+        #[arg(long)]
+        chain: bool,
+    },
+    /// Import a private key (PEM: PKCS#8, PKCS#1 or SEC1; RSA, P-256, P-384) into a slot.
+    Import {
+        #[arg(value_enum)]
+        slot: SlotArg,
+        file: PathBuf,
+        #[command(flatten)]
+        mgm: MgmArgs,
     },
 }
 

@@ -40,12 +40,10 @@ pub(super) fn key(c: &mut Card, k: &KeyCmd, quiet: bool) -> Result<Out, Failure>
                 json!({ "slot": slot(*s).to_string(), "public_key_pem": pem, "seconds": started.elapsed().as_secs_f64() }),
             )
         }
-        KeyCmd::Public { slot: s } => {
-            let der = slot_certificate(c, slot(*s))?;
-            let (_, _, key) = describe_cert(&der)?;
-            let pem = key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?;
-            out(pem.trim_end().to_string(), json!({ "slot": slot(*s).to_string(), "public_key_pem": pem }))
-        }
+        KeyCmd::Public { slot: s } => super::yubico::key_public(c, slot(*s)),
+        KeyCmd::Info { slot: s } => super::yubico::key_info(c, s.map(slot)),
+        KeyCmd::Attest { slot: s, chain } => super::yubico::key_attest(c, slot(*s), *chain),
+        KeyCmd::Import { slot: s, file, mgm } => super::yubico::key_import(c, slot(*s), file, mgm),
     }
 }
 

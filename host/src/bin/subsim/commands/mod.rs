@@ -5,6 +5,7 @@ mod card;
 mod flows;
 mod keys;
 mod pin;
+mod yubico;
 
 use card::{bind, info, readers};
 use flows::{login, tx};
@@ -52,6 +53,7 @@ fn slot(s: SlotArg) -> Slot {
         SlotArg::A9c => Slot::Signature,
         SlotArg::A9d => Slot::KeyManagement,
         SlotArg::A9e => Slot::CardAuthentication,
+        SlotArg::Af9 => Slot::Attestation,
     }
 }
 
@@ -126,6 +128,7 @@ pub fn run(cli: &Cli, target: &Target) -> Result<Out, Failure> {
         Cmd::Info => info(&mut card(target, cli)?),
         Cmd::Pin(p) => pin(&mut card(target, cli)?, p),
         Cmd::Mgm(m) => mgm(&mut card(target, cli)?, m),
+        Cmd::Reset { yes } => yubico::reset(&mut card(target, cli)?, *yes),
         Cmd::Key(k) => key(&mut card(target, cli)?, k, cli.quiet),
         Cmd::Sign { slot: s, file, hash, pss, output, pin } => {
             let msg = read_input(file)?;

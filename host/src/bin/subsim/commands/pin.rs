@@ -22,6 +22,9 @@ pub(super) fn draw_keypad(layout: &KeypadLayout) -> String {
 
 pub(super) fn pin(c: &mut Card, p: &PinCmd) -> Result<Out, Failure> {
     match p {
+        PinCmd::Retries { pin_tries, puk_tries, pin, mgm } => {
+            super::yubico::pin_retries(c, *pin_tries, *puk_tries, pin, mgm)
+        }
         PinCmd::Verify { status: true, .. } => {
             let (text, json) = match c.pin_state()? {
                 PinState::Verified => ("PIN verified".to_string(), json!({ "verified": true })),

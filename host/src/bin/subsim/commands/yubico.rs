@@ -1,0 +1,227 @@
+//! Yubico-compatible management from the command line: key metadata
+//! (`key info`, `key public`), attestation (`key attest`), import (`key
+//! import`), PIN retries (`pin retries`) and the PIV reset (`reset`).
+
+use applet_spec::messages::{ImportedKey, KeyOrigin, Metadata, PublicKeyData};
+use applet_spec::piv::{KeyAlgorithm, PinPolicy, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK};
+use applet_spec::Sw;
+use rsa::pkcs8::DecodePrivateKey;
+
+use super::*;
+
+/// A public key from the card as PEM (SubjectPublicKeyInfo).
+pub(super) fn public_key_pem(key: &PublicKeyData) -> Result<String, Failure> {
+    let bad = |e: &dyn std::fmt::Display| Failure::Usage(format!("the card's public key: {e}"));
+    match key {
+        PublicKeyData::Rsa { modulus, exponent } => {
+            let k = RsaPublicKey::new(rsa::BigUint::from_bytes_be(modulus), rsa::BigUint::from_bytes_be(exponent))
+                .map_err(|e| bad(&e))?;
+            k.to_public_key_pem(LineEnding::LF).map_err(|e| bad(&e))
+        }
+        PublicKeyData::Ec { point } if point.len() == 65 => p256::PublicKey::from_sec1_bytes(point)
+            .map_err(|e| bad(&e))?
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| bad(&e)),
+        PublicKeyData::Ec { point } => p384::PublicKey::from_sec1_bytes(point)
+            .map_err(|e| bad(&e))?
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| bad(&e)),
+    }
+}
+
+fn algorithm_name(id: u8) -> String {
+    match (KeyAlgorithm::from_id(id), MgmAlgorithm::from_id(id)) {
+        (Some(a), _) => a.name().to_string(),
+        (_, Some(m)) => format!("{m:?}").to_lowercase(),
+        _ if id == applet_spec::messages::METADATA_ALGORITHM_PIN => "pin".into(),
+        _ => format!("{id:02X}"),
+    }
+}
+
+fn policy_name(code: u8) -> &'static str {
+    match PinPolicy::from_code(code) {
+        Some(PinPolicy::Never) => "never",
+        Some(PinPolicy::Once) => "once",
+        Some(PinPolicy::Always) => "always",
+        None => "default",
+    }
+}
+
+/// One slot's metadata, in words and JSON; `None` for an empty slot.
+fn describe_slot(s: Slot, m: Option<&Metadata>) -> Result<(String, Value), Failure> {
+    let Some(m) = m else {
+        return Ok((format!("{s}: empty"), json!({ "slot": s.to_string(), "empty": true })));
+    };
+    let origin = match m.origin {
+        Some(KeyOrigin::Generated) => "generated on the card",
+        Some(KeyOrigin::Imported) => "imported",
+        None => "unknown origin",
+    };
+    let pin = m.policy.map_or("default", |p| policy_name(p.0));
+    let forbidden = m.import_forbidden == Some(true);
+    let pem = m.public_key.as_ref().map(public_key_pem).transpose()?;
+    let text = format!(
+        "{s}: {}, {origin}, PIN {pin}{}",
+        algorithm_name(m.algorithm),
+        if forbidden { ", import forbidden" } else { "" }
+    );
+    let j = json!({
+        "slot": s.to_string(), "algorithm": algorithm_name(m.algorithm), "origin": origin,
+        "pin_policy": pin, "import_forbidden": forbidden, "public_key_pem": pem,
+    });
+    Ok((text, j))
+}
+
+/// `key info [SLOT]`: one slot's metadata, or every slot's and the PIN's,
+/// PUK's and management key's.
+pub(super) fn key_info(c: &mut Card, slot: Option<Slot>) -> Result<Out, Failure> {
+    if let Some(s) = slot {
+        let m = c.slot_metadata(s)?;
+        let (text, j) = describe_slot(s, m.as_ref())?;
+        return out(text, j);
+    }
+    let (mut lines, mut slots) = (Vec::new(), Vec::new());
+    for s in Slot::WITH_ATTESTATION {
+        let m = c.slot_metadata(s)?;
+        let (text, j) = describe_slot(s, m.as_ref())?;
+        lines.push(text);
+        slots.push(j);
+    }
+    let mut refs = serde_json::Map::new();
+    for (name, r) in [("pin", KEY_REF_PIN), ("puk", KEY_REF_PUK), ("management_key", KEY_REF_MANAGEMENT)] {
+        let m = c.metadata(r)?;
+        let default = m.is_default == Some(true);
+        let tries = m.retries.map(|(total, left)| format!(", {left} of {total} tries left")).unwrap_or_default();
+        lines.push(format!(
+            "{name}: {}{}{tries}",
+            algorithm_name(m.algorithm),
+            if default { ", FACTORY VALUE" } else { "" }
+        ));
+        refs.insert(
+            name.into(),
+            json!({ "algorithm": algorithm_name(m.algorithm), "default": default,
+                    "tries_total": m.retries.map(|r| r.0), "tries_left": m.retries.map(|r| r.1) }),
+        );
+    }
+    out(lines.join("\n"), json!({ "slots": slots, "references": refs }))
+}
+
+/// `key public SLOT`: the slot's public key from GET METADATA (works without
+/// a certificate); from the certificate on cards without metadata.
+pub(super) fn key_public(c: &mut Card, s: Slot) -> Result<Out, Failure> {
+    let pem = match c.slot_metadata(s) {
+        Ok(Some(m)) => {
+            public_key_pem(m.public_key.as_ref().ok_or_else(|| Failure::Usage(format!("{s}: no public key")))?)?
+        }
+        Ok(None) => return Err(Failure::Usage(format!("slot {s} holds no key"))),
+        Err(e) if e.sw() == Some(Sw::INS_NOT_SUPPORTED) => {
+            let (_, _, key) = describe_cert(&slot_certificate(c, s)?)?;
+            key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    out(pem.trim_end().to_string(), json!({ "slot": s.to_string(), "public_key_pem": pem }))
+}
+
+fn pem(label: &str, der: &[u8]) -> Result<String, Failure> {
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// `key attest SLOT`: the attestation certificate (PEM), and with `--chain`
+/// the F9 certificate after it (what `openssl verify -untrusted` wants).
+pub(super) fn key_attest(c: &mut Card, s: Slot, chain: bool) -> Result<Out, Failure> {
+    let att = pem("CERTIFICATE", &c.attest(s)?)?;
+    let f9 = match chain {
+        true => Some(pem(
+            "CERTIFICATE",
+            &c.attestation_certificate()?.ok_or_else(|| Failure::Usage("the card has no F9 certificate".into()))?,
+        )?),
+        false => None,
+    };
+    let text = format!("{}{}", att, f9.clone().unwrap_or_default());
+    out(text.trim_end().to_string(), json!({ "slot": s.to_string(), "attestation_pem": att, "f9_certificate_pem": f9 }))
+}
+
+/// A private key from a PEM file: PKCS#8 (RSA, P-256, P-384), PKCS#1 RSA or SEC1 EC.
+fn read_private_key(text: &str) -> Result<(KeyAlgorithm, ImportedKey, Option<rsa::RsaPrivateKey>), Failure> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(text).or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(text)) {
+        return Ok((KeyAlgorithm::Rsa2048, ImportedKey::Ec { scalar: vec![] }, Some(k)));
+    }
+    if let Ok(k) = p256::SecretKey::from_pkcs8_pem(text).or_else(|_| p256::SecretKey::from_sec1_pem(text)) {
+        return Ok((KeyAlgorithm::EccP256, ImportedKey::Ec { scalar: k.to_bytes().to_vec() }, None));
+    }
+    if let Ok(k) = p384::SecretKey::from_pkcs8_pem(text).or_else(|_| p384::SecretKey::from_sec1_pem(text)) {
+        return Ok((KeyAlgorithm::EccP384, ImportedKey::Ec { scalar: k.to_bytes().to_vec() }, None));
+    }
+    Err(Failure::Usage("not an unencrypted RSA, P-256 or P-384 private key in PEM (PKCS#8, PKCS#1 or SEC1)".into()))
+}
+
+/// `key import SLOT FILE`: puts a private key made elsewhere into the slot.
+pub(super) fn key_import(c: &mut Card, s: Slot, file: &Path, m: &MgmArgs) -> Result<Out, Failure> {
+    let text =
+        Zeroizing::new(std::fs::read_to_string(file).map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?);
+    let (alg, key, rsa_key) = read_private_key(&text)?;
+    authenticate(c, m)?;
+    match &rsa_key {
+        Some(k) => c.import_rsa_key(s, k)?,
+        None => c.import_key(s, alg, &key)?,
+    }
+    let name = match &rsa_key {
+        Some(k) => format!("rsa{}", rsa::traits::PublicKeyParts::size(k) * 8),
+        None => alg.name().to_string(),
+    };
+    out(
+        format!("{name} key imported into {s} (recorded as imported: it gets no attestation)"),
+        json!({ "slot": s.to_string(), "algorithm": name, "origin": "imported" }),
+    )
+}
+
+/// `pin retries PIN_TRIES PUK_TRIES`: needs the management key and the PIN;
+/// PIN and PUK go back to their factory values.
+pub(super) fn pin_retries(
+    c: &mut Card,
+    pin_tries: u8,
+    puk_tries: u8,
+    p: &PinArgs,
+    m: &MgmArgs,
+) -> Result<Out, Failure> {
+    authenticate(c, m)?;
+    verify_pin(c, p)?;
+    c.set_pin_retries(pin_tries, puk_tries)?;
+    out(
+        format!(
+            "{pin_tries} PIN tries, {puk_tries} PUK tries; PIN and PUK are back to 123456 and 12345678: change them"
+        ),
+        json!({ "pin_tries": pin_tries, "puk_tries": puk_tries, "pin": "factory", "puk": "factory" }),
+    )
+}
+
+/// `reset`: Yubico's PIV reset. Like ykman, it first blocks the PIN and the
+/// PUK with wrong values (RESET needs both blocked), then resets.
+pub(super) fn reset(c: &mut Card, yes: bool) -> Result<Out, Failure> {
+    if !yes {
+        return Err(Failure::Usage(
+            "reset blocks the PIN and PUK, then wipes every key and certificate: confirm with --yes".into(),
+        ));
+    }
+    let blocked = |r: subsim_host::Result<()>| matches!(r.map_err(|e| e.sw()), Err(Some(Sw::AUTH_METHOD_BLOCKED)));
+    // At most 15 tries each (the card's limit); a wrong value counts down.
+    for _ in 0..16 {
+        if blocked(c.verify_pin(b"00000000")) {
+            break;
+        }
+    }
+    for _ in 0..16 {
+        // A wrong PUK and no new PIN: counted before the new PIN is looked at.
+        let cmd = Command::new(0, 0x2C, 0, 0x80).with_data([[0x30u8; 8], [0xFF; 8]].concat());
+        if c.transmit(&cmd)?.sw == Sw::AUTH_METHOD_BLOCKED {
+            break;
+        }
+    }
+    c.reset()?;
+    out(
+        "reset: keys and certificates wiped; PIN 123456, PUK 12345678, management key back to the factory value",
+        json!({ "reset": true }),
+    )
+}
