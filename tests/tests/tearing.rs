@@ -222,6 +222,12 @@ fn scenarios() -> Vec<Scenario> {
             intermediate: None,
         },
         Scenario {
+            name: "GENERATE (P-256 replaces an RSA key)",
+            setup: admin_with_keys,
+            command: |c| c.generate_key(Slot::Signature, applet_spec::piv::KeyAlgorithm::EccP256).map(drop),
+            intermediate: None,
+        },
+        Scenario {
             name: "SET IMPORT POLICY",
             setup: admin,
             command: |c| c.set_import_policy(Slot::Authentication, true),
@@ -265,8 +271,8 @@ fn every_cut_leaves_before_after_or_the_documented_intermediate() {
             cuts += 1;
         }
     }
-    // Nine counted checks of two writes each, twelve single-write commands.
-    assert_eq!(cuts, 9 * 2 + 12, "cut points exercised");
+    // Nine counted checks of two writes each, thirteen single-write commands.
+    assert_eq!(cuts, 9 * 2 + 13, "cut points exercised");
 }
 
 #[test]
