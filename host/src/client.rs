@@ -420,6 +420,48 @@ impl<T: Transport> Client<T> {
         })
     }
 
+    /// Signs `message` with the key in `slot`, of algorithm `alg`: RSA of
+    /// any size (hashed and padded here, raw RSA on the card), or ECDSA (the
+    /// hash goes to the card; the answer is a DER ECDSA signature, which
+    /// OpenSSL verifies as it is).
+    pub fn sign_with(
+        &mut self,
+        slot: Slot,
+        alg: KeyAlgorithm,
+        message: &[u8],
+        hash: Hash,
+        padding: Padding,
+    ) -> Result<Vec<u8>> {
+        let digest = hash.digest(message);
+        let input = match alg.rsa_bytes() {
+            Some(len) => match padding {
+                Padding::Pkcs1v15 => padding::pkcs1v15(hash, &digest, len),
+                Padding::Pss => padding::pss(hash, &digest, len * 8, &mut rand::thread_rng()),
+            }
+            .ok_or_else(|| Error::Invalid("digest too long for the key".into()))?,
+            None => digest,
+        };
+        let reply = self.general_authenticate(alg.id(), slot.key_ref(), &DynamicAuth::sign_request(&input))?;
+        reply.response.ok_or(Error::Malformed {
+            command: "GENERAL AUTHENTICATE",
+            source: SpecError::Malformed("no response item"),
+        })
+    }
+
+    /// The shared secret of ECDH between the key in `slot` and the other
+    /// party's uncompressed point.
+    pub fn ecdh(&mut self, slot: Slot, alg: KeyAlgorithm, point: &[u8]) -> Result<Vec<u8>> {
+        let cmd = self
+            .iso(ins::GENERAL_AUTHENTICATE, alg.id(), slot.key_ref())
+            .with_data(messages::ecdh_request(point))
+            .with_ne(self.ne());
+        let data = self.call("GENERAL AUTHENTICATE", cmd)?;
+        DynamicAuth::decode(&data).map_err(malformed("GENERAL AUTHENTICATE"))?.response.ok_or(Error::Malformed {
+            command: "GENERAL AUTHENTICATE",
+            source: SpecError::Malformed("no response item"),
+        })
+    }
+
     /// Signs `message`: hashed and padded here, raw RSA on the card.
     ///
     /// ```

@@ -112,3 +112,30 @@ fn import_retries_and_reset() {
     assert!(info.contains("9D: empty") && info.contains("pin: pin, FACTORY VALUE, 3 of 3 tries left"), "{info}");
     assert!(info.contains("F9: p256, generated on the card"), "the attestation key stays: {info}");
 }
+
+/// `key generate --algorithm` and `sign` with every kind of key, checked by OpenSSL.
+#[test]
+fn generate_and_sign_with_each_algorithm() {
+    let h = Home::new("algorithms");
+    if !openssl() {
+        return;
+    }
+    std::fs::write(h.file("msg"), b"transfer 10 EUR").unwrap();
+    for alg in ["p256", "p384", "rsa1024", "rsa2048"] {
+        std::fs::write(h.file("key.pem"), h.ok(&["key", "generate", "9c", "--algorithm", alg])).unwrap();
+        assert!(h.ok(&["key", "info", "9c"]).contains(alg));
+        let sig = h.run(&["sign", "9c", h.file("msg").to_str().unwrap(), "--output", "raw"]);
+        assert!(sig.status.success(), "{alg}: {}", String::from_utf8_lossy(&sig.stderr));
+        std::fs::write(h.file("sig"), &sig.stdout).unwrap();
+        let o = Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(h.file("key.pem"))
+            .arg("-signature")
+            .arg(h.file("sig"))
+            .arg(h.file("msg"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{alg}: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    assert_eq!(h.run(&["key", "generate", "9c", "--algorithm", "ed25519"]).status.code(), Some(2));
+}

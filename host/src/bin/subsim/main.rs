@@ -88,6 +88,17 @@ pub enum SlotArg {
     Af9,
 }
 
+/// A key pair's algorithm.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AlgorithmArg {
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    Rsa1024,
+    P256,
+    P384,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum HashArg {
     Sha256,
@@ -263,10 +274,13 @@ pub enum MgmCmd {
 
 #[derive(Subcommand)]
 pub enum KeyCmd {
-    /// Generate an RSA-2048 key pair in a slot (real cards take 2 to 20 s).
+    /// Generate a key pair in a slot (RSA-2048 unless told; real cards take 2 to 20 s for RSA).
     Generate {
         #[arg(value_enum)]
         slot: SlotArg,
+        /// The key's algorithm.
+        #[arg(long, value_enum, default_value = "rsa2048")]
+        algorithm: AlgorithmArg,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,

@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) fn key(c: &mut Card, k: &KeyCmd, quiet: bool) -> Result<Out, Failure> {
     match k {
-        KeyCmd::Generate { slot: s, timeout, mgm } => {
+        KeyCmd::Generate { slot: s, algorithm, timeout, mgm } => {
             authenticate(c, mgm)?;
             let started = Instant::now();
             // The card works in silence for seconds: show that we wait, and
@@ -30,11 +30,10 @@ pub(super) fn key(c: &mut Card, k: &KeyCmd, quiet: bool) -> Result<Out, Failure>
                     }
                 })
             };
-            let result = c.generate(slot(*s));
+            let result = c.generate_key(slot(*s), super::yubico::key_algorithm(*algorithm));
             done.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = watcher.join();
-            let key = result?;
-            let pem = key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?;
+            let pem = super::yubico::public_key_pem(&result?)?;
             out(
                 pem.trim_end().to_string(),
                 json!({ "slot": slot(*s).to_string(), "public_key_pem": pem, "seconds": started.elapsed().as_secs_f64() }),

@@ -141,7 +141,9 @@ pub fn run(cli: &Cli, target: &Target) -> Result<Out, Failure> {
                 HashArg::Sha384 => Hash::Sha384,
                 HashArg::Sha512 => Hash::Sha512,
             };
-            let sig = c.sign(slot(*s), &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
+            // RSA of any size or ECDSA, as the slot's key is (GET METADATA).
+            let alg = yubico::slot_algorithm(&mut c, slot(*s))?;
+            let sig = c.sign_with(slot(*s), alg, &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
             match output {
                 Encoding::Raw if !cli.json => {

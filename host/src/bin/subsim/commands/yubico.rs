@@ -9,6 +9,32 @@ use rsa::pkcs8::DecodePrivateKey;
 
 use super::*;
 
+/// The command line's algorithm names.
+pub(super) fn key_algorithm(a: crate::AlgorithmArg) -> KeyAlgorithm {
+    use crate::AlgorithmArg::*;
+    match a {
+        Rsa1024 => KeyAlgorithm::Rsa1024,
+        Rsa2048 => KeyAlgorithm::Rsa2048,
+        Rsa3072 => KeyAlgorithm::Rsa3072,
+        Rsa4096 => KeyAlgorithm::Rsa4096,
+        P256 => KeyAlgorithm::EccP256,
+        P384 => KeyAlgorithm::EccP384,
+    }
+}
+
+/// The algorithm of the key in `slot`, from GET METADATA; RSA-2048 on
+/// cards without metadata (all their keys are).
+pub(super) fn slot_algorithm(c: &mut Card, s: Slot) -> Result<KeyAlgorithm, Failure> {
+    match c.slot_metadata(s) {
+        Ok(Some(m)) => KeyAlgorithm::from_id(m.algorithm)
+            .ok_or_else(|| Failure::Usage(format!("{s}: unknown key algorithm {:02X}", m.algorithm))),
+        // The card's own answer: exit 1, with the status word.
+        Ok(None) => Err(subsim_host::Error::Status { command: "GET METADATA", sw: Sw::REFERENCE_NOT_FOUND }.into()),
+        Err(e) if e.sw() == Some(Sw::INS_NOT_SUPPORTED) => Ok(KeyAlgorithm::Rsa2048),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A public key from the card as PEM (SubjectPublicKeyInfo).
 pub(super) fn public_key_pem(key: &PublicKeyData) -> Result<String, Failure> {
     let bad = |e: &dyn std::fmt::Display| Failure::Usage(format!("the card's public key: {e}"));
