@@ -169,6 +169,23 @@ impl Persistent {
         *self = next;
     }
 
+    /// Keeps the Key History object (5FC10C) in step with the retired slots
+    /// (SP 800-73-4 part 1, 3.3.2): retired keys with their certificate on
+    /// the card, and without. An off-card URL the issuer wrote stays. Made
+    /// only once a retired key or history exists.
+    pub fn refresh_key_history(&mut self) {
+        let retired: Vec<Slot> = self.keys.keys().copied().filter(|s| matches!(s, Slot::Retired(_))).collect();
+        let current = self.objects.get(&ObjectTag::KEY_HISTORY);
+        if retired.is_empty() && current.is_none() {
+            return;
+        }
+        let url = current.and_then(|v| messages::parse_key_history(v).ok()).and_then(|(_, _, url)| url);
+        let on_card = retired.iter().filter(|s| self.objects.contains_key(&s.cert_object())).count() as u8;
+        let off_card = retired.len() as u8 - on_card;
+        let value = messages::key_history(on_card, off_card, url.as_deref());
+        self.objects.insert(ObjectTag::KEY_HISTORY, Arc::new(value));
+    }
+
     /// The key in any slot, F9 included.
     pub fn slot_key(&self, slot: Slot) -> Option<&SlotKey> {
         match slot {

@@ -185,6 +185,30 @@ pub fn ccc(card_id: &[u8; 14]) -> Vec<u8> {
     ])
 }
 
+/// The Key History object value (inside 53), SP 800-73-4 part 1, table
+/// 19: `C1` keys with on-card certificates, `C2` keys with off-card
+/// certificates, `F3` the off-card certificate URL (when there is one),
+/// `FE` error detection code.
+pub fn key_history(on_card: u8, off_card: u8, url: Option<&[u8]>) -> Vec<u8> {
+    let mut items: Vec<(u8, &[u8])> =
+        vec![(0xC1, std::slice::from_ref(&on_card)), (0xC2, std::slice::from_ref(&off_card))];
+    if let Some(u) = url {
+        items.push((0xF3, u));
+    }
+    items.push((TAG_ERROR_DETECTION, &[]));
+    flat::encode(&items)
+}
+
+/// Keys with on-card and off-card certificates, and the URL, of a Key History value.
+pub fn parse_key_history(value: &[u8]) -> Result<(u8, u8, Option<Vec<u8>>), SpecError> {
+    let items = flat::parse(value)?;
+    let count = |t| match flat::find(&items, t) {
+        Some([n]) => Ok(*n),
+        _ => Err(SpecError::Malformed("key history count of one byte")),
+    };
+    Ok((count(0xC1)?, count(0xC2)?, flat::find(&items, 0xF3).map(<[u8]>::to_vec)))
+}
+
 pub fn parse_chuid_guid(value: &[u8]) -> Result<[u8; 16], SpecError> {
     let items = flat::parse(value)?;
     flat::find(&items, TAG_GUID)

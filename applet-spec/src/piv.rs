@@ -42,6 +42,28 @@ pub enum Slot {
     /// F9: the card's attestation key (Yubico's slot): signs ATTEST
     /// certificates only, never GENERAL AUTHENTICATE; kept by RESET.
     Attestation,
+    /// 82-95: retired key management keys (SP 800-73-4 part 1, 3.3.3),
+    /// PIN once per session, as 9D.
+    Retired(Retired),
+}
+
+/// The number of a retired key management slot, 1 to 20 (key reference
+/// 82 to 95): no other value can be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Retired(u8);
+
+impl Retired {
+    pub const COUNT: u8 = 20;
+    pub fn new(n: u8) -> Option<Retired> {
+        (1..=Self::COUNT).contains(&n).then_some(Retired(n))
+    }
+    pub fn number(self) -> u8 {
+        self.0
+    }
+    /// All twenty, 82 first.
+    pub fn all() -> impl Iterator<Item = Retired> {
+        (1..=Self::COUNT).map(Retired)
+    }
 }
 
 /// The PIN a slot's private key needs.
@@ -85,11 +107,19 @@ impl Slot {
             Slot::KeyManagement => 0x9D,
             Slot::CardAuthentication => 0x9E,
             Slot::Attestation => 0xF9,
+            Slot::Retired(r) => 0x81 + r.0,
         }
     }
-    /// Any key slot, F9 included.
+    /// Any key slot, F9 and the retired 82-95 included.
     pub fn from_key_ref(r: u8) -> Option<Slot> {
-        Slot::WITH_ATTESTATION.into_iter().find(|s| s.key_ref() == r)
+        match r {
+            0x82..=0x95 => Retired::new(r - 0x81).map(Slot::Retired),
+            _ => Slot::WITH_ATTESTATION.into_iter().find(|s| s.key_ref() == r),
+        }
+    }
+    /// Every key slot: the four, F9, then 82 to 95.
+    pub fn every() -> impl Iterator<Item = Slot> {
+        Slot::WITH_ATTESTATION.into_iter().chain(Retired::all().map(Slot::Retired))
     }
     /// A slot GENERAL AUTHENTICATE may use (not F9).
     pub fn usable_by_host(self) -> bool {
@@ -103,18 +133,22 @@ impl Slot {
             Slot::KeyManagement => ObjectTag::CERT_9D,
             Slot::CardAuthentication => ObjectTag::CERT_9E,
             Slot::Attestation => ObjectTag::ATTESTATION_CERT,
+            // 5FC10D (82) to 5FC120 (95).
+            Slot::Retired(r) => ObjectTag(0x5FC10C + r.0 as u32),
         }
     }
     pub fn pin_policy(self) -> PinPolicy {
         match self {
-            Slot::Authentication | Slot::KeyManagement => PinPolicy::Once,
+            Slot::Authentication | Slot::KeyManagement | Slot::Retired(_) => PinPolicy::Once,
             Slot::Signature => PinPolicy::Always,
             Slot::CardAuthentication | Slot::Attestation => PinPolicy::Never,
         }
     }
-    /// A bit per slot, for compact status encodings.
+    /// A bit per slot, for compact status encodings (GET STATUS covers
+    /// the four host slots; F9 has one for completeness, retired slots none).
     pub fn bit(self) -> u8 {
         match self {
+            Slot::Retired(_) => 0,
             Slot::Authentication => 0x01,
             Slot::Signature => 0x02,
             Slot::KeyManagement => 0x04,
@@ -407,6 +441,15 @@ mod tests {
         assert_eq!(ObjectTag::from_bytes(&[0x7E, 0x01]), None, "one-byte tag with a tail");
         assert_eq!(Slot::from_key_ref(0xF9), Some(Slot::Attestation));
         assert!(!Slot::ALL.contains(&Slot::Attestation));
+        assert_eq!(Slot::every().count(), 25);
+        for s in Slot::every() {
+            assert_eq!(Slot::from_key_ref(s.key_ref()), Some(s));
+            assert_eq!(ObjectTag::from_bytes(&s.cert_object().to_bytes()), Some(s.cert_object()));
+        }
+        assert_eq!(Slot::from_key_ref(0x82).unwrap().cert_object(), ObjectTag(0x5FC10D));
+        assert_eq!(Slot::from_key_ref(0x95).unwrap().cert_object(), ObjectTag(0x5FC120));
+        assert_eq!((Slot::from_key_ref(0x81), Slot::from_key_ref(0x96)), (None, None));
+        assert_eq!(Retired::new(0), None);
     }
 
     #[test]

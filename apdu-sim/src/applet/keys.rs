@@ -35,6 +35,9 @@ impl SubSim {
         let public = key.public();
         self.store.write(|p| {
             p.set_slot_key(slot, SlotKey::new(slot, key, KeyOrigin::Generated));
+            if matches!(slot, Slot::Retired(_)) {
+                p.refresh_key_history();
+            }
             p.changes = p.changes.wrapping_add(1);
             Ok::<_, Sw>(())
         })?;

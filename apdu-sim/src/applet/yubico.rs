@@ -134,6 +134,9 @@ impl SubSim {
         let key = PrivateKey::import(alg, &request.key)?;
         self.store.write(|p| {
             p.set_slot_key(slot, SlotKey::new(slot, key, KeyOrigin::Imported));
+            if matches!(slot, Slot::Retired(_)) {
+                p.refresh_key_history();
+            }
             p.changes = p.changes.wrapping_add(1);
             Ok::<_, Sw>(Vec::new())
         })
