@@ -293,6 +293,7 @@ pub fn save(path: &Path, state: &Persistent) -> Result<(), StateError> {
 mod tests {
     use super::*;
     use crate::rng;
+    use applet_spec::piv::KeyAlgorithm;
 
     #[test]
     fn save_then_load_keeps_the_card() {
@@ -302,6 +303,12 @@ mod tests {
         let key = PrivateKey::Rsa(Arc::new(crate::crypto::generate_rsa2048(&mut r).unwrap()));
         p.keys.insert(Slot::Signature, SlotKey::new(Slot::Signature, key, KeyOrigin::Imported));
         p.import_forbidden.insert(Slot::Authentication);
+        for (slot, alg) in
+            [(Slot::KeyManagement, KeyAlgorithm::EccP256), (Slot::CardAuthentication, KeyAlgorithm::EccP384)]
+        {
+            let key = PrivateKey::generate(alg, &mut r).unwrap();
+            p.keys.insert(slot, SlotKey::new(slot, key, KeyOrigin::Generated));
+        }
         p.binding = Some(Binding { value: Zeroizing::new(vec![9; 32]), tries_left: 4 });
         let dir = std::env::temp_dir().join(format!("subsim-persist-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
@@ -312,10 +319,32 @@ mod tests {
         assert_eq!(snapshot(&back), snapshot(&p));
         assert_eq!(back.keys[&Slot::Signature].origin, KeyOrigin::Imported);
         assert!(back.attestation.is_some() && back.import_forbidden.contains(&Slot::Authentication));
+        assert_eq!(back.keys[&Slot::KeyManagement].key.public(), p.keys[&Slot::KeyManagement].key.public());
+        assert_eq!(back.keys[&Slot::CardAuthentication].key.algorithm(), KeyAlgorithm::EccP384);
         assert_eq!(back.guid, p.guid);
         assert_eq!(*back.pin.block, *p.pin.block);
         assert!(load(&dir.join("absent.json")).unwrap().is_none());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn key_fields_are_validated() {
+        let mut r = rng::seeded(8);
+        let p = Persistent::manufacture(&mut r);
+        let bad = |f: fn(&mut CardFile), want: &str| {
+            let mut file = to_file(&p).unwrap();
+            f(&mut file);
+            let err = from_file(file).err().unwrap_or_default();
+            assert!(err.contains(want), "{want:?} not in {err:?}");
+        };
+        bad(|f| drop(f.ec_keys.insert("9A".into(), "p521:00".into())), "unknown curve");
+        bad(|f| drop(f.ec_keys.insert("9A".into(), format!("p256:{}", "00".repeat(32)))), "EC key 9A");
+        bad(|f| drop(f.ec_keys.insert("77".into(), format!("p256:{}", "01".repeat(32)))), "slot 77");
+        bad(|f| drop(f.key_origins.insert("9C".into(), "imported".into())), "holds no key");
+        bad(|f| drop(f.key_origins.insert("F9".into(), "borrowed".into())), "unknown origin");
+        bad(|f| f.import_forbidden.push("9B".into()), "slot 9B");
+        bad(|f| drop(f.keys.insert("F9".into(), String::new())), "key F9");
+        assert!(from_file(to_file(&p).unwrap()).is_ok());
     }
 
     fn saved_text(seed: u64) -> String {
