@@ -139,3 +139,32 @@ fn generate_and_sign_with_each_algorithm() {
     }
     assert_eq!(h.run(&["key", "generate", "9c", "--algorithm", "ed25519"]).status.code(), Some(2));
 }
+
+/// A CSR and a self-signed certificate for EC keys, signed on the card
+/// with ECDSA (SHA-256 for P-256, SHA-384 for P-384), checked by OpenSSL.
+#[test]
+fn ec_requests_and_self_signed_certificates() {
+    let h = Home::new("ec-x509");
+    if !openssl() {
+        return;
+    }
+    for (alg, sig) in [("p256", "ecdsa-with-SHA256"), ("p384", "ecdsa-with-SHA384")] {
+        std::fs::write(h.file("pub.pem"), h.ok(&["key", "generate", "9a", "--algorithm", alg])).unwrap();
+        std::fs::write(h.file("req.pem"), h.ok(&["csr", "9a", "--subject", "CN=Alice,O=Bank"])).unwrap();
+        let o =
+            Command::new("openssl").args(["req", "-verify", "-noout", "-in"]).arg(h.file("req.pem")).output().unwrap();
+        assert!(o.status.success(), "{alg}: {}", String::from_utf8_lossy(&o.stderr));
+        h.ok(&["cert", "selfsign", "9a", "--subject", "CN=Alice", "--pubkey", h.file("pub.pem").to_str().unwrap()]);
+        std::fs::write(h.file("cert.pem"), h.ok(&["cert", "export", "9a"])).unwrap();
+        let text =
+            Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(h.file("cert.pem")).output().unwrap();
+        assert!(String::from_utf8_lossy(&text.stdout).contains(sig), "{alg}");
+        let o = Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(h.file("cert.pem"))
+            .arg(h.file("cert.pem"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{alg}: {}", String::from_utf8_lossy(&o.stdout));
+    }
+}

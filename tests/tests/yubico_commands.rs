@@ -87,7 +87,9 @@ fn metadata_of_key_slots() {
     // F9 holds the attestation key from manufacture.
     let f9 = card.slot_metadata(Slot::Attestation).unwrap().expect("F9 key");
     assert_eq!(f9.origin, Some(KeyOrigin::Generated));
-    assert_eq!(raw(&mut card, "00 F7 00 77").sw, Sw::INCORRECT_P1_P2, "not a reference");
+    // A reference the card does not have (ykman 5 asks for the Bio one, 96):
+    // 6A88, as a YubiKey answers.
+    assert_eq!(raw(&mut card, "00 F7 00 96").sw, Sw::REFERENCE_NOT_FOUND, "no such reference");
 }
 
 #[test]

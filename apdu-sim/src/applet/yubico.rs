@@ -29,7 +29,8 @@ fn pin_metadata(r: &Reference, default: &[u8], digits_only: bool) -> Metadata {
 
 impl SubSim {
     /// GET METADATA `00 F7 00 <ref>`: the PIN (80), PUK (81), management
-    /// key (9B) or a key slot (9A, 9C, 9D, 9E, F9). An empty slot is 6A88.
+    /// key (9B) or a key slot (9A, 9C, 9D, 9E, 82-95, F9). An empty slot,
+    /// or a reference the card does not have, is 6A88.
     pub(super) fn get_metadata(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
         if cmd.p1 != 0 {
             return Err(Sw::INCORRECT_P1_P2);
@@ -49,7 +50,9 @@ impl SubSim {
                 ..Default::default()
             },
             r => {
-                let slot = Slot::from_key_ref(r).ok_or(Sw::INCORRECT_P1_P2)?;
+                // Any other reference holds nothing here: 6A88, as a YubiKey
+                // answers (ykman 5 asks for the Bio reference 96 that way).
+                let slot = Slot::from_key_ref(r).ok_or(Sw::REFERENCE_NOT_FOUND)?;
                 let k = p.slot_key(slot).ok_or(Sw::REFERENCE_NOT_FOUND)?;
                 Metadata {
                     algorithm: k.key.algorithm().id(),

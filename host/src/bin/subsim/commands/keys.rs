@@ -65,11 +65,16 @@ pub(super) fn cert(c: &mut Card, k: &CertCmd) -> Result<Out, Failure> {
             )
         }
         CertCmd::Selfsign { slot: s, subject, pubkey, days, pin, mgm } => {
-            let public = slot_public_key(c, slot(*s), Some(pubkey))?;
-            if slot(*s) != Slot::CardAuthentication {
-                verify_pin(c, pin)?;
-            }
-            let der = x509::selfsign(&x509::CardSigner::new(c, slot(*s), public), subject, *days)?;
+            let der = match super::yubico::ec_certificate(c, slot(*s), subject, Some(*days), pin)? {
+                Some(der) => der,
+                None => {
+                    let public = slot_public_key(c, slot(*s), Some(pubkey))?;
+                    if slot(*s) != Slot::CardAuthentication {
+                        verify_pin(c, pin)?;
+                    }
+                    x509::selfsign(&x509::CardSigner::new(c, slot(*s), public), subject, *days)?
+                }
+            };
             authenticate(c, mgm)?;
             c.write_certificate(slot(*s), &der)?;
             out(

@@ -181,11 +181,17 @@ pub fn run(cli: &Cli, target: &Target) -> Result<Out, Failure> {
         }
         Cmd::Csr { slot: s, subject, pubkey, pin } => {
             let mut c = card(target, cli)?;
-            let public = slot_public_key(&mut c, slot(*s), pubkey.as_deref())?;
-            if slot(*s) != Slot::CardAuthentication {
-                verify_pin(&mut c, pin)?;
-            }
-            let der = x509::csr(&x509::CardSigner::new(&mut c, slot(*s), public), subject)?;
+            // An EC key (GET METADATA says): ECDSA; else RSA as before.
+            let der = match yubico::ec_certificate(&mut c, slot(*s), subject, None, pin)? {
+                Some(der) => der,
+                None => {
+                    let public = slot_public_key(&mut c, slot(*s), pubkey.as_deref())?;
+                    if slot(*s) != Slot::CardAuthentication {
+                        verify_pin(&mut c, pin)?;
+                    }
+                    x509::csr(&x509::CardSigner::new(&mut c, slot(*s), public), subject)?
+                }
+            };
             let pem = pem_rfc7468::encode_string("CERTIFICATE REQUEST", pem_rfc7468::LineEnding::LF, &der)
                 .map_err(|e| Failure::Usage(e.to_string()))?;
             out(pem.trim_end().to_string(), json!({ "csr_pem": pem }))

@@ -9,6 +9,46 @@ use rsa::pkcs8::DecodePrivateKey;
 
 use super::*;
 
+/// For an EC key in the slot (GET METADATA says so): a PKCS#10 request, or
+/// with `days` a self-signed certificate, signed on the card with ECDSA
+/// (SHA-256 for P-256, SHA-384 for P-384), after the PIN. `None` for RSA
+/// keys and cards without metadata: the caller's RSA path takes them.
+pub(super) fn ec_certificate(
+    c: &mut Card,
+    s: Slot,
+    subject: &str,
+    days: Option<u64>,
+    pin: &PinArgs,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let Ok(Some(m)) = c.slot_metadata(s) else { return Ok(None) };
+    let (Some(alg), Some(PublicKeyData::Ec { point })) = (KeyAlgorithm::from_id(m.algorithm), m.public_key) else {
+        return Ok(None);
+    };
+    if s != Slot::CardAuthentication {
+        verify_pin(c, pin)?;
+    }
+    let bad = |e: &dyn std::fmt::Display| Failure::Usage(format!("the card's public key: {e}"));
+    let der = match alg {
+        KeyAlgorithm::EccP256 => {
+            let public = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(|e| bad(&e))?;
+            let signer = x509::P256CardSigner::new(c, s, public);
+            match days {
+                Some(d) => x509::selfsign_with::<_, p256::ecdsa::DerSignature>(&signer, subject, d)?,
+                None => x509::csr_with::<_, p256::ecdsa::DerSignature>(&signer, subject)?,
+            }
+        }
+        _ => {
+            let public = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(|e| bad(&e))?;
+            let signer = x509::P384CardSigner::new(c, s, public);
+            match days {
+                Some(d) => x509::selfsign_with::<_, p384::ecdsa::DerSignature>(&signer, subject, d)?,
+                None => x509::csr_with::<_, p384::ecdsa::DerSignature>(&signer, subject)?,
+            }
+        }
+    };
+    Ok(Some(der))
+}
+
 /// The command line's algorithm names.
 pub(super) fn key_algorithm(a: crate::AlgorithmArg) -> KeyAlgorithm {
     use crate::AlgorithmArg::*;
