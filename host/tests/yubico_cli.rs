@@ -168,3 +168,22 @@ fn ec_requests_and_self_signed_certificates() {
         assert!(o.status.success(), "{alg}: {}", String::from_utf8_lossy(&o.stdout));
     }
 }
+
+/// Login and a transaction with EC keys: the card signs with ECDSA, the
+/// command line checks against the certificates.
+#[test]
+fn login_and_transactions_with_ec_keys() {
+    let h = Home::new("ec-flows");
+    for (slot, alg) in [("9a", "p256"), ("9c", "p384")] {
+        std::fs::write(h.file("pub.pem"), h.ok(&["key", "generate", slot, "--algorithm", alg])).unwrap();
+        h.ok(&["cert", "selfsign", slot, "--subject", "CN=Alice", "--pubkey", h.file("pub.pem").to_str().unwrap()]);
+    }
+    assert!(h.ok(&["login"]).contains("login OK"));
+    std::fs::write(h.file("tx"), b"transfer 250.00 EUR").unwrap();
+    let sig = h.ok(&["tx", "sign", h.file("tx").to_str().unwrap()]);
+    let tx = h.file("tx");
+    let ok = h.ok(&["tx", "verify", tx.to_str().unwrap(), "--signature", sig.trim()]);
+    assert!(ok.contains("valid"), "{ok}");
+    std::fs::write(h.file("tx"), b"transfer 950.00 EUR").unwrap();
+    assert_eq!(h.run(&["tx", "verify", tx.to_str().unwrap(), "--signature", sig.trim()]).status.code(), Some(4));
+}

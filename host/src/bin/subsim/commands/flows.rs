@@ -3,14 +3,17 @@
 use super::*;
 
 pub(super) fn login(c: &mut Card, p: &PinArgs) -> Result<Out, Failure> {
-    let (subject, _, key) = describe_cert(&slot_certificate(c, Slot::Authentication)?)?;
+    // RSA or EC, as the certificate says.
+    let (subject, key) = super::yubico::describe_cert_any(&slot_certificate(c, Slot::Authentication)?)?;
     verify_pin(c, p)?;
     let mut challenge = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut challenge);
-    let sig = c.sign(Slot::Authentication, &challenge, Hash::Sha256, Padding::Pkcs1v15)?;
-    key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(challenge), &sig).map_err(|_| {
-        Failure::NotVerified(format!("login FAILED: the card's signature does not match the certificate of {subject}"))
-    })?;
+    let sig = super::yubico::sign_for(c, Slot::Authentication, &key, &challenge)?;
+    if !key.verifies(&challenge, &sig) {
+        return Err(Failure::NotVerified(format!(
+            "login FAILED: the card's signature does not match the certificate of {subject}"
+        )));
+    }
     out(
         format!("login OK: {subject} signed a fresh challenge"),
         json!({ "login": true, "subject": subject, "challenge": hex::encode(challenge) }),
@@ -22,7 +25,8 @@ pub(super) fn tx(c: &mut Card, t: &TxCmd) -> Result<Out, Failure> {
         TxCmd::Sign { file, pin } => {
             let text = read_input(file)?;
             verify_pin(c, pin)?;
-            let sig = c.sign(Slot::Signature, &text, Hash::Sha256, Padding::Pkcs1v15)?;
+            // RSA or ECDSA, as the 9C key is (GET METADATA).
+            let sig = super::yubico::sign_slot(c, Slot::Signature, &text)?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
             out(b64.clone(), json!({ "signature_base64": b64 }))
         }
@@ -39,8 +43,8 @@ pub(super) fn tx(c: &mut Card, t: &TxCmd) -> Result<Out, Failure> {
                 }
                 None => slot_certificate(c, Slot::Signature)?,
             };
-            let (subject, _, key) = describe_cert(&der)?;
-            match key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&text), &sig) {
+            let (subject, key) = super::yubico::describe_cert_any(&der)?;
+            match key.verifies(&text, &sig).then_some(()).ok_or(()) {
                 Ok(()) => out(
                     format!("transaction signature valid ({subject})"),
                     json!({ "valid": true, "subject": subject }),

@@ -49,6 +49,78 @@ pub(super) fn ec_certificate(
     Ok(Some(der))
 }
 
+/// A certificate's public key, whatever its algorithm.
+pub(super) enum CertKey {
+    Rsa(RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+impl CertKey {
+    /// The key algorithm the card's key must have (RSA: by the modulus).
+    fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            CertKey::Rsa(k) => match rsa::traits::PublicKeyParts::size(k) {
+                128 => KeyAlgorithm::Rsa1024,
+                384 => KeyAlgorithm::Rsa3072,
+                512 => KeyAlgorithm::Rsa4096,
+                _ => KeyAlgorithm::Rsa2048,
+            },
+            CertKey::P256(_) => KeyAlgorithm::EccP256,
+            CertKey::P384(_) => KeyAlgorithm::EccP384,
+        }
+    }
+    /// The hash a login or transaction signature uses: SHA-384 for P-384, else SHA-256.
+    fn hash(&self) -> Hash {
+        match self {
+            CertKey::P384(_) => Hash::Sha384,
+            _ => Hash::Sha256,
+        }
+    }
+    /// Checks a signature the card made with [`sign_for`].
+    pub(super) fn verifies(&self, msg: &[u8], sig: &[u8]) -> bool {
+        use rsa::signature::Verifier;
+        match self {
+            CertKey::Rsa(k) => k.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(msg), sig).is_ok(),
+            CertKey::P256(k) => p256::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify(msg, &s).is_ok()),
+            CertKey::P384(k) => p384::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify(msg, &s).is_ok()),
+        }
+    }
+}
+
+/// A certificate's subject and public key (RSA, P-256 or P-384).
+pub(super) fn describe_cert_any(der: &[u8]) -> Result<(String, CertKey), Failure> {
+    use x509_cert::der::{Decode, Encode};
+    let cert =
+        x509_cert::Certificate::from_der(der).map_err(|e| Failure::Usage(format!("not an X.509 certificate: {e}")))?;
+    let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
+    let key = if let Ok(k) = RsaPublicKey::from_public_key_der(&spki) {
+        CertKey::Rsa(k)
+    } else if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(&spki) {
+        CertKey::P256(k)
+    } else if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(&spki) {
+        CertKey::P384(k)
+    } else {
+        return Err(Failure::Usage("the certificate's key is not RSA, P-256 or P-384".into()));
+    };
+    Ok((cert.tbs_certificate.subject.to_string(), key))
+}
+
+/// The card signs `msg` with the slot's key of the certificate's algorithm:
+/// PKCS#1 v1.5 with SHA-256 for RSA, ECDSA for EC.
+pub(super) fn sign_for(c: &mut Card, s: Slot, key: &CertKey, msg: &[u8]) -> Result<Vec<u8>, Failure> {
+    Ok(c.sign_with(s, key.algorithm(), msg, key.hash(), Padding::Pkcs1v15)?)
+}
+
+/// The card signs `msg` with the slot's key, whatever its algorithm (GET
+/// METADATA): PKCS#1 v1.5 with SHA-256 for RSA, ECDSA with SHA-256 (P-256)
+/// or SHA-384 (P-384): what [`CertKey::verifies`] checks.
+pub(super) fn sign_slot(c: &mut Card, s: Slot, msg: &[u8]) -> Result<Vec<u8>, Failure> {
+    let alg = slot_algorithm(c, s)?;
+    let hash = if alg == KeyAlgorithm::EccP384 { Hash::Sha384 } else { Hash::Sha256 };
+    Ok(c.sign_with(s, alg, msg, hash, Padding::Pkcs1v15)?)
+}
+
 /// The command line's algorithm names.
 pub(super) fn key_algorithm(a: crate::AlgorithmArg) -> KeyAlgorithm {
     use crate::AlgorithmArg::*;
