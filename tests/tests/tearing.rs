@@ -228,6 +228,15 @@ fn scenarios() -> Vec<Scenario> {
             intermediate: None,
         },
         Scenario {
+            name: "GENERATE into a retired slot (the key history in the same write)",
+            setup: admin_with_keys,
+            command: |c| {
+                let slot = Slot::from_key_ref(0x82).unwrap();
+                c.generate_key(slot, applet_spec::piv::KeyAlgorithm::EccP256).map(drop)
+            },
+            intermediate: None,
+        },
+        Scenario {
             name: "SET IMPORT POLICY",
             setup: admin,
             command: |c| c.set_import_policy(Slot::Authentication, true),
@@ -271,8 +280,8 @@ fn every_cut_leaves_before_after_or_the_documented_intermediate() {
             cuts += 1;
         }
     }
-    // Nine counted checks of two writes each, thirteen single-write commands.
-    assert_eq!(cuts, 9 * 2 + 13, "cut points exercised");
+    // Nine counted checks of two writes each, fourteen single-write commands.
+    assert_eq!(cuts, 9 * 2 + 14, "cut points exercised");
 }
 
 #[test]
