@@ -219,8 +219,12 @@ pub(super) fn key_info(c: &mut Card, slot: Option<Slot>) -> Result<Out, Failure>
         return out(text, j);
     }
     let (mut lines, mut slots) = (Vec::new(), Vec::new());
-    for s in Slot::WITH_ATTESTATION {
+    for s in Slot::every() {
         let m = c.slot_metadata(s)?;
+        // Retired slots (82-95) only when they hold a key.
+        if m.is_none() && matches!(s, Slot::Retired(_)) {
+            continue;
+        }
         let (text, j) = describe_slot(s, m.as_ref())?;
         lines.push(text);
         slots.push(j);
