@@ -29,7 +29,9 @@ fn card(full: bool) -> Persistent {
     let mut p = Persistent::manufacture(&mut r);
     if full {
         for slot in Slot::ALL {
-            p.keys.insert(slot, Arc::new(apdu_sim::crypto::generate_rsa2048(&mut r).unwrap()));
+            let key = apdu_sim::crypto::PrivateKey::Rsa(Arc::new(apdu_sim::crypto::generate_rsa2048(&mut r).unwrap()));
+            let key = apdu_sim::state::SlotKey::new(slot, key, applet_spec::messages::KeyOrigin::Generated);
+            p.keys.insert(slot, key);
             p.objects.insert(slot.cert_object(), Arc::new(vec![0x70; 2000]));
         }
         p.objects.insert(ObjectTag::CCC, Arc::new(vec![0; 20]));

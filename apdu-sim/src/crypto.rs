@@ -1,16 +1,146 @@
-//! The card's RSA operations. Raw RSA only: the host applies PKCS#1 v1.5 or
-//! PSS padding, as PIV specifies.
+//! The card's key operations. RSA is raw (the host applies PKCS#1 v1.5 or
+//! PSS padding, as PIV specifies); EC keys (P-256, P-384) come from
+//! RustCrypto's constant-time `p256`/`p384`. Every key is drawn from the
+//! card's injectable RNG, so a seeded card is reproducible.
 
-use applet_spec::piv::{RSA2048_BYTES, RSA_EXPONENT};
+use std::sync::Arc;
+
+use applet_spec::messages::{ImportedKey, PublicKeyData};
+use applet_spec::piv::{KeyAlgorithm, RSA2048_BYTES, RSA_EXPONENT};
 use applet_spec::Sw;
-use rsa::traits::PublicKeyParts;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, RsaPrivateKey};
+use zeroize::Zeroizing;
 
 use crate::rng::CardRng;
 
 /// Generates an RSA-2048 key pair with exponent 65537.
 pub fn generate_rsa2048(rng: &mut CardRng) -> Result<RsaPrivateKey, Sw> {
-    RsaPrivateKey::new_with_exp(rng, RSA2048_BYTES * 8, &BigUint::from(RSA_EXPONENT)).map_err(|_| Sw::UNKNOWN_ERROR)
+    generate_rsa(rng, RSA2048_BYTES)
+}
+
+fn generate_rsa(rng: &mut CardRng, bytes: usize) -> Result<RsaPrivateKey, Sw> {
+    RsaPrivateKey::new_with_exp(rng, bytes * 8, &BigUint::from(RSA_EXPONENT)).map_err(|_| Sw::UNKNOWN_ERROR)
+}
+
+/// A private key of any algorithm the card holds. Shared (`Arc`), so an
+/// atomic state update copies pointers, not keys; EC scalars zeroize on drop.
+#[derive(Clone)]
+pub enum PrivateKey {
+    Rsa(Arc<RsaPrivateKey>),
+    P256(Arc<p256::SecretKey>),
+    P384(Arc<p384::SecretKey>),
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrivateKey({})", self.algorithm().name())
+    }
+}
+
+impl PrivateKey {
+    /// A new key pair drawn from `rng`.
+    pub fn generate(alg: KeyAlgorithm, rng: &mut CardRng) -> Result<PrivateKey, Sw> {
+        Ok(match alg {
+            KeyAlgorithm::EccP256 => PrivateKey::P256(Arc::new(p256::SecretKey::random(rng))),
+            KeyAlgorithm::EccP384 => PrivateKey::P384(Arc::new(p384::SecretKey::random(rng))),
+            rsa => PrivateKey::Rsa(Arc::new(generate_rsa(rng, rsa.rsa_bytes().expect("RSA has a size"))?)),
+        })
+    }
+
+    /// The key IMPORT KEY carries, checked to be whole and of `alg`:
+    /// RSA from its CRT parameters (exponent 65537, as on a YubiKey), EC
+    /// from its private scalar.
+    pub fn import(alg: KeyAlgorithm, key: &ImportedKey) -> Result<PrivateKey, Sw> {
+        let bad = Sw::INCORRECT_DATA;
+        match (alg.rsa_bytes(), alg.ec_bytes(), key) {
+            (Some(bytes), _, ImportedKey::Rsa { p, q, dp, dq, qinv }) => {
+                let big = |v: &[u8]| BigUint::from_bytes_be(v);
+                let k = RsaPrivateKey::from_p_q(big(p), big(q), BigUint::from(RSA_EXPONENT)).map_err(|_| bad)?;
+                let consistent = k.size() == bytes
+                    && k.validate().is_ok()
+                    && k.dp() == Some(&big(dp))
+                    && k.dq() == Some(&big(dq))
+                    && k.crt_coefficient() == Some(big(qinv));
+                consistent.then(|| PrivateKey::Rsa(Arc::new(k))).ok_or(bad)
+            }
+            (_, Some(len), ImportedKey::Ec { scalar }) => {
+                // Left-padded to the field length; the scalar must be in [1, n-1].
+                if scalar.len() > len {
+                    return Err(bad);
+                }
+                let mut padded = Zeroizing::new(vec![0u8; len]);
+                padded[len - scalar.len()..].copy_from_slice(scalar);
+                match alg {
+                    KeyAlgorithm::EccP256 => {
+                        p256::SecretKey::from_slice(&padded).map(|k| PrivateKey::P256(Arc::new(k))).map_err(|_| bad)
+                    }
+                    _ => p384::SecretKey::from_slice(&padded).map(|k| PrivateKey::P384(Arc::new(k))).map_err(|_| bad),
+                }
+            }
+            _ => Err(bad),
+        }
+    }
+
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            PrivateKey::Rsa(k) => match k.size() {
+                128 => KeyAlgorithm::Rsa1024,
+                384 => KeyAlgorithm::Rsa3072,
+                512 => KeyAlgorithm::Rsa4096,
+                _ => KeyAlgorithm::Rsa2048,
+            },
+            PrivateKey::P256(_) => KeyAlgorithm::EccP256,
+            PrivateKey::P384(_) => KeyAlgorithm::EccP384,
+        }
+    }
+
+    /// Key size in bytes: the modulus, or the curve's field.
+    pub fn size(&self) -> usize {
+        match self {
+            PrivateKey::Rsa(k) => k.size(),
+            PrivateKey::P256(_) => 32,
+            PrivateKey::P384(_) => 48,
+        }
+    }
+
+    /// Whether the key is whole (RSA: primes, exponents and CRT values agree).
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            PrivateKey::Rsa(k) => k.validate().map_err(|e| e.to_string()),
+            // A SecretKey is a scalar in [1, n-1] by construction.
+            PrivateKey::P256(_) | PrivateKey::P384(_) => Ok(()),
+        }
+    }
+
+    /// The public key as the card encodes it (inside 7F49).
+    pub fn public(&self) -> PublicKeyData {
+        match self {
+            PrivateKey::Rsa(k) => {
+                let (modulus, exponent) = public_parts(k);
+                PublicKeyData::Rsa { modulus, exponent }
+            }
+            PrivateKey::P256(k) => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                PublicKeyData::Ec { point: k.public_key().to_encoded_point(false).as_bytes().to_vec() }
+            }
+            PrivateKey::P384(k) => {
+                use p384::elliptic_curve::sec1::ToEncodedPoint;
+                PublicKeyData::Ec { point: k.public_key().to_encoded_point(false).as_bytes().to_vec() }
+            }
+        }
+    }
+
+    /// The public key as an X.509 SubjectPublicKeyInfo (DER).
+    pub fn spki_der(&self) -> Result<Vec<u8>, Sw> {
+        use p256::pkcs8::EncodePublicKey;
+        let der = match self {
+            PrivateKey::Rsa(k) => k.to_public_key().to_public_key_der(),
+            PrivateKey::P256(k) => k.public_key().to_public_key_der(),
+            PrivateKey::P384(k) => k.public_key().to_public_key_der(),
+        };
+        der.map(|d| d.as_bytes().to_vec()).map_err(|_| Sw::UNKNOWN_ERROR)
+    }
 }
 
 /// Which library computes the private-key operation. Key generation, key

@@ -13,6 +13,7 @@
 //! bytes in, raw R-APDU bytes out, for any transport to carry.
 
 pub mod applet;
+pub mod attestation;
 pub mod cardfile;
 pub mod crypto;
 pub mod iso;
@@ -140,11 +141,16 @@ impl SimCard {
 /// The time the chip itself spends on a command that succeeded: key
 /// generation, or a private-key operation.
 fn chip_time(t: &mut timing::Timing, apdu: &[u8], answer: &[u8]) -> std::time::Duration {
+    use applet_spec::piv::KeyAlgorithm;
     let ok = answer.len() >= 2 && matches!(answer[answer.len() - 2], 0x90 | 0x61);
     match apdu {
+        // The algorithm is the template's last byte (AC 03 80 01 <alg>), as hosts send it.
+        [cla, 0x47, _, _, 5, 0xAC, 3, 0x80, 1, alg, ..] if ok && cla & 0x80 == 0 => {
+            t.keygen_of(KeyAlgorithm::from_id(*alg).unwrap_or(KeyAlgorithm::Rsa2048))
+        }
         [cla, 0x47, ..] if ok && cla & 0x80 == 0 => t.keygen(),
-        [cla, 0x87, _, p2, ..] if ok && cla & 0x90 == 0 && applet_spec::piv::Slot::from_key_ref(*p2).is_some() => {
-            t.sign()
+        [cla, 0x87, p1, p2, ..] if ok && cla & 0x90 == 0 && applet_spec::piv::Slot::from_key_ref(*p2).is_some() => {
+            KeyAlgorithm::from_id(*p1).map_or_else(|| t.sign(), |a| t.sign_of(a))
         }
         _ => std::time::Duration::ZERO,
     }

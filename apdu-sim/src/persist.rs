@@ -24,15 +24,16 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use applet_spec::messages::{PinEntry, BINDING_MAX_LEN, BINDING_MIN_LEN, BINDING_TRIES};
-use applet_spec::piv::{self, MgmAlgorithm, ObjectTag, Slot, MAX_OBJECT_LEN, PIN_BLOCK_LEN};
+use applet_spec::messages::{KeyOrigin, PinEntry, BINDING_MAX_LEN, BINDING_MIN_LEN, BINDING_TRIES};
+use applet_spec::piv::{self, KeyAlgorithm, MgmAlgorithm, ObjectTag, Slot, MAX_OBJECT_LEN, PIN_BLOCK_LEN};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::state::{Binding, MgmKey, Persistent, Reference};
+use crate::crypto::PrivateKey;
+use crate::state::{Binding, MgmKey, Persistent, Reference, SlotKey};
 
 /// The current state file format.
 pub const FORMAT: u32 = 2;
@@ -93,12 +94,121 @@ struct CardFile {
     pin_entry: u8,
     binding: Option<BindingFile>,
     changes: u32,
+    /// EC keys: slot to "p256:<scalar hex>" or "p384:<scalar hex>" (RSA
+    /// keys stay in `keys`; F9 is a slot like the others here).
+    #[serde(default, skip_serializing_if = "Entries::is_empty")]
+    ec_keys: Entries,
+    /// Slots whose key was imported ("imported"); absent: generated.
+    #[serde(default, skip_serializing_if = "Entries::is_empty")]
+    key_origins: Entries,
+    /// Slots the issuer forbade importing into.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    import_forbidden: Vec<String>,
+}
+
+/// Every key of the card (F9 included) as the file's three maps.
+fn keys_to_file(p: &Persistent) -> Result<(Entries, Entries, Entries), String> {
+    let (mut rsa, mut ec, mut origins) = (Entries::default(), Entries::default(), Entries::default());
+    let all = p.keys.iter().map(|(s, k)| (*s, k)).chain(p.attestation.iter().map(|k| (Slot::Attestation, k)));
+    for (slot, k) in all {
+        match &k.key {
+            PrivateKey::Rsa(key) => {
+                let der = key.to_pkcs1_der().map_err(|e| format!("key {slot}: {e}"))?;
+                rsa.0.push((slot.to_string(), hex::encode(der.as_bytes())));
+            }
+            PrivateKey::P256(key) => ec.0.push((slot.to_string(), format!("p256:{}", hex::encode(key.to_bytes())))),
+            PrivateKey::P384(key) => ec.0.push((slot.to_string(), format!("p384:{}", hex::encode(key.to_bytes())))),
+        }
+        if k.origin == KeyOrigin::Imported {
+            origins.0.push((slot.to_string(), "imported".into()));
+        }
+    }
+    Ok((rsa, ec, origins))
+}
+
+/// A key slot's reference as the file writes it ("9A", "F9", "82"...).
+fn key_slot(field: &str, name: &str) -> Result<Slot, String> {
+    u8::from_str_radix(name, 16)
+        .ok()
+        .filter(|_| name.len() == 2)
+        .and_then(Slot::from_key_ref)
+        .ok_or_else(|| bad(field, "not a key slot"))
+}
+
+/// One RSA key: a known slot, a whole key of a size the card generates
+/// (1024, 2048, 3072 or 4096 bits), exponent 65537.
+fn rsa_key(slot: &str, der: &str) -> Result<(Slot, PrivateKey), String> {
+    let field = format!("keys.{slot}");
+    let slot = key_slot(&field, slot)?;
+    let der = bytes(&field, der)?;
+    let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| bad(&field, format!("not a PKCS#1 RSA key ({e})")))?;
+    if !KeyAlgorithm::ALL.iter().any(|a| a.rsa_bytes() == Some(key.size())) {
+        return Err(bad(&field, format!("a {}-bit RSA key; the card holds 1024, 2048, 3072 or 4096", key.n().bits())));
+    }
+    if key.e() != &rsa::BigUint::from(piv::RSA_EXPONENT) {
+        return Err(bad(&field, format!("public exponent {}, the card uses {}", key.e(), piv::RSA_EXPONENT)));
+    }
+    key.validate().map_err(|e| bad(&field, format!("not a consistent key ({e})")))?;
+    Ok((slot, PrivateKey::Rsa(Arc::new(key))))
+}
+
+/// One EC key: a known slot, "p256:" or "p384:" and a scalar in [1, n-1].
+fn ec_key(slot: &str, text: &str) -> Result<(Slot, PrivateKey), String> {
+    let field = format!("ec_keys.{slot}");
+    let slot = key_slot(&field, slot)?;
+    let (curve, scalar) = text.split_once(':').ok_or_else(|| bad(&field, "not curve:hex"))?;
+    let scalar = bytes(&field, scalar)?;
+    let not_a_key = |e: &dyn std::fmt::Display| bad(&field, format!("not a {curve} private key ({e})"));
+    let key = match curve {
+        "p256" => PrivateKey::P256(Arc::new(p256::SecretKey::from_slice(&scalar).map_err(|e| not_a_key(&e))?)),
+        "p384" => PrivateKey::P384(Arc::new(p384::SecretKey::from_slice(&scalar).map_err(|e| not_a_key(&e))?)),
+        other => return Err(bad(&field, format!("unknown curve {other}"))),
+    };
+    Ok((slot, key))
+}
+
+/// The keys of a file into `p` (its `keys` and `attestation`): each slot
+/// once, in either map; origins only for slots that hold a key.
+fn keys_from_file(f: &CardFile, p: &mut Persistent) -> Result<(), String> {
+    let rsa = unique("keys", &f.keys, rsa_key)?;
+    let ec = unique("ec_keys", &f.ec_keys, ec_key)?;
+    let origins = unique("key_origins", &f.key_origins, |slot, origin| {
+        let field = format!("key_origins.{slot}");
+        let slot = key_slot(&field, slot)?;
+        match origin {
+            "imported" => Ok((slot, KeyOrigin::Imported)),
+            other => Err(bad(&field, format!("unknown origin {other:?}"))),
+        }
+    })?;
+    if let Some(slot) = origins.keys().find(|s| !rsa.contains_key(s) && !ec.contains_key(s)) {
+        return Err(bad(&format!("key_origins.{slot}"), "the slot holds no key"));
+    }
+    for (slot, key) in rsa.into_iter().chain(ec) {
+        if p.slot_key(slot).is_some() {
+            return Err(bad(&format!("ec_keys.{slot}"), "the slot holds an RSA key too"));
+        }
+        let origin = origins.get(&slot).copied().unwrap_or(KeyOrigin::Generated);
+        p.set_slot_key(slot, SlotKey::new(slot, key, origin));
+    }
+    for name in &f.import_forbidden {
+        let slot = key_slot(&format!("import_forbidden.{name}"), name)?;
+        if !p.import_forbidden.insert(slot) {
+            return Err(bad(&format!("import_forbidden.{name}"), "given twice"));
+        }
+    }
+    Ok(())
 }
 
 /// A JSON object kept as its list of entries, so a key given twice is seen
 /// (a map would keep the last one silently).
 #[derive(Default)]
 struct Entries(Vec<(String, String)>);
+
+impl Entries {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 impl Serialize for Entries {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -148,11 +258,7 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         tries_left: r.tries_left,
         max_tries: r.max_tries,
     };
-    let mut keys = Entries::default();
-    for (slot, key) in &p.keys {
-        let der = key.to_pkcs1_der().map_err(|e| format!("key {slot}: {e}"))?;
-        keys.0.push((slot.to_string(), hex::encode(der.as_bytes())));
-    }
+    let (keys, ec_keys, key_origins) = keys_to_file(p)?;
     Ok(CardFile {
         serial: p.serial,
         guid: hex::encode(p.guid),
@@ -165,6 +271,9 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         pin_entry: p.pin_entry.p1(),
         binding: p.binding.as_ref().map(|b| BindingFile { value: hex::encode(&*b.value), tries_left: b.tries_left }),
         changes: p.changes,
+        ec_keys,
+        key_origins,
+        import_forbidden: p.import_forbidden.iter().map(Slot::to_string).collect(),
     })
 }
 
@@ -207,26 +316,6 @@ fn mgm(algorithm: u8, key: &str) -> Result<MgmKey, String> {
         return Err(bad("mgm_key", format!("{} bytes, {algorithm:?} takes {}", key.len(), algorithm.key_len())));
     }
     Ok(MgmKey { algorithm, key })
-}
-
-/// One private key: a known slot, a whole RSA-2048 key with exponent 65537.
-fn key(slot: &str, der: &str) -> Result<(Slot, Arc<RsaPrivateKey>), String> {
-    let field = format!("keys.{slot}");
-    let slot = u8::from_str_radix(slot, 16)
-        .ok()
-        .filter(|_| slot.len() == 2)
-        .and_then(Slot::from_key_ref)
-        .ok_or_else(|| bad(&field, "not a key slot"))?;
-    let der = bytes(&field, der)?;
-    let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| bad(&field, format!("not a PKCS#1 RSA key ({e})")))?;
-    if key.size() != piv::RSA2048_BYTES {
-        return Err(bad(&field, format!("a {}-bit key in an RSA-2048 slot", key.n().bits())));
-    }
-    if key.e() != &rsa::BigUint::from(piv::RSA_EXPONENT) {
-        return Err(bad(&field, format!("public exponent {}, the card uses {}", key.e(), piv::RSA_EXPONENT)));
-    }
-    key.validate().map_err(|e| bad(&field, format!("not a consistent key ({e})")))?;
-    Ok((slot, Arc::new(key)))
 }
 
 /// One data object: a tag PUT DATA can write, a value the card can store.
@@ -272,19 +361,23 @@ fn unique<K: Ord, V>(
 /// The card a file describes, every part checked.
 fn from_file(f: CardFile) -> Result<Persistent, String> {
     let guid = bytes("guid", &f.guid)?;
-    Ok(Persistent {
+    let mut p = Persistent {
         serial: f.serial,
         guid: guid.as_slice().try_into().map_err(|_| bad("guid", "not 16 bytes"))?,
         pin: reference("pin", &f.pin, true)?,
         puk: reference("puk", &f.puk, false)?,
         mgm: mgm(f.mgm_algorithm, &f.mgm_key)?,
-        keys: unique("keys", &f.keys, key)?,
+        keys: BTreeMap::new(),
+        attestation: None,
+        import_forbidden: Default::default(),
         objects: unique("objects", &f.objects, object)?,
         pin_entry: PinEntry::from_p1(f.pin_entry)
             .ok_or_else(|| bad("pin_entry", format!("{} is not a PIN entry policy", f.pin_entry)))?,
         binding: f.binding.as_ref().map(binding).transpose()?,
         changes: f.changes,
-    })
+    };
+    keys_from_file(&f, &mut p)?;
+    Ok(p)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -352,13 +445,23 @@ pub(crate) fn render(state: &Persistent) -> Result<Zeroizing<String>, String> {
 mod tests {
     use super::*;
     use crate::rng;
+    use applet_spec::piv::KeyAlgorithm;
 
-    /// A card with a key, a certificate and a binding.
+    /// A card with an imported RSA key in 9C, EC keys in 9D and 9E, an
+    /// import ban, a certificate and a binding.
     fn card(seed: u64) -> Persistent {
         let mut r = rng::seeded(seed);
         let mut p = Persistent::manufacture(&mut r);
         p.pin.tries_left = 1;
-        p.keys.insert(Slot::Signature, Arc::new(crate::crypto::generate_rsa2048(&mut r).unwrap()));
+        let key = PrivateKey::Rsa(Arc::new(crate::crypto::generate_rsa2048(&mut r).unwrap()));
+        p.keys.insert(Slot::Signature, SlotKey::new(Slot::Signature, key, KeyOrigin::Imported));
+        for (slot, alg) in
+            [(Slot::KeyManagement, KeyAlgorithm::EccP256), (Slot::CardAuthentication, KeyAlgorithm::EccP384)]
+        {
+            let key = PrivateKey::generate(alg, &mut r).unwrap();
+            p.keys.insert(slot, SlotKey::new(slot, key, KeyOrigin::Generated));
+        }
+        p.import_forbidden.insert(Slot::Authentication);
         p.objects.insert(ObjectTag::CERT_9C, Arc::new(vec![0x70, 1, 0]));
         p.binding = Some(Binding { value: Zeroizing::new(vec![9; 32]), tries_left: 4 });
         p
@@ -378,8 +481,33 @@ mod tests {
         let p = card(5);
         let back = parse(&render(&p).unwrap()).unwrap();
         assert_eq!(*snapshot(&back), *snapshot(&p));
-        assert_eq!(back.keys[&Slot::Signature], p.keys[&Slot::Signature]);
+        assert_eq!(format!("{back:?}"), format!("{p:?}"));
+        assert_eq!(back.keys[&Slot::Signature].origin, KeyOrigin::Imported);
+        assert!(back.attestation.is_some() && back.import_forbidden.contains(&Slot::Authentication));
+        assert_eq!(back.keys[&Slot::KeyManagement].key.public(), p.keys[&Slot::KeyManagement].key.public());
+        assert_eq!(back.keys[&Slot::CardAuthentication].key.algorithm(), KeyAlgorithm::EccP384);
         assert_eq!(render(&p).unwrap().as_str(), sealed(&card_text(&p)));
+    }
+
+    #[test]
+    fn key_fields_are_validated() {
+        let mut r = rng::seeded(8);
+        let p = Persistent::manufacture(&mut r);
+        let bad = |f: fn(&mut CardFile), want: &str| {
+            let mut file = to_file(&p).unwrap();
+            f(&mut file);
+            let err = from_file(file).err().unwrap_or_default();
+            assert!(err.contains(want), "{want:?} not in {err:?}");
+        };
+        bad(|f| f.ec_keys.0.push(("9A".into(), "p521:00".into())), "ec_keys.9A: unknown curve");
+        bad(|f| f.ec_keys.0.push(("9A".into(), format!("p256:{}", "00".repeat(32)))), "ec_keys.9A: not a p256");
+        bad(|f| f.ec_keys.0.push(("77".into(), format!("p256:{}", "01".repeat(32)))), "ec_keys.77: not a key slot");
+        bad(|f| f.key_origins.0.push(("9C".into(), "imported".into())), "key_origins.9C: the slot holds no key");
+        bad(|f| f.key_origins.0.push(("F9".into(), "borrowed".into())), "unknown origin");
+        bad(|f| f.import_forbidden.push("9B".into()), "import_forbidden.9B: not a key slot");
+        bad(|f| f.import_forbidden.extend(["9A".into(), "9a".into()]), "import_forbidden.9a: given twice");
+        bad(|f| f.keys.0.push(("F9".into(), String::new())), "keys.F9: not a PKCS#1 RSA key");
+        assert!(from_file(to_file(&p).unwrap()).is_ok());
     }
 
     fn saved_text(seed: u64) -> String {
@@ -449,7 +577,7 @@ mod tests {
             (text.replacen("\"9C\"", "\"9F\"", 1), "card.keys.9F: not a key slot"),
             (
                 text.replacen("\"9C\": \"", &format!("\"9C\": \"{small}\", \"9A\": \""), 1),
-                "card.keys.9C: a 512-bit key in an RSA-2048 slot",
+                "card.keys.9C: a 512-bit RSA key; the card holds 1024, 2048, 3072 or 4096",
             ),
             (text.replacen("\"9C\": \"", "\"9C\": \"00", 1), "card.keys.9C: not a PKCS#1 RSA key"),
             (text.replacen("\"9C\": \"", "\"9C\": \"zz", 1), "card.keys.9C: not hex"),

@@ -2,14 +2,16 @@
 //! ([`Transient`]), as separate types. Persistent state only changes through
 //! [`Store::write`], one atomic update at a time, as in a Java Card transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use applet_spec::messages::{self, KeypadLayout, PinEntry};
-use applet_spec::piv::{self, MgmAlgorithm, ObjectTag, Slot, PIN_BLOCK_LEN};
+use applet_spec::messages::{self, KeyOrigin, KeypadLayout, PinEntry};
+use applet_spec::piv::{self, MgmAlgorithm, ObjectTag, PinPolicy, Slot, PIN_BLOCK_LEN};
 use rand::RngCore;
-use rsa::RsaPrivateKey;
 use zeroize::Zeroizing;
+
+use crate::crypto::PrivateKey;
+use crate::rng::CardRng;
 
 /// A PIN or PUK: the padded reference block and its try counter.
 #[derive(Clone)]
@@ -20,7 +22,7 @@ pub struct Reference {
 }
 
 impl Reference {
-    fn new(value: &[u8], digits_only: bool, tries: u8) -> Reference {
+    pub fn new(value: &[u8], digits_only: bool, tries: u8) -> Reference {
         let block = piv::pin_block(value, digits_only).expect("factory default is well-formed");
         Reference { block: Zeroizing::new(block), tries_left: tries, max_tries: tries }
     }
@@ -43,6 +45,29 @@ pub struct Binding {
     pub tries_left: u8,
 }
 
+/// A key in a slot, tagged with its algorithm (by the key's own type), where
+/// it came from, and the PIN it needs.
+#[derive(Clone, Debug)]
+pub struct SlotKey {
+    pub key: PrivateKey,
+    pub origin: KeyOrigin,
+    pub pin_policy: PinPolicy,
+}
+
+impl SlotKey {
+    /// A key for `slot`, with the slot's PIN rule.
+    pub fn new(slot: Slot, key: PrivateKey, origin: KeyOrigin) -> SlotKey {
+        SlotKey { key, origin, pin_policy: slot.pin_policy() }
+    }
+    /// Key size in bytes (RSA modulus, or EC field).
+    pub fn size(&self) -> usize {
+        self.key.size()
+    }
+    pub fn validate(&self) -> Result<(), String> {
+        self.key.validate()
+    }
+}
+
 /// Which reference data a verification is against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefKind {
@@ -60,8 +85,14 @@ pub struct Persistent {
     pub pin: Reference,
     pub puk: Reference,
     pub mgm: MgmKey,
-    /// Private keys, shared so an atomic update copies pointers, not keys.
-    pub keys: BTreeMap<Slot, Arc<RsaPrivateKey>>,
+    /// Private keys of the host's slots (9A, 9C, 9D, 9E), shared so an
+    /// atomic update copies pointers, not keys.
+    pub keys: BTreeMap<Slot, SlotKey>,
+    /// The attestation key (slot F9): part of the card's identity, like the
+    /// serial, so RESET and TERMINATE keep it.
+    pub attestation: Option<SlotKey>,
+    /// Slots the issuer forbade importing a key into.
+    pub import_forbidden: BTreeSet<Slot>,
     /// Data object values (what GET DATA returns inside tag 53).
     pub objects: BTreeMap<ObjectTag, Arc<Vec<u8>>>,
     pub pin_entry: PinEntry,
@@ -79,6 +110,8 @@ impl std::fmt::Debug for Persistent {
             .field("puk_tries_left", &self.puk.tries_left)
             .field("mgm_algorithm", &self.mgm.algorithm)
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("attestation", &self.attestation.as_ref().map(|k| k.key.algorithm()))
+            .field("import_forbidden", &self.import_forbidden)
             .field("objects", &self.objects.keys().collect::<Vec<_>>())
             .field("pin_entry", &self.pin_entry)
             .field("binding_set", &self.binding.is_some())
@@ -88,18 +121,27 @@ impl std::fmt::Debug for Persistent {
 }
 
 impl Persistent {
-    /// A card as it leaves the factory, with a serial and GUID from `rng`.
-    pub fn manufacture(rng: &mut dyn RngCore) -> Persistent {
+    /// A card as it leaves the factory, with a serial, GUID and attestation
+    /// key (certified by the test manufacturer CA) from `rng`.
+    pub fn manufacture(rng: &mut CardRng) -> Persistent {
         let serial = rng.next_u32() % 99_999_999 + 1;
         let mut guid = [0u8; 16];
         rng.fill_bytes(&mut guid);
-        Persistent::factory(serial, guid, 0)
+        let mut p = Persistent::factory(serial, guid, 0);
+        let (key, cert) = crate::attestation::manufacture(serial, rng);
+        p.attestation = Some(SlotKey::new(Slot::Attestation, key, KeyOrigin::Generated));
+        // Stored like any certificate object (70/71/FE), as on a YubiKey.
+        p.objects.insert(ObjectTag::ATTESTATION_CERT, Arc::new(messages::cert_object(&cert)));
+        p
     }
 
     /// Factory settings for a card with this identity: default PIN, PUK and
-    /// management key, no keys, only the CHUID object.
+    /// management key, no keys, the CHUID and the Card Capability Container
+    /// (both mandatory in SP 800-73-4 part 1, 3.1), no attestation key.
     pub fn factory(serial: u32, guid: [u8; 16], changes: u32) -> Persistent {
         let chuid = Arc::new(messages::chuid(&guid));
+        let card_id: [u8; 14] = guid[..14].try_into().expect("14 of 16 bytes");
+        let ccc = Arc::new(messages::ccc(&card_id));
         Persistent {
             serial,
             guid,
@@ -107,10 +149,56 @@ impl Persistent {
             puk: Reference::new(piv::DEFAULT_PUK, false, piv::PUK_TRIES),
             mgm: MgmKey { algorithm: MgmAlgorithm::TripleDes, key: Zeroizing::new(piv::DEFAULT_MGM_KEY.to_vec()) },
             keys: BTreeMap::new(),
-            objects: BTreeMap::from([(ObjectTag::CHUID, chuid)]),
+            attestation: None,
+            import_forbidden: BTreeSet::new(),
+            objects: BTreeMap::from([(ObjectTag::CHUID, chuid), (ObjectTag::CCC, ccc)]),
             pin_entry: PinEntry::Any,
             binding: None,
             changes,
+        }
+    }
+
+    /// Back to factory settings (TERMINATE, RESET), keeping what makes the
+    /// card itself: serial, GUID, the attestation key and its certificate.
+    pub fn wipe(&mut self) {
+        let mut next = Persistent::factory(self.serial, self.guid, self.changes.wrapping_add(1));
+        next.attestation = self.attestation.take();
+        if let Some(cert) = self.objects.remove(&ObjectTag::ATTESTATION_CERT) {
+            next.objects.insert(ObjectTag::ATTESTATION_CERT, cert);
+        }
+        *self = next;
+    }
+
+    /// Keeps the Key History object (5FC10C) in step with the retired slots
+    /// (SP 800-73-4 part 1, 3.3.2): retired keys with their certificate on
+    /// the card, and without. An off-card URL the issuer wrote stays. Made
+    /// only once a retired key or history exists.
+    pub fn refresh_key_history(&mut self) {
+        let retired: Vec<Slot> = self.keys.keys().copied().filter(|s| matches!(s, Slot::Retired(_))).collect();
+        let current = self.objects.get(&ObjectTag::KEY_HISTORY);
+        if retired.is_empty() && current.is_none() {
+            return;
+        }
+        let url = current.and_then(|v| messages::parse_key_history(v).ok()).and_then(|(_, _, url)| url);
+        let on_card = retired.iter().filter(|s| self.objects.contains_key(&s.cert_object())).count() as u8;
+        let off_card = retired.len() as u8 - on_card;
+        let value = messages::key_history(on_card, off_card, url.as_deref());
+        self.objects.insert(ObjectTag::KEY_HISTORY, Arc::new(value));
+    }
+
+    /// The key in any slot, F9 included.
+    pub fn slot_key(&self, slot: Slot) -> Option<&SlotKey> {
+        match slot {
+            Slot::Attestation => self.attestation.as_ref(),
+            _ => self.keys.get(&slot),
+        }
+    }
+    pub fn set_slot_key(&mut self, slot: Slot, key: SlotKey) {
+        match slot {
+            Slot::Attestation => self.attestation = Some(key),
+            _ => {
+                self.keys.insert(slot, key);
+            }
         }
     }
 

@@ -39,7 +39,7 @@ fn one_uppercase_answer_per_command_line() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[0].starts_with("61") && lines[0].ends_with("9000"));
-    assert_eq!(lines[1], "0502079000");
+    assert_eq!(lines[1], format!("{}9000", hex::encode_upper(applet_spec::piv::VERSION)));
     assert_eq!(lines[2], "63C2");
     assert_eq!(out, out.to_uppercase());
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use apdu_sim::persist;
 use applet_spec::piv::{ObjectTag, Slot};
-use rsa::traits::PublicKeyParts;
 
 fn fixture(name: &str) -> apdu_sim::state::Persistent {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);

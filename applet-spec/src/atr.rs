@@ -3,17 +3,21 @@
 //! T=1, with historical bytes in compact-TLV (ISO 7816-4 8.1.1): the card
 //! capabilities (selection by DF name; command chaining and extended Lc/Le)
 //! and issuer data `subsim` plus a kind byte, `00` for the simulator. The ATR
-//! avoids the `3B 8x 80 01` shape OpenSC takes for contactless cards.
+//! avoids the `3B 8x 80 01` shape OpenSC takes for contactless cards, and a
+//! T0 with high nibble F (TA1, TB1, TC1 and TD1 all present), which ykman 5
+//! takes for a YubiKey on USB and then refuses without a YubiKey product id:
+//! TB1 and TC1 would only repeat their defaults (no VPP, no extra guard
+//! time), so they are left out.
 
 /// Historical bytes: category 80, card capabilities `73 80 00 C0`, issuer data `57 "subsim" 00`.
 const HISTORICAL: [u8; 13] = [0x80, 0x73, 0x80, 0x00, 0xC0, 0x57, b's', b'u', b'b', b's', b'i', b'm', 0x00];
 
 /// The simulator's ATR (with the check byte TCK computed at compile time).
-pub const SIMULATOR_ATR: [u8; 23] = {
-    // TS, T0 (TA1 TB1 TC1 TD1 present, 13 historical bytes), TA1, TB1, TC1,
+pub const SIMULATOR_ATR: [u8; 21] = {
+    // TS, T0 (TA1 TD1 present, 13 historical bytes), TA1 (Fi/Di 1/3),
     // TD1 (TD2 follows, T=1), TD2 (TA3 TB3 follow, T=1), TA3 IFSC 254, TB3.
-    let head = [0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15];
-    let mut atr = [0u8; 23];
+    let head = [0x3B, 0x9D, 0x13, 0x81, 0x31, 0xFE, 0x15];
+    let mut atr = [0u8; 21];
     let mut i = 0;
     while i < head.len() {
         atr[i] = head[i];
@@ -25,11 +29,11 @@ pub const SIMULATOR_ATR: [u8; 23] = {
     }
     let mut tck = 0;
     let mut j = 1;
-    while j < 22 {
+    while j < 20 {
         tck ^= atr[j];
         j += 1;
     }
-    atr[22] = tck;
+    atr[20] = tck;
     atr
 };
 
@@ -94,6 +98,7 @@ mod tests {
         assert_eq!(SIMULATOR_ATR[1] & 0x0F, HISTORICAL.len() as u8);
         assert_eq!(SIMULATOR_ATR[1..].iter().fold(0, |a, b| a ^ b), 0, "TCK makes the XOR zero");
         assert_ne!(&SIMULATOR_ATR[..4], &[0x3B, 0x8D, 0x80, 0x01], "not OpenSC's contactless shape");
+        assert_ne!(SIMULATOR_ATR[1] & 0xF0, 0xF0, "not what ykman 5 takes for a YubiKey on USB");
     }
 
     #[test]

@@ -22,9 +22,12 @@ pub const GET_RESPONSE: u8 = 0xC0;
 pub const SET_MANAGEMENT_KEY: u8 = 0xFF;
 pub const GET_SERIAL: u8 = 0xF8;
 pub const GET_VERSION: u8 = 0xFD;
-/// GET METADATA (Yubico, firmware 5.3+). Not yet answered by the simulated
-/// card; host-side profile detection probes it.
+/// GET METADATA (Yubico, firmware 5.3+).
 pub const GET_METADATA: u8 = 0xF7;
+pub const ATTEST: u8 = 0xF9;
+pub const SET_PIN_RETRIES: u8 = 0xFA;
+pub const RESET: u8 = 0xFB;
+pub const IMPORT_KEY: u8 = 0xFE;
 // Sub-SIM extensions (class 80): even INS values used by neither ISO 7816-4,
 // PIV, GlobalPlatform nor Yubico, and outside F6-FF.
 pub const GET_KEYPAD: u8 = 0x30;
@@ -34,6 +37,7 @@ pub const SET_BINDING: u8 = 0x36;
 pub const PRESENT_BINDING: u8 = 0x38;
 pub const GET_STATUS: u8 = 0x3A;
 pub const TERMINATE: u8 = 0x3C;
+pub const SET_IMPORT_POLICY: u8 = 0x3E;
 
 /// One command of the applet's interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,11 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef { name: "SET MANAGEMENT KEY", cla: CLA_ISO, ins: SET_MANAGEMENT_KEY },
     CommandDef { name: "GET SERIAL", cla: CLA_ISO, ins: GET_SERIAL },
     CommandDef { name: "GET VERSION", cla: CLA_ISO, ins: GET_VERSION },
+    CommandDef { name: "GET METADATA", cla: CLA_ISO, ins: GET_METADATA },
+    CommandDef { name: "ATTEST", cla: CLA_ISO, ins: ATTEST },
+    CommandDef { name: "SET PIN RETRIES", cla: CLA_ISO, ins: SET_PIN_RETRIES },
+    CommandDef { name: "RESET", cla: CLA_ISO, ins: RESET },
+    CommandDef { name: "IMPORT KEY", cla: CLA_ISO, ins: IMPORT_KEY },
     CommandDef { name: "GET KEYPAD", cla: CLA_PROPRIETARY, ins: GET_KEYPAD },
     CommandDef { name: "VERIFY KEYPAD", cla: CLA_PROPRIETARY, ins: VERIFY_KEYPAD },
     CommandDef { name: "SET PIN POLICY", cla: CLA_PROPRIETARY, ins: SET_PIN_POLICY },
@@ -65,6 +74,7 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef { name: "PRESENT BINDING", cla: CLA_PROPRIETARY, ins: PRESENT_BINDING },
     CommandDef { name: "GET STATUS", cla: CLA_PROPRIETARY, ins: GET_STATUS },
     CommandDef { name: "TERMINATE", cla: CLA_PROPRIETARY, ins: TERMINATE },
+    CommandDef { name: "SET IMPORT POLICY", cla: CLA_PROPRIETARY, ins: SET_IMPORT_POLICY },
 ];
 
 /// The command a CLA/INS pair names, if the applet knows it (chaining and

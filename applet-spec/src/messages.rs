@@ -162,6 +162,53 @@ pub fn chuid(guid: &[u8; 16]) -> Vec<u8> {
     ])
 }
 
+/// The Card Capability Container value (inside 53), SP 800-73-4 part 1
+/// table 8: card identifier (GSC-RID A0 00 00 01 16, manufacturer FF, card
+/// type 02, 14 bytes of card id), container and grammar version 21, data
+/// model 10, and the other mandatory items empty.
+pub fn ccc(card_id: &[u8; 14]) -> Vec<u8> {
+    let identifier = [&[0xA0, 0x00, 0x00, 0x01, 0x16, 0xFF, 0x02][..], card_id].concat();
+    flat::encode(&[
+        (0xF0, &identifier),
+        (0xF1, &[0x21]),
+        (0xF2, &[0x21]),
+        (0xF3, &[]),
+        (0xF4, &[0x00]),
+        (0xF5, &[0x10]),
+        (0xF6, &[]),
+        (0xF7, &[]),
+        (0xFA, &[]),
+        (0xFB, &[]),
+        (0xFC, &[]),
+        (0xFD, &[]),
+        (TAG_ERROR_DETECTION, &[]),
+    ])
+}
+
+/// The Key History object value (inside 53), SP 800-73-4 part 1, table
+/// 19: `C1` keys with on-card certificates, `C2` keys with off-card
+/// certificates, `F3` the off-card certificate URL (when there is one),
+/// `FE` error detection code.
+pub fn key_history(on_card: u8, off_card: u8, url: Option<&[u8]>) -> Vec<u8> {
+    let mut items: Vec<(u8, &[u8])> =
+        vec![(0xC1, std::slice::from_ref(&on_card)), (0xC2, std::slice::from_ref(&off_card))];
+    if let Some(u) = url {
+        items.push((0xF3, u));
+    }
+    items.push((TAG_ERROR_DETECTION, &[]));
+    flat::encode(&items)
+}
+
+/// Keys with on-card and off-card certificates, and the URL, of a Key History value.
+pub fn parse_key_history(value: &[u8]) -> Result<(u8, u8, Option<Vec<u8>>), SpecError> {
+    let items = flat::parse(value)?;
+    let count = |t| match flat::find(&items, t) {
+        Some([n]) => Ok(*n),
+        _ => Err(SpecError::Malformed("key history count of one byte")),
+    };
+    Ok((count(0xC1)?, count(0xC2)?, flat::find(&items, 0xF3).map(<[u8]>::to_vec)))
+}
+
 pub fn parse_chuid_guid(value: &[u8]) -> Result<[u8; 16], SpecError> {
     let items = flat::parse(value)?;
     flat::find(&items, TAG_GUID)
@@ -191,6 +238,11 @@ pub fn generate_request(alg: Algorithm) -> Vec<u8> {
     cons(TAG_CONTROL_REF, vec![prim(TAG_ALGORITHM, [alg.id()])]).to_vec()
 }
 
+/// The same for an asymmetric key algorithm of any kind.
+pub fn generate_request_for(alg: KeyAlgorithm) -> Vec<u8> {
+    cons(TAG_CONTROL_REF, vec![prim(TAG_ALGORITHM, [alg.id()])]).to_vec()
+}
+
 /// The algorithm id asked for; PIN and touch policies (AA, AB) are accepted and ignored.
 pub fn parse_generate_request(data: &[u8]) -> Result<u8, SpecError> {
     let outer = flat::parse(data)?;
@@ -208,6 +260,76 @@ pub fn parse_generate_request(data: &[u8]) -> Result<u8, SpecError> {
 /// tools parse by position).
 pub fn rsa_public_key(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
     cons(TAG_PUBLIC_KEY, vec![prim(TAG_MODULUS, modulus), prim(TAG_EXPONENT, exponent)]).to_vec()
+}
+
+/// An EC public key: `7F49 { 86 <uncompressed point 04 X Y> }` (SP 800-73-4 part 2, table 7).
+pub const TAG_EC_POINT: u32 = 0x86;
+
+pub fn ec_public_key(point: &[u8]) -> Vec<u8> {
+    cons(TAG_PUBLIC_KEY, vec![prim(TAG_EC_POINT, point)]).to_vec()
+}
+
+/// A public key as the card returns it, RSA or EC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKeyData {
+    Rsa {
+        modulus: Vec<u8>,
+        exponent: Vec<u8>,
+    },
+    /// The uncompressed point `04 X Y`.
+    Ec {
+        point: Vec<u8>,
+    },
+}
+
+impl PublicKeyData {
+    /// The items inside `7F49` (GET METADATA's tag 04 carries them bare).
+    pub fn inner(&self) -> Vec<u8> {
+        match self {
+            PublicKeyData::Rsa { modulus, exponent } => {
+                flat::encode(&[(TAG_MODULUS as u8, modulus), (TAG_EXPONENT as u8, exponent)])
+            }
+            PublicKeyData::Ec { point } => flat::encode(&[(TAG_EC_POINT as u8, point)]),
+        }
+    }
+    /// `7F49 { inner }`, as GENERATE ASYMMETRIC KEY PAIR answers.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            PublicKeyData::Rsa { modulus, exponent } => rsa_public_key(modulus, exponent),
+            PublicKeyData::Ec { point } => ec_public_key(point),
+        }
+    }
+    /// Decodes the bare items (81/82 or 86).
+    pub fn decode_inner(data: &[u8]) -> Result<PublicKeyData, SpecError> {
+        let items = flat::parse(data)?;
+        match (
+            flat::find(&items, TAG_MODULUS as u8),
+            flat::find(&items, TAG_EXPONENT as u8),
+            flat::find(&items, TAG_EC_POINT as u8),
+        ) {
+            (Some(n), Some(e), None) => Ok(PublicKeyData::Rsa { modulus: n.to_vec(), exponent: e.to_vec() }),
+            (None, None, Some(p)) => Ok(PublicKeyData::Ec { point: p.to_vec() }),
+            _ => Err(SpecError::Malformed("public key wants 81 and 82, or 86")),
+        }
+    }
+    /// Decodes `7F49 { ... }`.
+    pub fn decode(data: &[u8]) -> Result<PublicKeyData, SpecError> {
+        if data.len() < 2 || data[..2] != [0x7F, 0x49] {
+            return Err(SpecError::Malformed("public key wants 7F49"));
+        }
+        // 7F49 is a two-byte tag: skip it, then one BER length.
+        let rest = &data[2..];
+        let (len, body) = match rest {
+            [l @ 0..=0x7F, b @ ..] => (*l as usize, b),
+            [0x81, l, b @ ..] => (*l as usize, b),
+            [0x82, h, l, b @ ..] => (u16::from_be_bytes([*h, *l]) as usize, b),
+            _ => return Err(SpecError::Malformed("7F49 length")),
+        };
+        if body.len() != len {
+            return Err(SpecError::Malformed("7F49 length"));
+        }
+        PublicKeyData::decode_inner(body)
+    }
 }
 
 /// Modulus and exponent of a `7F49` answer.
@@ -256,6 +378,27 @@ impl DynamicAuth {
     }
 }
 
+/// Tag of the other party's public point in an ECDH request.
+pub const TAG_EXPONENTIATION: u32 = 0x85;
+
+/// ECDH key agreement (SP 800-73-4 part 2, 3.2.4 / appendix A): `7C { 82 00,
+/// 85 <the other party's uncompressed point> }`; the card answers
+/// `7C { 82 <shared secret, the x-coordinate> }`.
+pub fn ecdh_request(point: &[u8]) -> Vec<u8> {
+    cons(TAG_DYNAMIC_AUTH, vec![prim(TAG_RESPONSE, vec![]), prim(TAG_EXPONENTIATION, point)]).to_vec()
+}
+
+/// The other party's point of an ECDH request, `None` when `data` is not one.
+pub fn parse_ecdh_request(data: &[u8]) -> Option<Vec<u8>> {
+    let t = tlv::parse_one(data).ok()?;
+    match children(&t, TAG_DYNAMIC_AUTH).ok()? {
+        [r, e] if tlv::is(r, TAG_RESPONSE) && tlv::is(e, TAG_EXPONENTIATION) && tlv::value(r).ok()?.is_empty() => {
+            Some(tlv::value(e).ok()?.to_vec())
+        }
+        _ => None,
+    }
+}
+
 // ---- management key -----------------------------------------------------------
 
 /// SET MANAGEMENT KEY's data, Yubico's shape: `<alg> 9B <len> <key>`.
@@ -277,6 +420,205 @@ pub fn parse_set_management_key_request(data: &[u8]) -> Result<(MgmAlgorithm, &[
         _ => Err(SpecError::Malformed("SET MANAGEMENT KEY wants <alg> 9B <len> <key>")),
     }
 }
+
+// ---- Yubico's management commands -------------------------------------------------
+
+/// Where a key came from, as GET METADATA (tag 03) reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrigin {
+    Generated,
+    Imported,
+}
+
+impl KeyOrigin {
+    pub fn code(self) -> u8 {
+        match self {
+            KeyOrigin::Generated => 1,
+            KeyOrigin::Imported => 2,
+        }
+    }
+    pub fn from_code(c: u8) -> Option<KeyOrigin> {
+        [KeyOrigin::Generated, KeyOrigin::Imported].into_iter().find(|o| o.code() == c)
+    }
+}
+
+const TAG_MD_ALGORITHM: u8 = 0x01;
+const TAG_MD_POLICY: u8 = 0x02;
+const TAG_MD_ORIGIN: u8 = 0x03;
+const TAG_MD_PUBLIC_KEY: u8 = 0x04;
+const TAG_MD_DEFAULT: u8 = 0x05;
+const TAG_MD_RETRIES: u8 = 0x06;
+/// The sub-SIM's own item (private class, which Yubico's tools skip): `01`
+/// when the issuer forbids importing a key into this slot.
+const TAG_MD_IMPORT_FORBIDDEN: u8 = 0xC1;
+/// GET METADATA's algorithm value for the PIN and PUK.
+pub const METADATA_ALGORITHM_PIN: u8 = 0xFF;
+
+/// GET METADATA's answer (Yubico's tags 01-06, plus C1). Which items come
+/// depends on the reference: PIN/PUK (algorithm FF, default, retries), 9B
+/// (algorithm, policy, default), a key slot (algorithm, policy, origin,
+/// public key, import policy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    pub algorithm: u8,
+    /// PIN policy and touch policy codes.
+    pub policy: Option<(u8, u8)>,
+    pub origin: Option<KeyOrigin>,
+    /// The public key's items (81/82 or 86), without 7F49.
+    pub public_key: Option<PublicKeyData>,
+    /// Whether the PIN, PUK or management key still has its factory value.
+    pub is_default: Option<bool>,
+    /// Tries: (total, left).
+    pub retries: Option<(u8, u8)>,
+    pub import_forbidden: Option<bool>,
+}
+
+impl Metadata {
+    pub fn encode(&self) -> Vec<u8> {
+        let public = self.public_key.as_ref().map(PublicKeyData::inner);
+        let policy = self.policy.map(|(p, t)| [p, t]);
+        let retries = self.retries.map(|(t, l)| [t, l]);
+        let mut items: Vec<(u8, &[u8])> = Vec::new();
+        let alg = [self.algorithm];
+        items.push((TAG_MD_ALGORITHM, &alg));
+        if let Some(p) = &policy {
+            items.push((TAG_MD_POLICY, p));
+        }
+        let origin = self.origin.map(|o| [o.code()]);
+        if let Some(o) = &origin {
+            items.push((TAG_MD_ORIGIN, o));
+        }
+        if let Some(k) = &public {
+            items.push((TAG_MD_PUBLIC_KEY, k));
+        }
+        let default = self.is_default.map(|d| [d as u8]);
+        if let Some(d) = &default {
+            items.push((TAG_MD_DEFAULT, d));
+        }
+        if let Some(r) = &retries {
+            items.push((TAG_MD_RETRIES, r));
+        }
+        let import = self.import_forbidden.map(|f| [f as u8]);
+        if let Some(f) = &import {
+            items.push((TAG_MD_IMPORT_FORBIDDEN, f));
+        }
+        flat::encode(&items)
+    }
+
+    pub fn decode(data: &[u8]) -> Result<Metadata, SpecError> {
+        let items = flat::parse(data)?;
+        let get = |t| flat::find(&items, t);
+        let pair = |t| match get(t) {
+            Some([a, b]) => Ok(Some((*a, *b))),
+            None => Ok(None),
+            Some(_) => Err(SpecError::Malformed("metadata item of two bytes")),
+        };
+        let flag = |t| match get(t) {
+            Some([b]) => Ok(Some(*b != 0)),
+            None => Ok(None),
+            Some(_) => Err(SpecError::Malformed("metadata flag of one byte")),
+        };
+        let algorithm = match get(TAG_MD_ALGORITHM) {
+            Some([a]) => *a,
+            _ => return Err(SpecError::Malformed("metadata without its algorithm")),
+        };
+        let origin = match get(TAG_MD_ORIGIN) {
+            Some([o]) => Some(KeyOrigin::from_code(*o).ok_or(SpecError::Malformed("unknown key origin"))?),
+            None => None,
+            Some(_) => return Err(SpecError::Malformed("origin of one byte")),
+        };
+        Ok(Metadata {
+            algorithm,
+            policy: pair(TAG_MD_POLICY)?,
+            origin,
+            public_key: get(TAG_MD_PUBLIC_KEY).map(PublicKeyData::decode_inner).transpose()?,
+            is_default: flag(TAG_MD_DEFAULT)?,
+            retries: pair(TAG_MD_RETRIES)?,
+            import_forbidden: flag(TAG_MD_IMPORT_FORBIDDEN)?,
+        })
+    }
+}
+
+/// A private key as IMPORT KEY carries it (Yubico's tags: RSA CRT
+/// parameters 01-05, EC private scalar 06), each value big-endian.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ImportedKey {
+    Rsa { p: Vec<u8>, q: Vec<u8>, dp: Vec<u8>, dq: Vec<u8>, qinv: Vec<u8> },
+    Ec { scalar: Vec<u8> },
+}
+
+impl std::fmt::Debug for ImportedKey {
+    // Private key material never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportedKey::Rsa { .. } => f.write_str("ImportedKey::Rsa(..)"),
+            ImportedKey::Ec { .. } => f.write_str("ImportedKey::Ec(..)"),
+        }
+    }
+}
+
+const TAG_IMPORT_RSA: [u8; 5] = [0x01, 0x02, 0x03, 0x04, 0x05];
+const TAG_IMPORT_EC: u8 = 0x06;
+
+/// IMPORT KEY's data (`00 FE <alg> <slot>`): the key's items, then the
+/// optional PIN (AA) and touch (AB) policies.
+pub fn import_key_request(key: &ImportedKey, pin_policy: Option<u8>) -> Vec<u8> {
+    let policy = pin_policy.map(|p| [p]);
+    let mut items: Vec<(u8, &[u8])> = match key {
+        ImportedKey::Rsa { p, q, dp, dq, qinv } => {
+            TAG_IMPORT_RSA.into_iter().zip([p, q, dp, dq, qinv]).map(|(t, v)| (t, v.as_slice())).collect()
+        }
+        ImportedKey::Ec { scalar } => vec![(TAG_IMPORT_EC, scalar.as_slice())],
+    };
+    if let Some(p) = &policy {
+        items.push((TAG_PIN_POLICY, p));
+    }
+    flat::encode(&items)
+}
+
+/// What IMPORT KEY's data holds: the key and the PIN policy asked for.
+pub struct ImportRequest {
+    pub key: ImportedKey,
+    pub pin_policy: Option<u8>,
+    pub touch_policy: Option<u8>,
+}
+
+pub fn parse_import_key_request(data: &[u8]) -> Result<ImportRequest, SpecError> {
+    let items = flat::parse(data)?;
+    let policy = |t| match flat::find(&items, t) {
+        Some([v]) => Ok(Some(*v)),
+        None => Ok(None),
+        Some(_) => Err(SpecError::Malformed("policy of one byte")),
+    };
+    let known =
+        |t: u8| TAG_IMPORT_RSA.contains(&t) || t == TAG_IMPORT_EC || t == TAG_PIN_POLICY || t == TAG_TOUCH_POLICY;
+    if items.iter().any(|(t, _)| !known(*t)) {
+        return Err(SpecError::Malformed("unknown item in IMPORT KEY"));
+    }
+    let rsa: Vec<Option<&[u8]>> = TAG_IMPORT_RSA.iter().map(|&t| flat::find(&items, t)).collect();
+    let key = match (rsa.as_slice(), flat::find(&items, TAG_IMPORT_EC)) {
+        ([Some(p), Some(q), Some(dp), Some(dq), Some(qinv)], None) => {
+            ImportedKey::Rsa { p: p.to_vec(), q: q.to_vec(), dp: dp.to_vec(), dq: dq.to_vec(), qinv: qinv.to_vec() }
+        }
+        ([None, None, None, None, None], Some(s)) => ImportedKey::Ec { scalar: s.to_vec() },
+        _ => return Err(SpecError::Malformed("IMPORT KEY wants 01-05 (RSA) or 06 (EC)")),
+    };
+    Ok(ImportRequest { key, pin_policy: policy(TAG_PIN_POLICY)?, touch_policy: policy(TAG_TOUCH_POLICY)? })
+}
+
+/// The X.509 extensions Yubico puts in key attestations, so verifiers that
+/// know YubiKeys read ours: firmware version (3 raw bytes), serial (a DER
+/// INTEGER), PIN and touch policy (2 raw bytes), form factor (1 raw byte).
+pub const OID_YUBICO_FIRMWARE: &str = "1.3.6.1.4.1.41482.3.3";
+pub const OID_YUBICO_SERIAL: &str = "1.3.6.1.4.1.41482.3.7";
+pub const OID_YUBICO_POLICY: &str = "1.3.6.1.4.1.41482.3.8";
+pub const OID_YUBICO_FORM_FACTOR: &str = "1.3.6.1.4.1.41482.3.9";
+/// Form factor "unknown" (Yubico's 00): a sub-SIM is not a YubiKey model.
+pub const FORM_FACTOR_UNKNOWN: u8 = 0x00;
+
+/// SET IMPORT POLICY's P1: `01` forbids importing into the slot (P2), `00` allows it.
+pub const IMPORT_P1_ALLOW: u8 = 0x00;
+pub const IMPORT_P1_FORBID: u8 = 0x01;
 
 // ---- sub-SIM extensions ---------------------------------------------------------
 
@@ -387,6 +729,7 @@ const TAG_ST_CERTS: u32 = 0x87;
 const TAG_ST_CHANGES: u32 = 0x88;
 const TAG_ST_MGM_ALG: u32 = 0x89;
 const TAG_ST_PIN_VERIFIED: u32 = 0x8A;
+const TAG_ST_IMPORT_FORBIDDEN: u32 = 0x8B;
 
 /// GET STATUS: what the card tells about itself in one round trip.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -405,6 +748,8 @@ pub struct CardStatus {
     pub changes: u32,
     pub mgm_algorithm: MgmAlgorithm,
     pub pin_verified: bool,
+    /// Slots the issuer forbade importing a key into (bits as `keys`).
+    pub import_forbidden: u8,
 }
 
 impl CardStatus {
@@ -423,6 +768,7 @@ impl CardStatus {
             (tag(TAG_ST_CHANGES), &self.changes.to_be_bytes()),
             (tag(TAG_ST_MGM_ALG), &[self.mgm_algorithm.id()]),
             (tag(TAG_ST_PIN_VERIFIED), &[self.pin_verified as u8]),
+            (tag(TAG_ST_IMPORT_FORBIDDEN), &[self.import_forbidden]),
         ])
     }
 
@@ -447,6 +793,8 @@ impl CardStatus {
             mgm_algorithm: MgmAlgorithm::from_id(byte(TAG_ST_MGM_ALG)?)
                 .ok_or(SpecError::Malformed("management key algorithm"))?,
             pin_verified: byte(TAG_ST_PIN_VERIFIED)? != 0,
+            // Absent from cards made before the import policy: nothing forbidden.
+            import_forbidden: byte(TAG_ST_IMPORT_FORBIDDEN).unwrap_or(0),
         })
     }
 }
@@ -527,8 +875,47 @@ mod tests {
             changes: 77,
             mgm_algorithm: MgmAlgorithm::Aes256,
             pin_verified: true,
+            import_forbidden: 0x03,
         };
         assert_eq!(CardStatus::decode(&s.encode()).unwrap(), s);
+    }
+
+    #[test]
+    fn metadata_and_import_round_trip() {
+        let m = Metadata {
+            algorithm: 0x07,
+            policy: Some((2, 1)),
+            origin: Some(KeyOrigin::Imported),
+            public_key: Some(PublicKeyData::Rsa { modulus: vec![0xC1; 256], exponent: vec![1, 0, 1] }),
+            is_default: None,
+            retries: None,
+            import_forbidden: Some(true),
+        };
+        assert_eq!(Metadata::decode(&m.encode()).unwrap(), m);
+        // The PIN's answer as a YubiKey gives it.
+        let pin = Metadata::decode(&[0x01, 0x01, 0xFF, 0x05, 0x01, 0x01, 0x06, 0x02, 0x03, 0x03]).unwrap();
+        assert_eq!((pin.algorithm, pin.is_default, pin.retries), (0xFF, Some(true), Some((3, 3))));
+        assert!(Metadata::decode(&[0x02, 0x02, 1, 1]).is_err(), "no algorithm");
+        let ec = PublicKeyData::Ec { point: vec![4; 65] };
+        assert_eq!(PublicKeyData::decode(&ec.encode()).unwrap(), ec);
+        let rsa = PublicKeyData::Rsa { modulus: vec![0xC5; 256], exponent: vec![1, 0, 1] };
+        assert_eq!(PublicKeyData::decode(&rsa.encode()).unwrap(), rsa);
+
+        let key = ImportedKey::Rsa {
+            p: vec![1; 128],
+            q: vec![2; 128],
+            dp: vec![3; 128],
+            dq: vec![4; 128],
+            qinv: vec![5; 128],
+        };
+        let req = parse_import_key_request(&import_key_request(&key, Some(3))).unwrap();
+        assert!(req.key == key && req.pin_policy == Some(3) && req.touch_policy.is_none());
+        assert!(format!("{key:?}").find("1, 1").is_none(), "Debug hides the key");
+        let ec = ImportedKey::Ec { scalar: vec![9; 32] };
+        assert!(parse_import_key_request(&import_key_request(&ec, None)).unwrap().key == ec);
+        assert!(parse_import_key_request(&[0x01, 1, 1, 0x06, 1, 1]).is_err(), "RSA and EC mixed");
+        assert!(parse_import_key_request(&[0x01, 1, 1]).is_err(), "RSA incomplete");
+        assert!(parse_import_key_request(&[0x09, 1, 1]).is_err(), "unknown item");
     }
 
     #[test]

@@ -15,10 +15,13 @@ pub fn aid_matches(selected: &[u8]) -> bool {
     selected.len() >= PIV_RID.len() && PIV_AID.starts_with(selected)
 }
 
-/// The value GET VERSION answers. Yubico's tools gate features on it: 5.2.7
-/// is >= 4 (ykman may use extended APDUs) and < 5.3 (ykman does not require
-/// GET METADATA).
-pub const VERSION: [u8; 3] = [5, 2, 7];
+/// The value GET VERSION answers. Yubico's tools gate features on it, so it
+/// names the YubiKey firmware whose PIV feature set this card matches: 5.4.3
+/// has extended APDUs (>= 4), GET METADATA, ATTEST with slot F9, SET PIN
+/// RETRIES, RESET, IMPORT KEY (>= 5.3) and AES management keys (>= 5.4),
+/// and not what came with 5.7 (Ed25519/X25519, MOVE/DELETE KEY), which this
+/// card lacks. docs/applet-spec.md (GET VERSION) has the whole mapping.
+pub const VERSION: [u8; 3] = [5, 4, 3];
 
 /// Key references (P2 of VERIFY, CHANGE REFERENCE DATA, GENERAL AUTHENTICATE).
 pub const KEY_REF_PIN: u8 = 0x80;
@@ -36,6 +39,31 @@ pub enum Slot {
     KeyManagement,
     /// 9E: card authentication. No PIN.
     CardAuthentication,
+    /// F9: the card's attestation key (Yubico's slot): signs ATTEST
+    /// certificates only, never GENERAL AUTHENTICATE; kept by RESET.
+    Attestation,
+    /// 82-95: retired key management keys (SP 800-73-4 part 1, 3.3.3),
+    /// PIN once per session, as 9D.
+    Retired(Retired),
+}
+
+/// The number of a retired key management slot, 1 to 20 (key reference
+/// 82 to 95): no other value can be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Retired(u8);
+
+impl Retired {
+    pub const COUNT: u8 = 20;
+    pub fn new(n: u8) -> Option<Retired> {
+        (1..=Self::COUNT).contains(&n).then_some(Retired(n))
+    }
+    pub fn number(self) -> u8 {
+        self.0
+    }
+    /// All twenty, 82 first.
+    pub fn all() -> impl Iterator<Item = Retired> {
+        (1..=Self::COUNT).map(Retired)
+    }
 }
 
 /// The PIN a slot's private key needs.
@@ -48,8 +76,29 @@ pub enum PinPolicy {
     Always,
 }
 
+impl PinPolicy {
+    /// Yubico's code (GET METADATA, the attestation's policy extension, tag AA).
+    pub fn code(self) -> u8 {
+        match self {
+            PinPolicy::Never => 1,
+            PinPolicy::Once => 2,
+            PinPolicy::Always => 3,
+        }
+    }
+    pub fn from_code(c: u8) -> Option<PinPolicy> {
+        [PinPolicy::Never, PinPolicy::Once, PinPolicy::Always].into_iter().find(|p| p.code() == c)
+    }
+}
+
+/// Yubico's touch policy code for "never": a sub-SIM has no touch sensor.
+pub const TOUCH_POLICY_NEVER: u8 = 1;
+
 impl Slot {
+    /// The four PIV key slots a host uses (GENERAL AUTHENTICATE, GET STATUS bits).
     pub const ALL: [Slot; 4] = [Slot::Authentication, Slot::Signature, Slot::KeyManagement, Slot::CardAuthentication];
+    /// Every slot that holds an asymmetric key: the four, then F9.
+    pub const WITH_ATTESTATION: [Slot; 5] =
+        [Slot::Authentication, Slot::Signature, Slot::KeyManagement, Slot::CardAuthentication, Slot::Attestation];
 
     pub fn key_ref(self) -> u8 {
         match self {
@@ -57,10 +106,24 @@ impl Slot {
             Slot::Signature => 0x9C,
             Slot::KeyManagement => 0x9D,
             Slot::CardAuthentication => 0x9E,
+            Slot::Attestation => 0xF9,
+            Slot::Retired(r) => 0x81 + r.0,
         }
     }
+    /// Any key slot, F9 and the retired 82-95 included.
     pub fn from_key_ref(r: u8) -> Option<Slot> {
-        Slot::ALL.into_iter().find(|s| s.key_ref() == r)
+        match r {
+            0x82..=0x95 => Retired::new(r - 0x81).map(Slot::Retired),
+            _ => Slot::WITH_ATTESTATION.into_iter().find(|s| s.key_ref() == r),
+        }
+    }
+    /// Every key slot: the four, F9, then 82 to 95.
+    pub fn every() -> impl Iterator<Item = Slot> {
+        Slot::WITH_ATTESTATION.into_iter().chain(Retired::all().map(Slot::Retired))
+    }
+    /// A slot GENERAL AUTHENTICATE may use (not F9).
+    pub fn usable_by_host(self) -> bool {
+        self != Slot::Attestation
     }
     /// Tag of the slot's certificate data object.
     pub fn cert_object(self) -> ObjectTag {
@@ -69,22 +132,28 @@ impl Slot {
             Slot::Signature => ObjectTag::CERT_9C,
             Slot::KeyManagement => ObjectTag::CERT_9D,
             Slot::CardAuthentication => ObjectTag::CERT_9E,
+            Slot::Attestation => ObjectTag::ATTESTATION_CERT,
+            // 5FC10D (82) to 5FC120 (95).
+            Slot::Retired(r) => ObjectTag(0x5FC10C + r.0 as u32),
         }
     }
     pub fn pin_policy(self) -> PinPolicy {
         match self {
-            Slot::Authentication | Slot::KeyManagement => PinPolicy::Once,
+            Slot::Authentication | Slot::KeyManagement | Slot::Retired(_) => PinPolicy::Once,
             Slot::Signature => PinPolicy::Always,
-            Slot::CardAuthentication => PinPolicy::Never,
+            Slot::CardAuthentication | Slot::Attestation => PinPolicy::Never,
         }
     }
-    /// A bit per slot, for compact status encodings.
+    /// A bit per slot, for compact status encodings (GET STATUS covers
+    /// the four host slots; F9 has one for completeness, retired slots none).
     pub fn bit(self) -> u8 {
         match self {
+            Slot::Retired(_) => 0,
             Slot::Authentication => 0x01,
             Slot::Signature => 0x02,
             Slot::KeyManagement => 0x04,
             Slot::CardAuthentication => 0x08,
+            Slot::Attestation => 0x10,
         }
     }
 }
@@ -117,6 +186,66 @@ impl Algorithm {
     }
     pub fn from_id(id: u8) -> Option<Algorithm> {
         [Self::TripleDes, Self::Rsa2048, Self::Aes128, Self::Aes192, Self::Aes256].into_iter().find(|a| a.id() == id)
+    }
+}
+
+/// An asymmetric key's algorithm (SP 800-78-4 table 6-2; 05 and 16 are
+/// Yubico's RSA-3072 and RSA-4096).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyAlgorithm {
+    Rsa1024,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    EccP256,
+    EccP384,
+}
+
+impl KeyAlgorithm {
+    pub const ALL: [KeyAlgorithm; 6] =
+        [Self::Rsa1024, Self::Rsa2048, Self::Rsa3072, Self::Rsa4096, Self::EccP256, Self::EccP384];
+
+    pub fn id(self) -> u8 {
+        match self {
+            Self::Rsa1024 => 0x06,
+            Self::Rsa2048 => 0x07,
+            Self::Rsa3072 => 0x05,
+            Self::Rsa4096 => 0x16,
+            Self::EccP256 => 0x11,
+            Self::EccP384 => 0x14,
+        }
+    }
+    pub fn from_id(id: u8) -> Option<KeyAlgorithm> {
+        Self::ALL.into_iter().find(|a| a.id() == id)
+    }
+    /// RSA modulus length in bytes, `None` for EC.
+    pub fn rsa_bytes(self) -> Option<usize> {
+        match self {
+            Self::Rsa1024 => Some(128),
+            Self::Rsa2048 => Some(256),
+            Self::Rsa3072 => Some(384),
+            Self::Rsa4096 => Some(512),
+            Self::EccP256 | Self::EccP384 => None,
+        }
+    }
+    /// EC field (and scalar) length in bytes, `None` for RSA.
+    pub fn ec_bytes(self) -> Option<usize> {
+        match self {
+            Self::EccP256 => Some(32),
+            Self::EccP384 => Some(48),
+            _ => None,
+        }
+    }
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rsa1024 => "rsa1024",
+            Self::Rsa2048 => "rsa2048",
+            Self::Rsa3072 => "rsa3072",
+            Self::Rsa4096 => "rsa4096",
+            Self::EccP256 => "p256",
+            Self::EccP384 => "p384",
+        }
     }
 }
 
@@ -153,6 +282,11 @@ impl MgmAlgorithm {
             Self::Aes256 => 32,
         }
     }
+    /// Whether P1 of GENERAL AUTHENTICATE names this algorithm: its own id,
+    /// or, for 3DES, also `00` (SP 800-78-4 table 6-2: "3 Key Triple DES - ECB").
+    pub fn matches_p1(self, p1: u8) -> bool {
+        p1 == self.id() || (self == Self::TripleDes && p1 == 0x00)
+    }
     /// Witness and challenge length: the cipher's block size.
     pub fn block_len(self) -> usize {
         match self {
@@ -186,6 +320,27 @@ impl ObjectTag {
     pub const CERT_9C: ObjectTag = ObjectTag(0x5FC10A);
     pub const CERT_9D: ObjectTag = ObjectTag(0x5FC10B);
     pub const CERT_9E: ObjectTag = ObjectTag(0x5FC101);
+    pub const FINGERPRINTS: ObjectTag = ObjectTag(0x5FC103);
+    pub const SECURITY_OBJECT: ObjectTag = ObjectTag(0x5FC106);
+    pub const FACIAL_IMAGE: ObjectTag = ObjectTag(0x5FC108);
+    pub const PRINTED_INFORMATION: ObjectTag = ObjectTag(0x5FC109);
+    pub const KEY_HISTORY: ObjectTag = ObjectTag(0x5FC10C);
+    pub const IRIS_IMAGES: ObjectTag = ObjectTag(0x5FC121);
+    pub const PAIRING_CODE: ObjectTag = ObjectTag(0x5FC123);
+    /// The BIT group template (biometric on-card comparison), a 2-byte tag.
+    pub const BIT_GROUP: ObjectTag = ObjectTag(0x7F61);
+    /// Yubico's attestation certificate object: the F9 key's certificate.
+    pub const ATTESTATION_CERT: ObjectTag = ObjectTag(0x5FFF01);
+
+    /// Objects SP 800-73-4 part 1 (table 3, "access rule for read") lets
+    /// be read only after the PIN: fingerprints, facial image and iris
+    /// images (PIN), printed information and the pairing code reference
+    /// data (PIN or OCC; this card has no OCC, so the PIN).
+    pub const PIN_PROTECTED: [ObjectTag; 5] =
+        [Self::FINGERPRINTS, Self::FACIAL_IMAGE, Self::PRINTED_INFORMATION, Self::IRIS_IMAGES, Self::PAIRING_CODE];
+    pub fn needs_pin(self) -> bool {
+        Self::PIN_PROTECTED.contains(&self)
+    }
 
     /// The tag's bytes as they appear after `5C`.
     pub fn to_bytes(self) -> Vec<u8> {
@@ -193,16 +348,24 @@ impl ObjectTag {
         let skip = b.iter().take(3).take_while(|&&x| x == 0).count();
         b[skip..].to_vec()
     }
+    /// A complete BER tag of 1 to 3 bytes (PIV uses `7E`, `7F61` and
+    /// `5FC1xx`): a first byte with low bits `1F` announces more bytes, and
+    /// every further byte but the last has its top bit set.
     pub fn from_bytes(b: &[u8]) -> Option<ObjectTag> {
-        match b.len() {
-            1 | 3 => Some(ObjectTag(b.iter().fold(0u32, |acc, &x| acc << 8 | x as u32))),
-            _ => None,
-        }
+        let (first, rest) = b.split_first()?;
+        let complete = match rest {
+            [] => first & 0x1F != 0x1F,
+            [.., last] => {
+                first & 0x1F == 0x1F && last & 0x80 == 0 && rest[..rest.len() - 1].iter().all(|x| x & 0x80 != 0)
+            }
+        };
+        (complete && b.len() <= 3).then(|| ObjectTag(b.iter().fold(0u32, |acc, &x| acc << 8 | x as u32)))
     }
-    /// Objects PUT DATA may write: the PIV range 5FC101-5FC123 and Yubico's
-    /// 5FFF00-5FFF15. Discovery (7E) is read-only.
+    /// Objects PUT DATA may write: the PIV range 5FC101-5FC123, the BIT
+    /// group template 7F61 and Yubico's 5FFF00-5FFF15. Discovery (7E) is
+    /// read-only.
     pub fn is_writable(self) -> bool {
-        (0x5FC101..=0x5FC123).contains(&self.0) || (0x5FFF00..=0x5FFF15).contains(&self.0)
+        (0x5FC101..=0x5FC123).contains(&self.0) || (0x5FFF00..=0x5FFF15).contains(&self.0) || self == Self::BIT_GROUP
     }
 }
 
@@ -272,5 +435,33 @@ mod tests {
             assert_eq!(Slot::from_key_ref(s.key_ref()), Some(s));
         }
         assert!(!ObjectTag::DISCOVERY.is_writable());
+        assert_eq!(ObjectTag::from_bytes(&[0x7F, 0x61]), Some(ObjectTag::BIT_GROUP));
+        assert_eq!(ObjectTag::BIT_GROUP.to_bytes(), [0x7F, 0x61]);
+        assert_eq!(ObjectTag::from_bytes(&[0x5F, 0xC1]), None, "incomplete tag");
+        assert_eq!(ObjectTag::from_bytes(&[0x7E, 0x01]), None, "one-byte tag with a tail");
+        assert_eq!(Slot::from_key_ref(0xF9), Some(Slot::Attestation));
+        assert!(!Slot::ALL.contains(&Slot::Attestation));
+        assert_eq!(Slot::every().count(), 25);
+        for s in Slot::every() {
+            assert_eq!(Slot::from_key_ref(s.key_ref()), Some(s));
+            assert_eq!(ObjectTag::from_bytes(&s.cert_object().to_bytes()), Some(s.cert_object()));
+        }
+        assert_eq!(Slot::from_key_ref(0x82).unwrap().cert_object(), ObjectTag(0x5FC10D));
+        assert_eq!(Slot::from_key_ref(0x95).unwrap().cert_object(), ObjectTag(0x5FC120));
+        assert_eq!((Slot::from_key_ref(0x81), Slot::from_key_ref(0x96)), (None, None));
+        assert_eq!(Retired::new(0), None);
+    }
+
+    #[test]
+    fn algorithm_ids_round_trip() {
+        for a in KeyAlgorithm::ALL {
+            assert_eq!(KeyAlgorithm::from_id(a.id()), Some(a));
+            assert!(a.rsa_bytes().is_some() != a.ec_bytes().is_some());
+        }
+        assert!(MgmAlgorithm::TripleDes.matches_p1(0x00) && MgmAlgorithm::TripleDes.matches_p1(0x03));
+        assert!(!MgmAlgorithm::Aes128.matches_p1(0x00));
+        for p in [PinPolicy::Never, PinPolicy::Once, PinPolicy::Always] {
+            assert_eq!(PinPolicy::from_code(p.code()), Some(p));
+        }
     }
 }

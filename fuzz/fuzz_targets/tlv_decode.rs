@@ -19,6 +19,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = messages::parse_generate_request(data);
     let _ = messages::parse_rsa_public_key(data);
     let _ = messages::parse_set_management_key_request(data);
+    let _ = messages::Metadata::decode(data);
+    let _ = messages::PublicKeyData::decode(data);
+    let _ = messages::PublicKeyData::decode_inner(data);
+    let _ = messages::parse_import_key_request(data);
+    let _ = messages::parse_ecdh_request(data);
+    let _ = messages::parse_key_history(data);
     let _ = tlv::flat::parse(data);
     let _ = tlv::parse_seq(data);
     let _ = atr::parse(data);

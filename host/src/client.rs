@@ -3,9 +3,12 @@
 
 use applet_spec::apdu::{Command, Response, EXTENDED_MAX_NE, SHORT_MAX_NE};
 use applet_spec::ins::{self, CLA_ISO, CLA_PROPRIETARY};
-use applet_spec::messages::{self, CardStatus, DynamicAuth, KeypadLayout, PinEntry, SelectedCard};
+use applet_spec::messages::{
+    self, CardStatus, DynamicAuth, ImportedKey, KeypadLayout, Metadata, PinEntry, PublicKeyData, SelectedCard,
+};
 use applet_spec::piv::{
-    self, Algorithm, MgmAlgorithm, ObjectTag, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK, RSA2048_BYTES,
+    self, Algorithm, KeyAlgorithm, MgmAlgorithm, ObjectTag, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK,
+    RSA2048_BYTES,
 };
 use applet_spec::{mgm, SpecError, Sw};
 use rand::RngCore;
@@ -417,6 +420,48 @@ impl<T: Transport> Client<T> {
         })
     }
 
+    /// Signs `message` with the key in `slot`, of algorithm `alg`: RSA of
+    /// any size (hashed and padded here, raw RSA on the card), or ECDSA (the
+    /// hash goes to the card; the answer is a DER ECDSA signature, which
+    /// OpenSSL verifies as it is).
+    pub fn sign_with(
+        &mut self,
+        slot: Slot,
+        alg: KeyAlgorithm,
+        message: &[u8],
+        hash: Hash,
+        padding: Padding,
+    ) -> Result<Vec<u8>> {
+        let digest = hash.digest(message);
+        let input = match alg.rsa_bytes() {
+            Some(len) => match padding {
+                Padding::Pkcs1v15 => padding::pkcs1v15(hash, &digest, len),
+                Padding::Pss => padding::pss(hash, &digest, len * 8, &mut rand::thread_rng()),
+            }
+            .ok_or_else(|| Error::Invalid("digest too long for the key".into()))?,
+            None => digest,
+        };
+        let reply = self.general_authenticate(alg.id(), slot.key_ref(), &DynamicAuth::sign_request(&input))?;
+        reply.response.ok_or(Error::Malformed {
+            command: "GENERAL AUTHENTICATE",
+            source: SpecError::Malformed("no response item"),
+        })
+    }
+
+    /// The shared secret of ECDH between the key in `slot` and the other
+    /// party's uncompressed point.
+    pub fn ecdh(&mut self, slot: Slot, alg: KeyAlgorithm, point: &[u8]) -> Result<Vec<u8>> {
+        let cmd = self
+            .iso(ins::GENERAL_AUTHENTICATE, alg.id(), slot.key_ref())
+            .with_data(messages::ecdh_request(point))
+            .with_ne(self.ne());
+        let data = self.call("GENERAL AUTHENTICATE", cmd)?;
+        DynamicAuth::decode(&data).map_err(malformed("GENERAL AUTHENTICATE"))?.response.ok_or(Error::Malformed {
+            command: "GENERAL AUTHENTICATE",
+            source: SpecError::Malformed("no response item"),
+        })
+    }
+
     /// Signs `message`: hashed and padded here, raw RSA on the card.
     ///
     /// ```
@@ -515,5 +560,110 @@ impl<T: Transport> Client<T> {
     /// Wipes the card back to factory settings (serial and GUID stay).
     pub fn terminate(&mut self) -> Result<()> {
         self.call("TERMINATE", self.ext(ins::TERMINATE, 0, 0)).map(drop)
+    }
+
+    /// Forbids (or allows again) importing a key into `slot`: its key must
+    /// then be generated on the card. Needs the management key.
+    pub fn set_import_policy(&mut self, slot: Slot, forbid: bool) -> Result<()> {
+        let p1 = if forbid { messages::IMPORT_P1_FORBID } else { messages::IMPORT_P1_ALLOW };
+        self.call("SET IMPORT POLICY", self.ext(ins::SET_IMPORT_POLICY, p1, slot.key_ref())).map(drop)
+    }
+
+    // ---- Yubico's management commands --------------------------------------------
+
+    /// GET METADATA for a reference: the PIN (80), PUK (81), management key
+    /// (9B) or a key slot.
+    pub fn metadata(&mut self, reference: u8) -> Result<Metadata> {
+        let data = self.call("GET METADATA", self.iso(ins::GET_METADATA, 0, reference).with_ne(self.ne()))?;
+        Metadata::decode(&data).map_err(malformed("GET METADATA"))
+    }
+
+    /// A key slot's metadata (algorithm, policy, origin, public key), `None`
+    /// when the slot is empty (6A88).
+    pub fn slot_metadata(&mut self, slot: Slot) -> Result<Option<Metadata>> {
+        match self.metadata(slot.key_ref()) {
+            Err(Error::Status { sw: Sw::REFERENCE_NOT_FOUND, .. }) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// The public key of the key in `slot`, from GET METADATA.
+    pub fn public_key(&mut self, slot: Slot) -> Result<PublicKeyData> {
+        self.slot_metadata(slot)?
+            .and_then(|m| m.public_key)
+            .ok_or(Error::Status { command: "GET METADATA", sw: Sw::REFERENCE_NOT_FOUND })
+    }
+
+    /// ATTEST: the card's certificate (DER) for the key in `slot`, signed
+    /// by its attestation key (F9). Only for keys generated on the card.
+    pub fn attest(&mut self, slot: Slot) -> Result<Vec<u8>> {
+        self.call("ATTEST", self.iso(ins::ATTEST, slot.key_ref(), 0).with_ne(self.ne()))
+    }
+
+    /// The attestation key's certificate (object 5FFF01), DER.
+    pub fn attestation_certificate(&mut self) -> Result<Option<Vec<u8>>> {
+        self.read_certificate(Slot::Attestation)
+    }
+
+    /// SET PIN RETRIES: new try counts for PIN and PUK, which go back to
+    /// their factory values. Needs the management key and the PIN.
+    pub fn set_pin_retries(&mut self, pin_tries: u8, puk_tries: u8) -> Result<()> {
+        self.call("SET PIN RETRIES", self.iso(ins::SET_PIN_RETRIES, pin_tries, puk_tries)).map(drop)
+    }
+
+    /// RESET (Yubico's): back to factory settings; only when PIN and PUK
+    /// are both blocked.
+    pub fn reset(&mut self) -> Result<()> {
+        self.call("RESET", self.iso(ins::RESET, 0, 0)).map(drop)
+    }
+
+    /// IMPORT KEY: puts a private key made elsewhere into `slot`. Needs
+    /// the management key.
+    pub fn import_key(&mut self, slot: Slot, alg: KeyAlgorithm, key: &ImportedKey) -> Result<()> {
+        let data = Zeroizing::new(messages::import_key_request(key, None));
+        self.call("IMPORT KEY", self.iso(ins::IMPORT_KEY, alg.id(), slot.key_ref()).with_data(data.to_vec())).map(drop)
+    }
+
+    /// Imports an RSA private key (any size the card takes).
+    pub fn import_rsa_key(&mut self, slot: Slot, key: &rsa::RsaPrivateKey) -> Result<()> {
+        use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+        let alg = match key.size() {
+            128 => KeyAlgorithm::Rsa1024,
+            256 => KeyAlgorithm::Rsa2048,
+            384 => KeyAlgorithm::Rsa3072,
+            512 => KeyAlgorithm::Rsa4096,
+            n => return Err(Error::Invalid(format!("RSA keys of {} bits cannot be imported", n * 8))),
+        };
+        let half = key.size() / 2;
+        let pad = |v: &BigUint| {
+            let b = v.to_bytes_be();
+            let mut out = vec![0u8; half.saturating_sub(b.len())];
+            out.extend_from_slice(&b);
+            out
+        };
+        let (p, q) = match key.primes() {
+            [p, q] => (p, q),
+            _ => return Err(Error::Invalid("only two-prime RSA keys can be imported".into())),
+        };
+        let missing = || Error::Invalid("the RSA key lacks its CRT values".into());
+        let imported = ImportedKey::Rsa {
+            p: pad(p),
+            q: pad(q),
+            dp: pad(key.dp().ok_or_else(missing)?),
+            dq: pad(key.dq().ok_or_else(missing)?),
+            qinv: pad(&key.crt_coefficient().ok_or_else(missing)?),
+        };
+        self.import_key(slot, alg, &imported)
+    }
+
+    /// Generates a key pair of any algorithm the card offers in `slot`;
+    /// returns its public key. Needs the management key.
+    pub fn generate_key(&mut self, slot: Slot, alg: KeyAlgorithm) -> Result<PublicKeyData> {
+        let cmd = self
+            .iso(ins::GENERATE_ASYMMETRIC_KEY_PAIR, 0, slot.key_ref())
+            .with_data(messages::generate_request_for(alg))
+            .with_ne(self.ne());
+        let data = self.call("GENERATE ASYMMETRIC KEY PAIR", cmd)?;
+        PublicKeyData::decode(&data).map_err(malformed("GENERATE ASYMMETRIC KEY PAIR"))
     }
 }

@@ -1,7 +1,8 @@
 //! APDU traces for people: every APDU both ways in hex, with the command's
 //! name and the status word's meaning. Secrets never reach a trace: the data
-//! of PIN, PUK, keypad, management key and binding commands is redacted, and
-//! so is GET KEYPAD's answer (a layout plus the taps gives the PIN).
+//! of PIN, PUK, keypad, management key, binding and IMPORT KEY (a private
+//! key) commands is redacted, and so is GET KEYPAD's answer (a layout plus
+//! the taps gives the PIN).
 
 use std::io::Write;
 
@@ -15,7 +16,11 @@ use crate::transport::{Capabilities, Transport};
 fn data_is_secret(cla: u8, ins: u8, p2: u8) -> bool {
     let proprietary = cla & 0x80 != 0;
     match ins {
-        ins::VERIFY | ins::CHANGE_REFERENCE_DATA | ins::RESET_RETRY_COUNTER | ins::SET_MANAGEMENT_KEY
+        ins::VERIFY
+        | ins::CHANGE_REFERENCE_DATA
+        | ins::RESET_RETRY_COUNTER
+        | ins::SET_MANAGEMENT_KEY
+        | ins::IMPORT_KEY
             if !proprietary =>
         {
             true

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::{Client, Hash, Padding, Transport};
-use applet_spec::piv::Slot;
+use applet_spec::piv::{KeyAlgorithm, Slot};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::spki::{AlgorithmIdentifier, DecodePublicKey, SignatureAlgorithmIdentifier, SubjectPublicKeyInfoOwned};
 use rsa::pkcs8::{der::AnyRef, EncodePublicKey};
@@ -55,6 +55,87 @@ impl<T: Transport> Signer<Signature> for CardSigner<'_, T> {
             .map_err(rsa::signature::Error::from_source)?;
         Signature::try_from(sig.as_slice())
     }
+}
+
+/// Signs with an EC key on the card (ECDSA, the hash the curve pairs with:
+/// SHA-256 for P-256, SHA-384 for P-384); the builder sees an ordinary
+/// ECDSA signer.
+macro_rules! ec_card_signer {
+    ($name:ident, $curve:ident, $hash:expr, $alg:expr, $oid:expr) => {
+        pub struct $name<'a, T: Transport> {
+            card: RefCell<&'a mut Client<T>>,
+            slot: Slot,
+            public: $curve::ecdsa::VerifyingKey,
+        }
+
+        impl<'a, T: Transport> $name<'a, T> {
+            pub fn new(card: &'a mut Client<T>, slot: Slot, public: $curve::ecdsa::VerifyingKey) -> Self {
+                $name { card: RefCell::new(card), slot, public }
+            }
+        }
+
+        impl<T: Transport> Keypair for $name<'_, T> {
+            type VerifyingKey = $curve::ecdsa::VerifyingKey;
+            fn verifying_key(&self) -> Self::VerifyingKey {
+                self.public
+            }
+        }
+
+        impl<T: Transport> SignatureAlgorithmIdentifier for $name<'_, T> {
+            type Params = AnyRef<'static>;
+            const SIGNATURE_ALGORITHM_IDENTIFIER: AlgorithmIdentifier<AnyRef<'static>> =
+                AlgorithmIdentifier { oid: $oid, parameters: None };
+        }
+
+        impl<T: Transport> Signer<$curve::ecdsa::DerSignature> for $name<'_, T> {
+            fn try_sign(&self, msg: &[u8]) -> Result<$curve::ecdsa::DerSignature, rsa::signature::Error> {
+                let der = self
+                    .card
+                    .borrow_mut()
+                    .sign_with(self.slot, $alg, msg, $hash, Padding::Pkcs1v15)
+                    .map_err(rsa::signature::Error::from_source)?;
+                $curve::ecdsa::DerSignature::try_from(der.as_slice())
+            }
+        }
+    };
+}
+
+ec_card_signer!(P256CardSigner, p256, Hash::Sha256, KeyAlgorithm::EccP256, ecdsa_oid::SHA256);
+ec_card_signer!(P384CardSigner, p384, Hash::Sha384, KeyAlgorithm::EccP384, ecdsa_oid::SHA384);
+
+/// ecdsa-with-SHA256 and -SHA384 (RFC 5758 3.2).
+mod ecdsa_oid {
+    use rsa::pkcs8::spki::ObjectIdentifier;
+    pub const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+    pub const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+}
+
+/// A PKCS#10 request signed by any signer the builder takes (DER).
+pub fn csr_with<S, Sig>(signer: &S, subject: &str) -> Result<Vec<u8>, String>
+where
+    S: Keypair + rsa::pkcs8::spki::DynSignatureAlgorithmIdentifier + Signer<Sig>,
+    S::VerifyingKey: EncodePublicKey,
+    Sig: rsa::pkcs8::spki::SignatureBitStringEncoding,
+{
+    let req = RequestBuilder::new(name(subject)?, signer).map_err(err)?;
+    req.build::<Sig>().map_err(err)?.to_der().map_err(err)
+}
+
+/// A self-signed certificate by any signer the builder takes (DER).
+pub fn selfsign_with<S, Sig>(signer: &S, subject: &str, days: u64) -> Result<Vec<u8>, String>
+where
+    S: Keypair + rsa::pkcs8::spki::DynSignatureAlgorithmIdentifier + Signer<Sig>,
+    S::VerifyingKey: EncodePublicKey,
+    Sig: rsa::pkcs8::spki::SignatureBitStringEncoding,
+{
+    let subject = name(subject)?;
+    let profile =
+        Profile::Leaf { issuer: subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
+    let validity = Validity::from_now(Duration::from_secs(days * 86400)).map_err(err)?;
+    let der = signer.verifying_key().to_public_key_der().map_err(err)?;
+    let spki = SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(err)?;
+    let b = CertificateBuilder::new(profile, serial(), validity, subject, spki, signer).map_err(err)?;
+    b.build::<Sig>().map_err(err)?.to_der().map_err(err)
 }
 
 fn name(subject: &str) -> Result<Name, String> {

@@ -166,7 +166,7 @@ fn with_keypad(sim: &Sim, args: &[&str], envs: &[(&str, &str)]) -> Output {
 fn info_in_words_and_json() {
     let sim = Sim::new("info");
     let text = sim.ok(&["info"], &[]);
-    assert!(text.contains("PIN tries left 3") && text.contains("version 5.2.7"), "{text}");
+    assert!(text.contains("PIN tries left 3") && text.contains("version 5.4.3"), "{text}");
     assert!(text.contains("profile subsim"), "{text}");
     let o = sim.run(&["-v", "info"], &[], b"");
     assert!(String::from_utf8_lossy(&o.stderr).contains("using the simulated card"));
@@ -303,7 +303,7 @@ fn management_key_binding_and_raw_apdus() {
     assert!(err.contains("wrong binding value"), "{err}");
     sim.ok(&["bind", "clear", "--mgm-key", aes], &[]);
     let out = sim.ok(&["apdu", "00FD0000", "80 3A 00 00 00"], &[]);
-    assert!(out.starts_with("050207  9000 (success)"), "{out}");
+    assert!(out.starts_with("050403  9000 (success)"), "{out}");
     assert!(sim.fails(&["apdu", "zz"], &[], 2).contains("not hex"));
 }
 

@@ -32,7 +32,8 @@ fn certificate_objects_use_piv_tags() {
 #[test]
 fn absent_objects_answer_6a82() {
     let mut card = fresh_card!();
-    for tag in ["5F C1 05", "5F C1 0A", "5F C1 0B", "5F C1 01", "5F C1 07", "5F FF 00"] {
+    // (5FC107, the CCC, exists from manufacture: SP 800-73-4 part 1, 3.1.)
+    for tag in ["5F C1 05", "5F C1 0A", "5F C1 0B", "5F C1 01", "5F FF 00"] {
         assert_eq!(raw(&mut card, &format!("00 CB 3F FF 05 5C 03 {tag} 00")).sw, Sw::FILE_NOT_FOUND, "{tag}");
     }
 }

@@ -1,15 +1,20 @@
 //! Private keys never leave the card: sweep every INS of both classes with
 //! typical parameters and data, and look for any 16-byte run of a private
-//! exponent, prime or CRT exponent (or the PIN block) in any answer. Needs to
-//! see the keys, so it runs on the in-process simulated card.
+//! exponent, prime or CRT exponent, EC private scalar (the attestation key's
+//! too), or the PIN block in any answer. The parameters reach Yubico's
+//! commands as well: GET METADATA, ATTEST, SET PIN RETRIES, RESET, IMPORT
+//! KEY (an imported key joins the secrets). Needs to see the keys, so it
+//! runs on the in-process simulated card.
 
 use std::collections::HashSet;
 
+use apdu_sim::crypto::PrivateKey;
 use apdu_sim::SimCard;
 use applet_spec::apdu::Command;
-use applet_spec::messages::{self, DynamicAuth, PinEntry};
-use applet_spec::piv::{self, Algorithm, ObjectTag, Slot};
-use rsa::traits::PrivateKeyParts;
+use applet_spec::messages::{self, DynamicAuth, ImportedKey, PinEntry};
+use applet_spec::piv::{self, Algorithm, KeyAlgorithm, ObjectTag, Slot};
+use rand::SeedableRng;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use subsim_host::{Client, SimTransport};
 
 const WINDOW: usize = 16;
@@ -21,15 +26,43 @@ fn windows(bytes: &[u8], into: &mut HashSet<[u8; WINDOW]>) {
 }
 
 fn secrets(card: &SimCard, into: &mut HashSet<[u8; WINDOW]>) {
-    for key in card.persistent().keys.values() {
-        windows(&key.d().to_bytes_be(), into);
-        for p in key.primes() {
-            windows(&p.to_bytes_be(), into);
-        }
-        for x in [key.dp(), key.dq()].into_iter().flatten() {
-            windows(&x.to_bytes_be(), into);
+    let p = card.persistent();
+    for k in p.keys.values().chain(p.attestation.iter()) {
+        match &k.key {
+            PrivateKey::Rsa(key) => {
+                windows(&key.d().to_bytes_be(), into);
+                for p in key.primes() {
+                    windows(&p.to_bytes_be(), into);
+                }
+                for x in [key.dp(), key.dq()].into_iter().flatten() {
+                    windows(&x.to_bytes_be(), into);
+                }
+            }
+            PrivateKey::P256(key) => windows(&key.to_bytes(), into),
+            PrivateKey::P384(key) => windows(&key.to_bytes(), into),
         }
     }
+}
+
+/// IMPORT KEY's data for a fixed RSA-2048 key made here.
+fn import_request() -> Vec<u8> {
+    let key = rsa::RsaPrivateKey::new(&mut rand_chacha::ChaCha20Rng::seed_from_u64(5), 2048).unwrap();
+    let pad = |v: &rsa::BigUint| {
+        let b = v.to_bytes_be();
+        [vec![0u8; 128 - b.len()], b].concat()
+    };
+    let [p, q] = key.primes() else { unreachable!() };
+    assert_eq!(key.size(), 256);
+    messages::import_key_request(
+        &ImportedKey::Rsa {
+            p: pad(p),
+            q: pad(q),
+            dp: pad(key.dp().unwrap()),
+            dq: pad(key.dq().unwrap()),
+            qinv: pad(&key.crt_coefficient().unwrap()),
+        },
+        None,
+    )
 }
 
 /// Undoes what the sweep's own commands did to the card (a blocked PIN, the
@@ -53,9 +86,11 @@ fn no_answer_contains_private_key_material() {
     let mut card = Client::new(SimTransport::new(SimCard::seeded(99)));
     card.select().unwrap();
     card.authenticate_default().unwrap();
-    for slot in Slot::ALL {
+    for slot in [Slot::Authentication, Slot::Signature, Slot::CardAuthentication] {
         card.generate(slot).unwrap();
     }
+    // An EC key too, for ECDSA and ECDH.
+    card.generate_key(Slot::KeyManagement, KeyAlgorithm::EccP256).unwrap();
 
     let mut secret = HashSet::new();
     secrets(card.transport().card(), &mut secret);
@@ -74,9 +109,15 @@ fn no_answer_contains_private_key_material() {
         (0x07, 0x9A),
         (0x07, 0x9D),
         (0x07, 0x9E),
+        (0x11, 0x9D),
         (0x00, 0x9A),
         (0x00, 0x9C),
         (0x01, 0x00),
+        // Yubico's commands: ATTEST 9C and 9D, SET PIN RETRIES 3/3; (00 9A)
+        // above is GET METADATA of 9A, (07 9E) IMPORT KEY into 9E.
+        (0x9C, 0x00),
+        (0x9D, 0x00),
+        (0x03, 0x03),
     ];
     let block = [&[0x00, 0x01][..], &[0x42; 254]].concat();
     let mut data: Vec<Vec<u8>> = vec![
@@ -88,6 +129,12 @@ fn no_answer_contains_private_key_material() {
         messages::generate_request(Algorithm::Rsa2048),
         piv::pin_block(b"123456", true).unwrap().to_vec(),
         vec![0x00; 16],
+        DynamicAuth::sign_request(&[0x42; 32]).encode(),
+        messages::ecdh_request(&{
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            p256::SecretKey::from_slice(&[7; 32]).unwrap().public_key().to_encoded_point(false).as_bytes().to_vec()
+        }),
+        import_request(),
     ];
     for tag in [ObjectTag::CHUID, ObjectTag::CERT_9A, ObjectTag::CERT_9C, ObjectTag::DISCOVERY, ObjectTag(0x5FC10D)] {
         data.push(messages::get_data_request(tag));
@@ -115,13 +162,20 @@ fn no_answer_contains_private_key_material() {
         }
     }
     assert!(answers.len() > 40_000);
-    // The sweep reached the private keys: four signatures (one per slot) and
-    // two new public keys (P2 9A and 9C with the generation template).
+    // The sweep reached the private keys: RSA signatures with 9A, 9C and
+    // 9E, ECDSA and ECDH with 9D, two new public keys (P2 9A and 9C with the
+    // generation template), attestations and metadata.
     let starts = |prefix: &[u8]| answers.iter().filter(|a| a.starts_with(prefix)).count();
-    assert_eq!(starts(&[0x7C, 0x82, 0x01, 0x04]), 4, "signatures answered");
+    assert!(starts(&[0x7C, 0x82, 0x01, 0x04]) >= 3, "RSA signatures answered");
+    let ec = answers.iter().filter(|a| a.len() > 4 && a[0] == 0x7C && a[2] == 0x82 && a[4] == 0x30).count();
+    assert!(ec >= 1, "ECDSA signatures answered");
+    assert!(starts(&[0x7C, 0x22, 0x82, 0x20]) >= 1, "ECDH answered");
     assert_eq!(starts(&[0x7F, 0x49]), 2, "public keys answered");
-    // d (256 bytes) and p, q, dp, dq (128 each) of four keys, and two more.
-    assert!(secret.len() >= 6 * 600, "secrets collected: {}", secret.len());
+    assert!(starts(&[0x30, 0x82]) >= 1, "attestations answered");
+    assert!(starts(&[0x01, 0x01, 0x07]) >= 1, "metadata answered");
+    assert!(card.transport().card().persistent().keys.values().any(|k| k.origin == messages::KeyOrigin::Imported));
+    // RSA: d (256 bytes) and p, q, dp, dq (128 each) of five keys or more.
+    assert!(secret.len() >= 5 * 600, "secrets collected: {}", secret.len());
     let pin_block = piv::pin_block(b"123456", true).unwrap();
     for a in &answers {
         for w in a.windows(WINDOW) {

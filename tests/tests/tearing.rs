@@ -197,6 +197,71 @@ fn scenarios() -> Vec<Scenario> {
             intermediate: Decremented(Counter::Binding),
         },
         Scenario { name: "TERMINATE", setup: admin_with_keys, command: |c| c.terminate(), intermediate: None },
+        Scenario {
+            name: "RESET RETRY COUNTER (right PUK, malformed new PIN)",
+            setup: nothing,
+            command: |c| {
+                let r = c.transmit(
+                    &applet_spec::apdu::Command::new(0, 0x2C, 0, 0x80)
+                        .with_data([b"12345678".as_slice(), &[0xFF; 8]].concat()),
+                )?;
+                assert_eq!(r.sw, applet_spec::Sw::INCORRECT_DATA);
+                Ok(())
+            },
+            intermediate: Decremented(Counter::Puk),
+        },
+        Scenario {
+            name: "SET PIN RETRIES",
+            setup: |c| {
+                c.authenticate_default()?;
+                c.verify_pin(b"123456")
+            },
+            command: |c| c.set_pin_retries(5, 4),
+            intermediate: None,
+        },
+        Scenario {
+            name: "RESET",
+            setup: |c| {
+                admin_with_keys(c)?;
+                while c.verify_pin(b"000000").map_err(|e| e.sw()) != Err(Some(applet_spec::Sw::AUTH_METHOD_BLOCKED)) {}
+                while c.unblock_pin(b"00000000", b"000000").map_err(|e| e.sw())
+                    != Err(Some(applet_spec::Sw::AUTH_METHOD_BLOCKED))
+                {}
+                Ok(())
+            },
+            command: |c| c.reset(),
+            intermediate: None,
+        },
+        Scenario {
+            name: "IMPORT KEY",
+            setup: admin_with_keys,
+            command: |c| {
+                let key = applet_spec::messages::ImportedKey::Ec { scalar: vec![0x42; 32] };
+                c.import_key(Slot::Signature, applet_spec::piv::KeyAlgorithm::EccP256, &key)
+            },
+            intermediate: None,
+        },
+        Scenario {
+            name: "GENERATE (P-256 replaces an RSA key)",
+            setup: admin_with_keys,
+            command: |c| c.generate_key(Slot::Signature, applet_spec::piv::KeyAlgorithm::EccP256).map(drop),
+            intermediate: None,
+        },
+        Scenario {
+            name: "GENERATE into a retired slot (the key history in the same write)",
+            setup: admin_with_keys,
+            command: |c| {
+                let slot = Slot::from_key_ref(0x82).unwrap();
+                c.generate_key(slot, applet_spec::piv::KeyAlgorithm::EccP256).map(drop)
+            },
+            intermediate: None,
+        },
+        Scenario {
+            name: "SET IMPORT POLICY",
+            setup: admin,
+            command: |c| c.set_import_policy(Slot::Authentication, true),
+            intermediate: None,
+        },
     ]
 }
 
@@ -243,8 +308,8 @@ fn every_cut_leaves_before_after_or_the_documented_intermediate() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    // Eight counted checks of two writes each, eight single-write commands.
-    assert_eq!(cuts, 8 * 2 + 8, "cut points exercised");
+    // Nine counted checks of two writes each, fourteen single-write commands.
+    assert_eq!(cuts, 9 * 2 + 14, "cut points exercised");
 }
 
 #[test]

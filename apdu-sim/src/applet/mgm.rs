@@ -48,7 +48,9 @@ impl SubSim {
         let MgmKey { algorithm: alg, key } = self.store.get().mgm.clone();
         let ga = DynamicAuth::decode(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
         let is_challenge_request = requested(&ga.challenge) && ga.witness.is_none() && ga.response.is_none();
-        if cmd.p1 != alg.id() && !(cmd.p1 == 0 && is_challenge_request) {
+        // P1 00 is 3-key 3DES too (SP 800-78-4 table 6-2), and a bare
+        // challenge request may use it whatever the key (OpenSC's "get random").
+        if !(alg.matches_p1(cmd.p1) || cmd.p1 == 0 && is_challenge_request) {
             return Err(Sw::INCORRECT_P1_P2);
         }
         let encrypt = |block: &[u8]| mgm::encrypt_block(alg, &key, block).ok_or(Sw::INCORRECT_DATA);

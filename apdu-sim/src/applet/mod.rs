@@ -10,6 +10,7 @@ mod mgm;
 mod objects;
 mod pin;
 mod subsim;
+mod yubico;
 
 use applet_spec::apdu::Command;
 use applet_spec::ins::{self, CLA_PROPRIETARY};
@@ -106,6 +107,11 @@ impl Applet for SubSim {
                 ins::SET_MANAGEMENT_KEY => self.set_management_key(cmd),
                 ins::GET_SERIAL => self.get_serial(cmd),
                 ins::GET_VERSION => self.get_version(cmd),
+                ins::GET_METADATA => self.get_metadata(cmd),
+                ins::ATTEST => self.attest(cmd),
+                ins::SET_PIN_RETRIES => self.set_pin_retries(cmd),
+                ins::RESET => self.reset(cmd),
+                ins::IMPORT_KEY => self.import_key(cmd),
                 _ => Err(Sw::INS_NOT_SUPPORTED),
             }
         } else {
@@ -117,6 +123,7 @@ impl Applet for SubSim {
                 ins::PRESENT_BINDING => self.present_binding(cmd),
                 ins::GET_STATUS => self.get_status(cmd),
                 ins::TERMINATE => self.terminate(cmd),
+                ins::SET_IMPORT_POLICY => self.set_import_policy(cmd),
                 _ => Err(Sw::INS_NOT_SUPPORTED),
             }
         }

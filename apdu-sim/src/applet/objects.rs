@@ -41,6 +41,11 @@ impl SubSim {
         if tag == ObjectTag::DISCOVERY {
             return Ok(messages::discovery_object());
         }
+        // SP 800-73-4 part 1, table 3: these need the PIN (or OCC) to be
+        // read. Checked before existence, so a refusal tells nothing.
+        if tag.needs_pin() && !self.t.pin_verified {
+            return Err(Sw::SECURITY_STATUS_NOT_SATISFIED);
+        }
         match self.store.get().objects.get(&tag) {
             Some(value) => Ok(messages::data_object(value)),
             None => Err(Sw::FILE_NOT_FOUND),
@@ -63,6 +68,10 @@ impl SubSim {
                 p.objects.remove(&tag);
             } else {
                 p.objects.insert(tag, Arc::new(value));
+            }
+            // A retired slot's certificate moves between the history's counts.
+            if (0x5FC10D..=0x5FC120).contains(&tag.0) {
+                p.refresh_key_history();
             }
             p.changes = p.changes.wrapping_add(1);
             Ok(Vec::new())

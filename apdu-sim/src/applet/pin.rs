@@ -15,17 +15,22 @@ use crate::state::{Persistent, RefKind};
 type Block = Zeroizing<[u8; PIN_BLOCK_LEN]>;
 
 /// Splits CHANGE REFERENCE DATA / RESET RETRY COUNTER data into the current
-/// reference and a well-formed new value.
-fn old_and_new(data: &[u8], new_digits_only: bool) -> Result<(Block, Block), Sw> {
+/// reference and the new value, and says whether the new value is well formed.
+fn split_old_new(data: &[u8], new_digits_only: bool) -> Result<(Block, Block, bool), Sw> {
     if data.len() != 2 * PIN_BLOCK_LEN {
         return Err(Sw::INCORRECT_DATA);
     }
     let (old, new) = data.split_at(PIN_BLOCK_LEN);
-    if !piv::is_valid_pin_block(new, new_digits_only) {
-        return Err(Sw::INCORRECT_DATA);
-    }
     let block = |b: &[u8]| Zeroizing::new(<[u8; PIN_BLOCK_LEN]>::try_from(b).expect("split at block length"));
-    Ok((block(old), block(new)))
+    Ok((block(old), block(new), piv::is_valid_pin_block(new, new_digits_only)))
+}
+
+/// The same, refusing a malformed new value before anything is counted.
+fn old_and_new(data: &[u8], new_digits_only: bool) -> Result<(Block, Block), Sw> {
+    match split_old_new(data, new_digits_only)? {
+        (old, new, true) => Ok((old, new)),
+        _ => Err(Sw::INCORRECT_DATA),
+    }
 }
 
 impl SubSim {
@@ -43,9 +48,25 @@ impl SubSim {
         candidate: &[u8; PIN_BLOCK_LEN],
         on_success: impl FnOnce(&mut Persistent),
     ) -> Result<(), Sw> {
+        self.check_reference_then(kind, candidate, true, on_success)
+    }
+
+    /// [`Self::check_reference`], where a match may still be refused
+    /// (`accept` false: RESET RETRY COUNTER with a right PUK and a malformed
+    /// new PIN). Then the counter is written back as it was before the
+    /// command and the answer is 6A80, nothing else changed; the writes are
+    /// still the same two.
+    fn check_reference_then(
+        &mut self,
+        kind: RefKind,
+        candidate: &[u8; PIN_BLOCK_LEN],
+        accept: bool,
+        on_success: impl FnOnce(&mut Persistent),
+    ) -> Result<(), Sw> {
         if self.store.get().reference(kind).blocked() {
             return Err(Sw::AUTH_METHOD_BLOCKED);
         }
+        let before = self.store.get().reference(kind).tries_left;
         let left = self.store.write(|p| {
             let r = p.reference_mut(kind);
             r.tries_left -= 1;
@@ -54,16 +75,20 @@ impl SubSim {
         let matches: bool = self.store.get().reference(kind).block.ct_eq(candidate).into();
         self.store.write(|p| {
             let r = p.reference_mut(kind);
-            if matches {
-                r.tries_left = r.max_tries;
-                on_success(p);
+            match (matches, accept) {
+                (true, true) => {
+                    r.tries_left = r.max_tries;
+                    on_success(p);
+                }
+                (true, false) => r.tries_left = before,
+                (false, _) => {}
             }
             Ok::<_, Sw>(())
         })?;
-        if matches {
-            Ok(())
-        } else {
-            Err(Sw::tries_left(left))
+        match (matches, accept) {
+            (true, true) => Ok(()),
+            (true, false) => Err(Sw::INCORRECT_DATA),
+            (false, _) => Err(Sw::tries_left(left)),
         }
     }
 
@@ -106,7 +131,12 @@ impl SubSim {
         self.verify_pin_block(&block)
     }
 
-    /// CHANGE REFERENCE DATA for the PIN (80) or PUK (81): old then new, 8 bytes each.
+    /// CHANGE REFERENCE DATA for the PIN (80) or PUK (81): old then new, 8
+    /// bytes each. SP 800-73-4 part 2, 3.2.2: a malformed new value is 6A80
+    /// with nothing counted and the security status unchanged; a wrong
+    /// current value is 63Cx and sets the security status FALSE; success
+    /// sets it TRUE (the PIN counts as verified afterwards, though not as a
+    /// fresh entry for a PIN-always key).
     pub(super) fn change_reference_data(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
         if cmd.p1 != 0 {
             return Err(Sw::INCORRECT_P1_P2);
@@ -126,6 +156,12 @@ impl SubSim {
     }
 
     /// RESET RETRY COUNTER: the PUK unblocks the PIN and sets a new one.
+    /// The PUK is checked (and counted) before the new PIN is looked at, as
+    /// on a YubiKey (SP 800-73-4 part 2, 3.2.3 allows 63Cx or 6A80 when both
+    /// are wrong): a wrong PUK is 63Cx whatever the new PIN, which is how
+    /// `ykman piv reset` blocks the PUK. A right PUK with a malformed new PIN
+    /// is 6A80, the PUK's counter as it was. 63Cx also clears the PIN's
+    /// verified state (3.2.3).
     pub(super) fn reset_retry_counter(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
         if cmd.p1 != 0 {
             return Err(Sw::INCORRECT_P1_P2);
@@ -133,12 +169,16 @@ impl SubSim {
         if cmd.p2 != KEY_REF_PIN {
             return Err(Sw::REFERENCE_NOT_FOUND);
         }
-        let (puk, new_pin) = old_and_new(&cmd.data, true)?;
-        self.check_reference(RefKind::Puk, &puk, |p| {
+        let (puk, new_pin, well_formed) = split_old_new(&cmd.data, true)?;
+        let result = self.check_reference_then(RefKind::Puk, &puk, well_formed, |p| {
             p.pin.block = new_pin;
             p.pin.tries_left = p.pin.max_tries;
-        })?;
-        Ok(Vec::new())
+        });
+        if matches!(result, Err(sw) if sw.retries().is_some()) {
+            self.t.pin_verified = false;
+            self.t.pin_always = false;
+        }
+        result.map(|()| Vec::new())
     }
 
     /// GET KEYPAD: a fresh random layout of the ten digits, kept for one

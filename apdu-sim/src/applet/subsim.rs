@@ -3,13 +3,15 @@
 use applet_spec::apdu::Command;
 use applet_spec::messages::{
     BindingState, CardStatus, BINDING_MAX_LEN, BINDING_MIN_LEN, BINDING_P1_CLEAR, BINDING_P1_SET, BINDING_TRIES,
+    IMPORT_P1_ALLOW, IMPORT_P1_FORBID,
 };
+use applet_spec::piv::Slot;
 use applet_spec::Sw;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::{no_data, p1p2, SubSim};
-use crate::state::{Binding, Persistent, Transient};
+use crate::state::{Binding, Transient};
 
 impl SubSim {
     /// SET BINDING: P1=00 stores (or replaces) the binding value, P1=01 clears
@@ -95,6 +97,7 @@ impl SubSim {
             changes: p.changes,
             mgm_algorithm: p.mgm.algorithm,
             pin_verified: self.t.pin_verified,
+            import_forbidden: bits(&|s| p.import_forbidden.contains(&s)),
         }
         .encode())
     }
@@ -109,11 +112,40 @@ impl SubSim {
         if !(self.t.mgm_authenticated || (p.pin.blocked() && p.puk.blocked())) {
             return Err(Sw::SECURITY_STATUS_NOT_SATISFIED);
         }
+        self.back_to_factory()
+    }
+
+    /// TERMINATE and RESET: one atomic write back to factory settings
+    /// (serial, GUID and the attestation key stay); transient state cleared,
+    /// the applet still selected.
+    pub(super) fn back_to_factory(&mut self) -> Result<Vec<u8>, Sw> {
         self.store.write(|p| {
-            *p = Persistent::factory(p.serial, p.guid, p.changes.wrapping_add(1));
+            p.wipe();
             Ok::<_, Sw>(())
         })?;
         self.t = Transient { selected: true, ..Transient::default() };
         Ok(Vec::new())
+    }
+
+    /// SET IMPORT POLICY: P1=01 forbids importing a key into the slot in
+    /// P2 (its key must then be generated on the card), P1=00 allows it
+    /// again. Needs 9B. Reported by GET METADATA (C1) and GET STATUS (8B).
+    pub(super) fn set_import_policy(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        let forbid = match cmd.p1 {
+            IMPORT_P1_FORBID => true,
+            IMPORT_P1_ALLOW => false,
+            _ => return Err(Sw::INCORRECT_P1_P2),
+        };
+        let slot = Slot::from_key_ref(cmd.p2).ok_or(Sw::INCORRECT_P1_P2)?;
+        no_data(cmd)?;
+        self.require_mgm()?;
+        self.store.write(|p| {
+            if forbid {
+                p.import_forbidden.insert(slot);
+            } else {
+                p.import_forbidden.remove(&slot);
+            }
+            Ok::<_, Sw>(Vec::new())
+        })
     }
 }
