@@ -1,0 +1,102 @@
+//! The card's hardware, in software: trussed's virtual store (three littlefs
+//! file systems: internal, external, volatile), its always-consenting user
+//! interface, and a random generator seeded from the OS. trussed's own
+//! `virt::Platform` seeds its generator with a constant; a card whose keys
+//! and challenges repeat from run to run is not one to test against.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use trussed::virt::{StorageConfig, Store, StoreConfig, UserInterface};
+
+pub struct VirtPlatform<'a> {
+    rng: ChaCha8Rng,
+    store: Store<'a>,
+    ui: UserInterface,
+}
+
+impl<'a> VirtPlatform<'a> {
+    pub fn new(store: Store<'a>) -> Self {
+        Self { rng: ChaCha8Rng::from_entropy(), store, ui: UserInterface::new() }
+    }
+}
+
+impl<'a> trussed::Platform for VirtPlatform<'a> {
+    type R = ChaCha8Rng;
+    type S = Store<'a>;
+    type UI = UserInterface;
+
+    fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+    fn store(&self) -> Store<'a> {
+        self.store
+    }
+    fn user_interface(&mut self) -> &mut UserInterface {
+        &mut self.ui
+    }
+}
+
+/// Size of each of trussed's virtual flash images (fixed by trussed::virt).
+const IMAGE_LEN: u64 = 512 * 128;
+
+/// Where the card keeps its persistent file systems.
+pub enum Storage {
+    /// In RAM: a fresh card every time the program starts.
+    Ram,
+    /// Two flash images in a directory, held by this process alone.
+    Dir { _lock: File, internal: PathBuf, external: PathBuf },
+}
+
+impl Storage {
+    /// Opens (or creates) the state directory and takes its lock: two
+    /// processes writing one flash image would corrupt it.
+    pub fn dir(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("lock"))?;
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is in use by another piv-vcard", dir.display()),
+            ));
+        }
+        let (internal, external) = (dir.join("internal.img"), dir.join("external.img"));
+        for image in [&internal, &external] {
+            match fs::metadata(image) {
+                Ok(m) if m.len() != IMAGE_LEN => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{} is {} bytes, not a {IMAGE_LEN}-byte card image", image.display(), m.len()),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(Self::Dir { _lock: lock, internal, external })
+    }
+
+    /// The store configuration for the first power-on. Volatile storage is
+    /// RAM, formatted again at every power-on (see `after_power_on`).
+    pub fn config(&self) -> StoreConfig<'static> {
+        let image = |path: &PathBuf| StorageConfig::filesystem(path.clone());
+        let (internal, external) = match self {
+            Self::Ram => (StorageConfig::ram(), StorageConfig::ram()),
+            Self::Dir { internal, external, .. } => (image(internal), image(external)),
+        };
+        StoreConfig { internal, external, volatile: StorageConfig::ram() }
+    }
+}
+
+/// After the first power-on has formatted the new images, persistent
+/// storage keeps its contents; volatile storage is wiped at every power-on.
+pub fn after_power_on(config: &mut StoreConfig<'_>) {
+    config.internal.format = false;
+    config.external.format = false;
+    config.volatile.format = true;
+}
