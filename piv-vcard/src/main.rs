@@ -13,31 +13,70 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::Parser;
-
 use card::End;
 use platform::Storage;
 
-#[derive(Parser)]
-#[command(version, about = "Nitrokey's piv-authenticator as a virtual card behind pcscd (vsmartcard vpcd)")]
+const USAGE: &str = "\
+Usage: piv-vcard [--port PORT | --addr HOST:PORT] [--state DIR]
+
+Nitrokey's piv-authenticator as a virtual card behind pcscd (vsmartcard vpcd).
+
+  --addr HOST:PORT  vpcd's address (default 127.0.0.1:35963: reader \"Virtual PCD 00 00\";
+                    35964 is \"Virtual PCD 00 01\")
+  --port PORT       shorthand for --addr 127.0.0.1:PORT
+  --state DIR       keep the card's flash images in DIR (created if missing), so that it
+                    keeps its PINs, keys and objects across runs; without it the card
+                    lives in RAM and is new every time
+  -h, --help        this text
+  -V, --version     the version
+";
+
+/// The command line. Three options do not justify clap: it would be the
+/// slowest crate of this build, and CI builds it from scratch every time.
 struct Args {
-    /// vpcd's address: reader "Virtual PCD 00 00" listens on port 35963,
-    /// "Virtual PCD 00 01" on 35964.
-    #[arg(long, default_value = "127.0.0.1:35963", conflicts_with = "port")]
     addr: String,
-    /// Shorthand for --addr 127.0.0.1:PORT.
-    #[arg(long)]
-    port: Option<u16>,
-    /// Keep the card's flash images in DIR (created if missing) so that it
-    /// keeps its PINs, keys and objects across runs; without it the card
-    /// lives in RAM and is new every time.
-    #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
 }
 
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut addr = String::from("127.0.0.1:35963");
+    let mut state = None;
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value.to_string())),
+            _ => (arg, None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next()).ok_or(format!("{name} needs a value"));
+        match name.as_str() {
+            "--addr" => addr = value()?,
+            "--port" => {
+                let port: u16 = value()?.parse().map_err(|_| "--port needs a port number".to_string())?;
+                addr = format!("127.0.0.1:{port}");
+            }
+            "--state" => state = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "-V" | "--version" => {
+                println!("piv-vcard {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Args { addr, state })
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let addr = args.port.map_or(args.addr, |port| format!("127.0.0.1:{port}"));
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(e) => {
+            eprint!("piv-vcard: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let addr = args.addr;
     let storage = match &args.state {
         None => Storage::Ram,
         Some(dir) => match Storage::dir(dir) {

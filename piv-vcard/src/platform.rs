@@ -7,7 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rand_chacha::ChaCha8Rng;
@@ -50,44 +50,62 @@ pub enum Storage {
     /// In RAM: a fresh card every time the program starts.
     Ram,
     /// Two flash images in a directory, held by this process alone.
-    Dir { _lock: File, internal: PathBuf, external: PathBuf },
+    Dir { _lock: File, internal: Image, external: Image },
+}
+
+/// A flash image file, and whether it still has to be formatted.
+pub struct Image {
+    path: PathBuf,
+    blank: bool,
+}
+
+impl Image {
+    /// Opens the image at `path`, creating it (owner-only: it holds the
+    /// card's keys and PIN hashes) if missing. A file of zeros was created
+    /// but never formatted.
+    fn open(path: PathBuf) -> io::Result<Self> {
+        let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).mode(0o600).open(&path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            file.set_len(IMAGE_LEN)?;
+        } else if len != IMAGE_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is {len} bytes, not a {IMAGE_LEN}-byte card image", path.display()),
+            ));
+        }
+        let blank = fs::read(&path)?.iter().all(|&b| b == 0);
+        Ok(Self { path, blank })
+    }
+
+    fn config(&self) -> StorageConfig<'static> {
+        let mut config = StorageConfig::filesystem(self.path.clone());
+        config.format = self.blank;
+        config
+    }
 }
 
 impl Storage {
     /// Opens (or creates) the state directory and takes its lock: two
     /// processes writing one flash image would corrupt it.
     pub fn dir(dir: &Path) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("lock"))?;
         // SAFETY: flock on a descriptor we own; no memory is involved.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                format!("{} is in use by another piv-vcard", dir.display()),
-            ));
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "in use by another piv-vcard"));
         }
-        let (internal, external) = (dir.join("internal.img"), dir.join("external.img"));
-        for image in [&internal, &external] {
-            match fs::metadata(image) {
-                Ok(m) if m.len() != IMAGE_LEN => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{} is {} bytes, not a {IMAGE_LEN}-byte card image", image.display(), m.len()),
-                    ))
-                }
-                _ => {}
-            }
-        }
+        let internal = Image::open(dir.join("internal.img"))?;
+        let external = Image::open(dir.join("external.img"))?;
         Ok(Self::Dir { _lock: lock, internal, external })
     }
 
     /// The store configuration for the first power-on. Volatile storage is
     /// RAM, formatted again at every power-on (see `after_power_on`).
     pub fn config(&self) -> StoreConfig<'static> {
-        let image = |path: &PathBuf| StorageConfig::filesystem(path.clone());
         let (internal, external) = match self {
             Self::Ram => (StorageConfig::ram(), StorageConfig::ram()),
-            Self::Dir { internal, external, .. } => (image(internal), image(external)),
+            Self::Dir { internal, external, .. } => (internal.config(), external.config()),
         };
         StoreConfig { internal, external, volatile: StorageConfig::ram() }
     }
