@@ -145,22 +145,19 @@ impl ExtensionDispatch for Dispatch {
     }
 }
 
-impl ExtensionId<AuthExtension> for Dispatch {
-    type Id = Extension;
-    const ID: Extension = Extension::Auth;
+/// Which id each extension the PIV client uses travels under.
+macro_rules! extension_ids {
+    ($($extension:ty => $id:ident),*) => {$(
+        impl ExtensionId<$extension> for Dispatch {
+            type Id = Extension;
+            const ID: Extension = Extension::$id;
+        }
+    )*};
 }
 
-impl ExtensionId<ChunkedExtension> for Dispatch {
-    type Id = Extension;
-    const ID: Extension = Extension::Chunked;
-}
-
-impl ExtensionId<WrapKeyToFileExtension> for Dispatch {
-    type Id = Extension;
-    const ID: Extension = Extension::WrapKeyToFile;
-}
-
-impl ExtensionId<HpkeExtension> for Dispatch {
-    type Id = Extension;
-    const ID: Extension = Extension::Hpke;
-}
+extension_ids!(
+    AuthExtension => Auth,
+    ChunkedExtension => Chunked,
+    WrapKeyToFileExtension => WrapKeyToFile,
+    HpkeExtension => Hpke
+);
