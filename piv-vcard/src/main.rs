@@ -5,6 +5,7 @@
 
 mod card;
 mod dispatch;
+mod flash;
 mod platform;
 mod vpcd;
 
@@ -95,7 +96,13 @@ fn main() -> ExitCode {
         }
     }
 
-    let mut config = storage.config();
+    let mut config = match storage.config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("piv-vcard: the card's flash images: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     while let Some(mut link) = vpcd::connect(&addr, &stop) {
         eprintln!("piv-vcard: card inserted in vpcd at {addr}");
         let end = loop {

@@ -1,6 +1,7 @@
-//! The card's hardware, in software: trussed's virtual store (three littlefs
-//! file systems: internal, external, volatile), its always-consenting user
-//! interface, and a random generator seeded from the OS. trussed's own
+//! The card's hardware, in software: trussed's virtual store over our flash
+//! (three littlefs file systems: internal, external, volatile), trussed's
+//! always-consenting user interface, and a random generator seeded from the
+//! OS. trussed's own
 //! `virt::Platform` seeds its generator with a constant; a card whose keys
 //! and challenges repeat from run to run is not one to test against.
 
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use trussed::virt::{StorageConfig, Store, StoreConfig, UserInterface};
+
+use crate::flash::{Flash, IMAGE_LEN};
 
 pub struct VirtPlatform<'a> {
     rng: ChaCha8Rng,
@@ -42,47 +45,35 @@ impl<'a> trussed::Platform for VirtPlatform<'a> {
     }
 }
 
-/// Size of each of trussed's virtual flash images (fixed by trussed::virt).
-const IMAGE_LEN: u64 = 512 * 128;
-
 /// Where the card keeps its persistent file systems.
 pub enum Storage {
     /// In RAM: a fresh card every time the program starts.
     Ram,
     /// Two flash images in a directory, held by this process alone.
-    Dir { _lock: File, internal: Image, external: Image },
+    Dir { _lock: File, internal: PathBuf, external: PathBuf },
 }
 
-/// A flash image file, and whether it still has to be formatted.
-pub struct Image {
-    path: PathBuf,
-    blank: bool,
+/// Opens the image at `path`, creating it (owner-only: it holds the card's
+/// keys and PIN hashes) if missing. Returns the file and whether it is blank:
+/// all zeros, created but never formatted.
+fn open_image(path: &Path) -> io::Result<(File, bool)> {
+    let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).mode(0o600).open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        file.set_len(IMAGE_LEN)?;
+    } else if len != IMAGE_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is {len} bytes, not a {IMAGE_LEN}-byte card image", path.display()),
+        ));
+    }
+    let blank = fs::read(path)?.iter().all(|&b| b == 0);
+    Ok((file, blank))
 }
 
-impl Image {
-    /// Opens the image at `path`, creating it (owner-only: it holds the
-    /// card's keys and PIN hashes) if missing. A file of zeros was created
-    /// but never formatted.
-    fn open(path: PathBuf) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).mode(0o600).open(&path)?;
-        let len = file.metadata()?.len();
-        if len == 0 {
-            file.set_len(IMAGE_LEN)?;
-        } else if len != IMAGE_LEN {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is {len} bytes, not a {IMAGE_LEN}-byte card image", path.display()),
-            ));
-        }
-        let blank = fs::read(&path)?.iter().all(|&b| b == 0);
-        Ok(Self { path, blank })
-    }
-
-    fn config(&self) -> StorageConfig<'static> {
-        let mut config = StorageConfig::filesystem(self.path.clone());
-        config.format = self.blank;
-        config
-    }
+fn image_config(path: &Path) -> io::Result<StorageConfig<'static>> {
+    let (file, format) = open_image(path)?;
+    Ok(StorageConfig { storage: Box::new(Flash::file(file)?), format })
 }
 
 impl Storage {
@@ -95,19 +86,22 @@ impl Storage {
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             return Err(io::Error::new(io::ErrorKind::WouldBlock, "in use by another piv-vcard"));
         }
-        let internal = Image::open(dir.join("internal.img"))?;
-        let external = Image::open(dir.join("external.img"))?;
+        let (internal, external) = (dir.join("internal.img"), dir.join("external.img"));
+        // Check both images now, before the card is first powered on.
+        open_image(&internal)?;
+        open_image(&external)?;
         Ok(Self::Dir { _lock: lock, internal, external })
     }
 
     /// The store configuration for the first power-on. Volatile storage is
     /// RAM, formatted again at every power-on (see `after_power_on`).
-    pub fn config(&self) -> StoreConfig<'static> {
+    pub fn config(&self) -> io::Result<StoreConfig<'static>> {
+        let ram = || StorageConfig { storage: Box::new(Flash::ram()), format: true };
         let (internal, external) = match self {
-            Self::Ram => (StorageConfig::ram(), StorageConfig::ram()),
-            Self::Dir { internal, external, .. } => (internal.config(), external.config()),
+            Self::Ram => (ram(), ram()),
+            Self::Dir { internal, external, .. } => (image_config(internal)?, image_config(external)?),
         };
-        StoreConfig { internal, external, volatile: StorageConfig::ram() }
+        Ok(StoreConfig { internal, external, volatile: ram() })
     }
 }
 
