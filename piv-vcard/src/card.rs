@@ -6,7 +6,6 @@
 //! answer, trussed's volatile file system.
 
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use apdu_dispatch::dispatch::ApduDispatch;
@@ -34,9 +33,6 @@ pub enum End {
     Removed,
     /// We were asked to stop.
     Stop,
-    /// The card's software panicked: like a device that reboots, it leaves
-    /// the reader, the command in flight unanswered.
-    Crashed,
 }
 
 /// Powers the card on with `config`'s file systems and serves `link` until
@@ -66,14 +62,7 @@ fn serve(client: Client<'_, Dispatch>, link: &mut Link, stop: &AtomicBool) -> io
             Message::PowerOff | Message::Reset => return Ok(End::PowerCycle),
             Message::PowerOn => {}
             Message::GetAtr => link.send(ATR)?,
-            Message::Apdu(command) => {
-                let answer =
-                    panic::catch_unwind(AssertUnwindSafe(|| transmit(&mut dispatch, &mut reader, &mut app, &command)));
-                match answer {
-                    Ok(response) => link.send(&response)?,
-                    Err(_) => return Ok(End::Crashed),
-                }
-            }
+            Message::Apdu(command) => link.send(&transmit(&mut dispatch, &mut reader, &mut app, &command))?,
         }
     }
 }

@@ -7,15 +7,15 @@ mod card;
 mod dispatch;
 mod flash;
 mod platform;
+mod supervise;
 mod vpcd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use card::End;
-use platform::Storage;
 
 const USAGE: &str = "\
 Usage: piv-vcard [--port PORT | --addr HOST:PORT] [--state DIR]
@@ -69,6 +69,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(Args { addr, state })
 }
 
+/// Set in the card process's environment by the supervisor.
+const CARD_PROCESS: &str = "PIV_VCARD_CARD_PROCESS";
+
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
@@ -77,17 +80,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let addr = args.addr;
-    let storage = match &args.state {
-        None => Storage::Ram,
-        Some(dir) => match Storage::dir(dir) {
-            Ok(storage) => storage,
-            Err(e) => {
-                eprintln!("piv-vcard: {}: {e}", dir.display());
-                return ExitCode::FAILURE;
-            }
-        },
-    };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
@@ -95,18 +87,33 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    match (std::env::var_os(CARD_PROCESS), &args.state) {
+        (Some(_), Some(dir)) => card_process(&args.addr, dir, &stop),
+        _ => supervise::run(args.state.as_deref(), &stop),
+    }
+}
 
-    let mut config = match storage.config() {
+/// The card itself: serves vpcd until stopped. A panic anywhere aborts the
+/// process, as it resets a token: piv-authenticator's key guards panic again
+/// while unwinding, and trussed's service thread would never be joined.
+fn card_process(addr: &str, dir: &Path, stop: &AtomicBool) -> ExitCode {
+    supervise::die_with_parent();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::abort();
+    }));
+    let mut config = match platform::store_config(dir) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("piv-vcard: the card's flash images: {e}");
+            eprintln!("piv-vcard: the card's flash images in {}: {e}", dir.display());
             return ExitCode::FAILURE;
         }
     };
-    while let Some(mut link) = vpcd::connect(&addr, &stop) {
+    while let Some(mut link) = vpcd::connect(addr, stop) {
         eprintln!("piv-vcard: card inserted in vpcd at {addr}");
         let end = loop {
-            let end = card::power_on(&mut config, &mut link, &stop);
+            let end = card::power_on(&mut config, &mut link, stop);
             platform::after_power_on(&mut config);
             match end {
                 Ok(End::PowerCycle) => continue,
@@ -116,7 +123,6 @@ fn main() -> ExitCode {
         match end {
             Ok(End::Stop) => break,
             Ok(End::Removed) => eprintln!("piv-vcard: vpcd closed the connection; reconnecting"),
-            Ok(End::Crashed) => eprintln!("piv-vcard: the card's software panicked; reinserting the card"),
             Err(e) => eprintln!("piv-vcard: connection to vpcd lost ({e}); reconnecting"),
             Ok(End::PowerCycle) => unreachable!("power cycles continue the session loop"),
         }
@@ -124,6 +130,5 @@ fn main() -> ExitCode {
             break;
         }
     }
-    eprintln!("piv-vcard: stopped");
     ExitCode::SUCCESS
 }

@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -45,13 +45,24 @@ impl<'a> trussed::Platform for VirtPlatform<'a> {
     }
 }
 
-/// Where the card keeps its persistent file systems.
-pub enum Storage {
-    /// In RAM: a fresh card every time the program starts.
-    Ram,
-    /// Two flash images in a directory, held by this process alone.
-    Dir { _lock: File, internal: PathBuf, external: PathBuf },
+/// Opens (or creates) a state directory and takes its lock: two processes
+/// writing one flash image would corrupt it. The lock lasts as long as the
+/// returned file is open.
+pub fn lock_dir(dir: &Path) -> io::Result<File> {
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("lock"))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::new(io::ErrorKind::WouldBlock, "in use by another piv-vcard"));
+    }
+    // Check both images now, before the card is first powered on.
+    for image in IMAGES {
+        open_image(&dir.join(image))?;
+    }
+    Ok(lock)
 }
+
+const IMAGES: [&str; 2] = ["internal.img", "external.img"];
 
 /// Opens the image at `path`, creating it (owner-only: it holds the card's
 /// keys and PIN hashes) if missing. Returns the file and whether it is blank:
@@ -71,38 +82,19 @@ fn open_image(path: &Path) -> io::Result<(File, bool)> {
     Ok((file, blank))
 }
 
-fn image_config(path: &Path) -> io::Result<StorageConfig<'static>> {
-    let (file, format) = open_image(path)?;
-    Ok(StorageConfig { storage: Box::new(Flash::file(file)?), format })
-}
-
-impl Storage {
-    /// Opens (or creates) the state directory and takes its lock: two
-    /// processes writing one flash image would corrupt it.
-    pub fn dir(dir: &Path) -> io::Result<Self> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("lock"))?;
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(io::Error::new(io::ErrorKind::WouldBlock, "in use by another piv-vcard"));
-        }
-        let (internal, external) = (dir.join("internal.img"), dir.join("external.img"));
-        // Check both images now, before the card is first powered on.
-        open_image(&internal)?;
-        open_image(&external)?;
-        Ok(Self::Dir { _lock: lock, internal, external })
-    }
-
-    /// The store configuration for the first power-on. Volatile storage is
-    /// RAM, formatted again at every power-on (see `after_power_on`).
-    pub fn config(&self) -> io::Result<StoreConfig<'static>> {
-        let ram = || StorageConfig { storage: Box::new(Flash::ram()), format: true };
-        let (internal, external) = match self {
-            Self::Ram => (ram(), ram()),
-            Self::Dir { internal, external, .. } => (image_config(internal)?, image_config(external)?),
-        };
-        Ok(StoreConfig { internal, external, volatile: ram() })
-    }
+/// The store for the first power-on: internal and external storage are the
+/// image files in `dir` (the caller holds its lock); volatile storage is
+/// RAM, formatted again at every power-on (see `after_power_on`).
+pub fn store_config(dir: &Path) -> io::Result<StoreConfig<'static>> {
+    let image = |name: &str| -> io::Result<StorageConfig<'static>> {
+        let (file, format) = open_image(&dir.join(name))?;
+        Ok(StorageConfig { storage: Box::new(Flash::file(file)?), format })
+    };
+    Ok(StoreConfig {
+        internal: image(IMAGES[0])?,
+        external: image(IMAGES[1])?,
+        volatile: StorageConfig { storage: Box::new(Flash::ram()), format: true },
+    })
 }
 
 /// After the first power-on has formatted the new images, persistent
