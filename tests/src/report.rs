@@ -75,9 +75,24 @@ pub struct Report {
     pub tests: Vec<TestResult>,
 }
 
-/// libtest's output: (file, test) -> (outcome, failure text).
-fn parse_log(log: &str) -> Vec<(String, String, Outcome, Option<String>)> {
+/// The test file a cargo "Running" line names: `pin` for
+/// "Running tests/pin.rs (target/debug/deps/pin-0123abcd)".
+fn running_file(line: &str) -> Option<String> {
+    let rest = line.trim_start().strip_prefix("Running ")?;
+    if rest.starts_with("unittests") {
+        let exe = rest.rsplit('/').next().unwrap_or("?").trim_end_matches(')');
+        return Some(exe.rsplit_once('-').map_or(exe, |(n, _)| n).to_string());
+    }
+    let path = rest.split_whitespace().next().unwrap_or("?");
+    Some(std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string())
+}
+
+/// libtest's output: (file, test, outcome, failure text). Cargo prints its
+/// "Running <file>" lines on stderr (`cargo_err`), libtest one "running N
+/// tests" line per binary on stdout, in the same order.
+fn parse_log(log: &str, cargo_err: &str) -> Vec<(String, String, Outcome, Option<String>)> {
     let mut out: Vec<(String, String, Outcome, Option<String>)> = Vec::new();
+    let mut files = cargo_err.lines().filter_map(running_file);
     let mut file = String::from("?");
     let mut failure: Option<(String, String)> = None;
     let flush = |failure: &mut Option<(String, String)>, out: &mut Vec<(String, String, Outcome, Option<String>)>| {
@@ -88,15 +103,14 @@ fn parse_log(log: &str) -> Vec<(String, String, Outcome, Option<String>)> {
         }
     };
     for line in log.lines() {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("Running ") {
+        if let Some(f) = running_file(line) {
+            // A log with cargo's lines in it.
             flush(&mut failure, &mut out);
-            // "Running tests/pin.rs (target/debug/deps/pin-0123abcd)"
-            let path = rest.split_whitespace().next().unwrap_or("?");
-            file = std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
-            if rest.starts_with("unittests") {
-                file = rest.rsplit('/').next().unwrap_or("?").trim_end_matches(')').to_string();
-                file = file.rsplit_once('-').map_or(file.clone(), |(n, _)| n.to_string());
+            file = f;
+        } else if line.starts_with("running ") && line.ends_with(" tests") || line == "running 1 test" {
+            flush(&mut failure, &mut out);
+            if let Some(f) = files.next() {
+                file = f;
             }
         } else if let Some(name) = line.strip_prefix("---- ").and_then(|l| l.strip_suffix(" stdout ----")) {
             flush(&mut failure, &mut out);
@@ -121,13 +135,14 @@ fn parse_log(log: &str) -> Vec<(String, String, Outcome, Option<String>)> {
     out
 }
 
-/// Builds the report from libtest's stdout and the events file's lines.
-pub fn build(log: &str, events: &str, suite_version: &str, date: &str) -> Report {
+/// Builds the report from libtest's stdout, cargo's stderr and the events
+/// file's lines.
+pub fn build(log: &str, cargo_err: &str, events: &str, suite_version: &str, date: &str) -> Report {
     let events: Vec<Value> = events.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let of = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let card = events.iter().find(|e| of(e, "event") == "card").cloned().unwrap_or(Value::Null);
     let mut tests = Vec::new();
-    for (file, name, mut outcome, mut reason) in parse_log(log) {
+    for (file, name, mut outcome, mut reason) in parse_log(log, cargo_err) {
         let mine: Vec<&Value> = events.iter().filter(|e| of(e, "binary") == file && of(e, "test") == name).collect();
         let needs = mine.iter().find(|e| of(e, "event") == "needs");
         let skip = mine.iter().find(|e| of(e, "event") == "skip");
@@ -394,10 +409,8 @@ pub fn now_utc() -> String {
 mod tests {
     use super::*;
 
-    const LOG: &str = "\
-     Running tests/pin.rs (target/debug/deps/pin-0123abcd)
-
-running 3 tests
+    const ERR: &str = "   Compiling x\n     Running tests/pin.rs (target/debug/deps/pin-0123abcd)\nSKIPPED: x\n";
+    const LOG: &str = "running 3 tests
 test verify_right_pin ... ok
 test wrong_pins ... FAILED
 test keypad_thing ... ok
@@ -426,7 +439,7 @@ not json
 
     #[test]
     fn outcomes_skips_findings_and_counts_per_profile() {
-        let r = build(LOG, EVENTS, "0.1.0", "2026-01-01T00:00:00Z");
+        let r = build(LOG, ERR, EVENTS, "0.1.0", "2026-01-01T00:00:00Z");
         let by: Vec<(&str, Outcome)> = r.tests.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
         assert_eq!(
             by,

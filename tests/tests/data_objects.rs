@@ -1,6 +1,7 @@
 //! GET DATA and PUT DATA: certificate objects of every slot, absent objects,
 //! write protection and size limits.
 
+use applet_spec::apdu::Command;
 use applet_spec::messages;
 use applet_spec::piv::{ObjectTag, Slot, MAX_OBJECT_LEN};
 use applet_spec::Sw;
@@ -56,6 +57,36 @@ fn absent_objects_answer_6a82() {
         Sw::FILE_NOT_FOUND => finding("00 CB 3F FF 5C 03 5FC107", r.sw, "SP 800-73-4 Part 1, 3.1.1", "no CCC"),
         sw if sw.remaining().is_some() => {}
         sw => panic!("GET DATA of the CCC: {sw} [{GET_DATA}]"),
+    }
+}
+
+#[test]
+fn every_object_reads_as_53_or_is_absent_or_protected() {
+    let mut card = live_card!(Profile::Piv);
+    // The PIV data model (SP 800-73-4 Part 1, Table 3): CHUID, CCC,
+    // certificates, security object, key history, retired certificates.
+    // Present: 53 { ... } (Part 2, 3.1.2); absent: 6A82; fingerprints,
+    // facial image, printed information, iris: 6982 without the PIN.
+    let protected = [0x5FC103, 0x5FC108, 0x5FC109, 0x5FC121];
+    // 5FC104 is not in the table.
+    for tag in (0x5FC101..=0x5FC123).filter(|t| *t != 0x5FC104) {
+        let cmd = Command::new(0, 0xCB, 0x3F, 0xFF).with_data(messages::get_data_request(ObjectTag(tag))).with_ne(256);
+        let r = send(&mut card, cmd);
+        let allowed: &[Sw] = if protected.contains(&tag) {
+            &[Sw::OK, Sw::FILE_NOT_FOUND, Sw::SECURITY_STATUS_NOT_SATISFIED]
+        } else {
+            &[Sw::OK, Sw::FILE_NOT_FOUND]
+        };
+        card.judge(
+            &format!("GET DATA {tag:06X}"),
+            r.sw,
+            GET_DATA,
+            allowed,
+            &[Sw::INCORRECT_DATA, Sw::SECURITY_STATUS_NOT_SATISFIED],
+        );
+        if r.sw == Sw::OK {
+            assert_eq!(r.data.first(), Some(&0x53), "GET DATA {tag:06X}: {:02X?}", &r.data[..r.data.len().min(8)]);
+        }
     }
 }
 

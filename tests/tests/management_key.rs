@@ -56,7 +56,8 @@ fn wrong_key_is_refused() {
 
 #[test]
 fn wrong_algorithm_in_p1() {
-    let mut card = fresh_card!(Profile::Piv);
+    // Refused before any key is used: safe on any card.
+    let mut card = live_card!(Profile::Piv);
     // P1 names an algorithm the key is not: 6A86 (3.2.4).
     let sw = refused(card.authenticate(MgmAlgorithm::Aes128, &[0; 16]));
     card.judge("00 87 08 9B", sw, GA, &[Sw::INCORRECT_P1_P2], &[Sw::INCORRECT_DATA, Sw::REFERENCE_NOT_FOUND]);
@@ -82,7 +83,8 @@ fn second_step_without_first() {
 
 #[test]
 fn opensc_get_random_shape() {
-    let mut card = fresh_card!(Profile::Piv);
+    // A challenge only: nothing is authenticated, nothing counted.
+    let mut card = live_card!(Profile::Piv);
     // OpenSC asks a challenge with P1=00, the old identifier of 3DES
     // (SP 800-78-4, Table 5 lists only 03 now).
     let r = card.expect(

@@ -55,6 +55,21 @@ fn the_three_status_query_forms() {
 }
 
 #[test]
+fn status_query_forms_agree() {
+    // Whatever the PIN's state, the three forms ask the same question.
+    let mut card = live_card!(Profile::Piv);
+    let first = raw(&mut card, "00 20 00 80").sw;
+    let state = [Sw::OK, Sw::AUTH_METHOD_BLOCKED];
+    assert!(first.retries().is_some() || state.contains(&first), "VERIFY status: {first} [{VERIFY}]");
+    card.expect("00 20 00 80 00", VERIFY, &[first], &[Sw::WRONG_LENGTH]);
+    card.expect("00 20 00 80 00 00 00", VERIFY, &[first], &[Sw::WRONG_LENGTH]);
+    // Log out is allowed on any card; it changes only the session.
+    card.expect("00 20 FF 80", VERIFY, &[Sw::OK], &[]);
+    let r = raw(&mut card, "00 20 00 80").sw;
+    assert!(r.retries().is_some() || r == Sw::AUTH_METHOD_BLOCKED, "after log out: {r}");
+}
+
+#[test]
 fn wrong_pins_count_down_to_blocked() {
     let mut card = fresh_card!(Profile::Piv);
     let wrong: [&[u8]; 3] = [b"000000", b"00000000", b"111111"];

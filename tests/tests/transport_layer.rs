@@ -82,6 +82,23 @@ fn small_le_then_get_response_with_several_le_values() {
 }
 
 #[test]
+fn short_le_then_get_response_on_the_discovery_object() {
+    // What OpenSC 0.23 does first, on any card, changing nothing.
+    let mut card = live_card!(Profile::Piv);
+    let full = match card.read_object(ObjectTag::DISCOVERY).unwrap() {
+        Some(d) => d,
+        None => return finding("GET DATA 7E", Sw::FILE_NOT_FOUND, "SP 800-73-4 Part 1, 3.3.2", "no discovery object"),
+    };
+    assert!(full.len() > 8, "a discovery object is longer than 8 bytes");
+    let r = raw(&mut card, "00 CB 3F FF 03 5C 01 7E 08");
+    assert_eq!(r.data, full[..8]);
+    judge_61(&card, "00 CB 3F FF 5C 01 7E Le=08", r.sw, full.len() - 8);
+    let left = r.sw.remaining().unwrap();
+    let rest = raw(&mut card, &format!("00 C0 00 00 {:02X}", left % 256));
+    assert_eq!((rest.sw, [r.data, rest.data].concat()), (Sw::OK, full));
+}
+
+#[test]
 fn the_exchange_layer_reassembles_long_answers() {
     let Some((mut card, full)) = card_with_large_object() else { return };
     for ne in [8, 100, 256] {

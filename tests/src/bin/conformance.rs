@@ -29,7 +29,8 @@ enum Cmd {
     Report {
         #[arg(long)]
         dir: PathBuf,
-        /// libtest's standard output (default: DIR/cargo.out).
+        /// libtest's standard output (default: DIR/cargo.out); cargo's
+        /// standard error beside it, with the extension .err.
         #[arg(long)]
         log: Option<PathBuf>,
         /// The suite version to print (default: this crate's version).
@@ -49,12 +50,13 @@ fn main() -> ExitCode {
             let log = log.unwrap_or_else(|| dir.join("cargo.out"));
             let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
             let (out, events) = (read(&log), read(&dir.join("events.jsonl")));
+            let err = read(&log.with_extension("err"));
             if out.is_empty() {
                 eprintln!("conformance: no test output in {}", log.display());
                 return ExitCode::FAILURE;
             }
             let version = suite_version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
-            let r = report::build(&out, &events, &version, &report::now_utc());
+            let r = report::build(&out, &err, &events, &version, &report::now_utc());
             for (name, text) in
                 [("report.json", r.to_json()), ("report.md", r.to_markdown()), ("junit.xml", r.to_junit())]
             {
