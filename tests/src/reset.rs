@@ -77,7 +77,8 @@ pub fn authenticate_factory<T: Transport>(card: &mut Client<T>) -> Result<(), Er
 
 /// Spends every try of the PIN (`reference` 80, through VERIFY) or of the PUK
 /// (through RESET RETRY COUNTER with a PIN that would be valid), until the
-/// card answers `6983`. Two different wrong values, in case one is right.
+/// card answers `6983` (or `63C0`). Two different wrong values, in case one
+/// is right.
 fn block(card: &mut Client<impl Transport>, puk: bool) -> Result<(), Unavailable> {
     let guesses: [&[u8]; 2] = if puk { [b"00000000", b"99999999"] } else { [b"000000", b"999999"] };
     let mut guess = 0;
@@ -90,8 +91,10 @@ fn block(card: &mut Client<impl Transport>, puk: bool) -> Result<(), Unavailable
             [&[0x00, 0x20, 0x00, 0x80, 0x08][..], &value[..]].concat()
         };
         match transmit(card, &apdu) {
-            Sw::AUTH_METHOD_BLOCKED => return Ok(()),
-            sw if sw.retries().is_some() => {}
+            // Blocked: 6983, or 63C0 from cards that keep answering the count.
+            Sw::AUTH_METHOD_BLOCKED | Sw(0x63C0) => return Ok(()),
+            // 6300: failed, count not told (ISO 7816-4, 5.6).
+            sw if sw.retries().is_some() || sw == Sw(0x6300) => {}
             // The guess was right: try the other one.
             Sw::OK => guess = 1 - guess,
             sw => {
@@ -124,10 +127,14 @@ pub fn factory_reset<T: Transport>(card: &mut Client<T>, mode: ResetMode) -> Res
                 }
                 _ => {
                     block(card, false)?;
-                    block(card, true)?;
-                    let sw = transmit(card, &[0x00, 0xFB, 0x00, 0x00]);
-                    if sw != Sw::OK {
-                        panic!("RESET 00 FB with PIN and PUK blocked answered {sw}: the card is left blocked");
+                    // Some cards (Nitrokey's piv-authenticator) reset once the
+                    // PIN alone is blocked; a YubiKey answers 6985 until the PUK is too.
+                    if transmit(card, &[0x00, 0xFB, 0x00, 0x00]) != Sw::OK {
+                        block(card, true)?;
+                        let sw = transmit(card, &[0x00, 0xFB, 0x00, 0x00]);
+                        if sw != Sw::OK {
+                            panic!("RESET 00 FB with PIN and PUK blocked answered {sw}: the card is left blocked");
+                        }
                     }
                 }
             }

@@ -24,17 +24,20 @@ fn select_by_full_aid_and_by_prefix() {
         assert!(!info.label.is_empty());
         assert_eq!(answer.card.map(|c| c.serial), Some(card.serial().unwrap()));
     }
-    card.expect("00 A4 04 00 05 A0 00 00 03 08", SELECT, &[Sw::OK], &[]);
+    // The 5-byte RID alone, as yubico-piv-tool and ykman send it: ISO
+    // 7816-4 lets a card refuse partial names (and those tools then fail).
+    card.expect("00 A4 04 00 05 A0 00 00 03 08", "ISO 7816-4, 11.2.2.2", &[Sw::OK], &[Sw::FILE_NOT_FOUND]);
     card.expect("00 A4 04 00 04 A0 00 00 03", SELECT, &[Sw::FILE_NOT_FOUND], &[]);
     // Selection by file identifier: not a PIV selection.
     let by_fid = &[Sw::INCORRECT_P1_P2][..];
     card.expect("00 A4 00 00 02 3F 00", SELECT, by_fid, &[Sw::FILE_NOT_FOUND, Sw(0x6A81), Sw::INS_NOT_SUPPORTED]);
     // P2=0C: selected, no answer data (ISO 7816-4, 11.2.2, Table 63).
-    let r = card.expect("00 A4 04 0C 05 A0 00 00 03 08", SELECT, &[Sw::OK], &[Sw::INCORRECT_P1_P2]);
+    let r =
+        card.expect("00 A4 04 0C 09 A0 00 00 03 08 00 00 10 00", SELECT, &[Sw::OK], &[Sw::INCORRECT_P1_P2, Sw(0x6A81)]);
     if r.sw == Sw::OK && !r.data.is_empty() {
         finding("00 A4 04 0C", r.sw, "ISO 7816-4, 11.2.2, Table 63", "P2=0C asks for no data, the card sent some");
     }
-    card.expect("00 A4 04 02 05 A0 00 00 03 08", SELECT, &[Sw::INCORRECT_P1_P2], &[Sw::OK]);
+    card.expect("00 A4 04 02 09 A0 00 00 03 08 00 00 10 00", SELECT, &[Sw::INCORRECT_P1_P2], &[Sw::OK, Sw(0x6A81)]);
     // Whatever the probes did, PIV is selected again.
     card.select().unwrap();
 }

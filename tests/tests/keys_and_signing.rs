@@ -188,7 +188,7 @@ fn generate_and_sign_error_paths() {
     admin(&mut card);
     // 9B is not an asymmetric key; P1 must be 00.
     card.expect("00 47 00 9B 05 AC 03 80 01 07", GENERATE, &[Sw::INCORRECT_P1_P2], &[Sw::REFERENCE_NOT_FOUND]);
-    card.expect("00 47 01 9A 05 AC 03 80 01 07", GENERATE, &[Sw::INCORRECT_P1_P2], &[Sw(0x6B00)]);
+    card.expect("00 47 01 9A 05 AC 03 80 01 07", GENERATE, &[Sw::INCORRECT_P1_P2], &[Sw(0x6B00), Sw(0x6A81)]);
     if card.has(Profile::Subsim) {
         assert_eq!(raw(&mut card, "00 47 00 9A 05 AC 03 80 01 11").sw, Sw::INCORRECT_DATA, "ECC P-256 not offered");
     }
