@@ -257,7 +257,17 @@ pub fn try_card(needs: Needs) -> Option<Card> {
             (Client::new(Box::new(t)), Some(atr), simulator, format!("PC/SC reader {name:?}"))
         }
     };
-    let detected = client.detect_profile().expect("SELECT of the PIV application");
+    let mut detected = client.detect_profile();
+    if let (Err(Error::Transport { .. }), Target::Pcsc(reader)) = (&detected, target()) {
+        // A card that left the reader in an earlier test (a crash, say) and
+        // came back: a new connection, once, after a pause.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let t = PcscTransport::connect(&ReaderChoice::Substring(reader.clone()))
+            .unwrap_or_else(|e| panic!("SUBSIM_TARGET=pcsc:{reader}: {e}"));
+        client = Client::new(Box::new(t));
+        detected = client.detect_profile();
+    }
+    let detected = detected.expect("SELECT of the PIV application");
     let profile = match profile_limit() {
         Some(limit) => detected.narrowed_to(limit),
         None => detected.clone(),

@@ -27,7 +27,7 @@ fn select_by_full_aid_and_by_prefix() {
     // The 5-byte RID alone, as yubico-piv-tool and ykman send it: ISO
     // 7816-4 lets a card refuse partial names (and those tools then fail).
     card.expect("00 A4 04 00 05 A0 00 00 03 08", "ISO 7816-4, 11.2.2.2", &[Sw::OK], &[Sw::FILE_NOT_FOUND]);
-    card.expect("00 A4 04 00 04 A0 00 00 03", SELECT, &[Sw::FILE_NOT_FOUND], &[]);
+    card.expect("00 A4 04 00 04 A0 00 00 03", SELECT, &[Sw::FILE_NOT_FOUND], &[Sw::INCORRECT_DATA]);
     // Selection by file identifier: not a PIV selection.
     let by_fid = &[Sw::INCORRECT_P1_P2][..];
     card.expect("00 A4 00 00 02 3F 00", SELECT, by_fid, &[Sw::FILE_NOT_FOUND, Sw(0x6A81), Sw::INS_NOT_SUPPORTED]);

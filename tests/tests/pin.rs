@@ -79,9 +79,13 @@ fn wrong_pins_count_down_to_blocked() {
         i += 1;
         refused(c.verify_pin(wrong[i % 3]))
     });
-    assert_eq!(card.pin_state().unwrap(), PinState::Blocked);
+    // Blocked: the status query answers 6983, or 63C0 on cards that keep
+    // telling the count (ISO 7816-4, 5.6: no further try).
+    let sw = raw(&mut card, "00 20 00 80").sw;
+    card.judge("00 20 00 80 (blocked)", sw, VERIFY, &[Sw::AUTH_METHOD_BLOCKED], &[Sw(0x63C0)]);
     // Even the right PIN is refused now, and costs nothing.
-    assert_eq!(refused(card.verify_pin(b"123456")), Sw::AUTH_METHOD_BLOCKED, "{VERIFY}");
+    let sw = refused(card.verify_pin(b"123456"));
+    card.judge("00 20 00 80 (right PIN, blocked)", sw, VERIFY, &[Sw::AUTH_METHOD_BLOCKED], &[Sw(0x63C0)]);
     if card.has(Profile::Subsim) {
         assert_eq!(card.status().unwrap().pin_tries, 0);
     }
@@ -209,8 +213,10 @@ fn puk_blocks_too() {
     let first = refused(card.unblock_pin(b"00000000", b"222222"));
     let left = first.retries().unwrap_or_else(|| panic!("wrong PUK: {first} [{RESET_RETRY}]"));
     count_down(&mut card, left, "wrong PUK", |c| refused(c.unblock_pin(b"00000000", b"222222")));
-    assert_eq!(refused(card.unblock_pin(b"12345678", b"222222")), Sw::AUTH_METHOD_BLOCKED, "{RESET_RETRY}");
-    assert_eq!(refused(card.change_puk(b"12345678", b"11111111")), Sw::AUTH_METHOD_BLOCKED, "{CHANGE}");
+    let sw = refused(card.unblock_pin(b"12345678", b"222222"));
+    card.judge("00 2C 00 80 (right PUK, blocked)", sw, RESET_RETRY, &[Sw::AUTH_METHOD_BLOCKED], &[Sw(0x63C0)]);
+    let sw = refused(card.change_puk(b"12345678", b"11111111"));
+    card.judge("00 24 00 81 (right PUK, blocked)", sw, CHANGE, &[Sw::AUTH_METHOD_BLOCKED], &[Sw(0x63C0)]);
     // The PIN itself is untouched.
     card.verify_pin(b"123456").unwrap();
 }

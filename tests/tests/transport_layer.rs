@@ -207,8 +207,13 @@ fn class_instruction_parameter_and_length_errors() {
     let mut card = live_card!(Profile::Piv);
     // A card that reads A0's bits as ISO's (channel, secure messaging)
     // answers 6881/6882; others 6D00 or 6A81.
-    let vendor =
-        [Sw::INS_NOT_SUPPORTED, Sw(0x6A81), Sw::LOGICAL_CHANNEL_NOT_SUPPORTED, Sw::SECURE_MESSAGING_NOT_SUPPORTED];
+    let vendor = [
+        Sw::INS_NOT_SUPPORTED,
+        Sw(0x6A81),
+        Sw::LOGICAL_CHANNEL_NOT_SUPPORTED,
+        Sw::SECURE_MESSAGING_NOT_SUPPORTED,
+        Sw::UNKNOWN_ERROR,
+    ];
     // Proprietary class A0, invalid class FF.
     card.expect("A0 20 00 80", CLASS, &[Sw::CLA_NOT_SUPPORTED], &vendor);
     card.expect("FF 20 00 80", CLASS, &[Sw::CLA_NOT_SUPPORTED], &vendor);
