@@ -216,7 +216,7 @@ fn puk_blocks_too() {
     let sw = refused(card.unblock_pin(b"12345678", b"222222"));
     card.judge("00 2C 00 80 (right PUK, blocked)", sw, RESET_RETRY, &[Sw::AUTH_METHOD_BLOCKED], &[Sw(0x63C0)]);
     let sw = refused(card.change_puk(b"12345678", b"11111111"));
-    card.judge("00 24 00 81 (right PUK, blocked)", sw, CHANGE, &[Sw::AUTH_METHOD_BLOCKED], &[Sw(0x63C0)]);
+    card.judge("00 24 00 81 (right PUK, blocked)", sw, CHANGE, &[Sw::AUTH_METHOD_BLOCKED], &[Sw(0x63C0), Sw(0x6300)]);
     // The PIN itself is untouched.
     card.verify_pin(b"123456").unwrap();
 }

@@ -240,7 +240,13 @@ fn class_instruction_parameter_and_length_errors() {
     );
     // Unknown instructions, and SELECT under a proprietary class.
     card.expect("00 50 00 00", CLASS, &[Sw::INS_NOT_SUPPORTED], &[Sw(0x6A81)]);
-    card.expect("80 A4 04 00", CLASS, &[Sw::INS_NOT_SUPPORTED, Sw::CLA_NOT_SUPPORTED], &[Sw(0x6A81)]);
+    // (6A80: a card that ignores the class ran a SELECT without data.)
+    card.expect(
+        "80 A4 04 00",
+        CLASS,
+        &[Sw::INS_NOT_SUPPORTED, Sw::CLA_NOT_SUPPORTED],
+        &[Sw(0x6A81), Sw::INCORRECT_DATA],
+    );
     if card.has(Profile::Subsim) {
         assert_eq!(raw(&mut card, "00 30 00 00").sw, Sw::INS_NOT_SUPPORTED, "extension INS under class 00");
     }
