@@ -3,7 +3,9 @@
 //! - [`iso`]: the ISO 7816-4 transport layer (framing, chaining, GET RESPONSE);
 //! - [`applet`]: the sub-SIM applet model (PIV core and class-80 extensions);
 //! - [`state`]: persistent and transient card state, atomic updates;
-//! - [`persist`]: the card state file;
+//! - [`persist`]: the card state file's format and its checks;
+//! - [`cardfile`]: a card file held like a card in a reader (one holder,
+//!   write-through, atomic replace);
 //! - [`rng`], [`crypto`]: the card's randomness and RSA operations;
 //! - [`vpcd`]: the card served to `pcscd` through vsmartcard's vpcd driver.
 //!
@@ -11,6 +13,7 @@
 //! bytes in, raw R-APDU bytes out, for any transport to carry.
 
 pub mod applet;
+pub mod cardfile;
 pub mod crypto;
 pub mod iso;
 pub mod persist;
@@ -45,6 +48,29 @@ impl SimCard {
         SimCard::new(state, rng)
     }
 
+    /// The card kept in the file at `path`, held for as long as the card
+    /// lives (see [`cardfile`]): waits up to `wait` for another holder, else
+    /// [`persist::StateError::InUse`]. A missing file is created holding a
+    /// factory-fresh card made with `rng`. Every persistent write is on disk
+    /// before the command's answer; a write that cannot be saved is a power
+    /// cut that lasts ([`SimCard::failure`] says why).
+    pub fn open(
+        path: &std::path::Path,
+        wait: std::time::Duration,
+        mut rng: CardRng,
+    ) -> Result<SimCard, persist::StateError> {
+        let opened = cardfile::CardFile::open(path, wait, || Persistent::manufacture(&mut rng))?;
+        let mut card = SimCard::new(opened.state, rng);
+        card.applet.store_mut().set_backing(Box::new(opened.file));
+        Ok(card)
+    }
+
+    /// Why the card stopped for good: a write that could not be saved to
+    /// its file. It answers nothing from then on, power cycles or not.
+    pub fn failure(&self) -> Option<&str> {
+        self.applet.store().failure()
+    }
+
     /// Runs one C-APDU, returns the R-APDU (data then SW1 SW2), or nothing
     /// at all when power was cut during the command (see [`SimCard::tear_at_write`]).
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
@@ -70,6 +96,11 @@ impl SimCard {
     /// about to happen (counting every write since the card was created or
     /// loaded, from 1). That write and everything after it in the command is
     /// lost; the card answers nothing until [`SimCard::power_cycle`].
+    ///
+    /// This is what a process death leaves too: a file-backed card saves
+    /// each write before the next begins, so a program killed at any moment
+    /// leaves its file as after write `n - 1` (cut at `n`) or, killed after
+    /// write `n` reached the disk, as after write `n` (cut at `n + 1`).
     pub fn tear_at_write(&mut self, n: u64) {
         self.applet.store_mut().tear_at(n);
     }
@@ -116,5 +147,67 @@ fn chip_time(t: &mut timing::Timing, apdu: &[u8], answer: &[u8]) -> std::time::D
             t.sign()
         }
         _ => std::time::Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A backing that counts its commits and fails from commit `fail_at` on.
+    struct Counting {
+        commits: Arc<AtomicUsize>,
+        fail_at: usize,
+    }
+
+    impl state::Backing for Counting {
+        fn commit(&mut self, _: &Persistent) -> Result<(), String> {
+            let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= self.fail_at {
+                return Err("disk on fire".into());
+            }
+            Ok(())
+        }
+    }
+
+    use applet_spec::ins::CLA_PROPRIETARY;
+    use std::sync::Arc;
+
+    fn card(fail_at: usize) -> (SimCard, Arc<AtomicUsize>) {
+        let mut card = SimCard::seeded(1);
+        let commits = Arc::new(AtomicUsize::new(0));
+        card.applet.store_mut().set_backing(Box::new(Counting { commits: commits.clone(), fail_at }));
+        (card, commits)
+    }
+
+    const SELECT: [u8; 10] = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08];
+    const WRONG_PIN: [u8; 13] = [0x00, 0x20, 0x00, 0x80, 0x08, b'9', b'9', b'9', b'9', b'9', b'9', 0xFF, 0xFF];
+
+    #[test]
+    fn every_write_is_committed_and_commands_that_write_nothing_commit_nothing() {
+        let (mut c, commits) = card(usize::MAX);
+        let get_status = [CLA_PROPRIETARY, applet_spec::ins::GET_STATUS, 0x00, 0x00];
+        for read_only in [&SELECT[..], &[0x00, 0xCB, 0x3F, 0xFF, 0x03, 0x5C, 0x01, 0x7E, 0x00], &get_status] {
+            let answer = c.transmit(read_only);
+            assert!(matches!(answer[answer.len() - 2], 0x90 | 0x61), "{answer:02X?}");
+        }
+        assert_eq!(commits.load(Ordering::SeqCst), 0, "no write, no commit");
+        assert_eq!(c.transmit(&WRONG_PIN), [0x63, 0xC2]);
+        assert_eq!(commits.load(Ordering::SeqCst), 2, "VERIFY's two writes, each committed");
+        assert_eq!(commits.load(Ordering::SeqCst) as u64, c.writes());
+    }
+
+    #[test]
+    fn a_failed_commit_is_a_lasting_power_cut_that_changes_nothing() {
+        // The second write (VERIFY's restore) cannot be saved.
+        let (mut c, _) = card(2);
+        c.transmit(&SELECT);
+        assert!(c.transmit(&WRONG_PIN).is_empty(), "no answer");
+        assert_eq!(c.failure(), Some("disk on fire"));
+        assert_eq!(c.persistent().pin.tries_left, 2, "the first write stands, the second never happened");
+        c.power_cycle();
+        assert!(c.transmit(&SELECT).is_empty(), "power cycles do not revive it");
+        assert_eq!(c.writes(), 1);
     }
 }

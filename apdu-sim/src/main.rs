@@ -1,19 +1,31 @@
 //! `apdu-sim`: the simulated sub-SIM card as a program.
+//!
+//! Exit codes: 0 done; 2 an error (a bad script line, a state file refused,
+//! a write that could not be saved); 7 ([`EXIT_IN_USE`]) the state file is
+//! in use by another program.
 
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
+use apdu_sim::cardfile::{parse_wait, EXIT_IN_USE};
 use apdu_sim::crypto::RsaBackend;
-use apdu_sim::state::Persistent;
-use apdu_sim::{persist, rng, script, timing, vpcd, SimCard};
+use apdu_sim::persist::StateError;
+use apdu_sim::{rng, script, timing, vpcd, SimCard};
 use clap::{Parser, Subcommand};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 #[derive(Parser)]
-#[command(name = "apdu-sim", version, about = "The simulated sub-SIM card")]
+#[command(
+    name = "apdu-sim",
+    version,
+    about = "The simulated sub-SIM card",
+    after_help = "Exit codes: 0 done; 2 an error (a bad script line, a state file refused, a write that could \
+                  not be saved); 6 the state file is in use by another program (see --wait)."
+)]
 struct Cli {
     /// The library behind RSA private-key operations.
     #[arg(long, global = true, value_enum, default_value = "openssl")]
@@ -57,39 +69,49 @@ enum Cmd {
     Script {
         /// Script file; stdin when absent.
         file: Option<PathBuf>,
-        /// Card state file: loaded (created factory-fresh if absent), saved at the end.
+        /// Card state file, held for the session (created factory-fresh if
+        /// absent); every write is saved before its answer is printed.
         #[arg(long)]
         state: Option<PathBuf>,
+        /// When another program holds the card file, wait up to SECONDS for
+        /// it (default: fail at once, exit code 7).
+        #[arg(long, value_name = "SECONDS", requires = "state", value_parser = parse_wait)]
+        wait: Option<Duration>,
         /// Seed the card's RNG for a reproducible session (default: OS entropy).
         #[arg(long)]
         seed: Option<u64>,
         /// Fault injection: cut power at persistent write N (counted from 1
         /// over the whole session). That command gets no answer, the state
-        /// file keeps what the card held at the cut, later lines are not run.
+        /// file keeps what the card held at the cut (what a kill at that
+        /// moment leaves), later lines are not run.
         #[arg(long, value_name = "N")]
         tear_at_write: Option<u64>,
     },
     /// Serve the card to pcscd through the vsmartcard vpcd reader driver.
-    /// Stops on SIGINT or SIGTERM, saving the state.
+    /// Stops on SIGINT or SIGTERM (every answered write is already saved).
     Vpcd {
         /// Where vpcd listens (35963 is reader "Virtual PCD 00 00", 35964 "00 01").
         #[arg(long, default_value = "127.0.0.1:35963")]
         addr: String,
-        /// Card state file: loaded (created factory-fresh if absent), saved after
-        /// every command that changes it, and at exit.
+        /// Card state file, held while serving (created factory-fresh if
+        /// absent); every write is saved before its answer leaves. A write
+        /// that cannot be saved removes the card and ends the program (exit 2).
         #[arg(long)]
         state: Option<PathBuf>,
+        /// When another program holds the card file, wait up to SECONDS for
+        /// it (default: fail at once, exit code 7).
+        #[arg(long, value_name = "SECONDS", requires = "state", value_parser = parse_wait)]
+        wait: Option<Duration>,
         /// Seed the card's RNG for a reproducible card (default: OS entropy).
         #[arg(long)]
         seed: Option<u64>,
         /// Not the sub-SIM: a card answering 9000 to everything at once, the
         /// floor for benchmarks of pcscd and vpcd.
-        #[arg(long, conflicts_with_all = ["state", "seed"])]
+        #[arg(long, conflicts_with_all = ["state", "seed", "wait"])]
         echo: bool,
     },
 }
 
-/// The card from its state file (factory-fresh if there is none yet).
 /// How the card behaves beyond its state: RSA backend and timing.
 struct Behaviour {
     backend: RsaBackend,
@@ -97,14 +119,41 @@ struct Behaviour {
     reader_bps: u32,
 }
 
-fn load_card(state: Option<&Path>, seed: Option<u64>, behaviour: &Behaviour) -> Result<SimCard, String> {
-    let mut rng = seed.map_or_else(rng::from_os, rng::seeded);
-    let loaded = match state {
-        Some(path) => persist::load(path).map_err(|e| e.to_string())?,
-        None => None,
+/// Why the program ends early: a message and its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure { code: 2, message }
+    }
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        let code = if matches!(e, StateError::InUse { .. }) { EXIT_IN_USE } else { 2 };
+        Failure { code, message: e.to_string() }
+    }
+}
+
+/// The card: held in its state file when one is named (created
+/// factory-fresh if absent), else in memory only.
+fn open_card(
+    state: Option<&Path>,
+    wait: Option<Duration>,
+    seed: Option<u64>,
+    behaviour: &Behaviour,
+) -> Result<SimCard, Failure> {
+    let rng = seed.map_or_else(rng::from_os, rng::seeded);
+    let mut card = match state {
+        Some(path) => SimCard::open(path, wait.unwrap_or(Duration::ZERO), rng)?,
+        None => {
+            let mut rng = rng;
+            SimCard::new(apdu_sim::state::Persistent::manufacture(&mut rng), rng)
+        }
     };
-    let persistent = loaded.unwrap_or_else(|| Persistent::manufacture(&mut rng));
-    let mut card = SimCard::new(persistent, rng);
     card.set_rsa_backend(behaviour.backend);
     let timing_seed = seed.unwrap_or_else(rand::random);
     card.set_timing(behaviour.timing.map(|p| timing::Timing::new(p, behaviour.reader_bps, timing_seed)));
@@ -119,21 +168,24 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, String> {
     Ok(stop)
 }
 
-fn run_echo(addr: &str) -> Result<(), String> {
+fn run_echo(addr: &str) -> Result<(), Failure> {
     let stop = stop_on_signals()?;
-    vpcd::serve(&mut vpcd::EchoCard, addr, &stop, |_| Ok(())).map_err(|e| format!("vpcd: {e}"))
+    Ok(vpcd::serve(&mut vpcd::EchoCard, addr, &stop)?)
 }
 
-fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>, behaviour: &Behaviour) -> Result<(), String> {
-    let mut card = load_card(state.as_deref(), seed, behaviour)?;
+fn run_vpcd(
+    addr: &str,
+    state: Option<PathBuf>,
+    wait: Option<Duration>,
+    seed: Option<u64>,
+    behaviour: &Behaviour,
+) -> Result<(), Failure> {
+    // Until the card is held, SIGTERM and SIGINT keep their default (end at
+    // once, even during --wait): nothing is in flight yet. From here on they
+    // end the program between commands, each answered write already saved.
+    let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
     let stop = stop_on_signals()?;
-    let save = |card: &SimCard| match &state {
-        Some(path) => persist::save(path, card.persistent()).map_err(|e| std::io::Error::other(e.to_string())),
-        None => Ok(()),
-    };
-    save(&card).map_err(|e| e.to_string())?;
-    vpcd::serve(&mut card, addr, &stop, save).map_err(|e| format!("vpcd: {e}"))?;
-    save(&card).map_err(|e| e.to_string())?;
+    vpcd::serve(&mut card, addr, &stop)?;
     eprintln!("apdu-sim: stopped");
     Ok(())
 }
@@ -141,11 +193,12 @@ fn run_vpcd(addr: &str, state: Option<PathBuf>, seed: Option<u64>, behaviour: &B
 fn run_script(
     file: Option<PathBuf>,
     state: Option<PathBuf>,
+    wait: Option<Duration>,
     seed: Option<u64>,
     tear_at_write: Option<u64>,
     behaviour: &Behaviour,
-) -> Result<(), String> {
-    let mut card = load_card(state.as_deref(), seed, behaviour)?;
+) -> Result<(), Failure> {
+    let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
     if let Some(n) = tear_at_write {
         card.tear_at_write(n);
     }
@@ -162,7 +215,11 @@ fn run_script(
         let Some(apdu) = script::parse_line(i + 1, &line).map_err(|e| e.to_string())? else {
             continue;
         };
+        // Every write of the command is on disk before its answer is printed.
         let response = card.transmit(&apdu);
+        if let Some(why) = card.failure() {
+            return Err(format!("line {}: no answer: {why}", i + 1).into());
+        }
         if card.power_lost() {
             eprintln!(
                 "apdu-sim: power cut at persistent write {} during line {}; later lines not run",
@@ -179,9 +236,6 @@ fn run_script(
     if let Some(n) = tear_at_write.filter(|_| !card.power_lost()) {
         eprintln!("apdu-sim: the session made {} persistent writes; write {n} never came", card.writes());
     }
-    if let Some(path) = &state {
-        persist::save(path, card.persistent()).map_err(|e| e.to_string())?;
-    }
     Ok(())
 }
 
@@ -189,15 +243,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let behaviour = Behaviour { backend: cli.rsa_backend.into(), timing: cli.timing, reader_bps: cli.reader_bps };
     let result = match cli.command {
-        Cmd::Script { file, state, seed, tear_at_write } => run_script(file, state, seed, tear_at_write, &behaviour),
+        Cmd::Script { file, state, wait, seed, tear_at_write } => {
+            run_script(file, state, wait, seed, tear_at_write, &behaviour)
+        }
         Cmd::Vpcd { addr, echo: true, .. } => run_echo(&addr),
-        Cmd::Vpcd { addr, state, seed, echo: false } => run_vpcd(&addr, state, seed, &behaviour),
+        Cmd::Vpcd { addr, state, wait, seed, echo: false } => run_vpcd(&addr, state, wait, seed, &behaviour),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("apdu-sim: {e}");
-            ExitCode::from(2)
+        Err(Failure { code, message }) => {
+            eprintln!("apdu-sim: {message}");
+            ExitCode::from(code)
         }
     }
 }

@@ -1,22 +1,33 @@
-//! The card state file, written atomically (temporary file, fsync, rename)
-//! so a crash never leaves half a card.
+//! The card state file's format: what it holds and what a loaded file must
+//! make sense as. Holding the file (one holder, write-through, atomic
+//! replace) is [`crate::cardfile`]'s job.
 //!
 //! Format 2 (current): `{"format": 2, "sha256": <hex>, "card": {...}}`, the
 //! digest taken over the exact bytes of the `card` object, so any change or
 //! damage is detected. Format 1 (the first release): the card's fields at
-//! the top level, no digest; loaded and migrated. A file that is truncated,
-//! corrupt, fails its digest or has an unknown format is refused with an
-//! error naming it, and left as it is.
+//! the top level, no digest; loaded and migrated at the next write.
+//!
+//! A file is refused, with its name and the problem, and left as it is when
+//! it is truncated or corrupt, fails its digest, has an unknown format, or
+//! does not make sense as a card: every field is checked on load
+//! ([`from_file`], one check per part), so an impossible state (a try
+//! counter above its limit, a 512-bit key in an RSA-2048 slot, an object
+//! larger than the card stores) never reaches the applet.
+//!
+//! Unknown fields are refused, not dropped: a file written by a newer build
+//! would otherwise lose what this build does not know at its next write.
+//! The same goes for a key given twice (JSON lets a later duplicate win
+//! silently; here it is an error).
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use applet_spec::messages::{PinEntry, BINDING_MAX_LEN};
-use applet_spec::piv::{MgmAlgorithm, ObjectTag, Slot, PIN_BLOCK_LEN};
+use applet_spec::messages::{PinEntry, BINDING_MAX_LEN, BINDING_MIN_LEN, BINDING_TRIES};
+use applet_spec::piv::{self, MgmAlgorithm, ObjectTag, Slot, MAX_OBJECT_LEN, PIN_BLOCK_LEN};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -26,15 +37,32 @@ use crate::state::{Binding, MgmKey, Persistent, Reference};
 /// The current state file format.
 pub const FORMAT: u32 = 2;
 
+/// The largest card file read (1 MiB), checked before parsing. A full card
+/// (every object at 3052 bytes, every key) is well under 100 KiB of JSON.
+pub const MAX_FILE_LEN: u64 = 1 << 20;
+
+/// The try limits a PIN or PUK may have: `63Cx` counts at most 15 tries.
+pub const TRY_LIMITS: RangeInclusive<u8> = 1..=15;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{path}: {source}")]
+    #[error("card file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {problem}")]
+    #[error("card file {path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
+    /// A symlink, FIFO, device, socket or directory where the card file should be.
+    #[error("card file {path}: {what}, not a regular file; refusing to use it")]
+    NotRegular { path: PathBuf, what: String },
+    /// Another program holds the card (see `cardfile`).
+    #[error("card file {path} is in use by {holder}")]
+    InUse { path: PathBuf, holder: String },
+    /// A writing command on a card opened read-only.
+    #[error("card file {path} is read-only ({why}): the command's writes cannot be saved")]
+    ReadOnly { path: PathBuf, why: String },
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ReferenceFile {
     block: String,
     tries_left: u8,
@@ -42,6 +70,7 @@ struct ReferenceFile {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BindingFile {
     value: String,
     tries_left: u8,
@@ -49,6 +78,7 @@ struct BindingFile {
 
 /// The card's fields: the `card` object of format 2, the whole file in format 1.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CardFile {
     serial: u32,
     guid: String,
@@ -57,21 +87,59 @@ struct CardFile {
     mgm_algorithm: u8,
     mgm_key: String,
     /// Slot key reference (e.g. "9A") to the PKCS#1 DER private key, hex.
-    keys: BTreeMap<String, String>,
+    keys: Entries,
     /// Object tag (e.g. "5FC105") to the object value, hex.
-    objects: BTreeMap<String, String>,
+    objects: Entries,
     pin_entry: u8,
     binding: Option<BindingFile>,
     changes: u32,
 }
 
+/// A JSON object kept as its list of entries, so a key given twice is seen
+/// (a map would keep the last one silently).
+#[derive(Default)]
+struct Entries(Vec<(String, String)>);
+
+impl Serialize for Entries {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of hex strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// The outside of a format-2 file; `card` is kept as written, for the digest.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Envelope<'a> {
     format: u32,
     sha256: Option<String>,
     #[serde(borrow)]
     card: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Just the format number, whatever else the file holds.
+#[derive(Deserialize)]
+struct Format {
+    format: u32,
 }
 
 fn to_file(p: &Persistent) -> Result<CardFile, String> {
@@ -80,10 +148,10 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         tries_left: r.tries_left,
         max_tries: r.max_tries,
     };
-    let mut keys = BTreeMap::new();
+    let mut keys = Entries::default();
     for (slot, key) in &p.keys {
         let der = key.to_pkcs1_der().map_err(|e| format!("key {slot}: {e}"))?;
-        keys.insert(slot.to_string(), hex::encode(der.as_bytes()));
+        keys.0.push((slot.to_string(), hex::encode(der.as_bytes())));
     }
     Ok(CardFile {
         serial: p.serial,
@@ -93,60 +161,128 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         mgm_algorithm: p.mgm.algorithm.id(),
         mgm_key: hex::encode(&*p.mgm.key),
         keys,
-        objects: p.objects.iter().map(|(t, v)| (hex::encode_upper(t.to_bytes()), hex::encode(&**v))).collect(),
+        objects: Entries(p.objects.iter().map(|(t, v)| (hex::encode_upper(t.to_bytes()), hex::encode(&**v))).collect()),
         pin_entry: p.pin_entry.p1(),
         binding: p.binding.as_ref().map(|b| BindingFile { value: hex::encode(&*b.value), tries_left: b.tries_left }),
         changes: p.changes,
     })
 }
 
+/// A problem with one field: `field: what`.
+fn bad(field: &str, what: impl std::fmt::Display) -> String {
+    format!("{field}: {what}")
+}
+
+fn bytes(field: &str, h: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    hex::decode(h).map(Zeroizing::new).map_err(|e| bad(field, format!("not hex ({e})")))
+}
+
+/// A PIN or PUK: a well-formed padded block, a limit in [`TRY_LIMITS`],
+/// tries left within it.
+fn reference(field: &str, r: &ReferenceFile, digits_only: bool) -> Result<Reference, String> {
+    let block = bytes(&format!("{field}.block"), &r.block)?;
+    if !piv::is_valid_pin_block(&block, digits_only) {
+        let what = if digits_only { "6 to 8 digits" } else { "6 to 8 bytes" };
+        return Err(bad(&format!("{field}.block"), format!("not a {what} padded with FF to {PIN_BLOCK_LEN} bytes")));
+    }
+    if !TRY_LIMITS.contains(&r.max_tries) {
+        return Err(bad(&format!("{field}.max_tries"), format!("{} is outside {TRY_LIMITS:?}", r.max_tries)));
+    }
+    if r.tries_left > r.max_tries {
+        return Err(bad(
+            &format!("{field}.tries_left"),
+            format!("{} is above max_tries {}", r.tries_left, r.max_tries),
+        ));
+    }
+    let block: [u8; PIN_BLOCK_LEN] = block.as_slice().try_into().expect("checked above");
+    Ok(Reference { block: Zeroizing::new(block), tries_left: r.tries_left, max_tries: r.max_tries })
+}
+
+/// The management key: a known algorithm and a key of its length.
+fn mgm(algorithm: u8, key: &str) -> Result<MgmKey, String> {
+    let algorithm = MgmAlgorithm::from_id(algorithm)
+        .ok_or_else(|| bad("mgm_algorithm", format!("{algorithm} is not a management key algorithm")))?;
+    let key = bytes("mgm_key", key)?;
+    if key.len() != algorithm.key_len() {
+        return Err(bad("mgm_key", format!("{} bytes, {algorithm:?} takes {}", key.len(), algorithm.key_len())));
+    }
+    Ok(MgmKey { algorithm, key })
+}
+
+/// One private key: a known slot, a whole RSA-2048 key with exponent 65537.
+fn key(slot: &str, der: &str) -> Result<(Slot, Arc<RsaPrivateKey>), String> {
+    let field = format!("keys.{slot}");
+    let slot = u8::from_str_radix(slot, 16)
+        .ok()
+        .filter(|_| slot.len() == 2)
+        .and_then(Slot::from_key_ref)
+        .ok_or_else(|| bad(&field, "not a key slot"))?;
+    let der = bytes(&field, der)?;
+    let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| bad(&field, format!("not a PKCS#1 RSA key ({e})")))?;
+    if key.size() != piv::RSA2048_BYTES {
+        return Err(bad(&field, format!("a {}-bit key in an RSA-2048 slot", key.n().bits())));
+    }
+    if key.e() != &rsa::BigUint::from(piv::RSA_EXPONENT) {
+        return Err(bad(&field, format!("public exponent {}, the card uses {}", key.e(), piv::RSA_EXPONENT)));
+    }
+    key.validate().map_err(|e| bad(&field, format!("not a consistent key ({e})")))?;
+    Ok((slot, Arc::new(key)))
+}
+
+/// One data object: a tag PUT DATA can write, a value the card can store.
+fn object(tag: &str, value: &str) -> Result<(ObjectTag, Arc<Vec<u8>>), String> {
+    let field = format!("objects.{tag}");
+    let known = hex::decode(tag).ok().and_then(|b| ObjectTag::from_bytes(&b)).filter(|t| t.is_writable());
+    let tag = known.ok_or_else(|| bad(&field, "not a data object the card stores"))?;
+    let value = bytes(&field, value)?;
+    if value.len() > MAX_OBJECT_LEN {
+        return Err(bad(&field, format!("{} bytes, the card stores at most {MAX_OBJECT_LEN}", value.len())));
+    }
+    Ok((tag, Arc::new(value.to_vec())))
+}
+
+/// The device binding: a value of the allowed length, tries within the limit.
+fn binding(b: &BindingFile) -> Result<Binding, String> {
+    let value = bytes("binding.value", &b.value)?;
+    if !(BINDING_MIN_LEN..=BINDING_MAX_LEN).contains(&value.len()) {
+        return Err(bad("binding.value", format!("{} bytes, not {BINDING_MIN_LEN} to {BINDING_MAX_LEN}", value.len())));
+    }
+    if b.tries_left > BINDING_TRIES {
+        return Err(bad("binding.tries_left", format!("{} is above the limit {BINDING_TRIES}", b.tries_left)));
+    }
+    Ok(Binding { value, tries_left: b.tries_left })
+}
+
+/// Builds a map from entries, refusing a key given twice (in any spelling).
+fn unique<K: Ord, V>(
+    field: &str,
+    entries: &Entries,
+    parse: impl Fn(&str, &str) -> Result<(K, V), String>,
+) -> Result<BTreeMap<K, V>, String> {
+    let mut map = BTreeMap::new();
+    for (k, v) in &entries.0 {
+        let (key, value) = parse(k, v)?;
+        if map.insert(key, value).is_some() {
+            return Err(bad(&format!("{field}.{k}"), "given twice"));
+        }
+    }
+    Ok(map)
+}
+
+/// The card a file describes, every part checked.
 fn from_file(f: CardFile) -> Result<Persistent, String> {
-    let bytes = |what: &str, h: &str| hex::decode(h).map_err(|e| format!("{what}: {e}"));
-    let reference = |what: &str, r: &ReferenceFile| -> Result<Reference, String> {
-        let block: [u8; PIN_BLOCK_LEN] =
-            bytes(what, &r.block)?.try_into().map_err(|_| format!("{what}: not {PIN_BLOCK_LEN} bytes"))?;
-        if r.tries_left > r.max_tries || r.max_tries == 0 || r.max_tries > 15 {
-            return Err(format!("{what}: impossible try counter"));
-        }
-        Ok(Reference { block: Zeroizing::new(block), tries_left: r.tries_left, max_tries: r.max_tries })
-    };
-    let algorithm = MgmAlgorithm::from_id(f.mgm_algorithm).ok_or("unknown management key algorithm")?;
-    let mgm_key = Zeroizing::new(bytes("management key", &f.mgm_key)?);
-    if mgm_key.len() != algorithm.key_len() {
-        return Err("management key length does not fit its algorithm".into());
-    }
-    let mut keys = BTreeMap::new();
-    for (slot, der) in &f.keys {
-        let slot = u8::from_str_radix(slot, 16).ok().and_then(Slot::from_key_ref).ok_or(format!("slot {slot}"))?;
-        let der = Zeroizing::new(bytes("key", der)?);
-        let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| format!("key {slot}: {e}"))?;
-        keys.insert(slot, Arc::new(key));
-    }
-    let mut objects = BTreeMap::new();
-    for (tag, value) in &f.objects {
-        let tag = ObjectTag::from_bytes(&bytes("object tag", tag)?).ok_or(format!("object tag {tag}"))?;
-        objects.insert(tag, Arc::new(bytes("object", value)?));
-    }
-    let binding = match f.binding {
-        Some(b) => {
-            let value = Zeroizing::new(bytes("binding", &b.value)?);
-            if value.is_empty() || value.len() > BINDING_MAX_LEN {
-                return Err("binding value length".into());
-            }
-            Some(Binding { value, tries_left: b.tries_left })
-        }
-        None => None,
-    };
+    let guid = bytes("guid", &f.guid)?;
     Ok(Persistent {
         serial: f.serial,
-        guid: bytes("guid", &f.guid)?.try_into().map_err(|_| "guid: not 16 bytes")?,
-        pin: reference("pin", &f.pin)?,
-        puk: reference("puk", &f.puk)?,
-        mgm: MgmKey { algorithm, key: mgm_key },
-        keys,
-        objects,
-        pin_entry: PinEntry::from_p1(f.pin_entry).ok_or("unknown PIN entry policy")?,
-        binding,
+        guid: guid.as_slice().try_into().map_err(|_| bad("guid", "not 16 bytes"))?,
+        pin: reference("pin", &f.pin, true)?,
+        puk: reference("puk", &f.puk, false)?,
+        mgm: mgm(f.mgm_algorithm, &f.mgm_key)?,
+        keys: unique("keys", &f.keys, key)?,
+        objects: unique("objects", &f.objects, object)?,
+        pin_entry: PinEntry::from_p1(f.pin_entry)
+            .ok_or_else(|| bad("pin_entry", format!("{} is not a PIN entry policy", f.pin_entry)))?,
+        binding: f.binding.as_ref().map(binding).transpose()?,
         changes: f.changes,
     })
 }
@@ -157,20 +293,30 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Reads a state file's text, whatever its format.
-fn parse(text: &str) -> Result<Persistent, String> {
-    let envelope: Envelope = serde_json::from_str(text).map_err(|e| format!("not a card state file: {e}"))?;
-    let card: CardFile = match (envelope.format, envelope.card, envelope.sha256) {
-        (1, _, _) => serde_json::from_str(text).map_err(|e| format!("format 1: {e}"))?,
-        (2, Some(card), Some(digest)) => {
+pub(crate) fn parse(text: &str) -> Result<Persistent, String> {
+    let Format { format } = serde_json::from_str(text).map_err(|e| format!("not a card state file: {e}"))?;
+    let card: CardFile = match format {
+        1 => {
+            // The card's fields beside "format": take that away, check the rest.
+            let mut all: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(text).map_err(|e| format!("format 1: {e}"))?;
+            all.remove("format");
+            serde_json::from_value(all.into()).map_err(|e| format!("format 1: {e}"))?
+        }
+        2 => {
+            let envelope: Envelope = serde_json::from_str(text).map_err(|e| format!("format 2: {e}"))?;
+            let (Some(card), Some(digest)) = (envelope.card, envelope.sha256) else {
+                return Err("format 2 without its card or digest".into());
+            };
             if sha256_hex(card.get().as_bytes()) != digest.to_ascii_lowercase() {
                 return Err("integrity check failed: the card was changed or damaged".into());
             }
+            debug_assert_eq!(envelope.format, 2);
             serde_json::from_str(card.get()).map_err(|e| format!("card: {e}"))?
         }
-        (2, _, _) => return Err("format 2 without its card or digest".into()),
-        (other, _, _) => return Err(format!("unknown state format {other} (this build reads 1 and {FORMAT})")),
+        other => return Err(format!("unknown state format {other} (this build reads 1 and {FORMAT})")),
     };
-    from_file(card)
+    from_file(card).map_err(|e| format!("card.{e}"))
 }
 
 /// The card's whole persistent state as canonical text, for comparing
@@ -179,18 +325,21 @@ pub fn snapshot(state: &Persistent) -> Zeroizing<String> {
     Zeroizing::new(serde_json::to_string(&to_file(state).expect("state serialises")).expect("state serialises"))
 }
 
-/// Loads a card; `Ok(None)` when the file does not exist.
+/// Looks at a card file without holding it (tests and tools): `Ok(None)`
+/// when there is none. To use a card, hold it: [`crate::SimCard::open`].
+/// The same checks as holding it: a regular file, at most
+/// [`MAX_FILE_LEN`] bytes, a card that makes sense.
 pub fn load(path: &Path) -> Result<Option<Persistent>, StateError> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => Zeroizing::new(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StateError::Io { path: path.to_owned(), source }),
+    let mut file = match crate::cardfile::open_regular(path) {
+        Ok(f) => f,
+        Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
     };
-    parse(&text).map(Some).map_err(|problem| StateError::Invalid { path: path.to_owned(), problem })
+    crate::cardfile::read_card(path, &mut file).map(Some)
 }
 
 /// The file's text for a card (format 2).
-fn render(state: &Persistent) -> Result<Zeroizing<String>, String> {
+pub(crate) fn render(state: &Persistent) -> Result<Zeroizing<String>, String> {
     let card = Zeroizing::new(serde_json::to_string_pretty(&to_file(state)?).expect("state serialises"));
     Ok(Zeroizing::new(format!(
         "{{\n\"format\": {FORMAT},\n\"sha256\": \"{}\",\n\"card\": {}\n}}\n",
@@ -199,45 +348,38 @@ fn render(state: &Persistent) -> Result<Zeroizing<String>, String> {
     )))
 }
 
-/// Saves a card atomically: the old file stays whole until the new one is.
-pub fn save(path: &Path, state: &Persistent) -> Result<(), StateError> {
-    let io = |source| StateError::Io { path: path.to_owned(), source };
-    let text = render(state).map_err(|problem| StateError::Invalid { path: path.to_owned(), problem })?;
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)?;
-    // The rename itself is durable only once the folder is synced.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng;
 
-    #[test]
-    fn save_then_load_keeps_the_card() {
-        let mut r = rng::seeded(5);
+    /// A card with a key, a certificate and a binding.
+    fn card(seed: u64) -> Persistent {
+        let mut r = rng::seeded(seed);
         let mut p = Persistent::manufacture(&mut r);
         p.pin.tries_left = 1;
         p.keys.insert(Slot::Signature, Arc::new(crate::crypto::generate_rsa2048(&mut r).unwrap()));
+        p.objects.insert(ObjectTag::CERT_9C, Arc::new(vec![0x70, 1, 0]));
         p.binding = Some(Binding { value: Zeroizing::new(vec![9; 32]), tries_left: 4 });
-        let dir = std::env::temp_dir().join(format!("subsim-persist-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("card.json");
-        save(&path, &p).unwrap();
-        let back = load(&path).unwrap().unwrap();
-        assert_eq!(format!("{back:?}"), format!("{p:?}"));
+        p
+    }
+
+    /// A format-2 file around this `card` text, with its right digest.
+    fn sealed(card: &str) -> String {
+        format!("{{\n\"format\": 2,\n\"sha256\": \"{}\",\n\"card\": {card}\n}}\n", sha256_hex(card.as_bytes()))
+    }
+
+    fn card_text(p: &Persistent) -> String {
+        serde_json::to_string_pretty(&to_file(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn render_then_parse_keeps_the_card() {
+        let p = card(5);
+        let back = parse(&render(&p).unwrap()).unwrap();
+        assert_eq!(*snapshot(&back), *snapshot(&p));
         assert_eq!(back.keys[&Slot::Signature], p.keys[&Slot::Signature]);
-        assert_eq!(back.guid, p.guid);
-        assert_eq!(*back.pin.block, *p.pin.block);
-        assert!(load(&dir.join("absent.json")).unwrap().is_none());
-        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(render(&p).unwrap().as_str(), sealed(&card_text(&p)));
     }
 
     fn saved_text(seed: u64) -> String {
@@ -251,9 +393,12 @@ mod tests {
         assert!(parse(&good).is_ok());
         let cases = [
             (good[..good.len() / 2].to_string(), "not a card state file"),
-            (good.replacen("\"tries_left\": 3", "\"tries_left\": 9", 1), "integrity check failed"),
+            (good.replacen("\"tries_left\": 3", "\"tries_left\": 2", 1), "integrity check failed"),
             (good.replacen("\"format\": 2", "\"format\": 7", 1), "unknown state format 7"),
-            (good.replacen("\"sha256\"", "\"sha1\"", 1), "without its card or digest"),
+            (good.replacen("\"sha256\"", "\"sha1\"", 1), "unknown field `sha1`"),
+            (good.replacen("\"card\"", "\"extra\": 1, \"card\"", 1), "unknown field `extra`"),
+            (good.replacen("\"card\"", "\"card\": {}, \"card\"", 1), "duplicate field `card`"),
+            (good.replacen(",\n\"card\"", ", \"nocard\"", 1), "unknown field"),
             (String::new(), "not a card state file"),
         ];
         for (text, want) in cases {
@@ -263,15 +408,81 @@ mod tests {
     }
 
     #[test]
-    fn the_error_names_the_file_and_leaves_it_alone() {
-        let dir = std::env::temp_dir().join(format!("subsim-persist-bad-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("card.json");
-        let damaged = saved_text(7).replacen("\"changes\": 0", "\"changes\": 1", 1);
-        fs::write(&path, &damaged).unwrap();
-        let err = load(&path).unwrap_err().to_string();
-        assert!(err.contains("card.json") && err.contains("integrity"), "{err}");
-        assert_eq!(fs::read_to_string(&path).unwrap(), damaged);
-        fs::remove_dir_all(&dir).unwrap();
+    fn impossible_values_with_a_right_digest_are_refused_naming_the_field() {
+        let p = card(8);
+        let text = card_text(&p);
+        let small = RsaPrivateKey::new(&mut rng::seeded(1), 512).unwrap();
+        let small = hex::encode(small.to_pkcs1_der().unwrap().as_bytes());
+        let big = "00".repeat(70_000);
+        let cases: Vec<(String, &str)> = vec![
+            (
+                text.replacen("\"tries_left\": 1", "\"tries_left\": 17", 1),
+                "card.pin.tries_left: 17 is above max_tries 3",
+            ),
+            (text.replacen("\"max_tries\": 3", "\"max_tries\": 0", 1), "card.pin.max_tries: 0 is outside 1..=15"),
+            (text.replacen("\"max_tries\": 3", "\"max_tries\": 16", 2), "card.pin.max_tries: 16 is outside"),
+            (text.replacen("\"tries_left\": 3", "\"tries_left\": 4", 1), "card.puk.tries_left: 4 is above max_tries 3"),
+            (
+                text.replacen("\"tries_left\": 4", "\"tries_left\": 17", 1),
+                "card.binding.tries_left: 17 is above the limit 5",
+            ),
+            (text.replacen("313233343536ffff", "3132333435ffffff", 1), "card.pin.block: not a 6 to 8 digits"),
+            (text.replacen("313233343536ffff", "31323334353661ff", 1), "card.pin.block: not a 6 to 8 digits"),
+            (text.replacen("313233343536ffff", "31ff333435363738", 1), "card.pin.block"),
+            (text.replacen("3132333435363738", "3132333435", 1), "card.puk.block"),
+            (text.replacen("\"pin_entry\": 0", "\"pin_entry\": 7", 1), "card.pin_entry: 7 is not a PIN entry policy"),
+            (
+                text.replacen("\"mgm_algorithm\": 3", "\"mgm_algorithm\": 12", 1),
+                "card.mgm_key: 24 bytes, Aes256 takes 32",
+            ),
+            (text.replacen("\"mgm_algorithm\": 3", "\"mgm_algorithm\": 99", 1), "card.mgm_algorithm: 99 is not"),
+            (
+                text.replacen("\"5FC10A\": \"700100\"", &format!("\"5FC10A\": \"{big}\""), 1),
+                "card.objects.5FC10A: 70000 bytes",
+            ),
+            (text.replacen("\"5FC10A\"", "\"5FC1FF\"", 1), "card.objects.5FC1FF: not a data object the card stores"),
+            (text.replacen("\"5FC10A\"", "\"7E\"", 1), "card.objects.7E: not a data object"),
+            (
+                text.replacen("\"5FC10A\": \"700100\"", "\"5FC10A\": \"700100\", \"5fc10a\": \"700101\"", 1),
+                "card.objects.5fc10a: given twice",
+            ),
+            (text.replacen("\"9C\"", "\"9F\"", 1), "card.keys.9F: not a key slot"),
+            (
+                text.replacen("\"9C\": \"", &format!("\"9C\": \"{small}\", \"9A\": \""), 1),
+                "card.keys.9C: a 512-bit key in an RSA-2048 slot",
+            ),
+            (text.replacen("\"9C\": \"", "\"9C\": \"00", 1), "card.keys.9C: not a PKCS#1 RSA key"),
+            (text.replacen("\"9C\": \"", "\"9C\": \"zz", 1), "card.keys.9C: not hex"),
+            (text.replacen("\"guid\": \"", "\"guid\": \"00", 1), "card.guid: not 16 bytes"),
+            (
+                text.replacen(&hex::encode([9; 32]), &hex::encode([9; 8]), 1),
+                "card.binding.value: 8 bytes, not 16 to 64",
+            ),
+            (text.replacen("\"changes\"", "\"future\": true, \"changes\"", 1), "unknown field `future`"),
+            (text.replacen("\"changes\"", "\"serial\": 1, \"changes\"", 1), "duplicate field `serial`"),
+        ];
+        for (edited, want) in cases {
+            assert_ne!(edited, text, "the edit for {want:?} applies");
+            let err = parse(&sealed(&edited)).unwrap_err();
+            assert!(err.contains(want), "{want:?} not in {err:?}");
+        }
+        // The duplicate key case once more with the exact same spelling.
+        let twice = text.replacen("\"5FC10A\": \"700100\"", "\"5FC10A\": \"700100\", \"5FC10A\": \"700100\"", 1);
+        assert!(parse(&sealed(&twice)).unwrap_err().contains("card.objects.5FC10A: given twice"));
+        assert!(parse(&sealed(&text)).is_ok(), "the unedited card loads");
+    }
+
+    #[test]
+    fn format_1_fields_are_checked_too() {
+        let p = card(9);
+        let v: serde_json::Value = serde_json::from_str(&card_text(&p)).unwrap();
+        let mut top = v.as_object().unwrap().clone();
+        top.insert("format".into(), 1.into());
+        let text = serde_json::to_string(&top).unwrap();
+        assert!(parse(&text).is_ok());
+        let err = parse(&text.replacen("\"tries_left\":1", "\"tries_left\":9", 1)).unwrap_err();
+        assert!(err.contains("card.pin.tries_left: 9"), "{err}");
+        let err = parse(&text.replacen("\"changes\"", "\"extra\":0,\"changes\"", 1)).unwrap_err();
+        assert!(err.contains("unknown field `extra`"), "{err}");
     }
 }

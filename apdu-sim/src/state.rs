@@ -165,6 +165,13 @@ impl From<PowerLost> for applet_spec::Sw {
     }
 }
 
+/// Where each persistent write is made durable before it takes effect (the
+/// card file, see `cardfile`). An error is a power cut: the write never
+/// happened, and the card stays without power for good.
+pub trait Backing: Send {
+    fn commit(&mut self, next: &Persistent) -> Result<(), String>;
+}
+
 /// Persistent state with atomic updates, and optional power cuts for tests.
 pub struct Store {
     state: Persistent,
@@ -172,11 +179,22 @@ pub struct Store {
     /// Cut power instead of making this write (counted from 1).
     tear_at: Option<u64>,
     torn: bool,
+    backing: Option<Box<dyn Backing>>,
+    /// Why the backing failed: the card stays dead, power cycles or not.
+    failure: Option<String>,
 }
 
 impl Store {
     pub fn new(state: Persistent) -> Store {
-        Store { state, writes: 0, tear_at: None, torn: false }
+        Store { state, writes: 0, tear_at: None, torn: false, backing: None, failure: None }
+    }
+    /// Every later write is committed to `backing` before it counts.
+    pub fn set_backing(&mut self, backing: Box<dyn Backing>) {
+        self.backing = Some(backing);
+    }
+    /// Why a write could not be made durable, if one could not.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
     }
     /// Cuts power when write number `n` (counting all writes since this store
     /// was created, from 1) is about to happen: it and all later writes fail.
@@ -189,7 +207,7 @@ impl Store {
     }
     /// Power back on after a cut: what was written stays, nothing more.
     pub fn power_restored(&mut self) {
-        self.torn = false;
+        self.torn = self.failure.is_some();
         self.tear_at = None;
     }
     pub fn get(&self) -> &Persistent {
@@ -209,6 +227,13 @@ impl Store {
         }
         let mut next = self.state.clone();
         let out = f(&mut next)?;
+        if let Some(backing) = &mut self.backing {
+            if let Err(why) = backing.commit(&next) {
+                self.torn = true;
+                self.failure = Some(why);
+                return Err(PowerLost.into());
+            }
+        }
         self.state = next;
         self.writes += 1;
         Ok(out)

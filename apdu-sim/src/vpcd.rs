@@ -6,9 +6,9 @@
 //! anything longer is a C-APDU answered with its R-APDU.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use applet_spec::atr::SIMULATOR_ATR;
 
@@ -16,10 +16,13 @@ use crate::SimCard;
 
 /// What vpcd can talk to: a card that answers APDUs and can be reset.
 pub trait VirtualCard {
+    /// The R-APDU; empty when the card lost power during the command.
     fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
     fn power_cycle(&mut self);
-    /// Persistent writes so far, so the caller knows when to save.
-    fn writes(&self) -> u64;
+    /// Why the card stopped for good (a write it could not save), if it did.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 impl VirtualCard for SimCard {
@@ -29,8 +32,8 @@ impl VirtualCard for SimCard {
     fn power_cycle(&mut self) {
         SimCard::power_cycle(self)
     }
-    fn writes(&self) -> u64 {
-        SimCard::writes(self)
+    fn failure(&self) -> Option<String> {
+        SimCard::failure(self).map(str::to_owned)
     }
 }
 
@@ -43,9 +46,6 @@ impl VirtualCard for EchoCard {
         vec![0x90, 0x00]
     }
     fn power_cycle(&mut self) {}
-    fn writes(&self) -> u64 {
-        0
-    }
 }
 
 const POWER_OFF: u8 = 0x00;
@@ -53,32 +53,69 @@ const POWER_ON: u8 = 0x01;
 const RESET: u8 = 0x02;
 const GET_ATR: u8 = 0x04;
 
-/// How often a blocked read looks at the stop flag.
+/// How often a blocked read, connect or backoff looks at the stop flag.
 const POLL: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The longest a frame may take once its first byte is in. vpcd writes a
+/// frame's length and payload back to back, so a frame stalled this long
+/// is broken: the connection is reset (the card powered off) and renewed.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest payload a frame's 2-byte length can announce.
+pub const MAX_FRAME: usize = u16::MAX as usize;
+/// What the card answers instead of an R-APDU too long for one frame
+/// (`6700`, wrong length: the Le asked for more than the link carries).
+pub const TOO_LONG: [u8; 2] = [0x67, 0x00];
 
-/// Reads exactly `buf.len()` bytes. `Ok(false)`: stop was asked for, or the
-/// peer closed the connection before a message began.
-fn read_full(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> io::Result<bool> {
+/// How a read of one frame part ended.
+enum Part {
+    Done,
+    /// The peer closed the connection before the frame began.
+    Closed,
+    Stopped,
+}
+
+/// Reads exactly `buf.len()` bytes, by `deadline` once it is set (it is set
+/// when the frame's first byte arrives).
+fn read_full(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    stop: &AtomicBool,
+    deadline: &mut Option<Instant>,
+) -> io::Result<Part> {
     let mut got = 0;
     while got < buf.len() {
         if stop.load(Ordering::Relaxed) {
-            return Ok(false);
+            return Ok(Part::Stopped);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::Error::new(ErrorKind::TimedOut, format!("a frame stalled for {FRAME_TIMEOUT:?}")));
         }
         match stream.read(&mut buf[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) if got == 0 && deadline.is_none() => return Ok(Part::Closed),
             Ok(0) => return Err(io::Error::new(ErrorKind::UnexpectedEof, "vpcd closed mid-message")),
             Ok(n) => {
                 got += n;
+                deadline.get_or_insert_with(|| Instant::now() + FRAME_TIMEOUT);
                 quick_ack(stream);
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(true)
+    Ok(Part::Done)
 }
 
+/// One frame's payload; `None` when the peer closed between frames or stop
+/// was asked for.
+fn read_frame(stream: &mut TcpStream, stop: &AtomicBool, payload: &mut Vec<u8>) -> io::Result<bool> {
+    let mut deadline = None;
+    let mut len = [0u8; 2];
+    if !matches!(read_full(stream, &mut len, stop, &mut deadline)?, Part::Done) {
+        return Ok(false);
+    }
+    payload.resize(u16::from_be_bytes(len) as usize, 0);
+    Ok(matches!(read_full(stream, payload, stop, &mut deadline)?, Part::Done))
+}
 /// Acknowledges at once. vpcd writes a message's length and its payload
 /// separately; with Nagle on its side and delayed ACKs on ours, every APDU
 /// would wait ~40 ms for our ACK of the length. Linux resets the flag after
@@ -95,19 +132,50 @@ fn send(stream: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
     stream.write_all(&[&len.to_be_bytes()[..], payload].concat())
 }
 
+/// An R-APDU as one frame: one too long for the frame's length is replaced
+/// by [`TOO_LONG`] (and said so), never cut or sent as a broken frame.
+fn answer_frame(answer: &[u8]) -> &[u8] {
+    if answer.len() > MAX_FRAME {
+        eprintln!("apdu-sim: a {}-byte answer does not fit a vpcd frame; answered 6700", answer.len());
+        return &TOO_LONG;
+    }
+    answer
+}
+
+/// Sleeps `d`, waking early when stop is set.
+fn nap(d: Duration, stop: &AtomicBool) {
+    let end = Instant::now() + d;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+        std::thread::sleep(POLL.min(end - Instant::now()).min(Duration::from_millis(50)));
+    }
+}
+
 /// Connects to vpcd, retrying with backoff until it answers or stop is set.
+/// Each attempt is bounded ([`POLL`]), so a stop is seen even when the
+/// address swallows connection attempts.
 fn connect(addr: &str, stop: &AtomicBool) -> Option<TcpStream> {
     let mut wait = Duration::from_millis(100);
     let mut told = false;
     while !stop.load(Ordering::Relaxed) {
-        match TcpStream::connect(addr) {
+        let attempt = addr.to_socket_addrs().and_then(|addrs| {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            let mut last = io::Error::new(ErrorKind::NotFound, "no address");
+            for a in addrs {
+                match TcpStream::connect_timeout(&a, POLL) {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        });
+        match attempt {
             Ok(s) => return Some(s),
             Err(e) => {
                 if !told {
                     eprintln!("apdu-sim: waiting for vpcd at {addr} ({e}); is pcscd running?");
                     told = true;
                 }
-                std::thread::sleep(wait);
+                nap(wait, stop);
                 wait = (wait * 2).min(MAX_BACKOFF);
             }
         }
@@ -116,20 +184,22 @@ fn connect(addr: &str, stop: &AtomicBool) -> Option<TcpStream> {
 }
 
 /// Serves `card` to vpcd at `addr` until `stop` is set. When vpcd goes away
-/// (pcscd stopped), the card is powered off and we reconnect. `persist` is
-/// called after every command that wrote persistent state.
-pub fn serve<C: VirtualCard>(
-    card: &mut C,
-    addr: &str,
-    stop: &AtomicBool,
-    mut persist: impl FnMut(&C) -> io::Result<()>,
-) -> io::Result<()> {
+/// (pcscd stopped) or a frame stalls, the card is powered off and we
+/// reconnect. When the card stops for good (a write it could not save), it
+/// is removed from the reader (the connection closed, never an answer) and
+/// the error says why.
+pub fn serve<C: VirtualCard>(card: &mut C, addr: &str, stop: &AtomicBool) -> Result<(), String> {
     while let Some(mut stream) = connect(addr, stop) {
         eprintln!("apdu-sim: card inserted in vpcd at {addr}");
-        stream.set_read_timeout(Some(POLL))?;
-        stream.set_nodelay(true)?;
-        let result = session(card, &mut stream, stop, &mut persist);
+        let result = stream
+            .set_read_timeout(Some(POLL))
+            .and_then(|()| stream.set_nodelay(true))
+            .and_then(|()| session(card, &mut stream, stop));
         card.power_cycle();
+        if let Some(why) = card.failure() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return Err(format!("the card stopped and was removed from the reader: {why}"));
+        }
         match result {
             Ok(()) if stop.load(Ordering::Relaxed) => break,
             Ok(()) => eprintln!("apdu-sim: vpcd closed the connection; reconnecting"),
@@ -139,33 +209,36 @@ pub fn serve<C: VirtualCard>(
     Ok(())
 }
 
-fn session<C: VirtualCard>(
-    card: &mut C,
-    stream: &mut TcpStream,
-    stop: &AtomicBool,
-    persist: &mut impl FnMut(&C) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut len = [0u8; 2];
+fn session<C: VirtualCard>(card: &mut C, stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<()> {
     let mut payload = Vec::new();
-    while read_full(stream, &mut len, stop)? {
-        payload.resize(u16::from_be_bytes(len) as usize, 0);
-        if !read_full(stream, &mut payload, stop)? {
-            return Ok(());
-        }
+    while read_frame(stream, stop, &mut payload)? {
         match payload.as_slice() {
             [POWER_OFF] | [POWER_ON] | [RESET] => card.power_cycle(),
             [GET_ATR] => send(stream, &SIMULATOR_ATR)?,
             [_] | [] => {}
             apdu => {
-                let writes = card.writes();
+                // A file-backed card has saved the command's writes by now.
                 let answer = card.transmit(apdu);
-                // Saved before answering: once the host sees 9000, it is on disk.
-                if card.writes() != writes {
-                    persist(card)?;
+                if answer.is_empty() {
+                    // Power lost: no answer, ever. The caller removes the card.
+                    return Ok(());
                 }
-                send(stream, &answer)?;
+                send(stream, answer_frame(&answer))?;
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_too_long_for_a_frame_is_refused_with_6700() {
+        let long = vec![0u8; MAX_FRAME + 1];
+        assert_eq!(answer_frame(&long), TOO_LONG);
+        let fits = vec![0u8; MAX_FRAME];
+        assert_eq!(answer_frame(&fits).len(), MAX_FRAME);
+    }
 }

@@ -75,21 +75,22 @@ fn state_persists_between_runs() {
 }
 
 #[test]
-fn a_bad_line_names_itself_and_leaves_the_state_alone() {
+fn a_bad_line_names_itself_and_keeps_the_writes_answered_before_it() {
     let dir = temp_dir("bad");
     let state = dir.join("card.json");
     let s = state.to_str().unwrap();
-    run(&["--state", s], &format!("{SELECT}\n"));
-    let before = std::fs::read(&state).unwrap();
-    let (code, out, err) = run(&["--state", s], &format!("{SELECT}\n{WRONG_PIN}\n00 2G\n{SELECT}\n"));
+    // Two wrong PINs answered, then a line that is not hex.
+    let (code, out, err) = run(&["--state", s], &format!("{SELECT}\n{WRONG_PIN}\n{WRONG_PIN}\n00 2G\n{SELECT}\n"));
     assert_eq!(code, 2);
-    assert!(err.contains("line 3") && err.contains("00 2G"), "{err}");
-    assert_eq!(out.lines().count(), 2, "lines before the error were answered");
-    assert_eq!(std::fs::read(&state).unwrap(), before, "the wrong PIN was not saved");
-    // A fresh card is not created either.
+    assert!(err.contains("line 4") && err.contains("00 2G"), "{err}");
+    assert_eq!(out.lines().collect::<Vec<_>>()[1..], ["63C2", "63C1"], "lines before the error were answered");
+    let saved = apdu_sim::persist::load(&state).unwrap().unwrap();
+    assert_eq!(saved.pin.tries_left, 1, "both answered tries are spent on disk");
+    // A card is created when its file is opened (its identity is durable
+    // from the start), whatever the script holds.
     let fresh = dir.join("new.json");
     run(&["--state", fresh.to_str().unwrap()], "zz\n");
-    assert!(!fresh.exists());
+    assert_eq!(apdu_sim::persist::load(&fresh).unwrap().unwrap().pin.tries_left, 3);
 }
 
 #[test]

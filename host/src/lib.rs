@@ -29,3 +29,14 @@ pub use pcsc::{list_readers, PcscTransport, ReaderChoice, ReaderInfo};
 pub use profile::{CardProfile, Profile};
 pub use sim::SimTransport;
 pub use transport::{Capabilities, Transport};
+
+// What a program needs beside the client: slots and messages, the simulated
+// card, and RSA to check signatures, without adding them by hand.
+pub use apdu_sim;
+pub use applet_spec;
+pub use rsa;
+
+/// The README's Rust example, run as a doctest.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

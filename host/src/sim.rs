@@ -36,7 +36,15 @@ impl Transport for SimTransport {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
         let answer = self.card.transmit(apdu);
         if answer.is_empty() {
-            // Only a power cut (fault injection) leaves the card silent.
+            // A write its file could not take: the card has stopped for good.
+            if let Some(why) = self.card.failure() {
+                return Err(Error::transport(
+                    TransportKind::CardRemoved,
+                    format!("the simulated card stopped without answering: {why}"),
+                    Some("the command's writes were not saved; fix the cause (space, permissions) and run it again"),
+                ));
+            }
+            // Otherwise only a power cut (fault injection) leaves the card silent.
             return Err(Error::transport(
                 TransportKind::CardRemoved,
                 "the simulated card lost power during the command",

@@ -3,6 +3,11 @@
 //! a mix. Counted checks (VERIFY and friends) may also hold the one
 //! documented intermediate: the try counter decremented, nothing else. In
 //! process only: the cut is injected inside the simulated card.
+//!
+//! The cut runs use a card kept in a file, and check that at the cut the
+//! file holds exactly what the card holds: each write is on disk before the
+//! next begins, so the fault model is what killing the process at that
+//! moment leaves (`apdu-sim/tests/kill.rs` kills real processes).
 
 use apdu_sim::persist::snapshot;
 use apdu_sim::state::{Persistent, RefKind};
@@ -45,6 +50,21 @@ fn card_after(setup: Op) -> Sim {
     c.select().unwrap();
     setup(&mut c).unwrap();
     c
+}
+
+/// The same card as [`card_after`], kept in the file at `path`.
+fn file_card_after(path: &std::path::Path, setup: Op) -> Sim {
+    let _ = std::fs::remove_file(path);
+    let card = SimCard::open(path, std::time::Duration::ZERO, apdu_sim::rng::seeded(SEED)).unwrap();
+    let mut c = Client::new(SimTransport::new(card));
+    c.select().unwrap();
+    setup(&mut c).unwrap();
+    c
+}
+
+/// What the card file holds.
+fn file_state(path: &std::path::Path) -> String {
+    snapshot(&apdu_sim::persist::load(path).unwrap().unwrap()).to_string()
 }
 
 fn state(c: &Sim) -> String {
@@ -185,6 +205,9 @@ fn every_cut_leaves_before_after_or_the_documented_intermediate() {
     if !sim_only("the power cut is injected inside the simulated card") {
         return;
     }
+    let dir = std::env::temp_dir().join(format!("subsim-tearing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("card.json");
     let mut cuts = 0;
     for s in scenarios() {
         // Uncut run: the state after, and how many writes the command makes.
@@ -202,19 +225,24 @@ fn every_cut_leaves_before_after_or_the_documented_intermediate() {
         }
 
         for k in 1..=writes {
-            let mut c = card_after(s.setup);
+            let mut c = file_card_after(&path, s.setup);
             assert_eq!(state(&c), before, "{}: setup is not reproducible", s.name);
+            assert_eq!(file_state(&path), before, "{}: the file holds the card", s.name);
             c.transport_mut().card_mut().tear_at_write(first + k);
             let r = (s.command)(&mut c);
             // No answer at all: the host sees the card go.
             let e = r.expect_err(&format!("{} cut at write {k}: the card answered", s.name));
             assert_eq!(e.transport_kind(), Some(TransportKind::CardRemoved), "{}: {e}", s.name);
+            // What a process killed at this moment leaves on disk.
+            assert_eq!(file_state(&path), state(&c), "{} cut at write {k}: the file is not the card", s.name);
             c.transport_mut().card_mut().power_cycle();
             let now = state(&c);
             assert!(allowed.contains(&now), "{} cut at write {k} of {writes}: a mixed state", s.name);
+            assert_eq!(file_state(&path), now);
             cuts += 1;
         }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
     // Eight counted checks of two writes each, eight single-write commands.
     assert_eq!(cuts, 8 * 2 + 8, "cut points exercised");
 }

@@ -1,42 +1,69 @@
-//! `subsim demo`: the whole life of a sub-SIM on a fresh simulated card.
+//! `subsim demo`: the whole life of a sub-SIM on a fresh simulated card,
+//! with the bank's side played by `subsim_verifier`: a test CA that checks
+//! the card's key attestation (when the card has ATTEST) before it issues,
+//! a server that trusts only that CA and its CRL, single-use challenges,
+//! transfer statements it compares field by field, and a revocation.
+
+use std::time::SystemTime;
 
 use applet_spec::messages::PinEntry;
 use applet_spec::piv::Slot;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subsim_host::{Client, Hash, Padding};
+use subsim_host::{Client, Hash, Padding, Transport};
+use subsim_verifier::attest::AttestationTrust;
+use subsim_verifier::chain::{certificates, name};
+use subsim_verifier::{Refusal, Role, Server, SessionId, TestCa, Transfer, Verifier};
 
+use crate::commands::ca::{card_attestation, CardAttestation};
 use crate::commands::Out;
-use crate::open::{self, Target};
-use crate::{Cli, Failure};
-use subsim_host::x509::{self, CardSigner, TestCa};
+use crate::open;
+use crate::session::{self, Session};
+use crate::Failure;
+use subsim_host::x509::{self, CardSigner};
 
 const PIN: &[u8] = b"123456";
 const PHONE: [u8; 32] = [0x5A; 32];
 
-fn public_key_of(cert_der: &[u8]) -> Result<RsaPublicKey, Failure> {
-    use x509_cert::der::{Decode, Encode};
-    let cert = x509_cert::Certificate::from_der(cert_der).map_err(|e| Failure::Usage(e.to_string()))?;
-    let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
-    RsaPublicKey::from_public_key_der(&spki).map_err(|e| Failure::Usage(e.to_string()))
-}
-
-pub fn run(cli: &Cli) -> Result<Out, Failure> {
+/// The tour on a fresh card: kept in `--sim FILE` when named (a file that
+/// does not exist yet), else in a temporary file removed afterwards.
+pub fn run(s: &Session) -> Result<Out, Failure> {
+    if let Some(path) = &s.opts.sim {
+        if path.exists() {
+            return Err(Failure::Usage(format!(
+                "the demo personalises a fresh card: {} exists; name a new file with --sim",
+                path.display()
+            )));
+        }
+        return tour(s, path);
+    }
     let dir = std::env::temp_dir().join(format!("subsim-demo-{}", std::process::id()));
-    let result = tour(cli, &dir);
+    let result = tour(s, &dir.join("card.json"));
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn tour(cli: &Cli, dir: &std::path::Path) -> Result<Out, Failure> {
-    let say = |s: &str| {
-        if !cli.quiet && !cli.json {
-            println!("{s}");
+fn usage(e: impl std::fmt::Display) -> Failure {
+    Failure::Usage(e.to_string())
+}
+
+/// The demo expects this refusal; anything else (or a pass) fails the demo.
+fn expect_refusal<T>(what: &str, r: Result<T, Refusal>, reason: &str) -> Result<Refusal, Failure> {
+    match r {
+        Err(e) if e.reason() == reason => Ok(e),
+        Err(e) => Err(Failure::NotVerified(format!("demo: {what} refused for the wrong reason: {e}"))),
+        Ok(_) => Err(Failure::NotVerified(format!("demo: {what} was accepted"))),
+    }
+}
+
+fn tour(s: &Session, card_file: &std::path::Path) -> Result<Out, Failure> {
+    let (quiet, json) = (s.opts.quiet, s.opts.json);
+    let say = |line: &str| {
+        if !quiet && !json {
+            session::stdout(format!("{line}\n").as_bytes());
         }
     };
-    let mut c = Client::new(open::open(&Target::Sim(dir.join("card.json")), cli.trace)?);
+    let demo_refused = |what: &str, r: Refusal| Failure::NotVerified(format!("demo: {what} refused: {r}"));
+    let mut c = Client::new(open::open(&open::Target::Sim(card_file.to_owned()), s.opts.trace, true)?);
     let info = c.select().and_then(|_| c.info())?;
     say(&format!("== A fresh simulated sub-SIM, serial {}", info.serial));
 
@@ -45,61 +72,121 @@ fn tour(cli: &Cli, dir: &std::path::Path) -> Result<Out, Failure> {
     c.set_binding(&PHONE)?;
     c.set_pin_entry(PinEntry::KeypadOnly)?;
 
-    say("== Generate the login key (9A) and the transaction key (9C) on the card");
-    let ca = TestCa::new("CN=subsim demo CA")?;
+    let now = SystemTime::now;
+    let mut ca = TestCa::new("CN=subsim demo bank", now(), 30).map_err(usage)?;
+    say(&format!("== The bank's {} issues the card's certificates", name(ca.certificate().subject_name())));
+    let mut attestation = "skipped";
     let mut issued = Vec::new();
-    for (slot, subject) in [(Slot::Authentication, "CN=Alice,OU=login"), (Slot::Signature, "CN=Alice,OU=payments")] {
+    for (slot, subject, role) in [
+        (Slot::Authentication, "CN=Alice,OU=login", Role::Login),
+        (Slot::Signature, "CN=Alice,OU=payments", Role::Transaction),
+    ] {
         let public = c.generate(slot)?;
-        say(&format!("   {slot}: RSA-2048 generated; PKCS#10 request for {subject} signed on the card"));
+        say(&format!("   {slot}: RSA-2048 generated on the card; PKCS#10 request for {subject} signed on the card"));
         // The card signs the request: the binding must be presented, and the PIN entered.
         c.present_binding(&PHONE)?;
         keypad_pin(&mut c, &say)?;
         let csr = x509::csr(&CardSigner::new(&mut c, slot, public), subject)?;
-        let cert = ca.issue(&csr, 365)?;
-        x509::verify_issued(&ca.certificate, &cert)?;
-        c.write_certificate(slot, &cert)?;
-        say(&format!("   the test CA issued the certificate; stored in {slot}"));
-        issued.push(cert);
+        attestation = attest(&mut c, slot, &csr, &say)?;
+        let cert = ca.issue(&csr, None, role, now(), 365).map_err(usage)?;
+        let der = cert.to_der().map_err(usage)?;
+        c.write_certificate(slot, &der)?;
+        say(&format!("   the CA issued it for {role} (key usage checked by the server); stored in {slot}"));
+        issued.push(der);
     }
+    let crl = ca.crl(now(), now() + std::time::Duration::from_secs(86400)).map_err(usage)?;
+    let mut server = Server::new(Verifier::new(vec![ca.certificate().clone()]).crls(vec![crl]));
+    say("   the server trusts this CA only, and requires its CRL (in force, nothing revoked)");
 
-    say("== Login: the server sends a random challenge; 9A signs it; the server checks the certificate");
+    say("== Login: the server sends a single-use challenge for this session; 9A signs it");
+    let session = SessionId::random();
     c.present_binding(&PHONE)?;
     keypad_pin(&mut c, &say)?;
-    let mut challenge = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut challenge);
-    let sig = c.sign(Slot::Authentication, &challenge, Hash::Sha256, Padding::Pkcs1v15)?;
-    let login_key = public_key_of(&c.read_certificate(Slot::Authentication)?.unwrap_or_default())?;
-    login_key
-        .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(challenge), &sig)
-        .map_err(|_| Failure::NotVerified("demo: the login signature does not verify".into()))?;
-    say("   login OK");
+    let challenge = server.challenge(&session, now());
+    let sig = c.sign(Slot::Authentication, &challenge.bytes, Hash::Sha256, Padding::Pkcs1v15)?;
+    let who =
+        server.login(&session, &challenge.bytes, &sig, &issued[0], now()).map_err(|r| demo_refused("login", r))?;
+    say(&format!("   login OK: {}, certificate path {}", who.subject, who.path.join(" <- ")));
 
-    say("== A transfer, signed with 9C after its own PIN entry");
-    let transfer = b"transfer 250.00 EUR to DE89370400440532013000";
-    keypad_pin(&mut c, &say)?;
-    let tx_sig = c.sign(Slot::Signature, transfer, Hash::Sha256, Padding::Pkcs1v15)?;
-    let tx_key = public_key_of(&issued[1])?;
-    tx_key
-        .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(transfer), &tx_sig)
-        .map_err(|_| Failure::NotVerified("demo: the transfer signature does not verify".into()))?;
-    say(&format!("   \"{}\": signature valid", String::from_utf8_lossy(transfer)));
+    say("== Someone records that login and plays it again");
+    let replay = server.login(&session, &challenge.bytes, &sig, &issued[0], now());
+    let e = expect_refusal("the replayed login", replay, "replayed-challenge")?;
+    say(&format!("   refused: {e}"));
 
-    say("== A man in the middle changes the amount");
-    let tampered = b"transfer 950.00 EUR to DE89370400440532013000";
-    let caught = tx_key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(tampered), &tx_sig).is_err();
-    if !caught {
-        return Err(Failure::NotVerified("demo: a tampered transfer verified".into()));
+    say("== A transfer: the server issues the statement, 9C signs it after its own PIN entry");
+    let transfer = Transfer::new("DE89370400440532013000", "250.00", "EUR").map_err(usage)?;
+    let statement = server.issue_transfer(&session, transfer.clone(), now());
+    for line in String::from_utf8_lossy(&statement.encode()).lines() {
+        say(&format!("   | {line}"));
     }
-    say(&format!("   \"{}\": signature INVALID, tampering caught", String::from_utf8_lossy(tampered)));
+    keypad_pin(&mut c, &say)?;
+    let tx_sig = c.sign(Slot::Signature, &statement.encode(), Hash::Sha256, Padding::Pkcs1v15)?;
+    server
+        .confirm(&session, &statement.encode(), &tx_sig, &issued[1], now())
+        .map_err(|r| demo_refused("the transfer", r))?;
+    say("   signature valid, and it is the statement the server issued: transfer confirmed");
+
+    say("== The same transfer again; on its way to the card a man in the middle changes the amount");
+    let statement = server.issue_transfer(&session, transfer, now());
+    let tampered = String::from_utf8_lossy(&statement.encode()).replace("amount: 250.00", "amount: 950.00");
+    keypad_pin(&mut c, &say)?;
+    let tx_sig = c.sign(Slot::Signature, tampered.as_bytes(), Hash::Sha256, Padding::Pkcs1v15)?;
+    let r = server.confirm(&session, tampered.as_bytes(), &tx_sig, &issued[1], now());
+    let e = expect_refusal("the altered transfer", r, "altered-field")?;
+    say(&format!("   the card signed what reached it, but the server refused: {e}; tampering caught"));
+
+    say("== The phone is stolen: the CA revokes the login certificate and publishes a new CRL");
+    let login_cert = certificates(&issued[0]).map_err(usage)?.remove(0);
+    ca.revoke_certificate(&login_cert, now()).map_err(usage)?;
+    let crl = ca.crl(now(), now() + std::time::Duration::from_secs(86400)).map_err(usage)?;
+    server.trust = Verifier::new(vec![ca.certificate().clone()]).crls(vec![crl]);
+    c.present_binding(&PHONE)?;
+    keypad_pin(&mut c, &say)?;
+    let challenge = server.challenge(&session, now());
+    let sig = c.sign(Slot::Authentication, &challenge.bytes, Hash::Sha256, Padding::Pkcs1v15)?;
+    let r = server.login(&session, &challenge.bytes, &sig, &issued[0], now());
+    let e = expect_refusal("the revoked certificate's login", r, "revoked")?;
+    say(&format!("   the card still signs, but the server refused: {e}"));
     Ok(Out {
         text: "demo: complete".into(),
-        json: json!({ "demo": "complete", "serial": info.serial, "tampering_caught": caught }),
+        json: json!({ "demo": "complete", "serial": info.serial, "attestation": attestation,
+                      "replay_refused": true, "tampering_caught": true, "revoked_refused": true,
+                      "card_file": s.opts.sim.as_ref().map(|p| p.display().to_string()) }),
+        bytes: None,
     })
+}
+
+/// Before issuing, the CA asks the card to attest the key (ATTEST, when the
+/// card has it) and checks it. The simulated card's attestation certificate
+/// is the top of its own chain, so the demo pins it as the manufacturer's
+/// root; a bank pins the real manufacturer's (e.g. Yubico's PIV root).
+fn attest<T: Transport>(
+    c: &mut Client<T>,
+    slot: Slot,
+    csr: &[u8],
+    say: &dyn Fn(&str),
+) -> Result<&'static str, Failure> {
+    let Some(CardAttestation { statement, device }) = card_attestation(c, slot)? else {
+        say("   attestation: this card has no ATTEST command (Yubico's 00 F9): step skipped");
+        return Ok("skipped");
+    };
+    let device_cert = certificates(&device).map_err(usage)?.remove(0);
+    let self_signed = device_cert.issued(&device_cert) == openssl::x509::X509VerifyResult::OK;
+    if !self_signed {
+        say("   attestation: the card's attestation certificate is issued by a CA this demo has no certificate for: step skipped");
+        return Ok("skipped");
+    }
+    let trust = AttestationTrust::new(vec![device_cert]);
+    let a = trust
+        .verify(&device, &statement, csr, slot.key_ref(), SystemTime::now())
+        .map_err(|r| Failure::NotVerified(format!("demo: attestation refused: {r}")))?;
+    say(&format!("   attestation checked: the key was generated on the card ({}); the CA may issue", a.device));
+    Ok("checked")
 }
 
 /// The user enters the PIN on the card's random keypad: the demo plays the
 /// user, finding each digit on the layout and tapping its position.
-fn keypad_pin<T: subsim_host::Transport>(c: &mut Client<T>, say: &dyn Fn(&str)) -> Result<(), Failure> {
+fn keypad_pin<T: Transport>(c: &mut Client<T>, say: &dyn Fn(&str)) -> Result<(), Failure> {
     let layout = c.keypad()?;
     let taps: Vec<u8> = PIN.iter().map(|d| layout.position_of(d - b'0').expect("every digit is on the pad")).collect();
     say(&format!("   keypad {:?}: the user taps positions {:?} (malware sees only positions)", layout.digit_at, taps));

@@ -1,88 +1,162 @@
 //! `subsim`: the sub-SIM for card engineers, on the embedded simulated card
-//! or a card in a PC/SC reader.
+//! or any PIV card in a PC/SC reader.
 //!
-//! Exit codes: 0 done; 1 the card refused (status word); 2 bad input or
-//! usage; 3 no pcscd, reader or card (transport); 4 a signature or login did
-//! not verify; 5 the card answered something malformed. (Also in `--help`.)
+//! Exit codes (also in `--help` and docs/cli.md): 0 done; 1 the card refused
+//! (status word); 2 bad input or usage; 3 no pcscd, reader or card, or a
+//! timeout; 4 a signature or login did not verify; 5 the card answered
+//! something malformed; 6 the card lacks the feature (profile); 7 the card is in
+//! use by another program (the simulated card's file, or a reader held
+//! exclusively); 130 interrupted.
 
 mod commands;
 mod demo;
 mod open;
 mod secret;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use applet_spec::piv::Slot;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use subsim_host::{Error, ReaderChoice};
+use subsim_host::Profile;
+
+pub use commands::{Failure, Out};
+
+const AFTER_HELP: &str = concat!(
+    "Exit codes: 0 done; 1 the card refused (status word); 2 bad input or usage; ",
+    "3 no pcscd, reader or card, or a timeout; 4 a signature or login did not verify; ",
+    "5 the card answered something malformed; 6 the card lacks the feature (for example no sub-SIM extensions); ",
+    "7 the card is in use by another program (see --wait); 130 interrupted. A closed output pipe ends a command quietly (exit 0).\n",
+    "Output: text for people; with --json one JSON object on stdout for every outcome (docs/cli.md).\n",
+    "Environment: SUBSIM_PIN, SUBSIM_NEW_PIN, SUBSIM_PUK, SUBSIM_NEW_PUK, SUBSIM_MGM_KEY (hex), SUBSIM_HOME, SUBSIM_PROFILE.\n\n",
+    "Examples:\n",
+    "  subsim init                          a simulated card in $SUBSIM_HOME/card.json\n",
+    "  subsim info                          everything the card tells about itself\n",
+    "  subsim key generate 9a --out 9a.pub  a key pair on the card; its public key\n",
+    "  subsim --reader Yubi --profile piv info    a card in a reader, standard PIV commands only\n",
+    "  subsim run session.txt               several commands in one card session"
+);
 
 #[derive(Parser)]
 #[command(
     name = "subsim",
     version,
-    about = "Drive a sub-SIM: the embedded simulated card or a card in a PC/SC reader",
-    after_help = "Exit codes: 0 done; 1 the card refused (status word); 2 bad input or usage; \
-                  3 no pcscd, reader or card, or a timeout; 4 a signature or login did not verify; \
-                  5 the card answered something malformed.\n\
-                  Environment: SUBSIM_PIN, SUBSIM_NEW_PIN, SUBSIM_PUK, SUBSIM_MGM_KEY (hex), SUBSIM_HOME."
+    about = "Drive a sub-SIM or any PIV card: the embedded simulated card or a card in a PC/SC reader",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Use the card in this PC/SC reader (exact name or a unique part of it).
-    #[arg(long, global = true, conflicts_with_all = ["serial", "sim"])]
+    #[arg(help_heading = "Global options", long, global = true, conflicts_with_all = ["serial", "sim"])]
     reader: Option<String>,
     /// Use the card with this serial, in whichever reader it is.
-    #[arg(long, global = true, conflicts_with = "sim")]
+    #[arg(help_heading = "Global options", long, global = true, conflicts_with = "sim")]
     serial: Option<u32>,
-    /// Use the embedded simulated card, kept in STATE_FILE (the default
-    /// target; default file: $SUBSIM_HOME/card.json, else
+    /// Use the embedded simulated card kept in FILE (the default target,
+    /// with the file $SUBSIM_HOME/card.json, else
     /// $XDG_DATA_HOME/subsim/card.json, else ~/.local/share/subsim/card.json).
-    #[arg(long, global = true, value_name = "STATE_FILE", num_args = 0..=1, default_missing_value = "")]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "FILE", value_parser = parse_sim_file)]
     sim: Option<PathBuf>,
+    /// Create the simulated card's file if it does not exist (else: "no card file").
+    #[arg(help_heading = "Global options", long, global = true)]
+    create: bool,
+    /// Use only this card profile's commands: piv (any SP 800-73-4 card),
+    /// yubico (plus Yubico's management commands) or subsim (plus the
+    /// sub-SIM extensions). Default: whatever the card has.
+    #[arg(help_heading = "Global options", long, global = true, env = "SUBSIM_PROFILE", value_parser = parse_profile, value_name = "PROFILE")]
+    profile: Option<Profile>,
+    /// When another program holds the simulated card's file, wait up to
+    /// SECONDS for it instead of failing at once (exit code 7).
+    #[arg(help_heading = "Global options", long, global = true, value_name = "SECONDS", value_parser = apdu_sim::cardfile::parse_wait)]
+    wait: Option<std::time::Duration>,
     /// Show every APDU both ways on stderr (PINs and keys redacted).
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Global options", long, global = true)]
     trace: bool,
-    /// Machine-readable output (one JSON object on stdout).
-    #[arg(long, global = true)]
+    /// Machine-readable output: one JSON object on stdout for every outcome (docs/cli.md).
+    #[arg(help_heading = "Global options", long, global = true)]
     json: bool,
-    /// Only errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    /// No progress or warnings on stderr; the result and errors still appear.
+    #[arg(help_heading = "Global options", short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
-    /// More detail.
-    #[arg(short, long, global = true)]
+    /// More detail on stderr.
+    #[arg(help_heading = "Global options", short, long, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Cmd,
 }
 
-/// Where a PIN comes from (default: a hidden prompt, or $SUBSIM_PIN).
+/// A card file; a command's name where the file should be is a slip
+/// (`subsim --sim info`), not a file called `info`.
+fn parse_sim_file(s: &str) -> Result<PathBuf, String> {
+    use clap::CommandFactory;
+    let is_command = Cli::command().get_subcommands().any(|c| c.get_name() == s);
+    if is_command && !std::path::Path::new(s).exists() {
+        return Err(format!("--sim takes the card's file, and `{s}` is a command: write `subsim --sim FILE {s}`"));
+    }
+    Ok(PathBuf::from(s))
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+}
+
+/// Slots by key reference in any case, or by name.
+fn slot_parser() -> impl TypedValueParser<Value = Slot> {
+    PossibleValuesParser::new([
+        "9a",
+        "9c",
+        "9d",
+        "9e",
+        "authentication",
+        "signature",
+        "key-management",
+        "card-authentication",
+    ])
+    .map(|s| match s.to_ascii_lowercase().as_str() {
+        "9a" | "authentication" => Slot::Authentication,
+        "9c" | "signature" => Slot::Signature,
+        "9d" | "key-management" => Slot::KeyManagement,
+        _ => Slot::CardAuthentication,
+    })
+}
+
+/// Where a PIN comes from (default: $SUBSIM_PIN, else a hidden prompt).
 #[derive(Args, Clone, Default)]
 pub struct PinArgs {
-    /// Read the PIN from this file.
+    /// Read the PIN from this file (`-`: stdin, when it is not a terminal).
     #[arg(long, value_name = "FILE")]
     pin_file: Option<PathBuf>,
-    /// The PIN itself (visible to other users: prefer the prompt or --pin-file).
-    #[arg(long)]
+    /// The PIN itself (visible to other users: prefer the prompt, --pin-file or $SUBSIM_PIN).
+    #[arg(long, value_name = "PIN")]
     pin: Option<String>,
 }
 
-/// The management key (default: $SUBSIM_MGM_KEY, else the factory key).
+/// The management key (default: $SUBSIM_MGM_KEY, else the factory key, else a hidden prompt).
 #[derive(Args, Clone, Default)]
 pub struct MgmArgs {
-    /// Management key in hex.
+    /// The management key in hex (visible to other users: prefer $SUBSIM_MGM_KEY or the prompt).
     #[arg(long, value_name = "HEX")]
     mgm_key: Option<String>,
+    /// The management key's algorithm, for cards that do not tell it (no
+    /// sub-SIM status, no GET METADATA). Default: 3des.
+    #[arg(long, value_enum, value_name = "ALGORITHM")]
+    mgm_algorithm: Option<MgmAlg>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum SlotArg {
-    #[value(name = "9a")]
-    A9a,
-    #[value(name = "9c")]
-    A9c,
-    #[value(name = "9d")]
-    A9d,
-    #[value(name = "9e")]
-    A9e,
+/// How a bound card gets its binding, and how the PIN is entered, in the
+/// same command as the signature.
+#[derive(Args, Clone, Default)]
+pub struct FlowArgs {
+    /// Present this device binding value (hex) before signing (a bound card).
+    #[arg(long, value_name = "HEX", conflicts_with = "binding_file")]
+    binding: Option<String>,
+    /// Present the device binding value (hex text or raw bytes) read from this file.
+    #[arg(long, value_name = "FILE")]
+    binding_file: Option<PathBuf>,
+    /// Enter the PIN on the card's random keypad (type the keys' letters), not as digits.
+    #[arg(long, conflicts_with_all = ["pin", "pin_file"])]
+    keypad: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,31 +168,53 @@ pub enum HashArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Encoding {
+    /// The signature's bytes.
     Raw,
+    /// Base64 text.
     Base64,
+    /// Hex text.
     Hex,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+/// PEM or DER, for keys and certificates.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Base64 text between BEGIN/END lines.
+    #[default]
+    Pem,
+    /// The binary encoding.
+    Der,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum MgmAlg {
+    /// Triple DES, 24-byte key (the factory algorithm).
     #[value(name = "3des")]
     TripleDes,
+    /// AES-128, 16-byte key.
     Aes128,
+    /// AES-192, 24-byte key.
     Aes192,
+    /// AES-256, 32-byte key.
     Aes256,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Policy {
+    /// The PIN may be sent as digits (VERIFY) or entered on the keypad.
     Any,
+    /// Only the card's random keypad (VERIFY KEYPAD).
+    #[value(name = "keypad-only", alias = "keypad_only")]
     KeypadOnly,
 }
 
 #[derive(Subcommand)]
 pub enum Cmd {
+    /// Create the simulated card's file (a fresh card), or say that it exists.
+    Init,
     /// Readers, whether a card is in each, and the card's serial.
     Readers,
-    /// Everything the card tells about itself.
+    /// Everything the card tells about itself (profile, version, serial, PIN tries, slots).
     Info,
     /// PIN and PUK.
     #[command(subcommand)]
@@ -130,36 +226,56 @@ pub enum Cmd {
     #[command(subcommand)]
     Key(KeyCmd),
     /// Sign a file (or stdin) with a slot's key; hashing and padding here.
+    #[command(after_help = "Examples:\n  subsim sign 9a report.pdf > report.sig.b64\n  \
+                            echo -n hello | subsim sign 9e - --output hex")]
     Sign {
-        #[arg(value_enum)]
-        slot: SlotArg,
-        /// The file to sign; `-` or nothing for stdin.
+        /// The slot: 9a, 9c, 9d, 9e (any case) or authentication, signature, key-management, card-authentication.
+        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        slot: Slot,
+        /// The file to sign; `-` for stdin (a pipe: a terminal is refused).
         file: Option<PathBuf>,
+        /// The hash applied before signing.
         #[arg(long, value_enum, default_value = "sha256")]
         hash: HashArg,
         /// PSS padding (default: PKCS#1 v1.5).
         #[arg(long)]
         pss: bool,
+        /// How the signature is written (with --json: always signature_base64).
         #[arg(long, value_enum, default_value = "base64")]
         output: Encoding,
+        /// Write the signature to this file (`-`: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         pin: PinArgs,
+        #[command(flatten)]
+        flow: FlowArgs,
     },
     /// Certificates in the card's slots.
     #[command(subcommand)]
     Cert(CertCmd),
-    /// Log in: the card signs a fresh random challenge with the 9A key, checked against its certificate.
+    /// Log in: the card signs a fresh random challenge with the 9A key, checked against its certificate
+    /// (and, with --ca, the certificate against trusted CAs and CRLs, as a bank's server does).
+    #[command(after_help = "Examples:\n  subsim login\n  subsim login --binding-file phone.bin --keypad\n  \
+                            subsim login --ca bank-ca.pem --crl bank-ca.crl")]
     Login {
         #[command(flatten)]
         pin: PinArgs,
+        #[command(flatten)]
+        flow: FlowArgs,
+        #[command(flatten)]
+        trust: commands::ca::TrustArgs,
     },
     /// Transactions signed with the 9C key (a PIN for every signature).
     #[command(subcommand)]
     Tx(TxCmd),
-    /// Device binding.
+    /// Device binding (sub-SIM).
     #[command(subcommand)]
     Bind(BindCmd),
-    /// Wipe the card: keys, certificates, binding; factory PIN, PUK, management key.
+    /// A TEST certification authority in a directory (labs and demos only).
+    #[command(subcommand)]
+    Ca(commands::ca::CaCmd),
+    /// Wipe the card (sub-SIM): keys, certificates, binding; factory PIN, PUK, management key.
     Terminate {
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -167,61 +283,121 @@ pub enum Cmd {
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// Send raw APDUs (hex); chaining and GET RESPONSE are handled.
+    /// Send raw APDUs (hex); chaining and GET RESPONSE are handled. Exits 1
+    /// when the last answer is not 9000 or 61xx, unless --allow-sw accepts it.
+    #[command(after_help = "Examples:\n  subsim apdu 00FD0000            GET VERSION\n  \
+                            subsim apdu 0020008000 --allow-sw 63C0-63CF   the PIN's tries left")]
     Apdu {
+        /// The command APDUs, in hex (spaces allowed inside one argument).
         #[arg(required = true)]
         apdus: Vec<String>,
+        /// Also accept these status words for the last answer (hex, like 6A82,
+        /// or a range like 63C0-63CF; repeatable).
+        #[arg(long, value_name = "SW")]
+        allow_sw: Vec<String>,
     },
     /// A PKCS#10 certificate request for a slot's key, signed on the card (PEM).
+    #[command(after_help = "Example:\n  subsim csr 9a --subject 'CN=Alice,O=Bank' --pubkey 9a.pub --out 9a.csr")]
     Csr {
-        #[arg(value_enum)]
-        slot: SlotArg,
+        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
+        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        slot: Slot,
         /// The subject, like "CN=Alice,O=Bank".
         #[arg(long)]
         subject: String,
-        /// The slot's public key (PEM, from `key generate`); default: from the slot's certificate.
-        #[arg(long)]
+        /// The slot's public key (PEM or DER, `-` for stdin); default: what
+        /// the card tells (its metadata, or the slot's certificate). The
+        /// request is checked against it.
+        #[arg(long, value_name = "FILE")]
         pubkey: Option<PathBuf>,
+        /// Write the request to this file (`-`: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         pin: PinArgs,
     },
+    /// Run subsim commands from FILE (`-`: stdin), one per line, in ONE card
+    /// session: a PIN verified or a binding presented stays for the next lines.
+    #[command(after_help = "Example file:\n  bind present 5a5a...5a\n  pin keypad\n  login\n\n\
+                            Lines are split like a shell's words; # starts a comment. The card options \
+                            (--reader, --serial, --sim) go before `run`. Stops at the first failure, \
+                            with its exit code.")]
+    Run {
+        /// The file of commands; `-` for stdin.
+        file: PathBuf,
+    },
+    /// An interactive session: one subsim command per line, one card session (Ctrl-D ends).
+    Shell,
     /// A guided tour on a fresh simulated card: personalise, keys, CSRs, a test
-    /// CA, certificates, keypad PIN, login, a transfer, and a tampered one caught.
+    /// CA (checking attestation when the card has ATTEST), certificates, keypad
+    /// PIN, a checked login and its replay refused, a transfer, an altered one
+    /// caught, a revoked certificate refused.
+    /// With --sim FILE, the tour runs on a fresh card kept in FILE (which must not exist yet).
     Demo,
     /// Shell completions for bash, zsh, fish, elvish or PowerShell.
     Completions {
+        /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// The man page (roff), from the same definitions as --help.
-    Man,
+    /// The man pages (roff), from the same definitions as --help.
+    #[command(long_about = "The man pages (roff), from the same definitions as --help. Without --dir, \
+                            subsim(1) on stdout; the pages it refers to (subsim-pin(1)...) are those \
+                            --dir writes: `subsim man --dir ~/.local/share/man/man1`.")]
+    Man {
+        /// Write one page per command (subsim.1, subsim-pin.1, subsim-pin-verify.1...) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum PinCmd {
     /// Verify the PIN (or, with --status, show the tries left).
+    #[command(after_help = "Examples:\n  subsim pin verify\n  subsim pin verify --status --json")]
     Verify {
+        /// Only show whether the PIN is verified and the tries left (spends none).
         #[arg(long)]
         status: bool,
         #[command(flatten)]
         pin: PinArgs,
     },
-    /// Change the PIN ($SUBSIM_NEW_PIN or a prompt for the new one).
+    /// Change the PIN (the new one from --new-pin-file, $SUBSIM_NEW_PIN, or a prompt, asked twice).
     Change {
         #[command(flatten)]
         pin: PinArgs,
+        /// Read the new PIN from this file.
+        #[arg(long, value_name = "FILE")]
+        new_pin_file: Option<PathBuf>,
     },
-    /// Set a new PIN with the PUK ($SUBSIM_PUK and $SUBSIM_NEW_PIN, or prompts).
-    Unblock,
-    /// Whether plain VERIFY may carry the PIN, or only the keypad.
+    /// Set a new PIN with the PUK (from files, $SUBSIM_PUK and $SUBSIM_NEW_PIN, or prompts).
+    Unblock {
+        /// Read the PUK from this file.
+        #[arg(long, value_name = "FILE")]
+        puk_file: Option<PathBuf>,
+        /// Read the new PIN from this file.
+        #[arg(long, value_name = "FILE")]
+        new_pin_file: Option<PathBuf>,
+    },
+    /// Change the PUK (from files, $SUBSIM_PUK and $SUBSIM_NEW_PUK, or prompts; the new one asked twice).
+    ChangePuk {
+        /// Read the current PUK from this file.
+        #[arg(long, value_name = "FILE")]
+        puk_file: Option<PathBuf>,
+        /// Read the new PUK from this file.
+        #[arg(long, value_name = "FILE")]
+        new_puk_file: Option<PathBuf>,
+    },
+    /// Whether plain VERIFY may carry the PIN, or only the keypad (sub-SIM).
     Policy {
+        /// The PIN entry policy.
         #[arg(value_enum)]
         policy: Policy,
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// Enter the PIN on the card's random keypad: type the keys' letters, never digits.
-    /// When stdin is not a terminal the layout is printed and letters are read from stdin.
+    /// Enter the PIN on the card's random keypad (sub-SIM): type the keys' letters, never digits.
+    /// When stdin is not a terminal the layout is printed on stderr and letters are read from stdin.
     Keypad,
 }
 
@@ -233,7 +409,9 @@ pub enum MgmCmd {
         mgm: MgmArgs,
     },
     /// Set a new management key.
+    #[command(after_help = "Example:\n  SUBSIM_MGM_KEY=$OLD subsim mgm set aes256 $(openssl rand -hex 32)")]
     Set {
+        /// The new key's algorithm.
         #[arg(value_enum)]
         algorithm: MgmAlg,
         /// The new key in hex.
@@ -245,78 +423,134 @@ pub enum MgmCmd {
 
 #[derive(Subcommand)]
 pub enum KeyCmd {
-    /// Generate an RSA-2048 key pair in a slot (real cards take 2 to 20 s).
+    /// Generate an RSA-2048 key pair in a slot (real cards take 2 to 20 s); prints its public key.
+    #[command(after_help = "Examples:\n  subsim key generate 9a --out 9a.pub\n  \
+                            subsim key generate signature --format der --out 9c.der")]
     Generate {
-        #[arg(value_enum)]
-        slot: SlotArg,
-        /// Give up after this many seconds.
+        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
+        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        slot: Slot,
+        /// Give up after this many seconds (exit 3; the card may finish anyway).
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// How the public key is written.
+        #[arg(long, value_enum, default_value = "pem")]
+        format: Format,
+        /// Write the public key to this file (`-`: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// The slot's public key as PEM (from its certificate).
+    /// A slot's public key: from the card's metadata where it has it, else from the slot's certificate.
     Public {
-        #[arg(value_enum)]
-        slot: SlotArg,
+        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
+        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        slot: Slot,
+        /// How the public key is written.
+        #[arg(long, value_enum, default_value = "pem")]
+        format: Format,
+        /// Write the public key to this file (`-`: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
 #[derive(Subcommand)]
 pub enum CertCmd {
-    /// Store a certificate (PEM or DER) in a slot.
+    /// Store a certificate (PEM or DER) in a slot, after checking it holds the slot's key.
+    #[command(after_help = "Example:\n  subsim cert import 9a 9a.crt")]
     Import {
-        #[arg(value_enum)]
-        slot: SlotArg,
+        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
+        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        slot: Slot,
+        /// The certificate (PEM or DER); `-` for stdin.
         file: PathBuf,
+        /// Store it without checking it against the slot's key.
+        #[arg(long)]
+        no_check: bool,
+        #[command(flatten)]
+        pin: PinArgs,
         #[command(flatten)]
         mgm: MgmArgs,
     },
     /// Make a self-signed certificate for a slot's key on the card and store it (for the lab).
+    #[command(after_help = "Example:\n  subsim cert selfsign 9a --subject 'CN=Lab Card' --pubkey 9a.pub")]
     Selfsign {
-        #[arg(value_enum)]
-        slot: SlotArg,
+        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
+        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        slot: Slot,
+        /// The subject (and issuer), like "CN=Lab Card,O=Bank".
         #[arg(long)]
         subject: String,
-        /// The slot's public key (PEM, from `key generate`).
-        #[arg(long)]
-        pubkey: PathBuf,
-        #[arg(long, default_value_t = 365)]
+        /// The slot's public key (PEM or DER, `-` for stdin; from `key generate`);
+        /// default: what the card tells. The certificate is checked against it.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+        /// Days of validity (at least 1).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=36500))]
         days: u64,
         #[command(flatten)]
         pin: PinArgs,
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// Print a slot's certificate.
+    /// Write a slot's certificate (PEM by default).
+    #[command(
+        after_help = "Examples:\n  subsim cert export 9a > 9a.crt\n  subsim cert export 9a --format der --out 9a.der"
+    )]
     Export {
-        #[arg(value_enum)]
-        slot: SlotArg,
-        /// DER instead of PEM (to stdout, or to --out).
-        #[arg(long)]
+        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
+        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        slot: Slot,
+        /// How the certificate is written.
+        #[arg(long, value_enum, default_value = "pem")]
+        format: Format,
+        /// The same as --format der.
+        #[arg(long, conflicts_with = "format")]
         der: bool,
-        #[arg(long)]
+        /// Write the certificate to this file (`-`: stdout).
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
 }
 
 #[derive(Subcommand)]
 pub enum TxCmd {
-    /// Sign a transaction text (file, or stdin) with the 9C key.
+    /// Sign a transaction text (a file, or `-` for a pipe) with the 9C key; prints the signature (base64).
+    #[command(after_help = "Examples:\n  subsim tx sign transfer.txt > transfer.sig\n  \
+                            subsim tx sign transfer.txt --binding-file phone.bin --keypad")]
     Sign {
+        /// The transaction text; `-` for stdin (a pipe: a terminal is refused).
         file: Option<PathBuf>,
+        /// Write the signature (base64) to this file (`-`: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         pin: PinArgs,
+        #[command(flatten)]
+        flow: FlowArgs,
     },
     /// Verify a transaction text against its signature and the 9C certificate.
+    #[command(after_help = "Example:\n  subsim tx verify transfer.txt --signature-file transfer.sig")]
     Verify {
+        /// The transaction text; `-` for stdin.
         file: Option<PathBuf>,
-        /// The signature, base64.
-        #[arg(long)]
-        signature: String,
-        /// Check against this certificate (PEM) instead of the card's.
-        #[arg(long)]
+        /// The signature as base64 text.
+        #[arg(long, value_name = "BASE64", required_unless_present = "signature_file")]
+        signature: Option<String>,
+        /// The signature in a file (base64 text or raw bytes).
+        #[arg(long, value_name = "FILE", conflicts_with = "signature")]
+        signature_file: Option<PathBuf>,
+        /// Check against this certificate (PEM or DER) instead of the card's.
+        #[arg(long, value_name = "FILE")]
         cert: Option<PathBuf>,
+        /// The statement the server issued (canonical transfer statement):
+        /// the signed text must be the same, field by field.
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
+        #[command(flatten)]
+        trust: commands::ca::TrustArgs,
     },
 }
 
@@ -324,12 +558,16 @@ pub enum TxCmd {
 pub enum BindCmd {
     /// Bind the card to a device: the binding value in hex (16 to 64 bytes).
     Set {
+        /// The binding value, hex.
         value: String,
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// Present the device's binding value for this session.
-    Present { value: String },
+    /// Present the device's binding value for this card session (see `subsim run`).
+    Present {
+        /// The binding value, hex.
+        value: String,
+    },
     /// Remove the binding.
     Clear {
         #[command(flatten)]
@@ -337,64 +575,39 @@ pub enum BindCmd {
     },
 }
 
-/// A command's failure, with its exit code.
-pub enum Failure {
-    Card(Error),
-    Usage(String),
-    NotVerified(String),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Card(e)
-    }
-}
-impl From<String> for Failure {
-    fn from(e: String) -> Self {
-        Failure::Usage(e)
-    }
-}
-
-fn exit_code(e: &Error) -> u8 {
-    match e {
-        Error::Status { .. } => 1,
-        Error::Invalid(_) => 2,
-        Error::Transport { .. } => 3,
-        Error::Malformed { .. } => 5,
-    }
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let target = match (&cli.reader, cli.serial, &cli.sim) {
-        (Some(r), _, _) => open::Target::Reader(ReaderChoice::Substring(r.clone())),
-        (_, Some(s), _) => open::Target::Reader(ReaderChoice::Serial(s)),
-        (_, _, Some(p)) if !p.as_os_str().is_empty() => open::Target::Sim(p.clone()),
-        _ => open::Target::Sim(open::default_sim_state()),
+    session::install_interrupt_handler();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return commands::usage_error(e, &args),
     };
-    match commands::run(&cli, &target) {
-        Ok(out) => {
-            if cli.json {
-                println!("{}", out.json);
-            } else if !cli.quiet && !out.text.is_empty() {
-                println!("{}", out.text);
+    ExitCode::from(session::main(&cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and every argument says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && path != "subsim" {
+                missing.push(format!("{path}: no about"));
             }
-            ExitCode::SUCCESS
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && !arg.is_hide_set() {
+                    missing.push(format!("{path}: {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
         }
-        Err(f) => {
-            let (code, line, hint) = match &f {
-                Failure::Card(e) => (exit_code(e), e.to_string(), e.hint()),
-                Failure::Usage(m) => (2, m.clone(), None),
-                Failure::NotVerified(m) => (4, m.clone(), None),
-            };
-            if cli.json {
-                println!("{}", serde_json::json!({ "error": line, "hint": hint, "exit_code": code }));
-            }
-            eprintln!("subsim: {line}");
-            if let Some(h) = hint {
-                eprintln!("hint: {h}");
-            }
-            ExitCode::from(code)
-        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
     }
 }

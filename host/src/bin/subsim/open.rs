@@ -1,12 +1,20 @@
 //! Opening the card the global options name: the embedded simulated card
-//! (state in a file, saved after every command that changes it) or a card
-//! in a PC/SC reader; with `--trace`, every APDU is written to stderr.
+//! or a card in a PC/SC reader; with `--trace`, every APDU is written to
+//! stderr.
+//!
+//! The embedded card's file is held for as long as the command runs, like a
+//! card in a reader (one holder; see `apdu_sim::cardfile`): another program
+//! holding it means exit code 7, or a wait with `--wait SECONDS`. Opening
+//! writes nothing (a missing card is created only when asked: `subsim init`
+//! or `--create`); each write is saved before its answer comes back.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use apdu_sim::{persist, rng, SimCard};
+use apdu_sim::persist::StateError;
+use apdu_sim::{rng, SimCard};
 use subsim_host::trace::Tracing;
-use subsim_host::{Capabilities, Error, PcscTransport, ReaderChoice, Result, SimTransport, Transport};
+use subsim_host::{Error, PcscTransport, ReaderChoice, Result, SimTransport, Transport, TransportKind};
 
 /// Where the embedded simulated card lives when no file is named:
 /// `$SUBSIM_HOME/card.json`, else `$XDG_DATA_HOME/subsim/card.json`, else
@@ -21,62 +29,51 @@ pub fn default_sim_state() -> PathBuf {
     data.join("subsim/card.json")
 }
 
-/// The simulated card, saved to its file after every command that wrote.
-struct SavedSim {
-    sim: SimTransport,
-    path: PathBuf,
-}
-
-impl SavedSim {
-    fn open(path: &Path) -> Result<SavedSim> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
-        }
-        let mut rng = rng::from_os();
-        let state = persist::load(path)
-            .map_err(|e| Error::Invalid(e.to_string()))?
-            .unwrap_or_else(|| apdu_sim::state::Persistent::manufacture(&mut rng));
-        let s = SavedSim { sim: SimTransport::new(SimCard::new(state, rng)), path: path.to_owned() };
-        s.save()?;
-        Ok(s)
-    }
-    fn save(&self) -> Result<()> {
-        persist::save(&self.path, self.sim.card().persistent()).map_err(|e| Error::Invalid(e.to_string()))
-    }
-}
-
-impl Transport for SavedSim {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        let writes = self.sim.card().writes();
-        let answer = self.sim.transmit(apdu)?;
-        if self.sim.card().writes() != writes {
-            self.save()?;
-        }
-        Ok(answer)
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.sim.capabilities()
-    }
-    fn describe(&self) -> String {
-        format!("simulated card ({})", self.path.display())
-    }
-    fn reset(&mut self) -> Result<()> {
-        self.sim.reset()
-    }
-    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        f(self)
-    }
-}
-
 /// Which card the global options name.
 pub enum Target {
     Sim(PathBuf),
     Reader(ReaderChoice),
 }
 
-pub fn open(target: &Target, trace: bool) -> Result<Box<dyn Transport>> {
+/// The embedded card in `path`, held (waiting up to `wait` for another
+/// holder). A missing file is a fresh card only when `create` says so: a
+/// mistyped path must not become a new card.
+fn open_sim(path: &Path, create: bool, wait: Duration) -> Result<SimTransport> {
+    // Anything at the path (even a dangling link) goes to SimCard::open,
+    // which refuses what is not a regular file with its own clear error.
+    if !create && path.symlink_metadata().is_err() {
+        return Err(Error::Invalid(format!(
+            "no card file at {}: create one with `subsim init` (or add --create)",
+            path.display()
+        )));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
+    }
+    match SimCard::open(path, wait, rng::from_os()) {
+        Ok(card) => Ok(SimTransport::new(card)),
+        Err(e @ StateError::InUse { .. }) => Err(Error::transport(
+            TransportKind::SharingViolation,
+            e.to_string(),
+            Some("wait until it is done, or pass --wait SECONDS"),
+        )),
+        Err(e) => Err(Error::Invalid(e.to_string())),
+    }
+}
+
+pub fn open(target: &Target, trace: bool, create: bool) -> Result<Box<dyn Transport>> {
+    open_waiting(target, trace, create, Duration::ZERO)
+}
+
+/// Like [`open`], waiting up to `wait` for a card file another program holds.
+pub fn open_waiting(target: &Target, trace: bool, create: bool, wait: Duration) -> Result<Box<dyn Transport>> {
     let t: Box<dyn Transport> = match target {
-        Target::Sim(path) => Box::new(SavedSim::open(path)?),
+        Target::Sim(path) => Box::new(open_sim(path, create, wait)?),
         Target::Reader(choice) => Box::new(PcscTransport::connect(choice)?),
     };
     Ok(if trace { Box::new(Tracing::new(t, std::io::stderr())) } else { t })

@@ -1,47 +1,113 @@
 //! PINs, PUKs and management keys from the user: a hidden prompt by
-//! default, a file (`--pin-file`) or an environment variable for
-//! automation, or a plain argument (works, with a warning: it lands in the
-//! shell history and the process list). Values are wiped when dropped.
+//! default, a file or an environment variable for automation, or a plain
+//! argument (works, with a warning: it lands in the shell history and the
+//! process list). Values are wiped when dropped. A secret is never read
+//! from a terminal without a prompt; a new one is asked twice at a terminal.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 
 use zeroize::Zeroizing;
+
+use crate::session::TerminalGuard;
 
 /// Where a secret comes from, as the options say.
 #[derive(Default, Clone)]
 pub struct Source {
+    /// The value given on the command line.
     pub plain: Option<String>,
-    pub file: Option<std::path::PathBuf>,
+    /// A file to read it from (`-`: stdin, when it is a pipe).
+    pub file: Option<PathBuf>,
+    /// The option that names such a file, for messages (`--pin-file`).
+    pub file_option: &'static str,
 }
 
 impl Source {
+    /// A source with only a file option.
+    pub fn file(file: Option<PathBuf>, file_option: &'static str) -> Source {
+        Source { plain: None, file, file_option }
+    }
+
+    /// Whether a value is at hand without asking anyone.
+    pub fn given(&self, env: &str) -> bool {
+        self.plain.is_some() || self.file.is_some() || std::env::var_os(env).is_some()
+    }
+
     /// The secret: the file, the argument, `$env`, or a hidden prompt.
     pub fn get(&self, what: &str, env: &str) -> Result<Zeroizing<String>, String> {
+        self.read(what, env, false)
+    }
+
+    /// A new secret: as [`Source::get`], but a prompt asks twice.
+    pub fn get_new(&self, what: &str, env: &str) -> Result<Zeroizing<String>, String> {
+        self.read(what, env, true)
+    }
+
+    fn read(&self, what: &str, env: &str, twice: bool) -> Result<Zeroizing<String>, String> {
         if let Some(path) = &self.file {
-            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?);
+            let text = if path.as_os_str() == "-" {
+                if std::io::stdin().is_terminal() {
+                    return Err(format!(
+                        "{} - reads the {what} from a pipe, not a terminal: leave it out to be prompted",
+                        self.file_option
+                    ));
+                }
+                let mut t = Zeroizing::new(String::new());
+                std::io::stdin().read_to_string(&mut t).map_err(|e| format!("stdin: {e}"))?;
+                t
+            } else {
+                Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
+            };
             return Ok(Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string()));
         }
         if let Some(v) = &self.plain {
-            eprintln!("subsim: warning: a {what} given on the command line is visible to other users; prefer a prompt, --pin-file or ${env}");
+            eprintln!(
+                "subsim: warning: a {what} given on the command line is visible to other users; prefer a prompt, {} or ${env}",
+                self.file_option
+            );
             return Ok(Zeroizing::new(v.clone()));
         }
         if let Ok(v) = std::env::var(env) {
             return Ok(Zeroizing::new(v));
         }
         if !std::io::stdin().is_terminal() {
-            return Err(format!("no {what}: stdin is not a terminal; use --pin-file or ${env}"));
+            return Err(format!(
+                "no {what}: stdin is not a terminal to ask at; use {} FILE or ${env}",
+                self.file_option
+            ));
         }
-        rpassword::prompt_password(format!("{what}: ")).map(Zeroizing::new).map_err(|e| format!("{what}: {e}"))
+        let first = prompt(&format!("{what}: "))?;
+        if twice {
+            let again = prompt(&format!("{what} again: "))?;
+            if *again != *first {
+                return Err(format!("the two entries of the {what} differ: nothing changed"));
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// A hidden prompt on the terminal; Ctrl-C restores its echo.
+pub fn prompt(text: &str) -> Result<Zeroizing<String>, String> {
+    let _guard = TerminalGuard::save();
+    match rpassword::prompt_password(text) {
+        Ok(v) => Ok(Zeroizing::new(v)),
+        // Ctrl-C interrupted the read: end as the interrupt handler does.
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => crate::session::interrupted(),
+        Err(e) => Err(format!("{}: {e}", text.trim_end_matches([':', ' ']))),
     }
 }
 
 /// A management key in hex (48, 32 or 64 digits), from `--mgm-key` or
-/// `$SUBSIM_MGM_KEY`; the factory key when neither is given.
-pub fn mgm_key(arg: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
-    let hex_key = arg.map(str::to_string).or_else(|| std::env::var("SUBSIM_MGM_KEY").ok());
+/// `$SUBSIM_MGM_KEY`; None when neither is given.
+pub fn mgm_key(arg: Option<&str>) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+    let hex_key =
+        arg.map(|s| Zeroizing::new(s.to_string())).or_else(|| std::env::var("SUBSIM_MGM_KEY").ok().map(Zeroizing::new));
     match hex_key {
-        None => Ok(Zeroizing::new(applet_spec::piv::DEFAULT_MGM_KEY.to_vec())),
-        Some(h) => hex_decode(&h).map(Zeroizing::new).ok_or_else(|| "the management key must be hex".to_string()),
+        None => Ok(None),
+        Some(h) => hex_decode(&h)
+            .map(|k| Some(Zeroizing::new(k)))
+            .ok_or_else(|| "the management key must be hex (48, 32 or 64 digits)".to_string()),
     }
 }
 

@@ -1,6 +1,25 @@
-//! Commands about the card and its readers: readers, info, bind.
+//! Commands about the card and its readers: init, readers, info, bind,
+//! terminate, raw APDUs, and the man pages.
 
 use super::*;
+
+use crate::open::Target;
+
+pub(super) fn init(s: &mut Session) -> Result<Out, Failure> {
+    let Target::Sim(path) = &s.target else {
+        return Err(Failure::Usage("init creates a simulated card's file; a card in a reader needs none".into()));
+    };
+    let path = path.clone();
+    let existed = path.exists();
+    s.opts.create = true;
+    let serial = s.card()?.serial()?;
+    let text = if existed {
+        format!("card file {} exists: card {serial} (left as it is)", path.display())
+    } else {
+        format!("card file {} created: a fresh card, serial {serial}", path.display())
+    };
+    out(text, json!({ "file": path.display().to_string(), "created": !existed, "serial": serial }))
+}
 
 pub(super) fn readers() -> Result<Out, Failure> {
     let mut rows = Vec::new();
@@ -18,7 +37,7 @@ pub(super) fn readers() -> Result<Out, Failure> {
         let card = match (r.card_present, serial) {
             (false, _) => "no card".to_string(),
             (true, Some(s)) => format!("card {s}"),
-            (true, None) => "card (not a sub-SIM)".to_string(),
+            (true, None) => "card (no serial told)".to_string(),
         };
         rows.push(format!("{}: {card}", r.name));
         json_rows.push(json!({ "reader": r.name, "card_present": r.card_present, "serial": serial, "atr": hex::encode_upper(&r.atr) }));
@@ -27,77 +46,284 @@ pub(super) fn readers() -> Result<Out, Failure> {
     out(text, json!({ "readers": json_rows }))
 }
 
-pub(super) fn info(c: &mut Card) -> Result<Out, Failure> {
-    let i = c.info()?;
-    let s = &i.status;
+/// What the card tells, by standard PIV commands and as far as its profile
+/// goes: GET STATUS on a sub-SIM; GET VERSION, GET SERIAL and GET METADATA
+/// on Yubico-compatible cards; VERIFY and GET DATA on any PIV card.
+pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
+    let p = s.profile()?;
+    let describe = s.card()?.transport().describe();
+    let app = s.card()?.select()?;
+    let serial = if p.yubico { s.card()?.serial().ok() } else { None }.or(app.card.map(|c| c.serial));
+    let version = p.version.map(|[a, b, c]| format!("{a}.{b}.{c}"));
+    let status = if p.subsim { Some(s.card()?.status()?) } else { None };
+    let (pin_tries, pin_verified) = match &status {
+        Some(st) => (Some(st.pin_tries), st.pin_verified),
+        None => match s.card()?.pin_state()? {
+            PinState::Verified => (None, true),
+            PinState::NotVerified { tries_left } => (Some(tries_left), false),
+            PinState::Blocked => (Some(0), false),
+        },
+    };
+    // Keys: the sub-SIM's status, else the card's metadata, else unknown.
+    let keys: Option<Vec<Slot>> = match &status {
+        Some(st) => Some(Slot::ALL.into_iter().filter(|sl| st.keys & sl.bit() != 0).collect()),
+        None if p.metadata => {
+            let mut v = Vec::new();
+            for slot in Slot::ALL {
+                if metadata(s, slot.key_ref())?.is_some() {
+                    v.push(slot);
+                }
+            }
+            Some(v)
+        }
+        None => None,
+    };
     let mut certs = Vec::new();
-    for slot in i.certificates() {
-        let der = slot_certificate(c, slot)?;
-        let (subject, not_after) = match describe_cert(&der) {
-            Ok((subject, not_after, _)) => (subject, not_after),
-            Err(_) => ("(not an X.509 RSA certificate)".to_string(), "?".to_string()),
-        };
-        certs.push((slot, subject, not_after));
+    for slot in Slot::ALL {
+        if status.as_ref().is_some_and(|st| st.certs & slot.bit() == 0) {
+            continue;
+        }
+        if let Some(der) = s.card()?.read_certificate(slot)? {
+            let (subject, not_after) = match describe_cert(&der) {
+                Ok((subject, not_after, _)) => (subject, not_after),
+                Err(_) => ("(not an X.509 RSA certificate)".to_string(), "?".to_string()),
+            };
+            certs.push((slot, subject, not_after));
+        }
     }
-    let binding = match s.binding {
-        BindingState::None => "none",
-        BindingState::Required => "set, not presented",
-        BindingState::Presented => "presented",
-        BindingState::Blocked => "blocked",
+    let mgm = match &status {
+        Some(st) => Some(st.mgm_algorithm),
+        None => {
+            metadata(s, piv::KEY_REF_MANAGEMENT)?.as_deref().and_then(meta::algorithm).and_then(MgmAlgorithm::from_id)
+        }
     };
-    let policy = match s.pin_entry {
-        PinEntry::Any => "any",
-        PinEntry::KeypadOnly => "keypad-only",
+    // Factory values still in use, where the card's metadata tells.
+    let mut factory = Vec::new();
+    for (key_ref, what) in
+        [(piv::KEY_REF_PIN, "PIN"), (piv::KEY_REF_PUK, "PUK"), (piv::KEY_REF_MANAGEMENT, "management key")]
+    {
+        if metadata(s, key_ref)?.as_deref().and_then(meta::is_default) == Some(true) {
+            factory.push(what);
+        }
+    }
+    if !factory.is_empty() {
+        s.say(&format!("warning: this card still has the factory {}", factory.join(", ")));
+    }
+    let slots = |v: &[Slot]| v.iter().map(|sl| names::slot(*sl)).collect::<Vec<_>>();
+
+    let mut text = match serial {
+        Some(n) => format!("card {n} ({describe}), profile {}", p.widest()),
+        None => format!("PIV card ({describe}), profile {}", p.widest()),
     };
-    let slots = |v: Vec<Slot>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let mut text = format!(
-        "card {} ({}), version {}.{}.{}\nPIN tries left {}, PUK tries left {}, PIN entry {policy}\nbinding {binding} ({} tries left)\nkeys in {}\nmanagement key {:?}, change counter {}",
-        i.serial,
-        c.transport().describe(),
-        i.version[0],
-        i.version[1],
-        i.version[2],
-        s.pin_tries,
-        s.puk_tries,
-        s.binding_tries,
-        if s.keys == 0 { "no slot".to_string() } else { slots(i.keys()).join(", ") },
-        s.mgm_algorithm,
-        s.changes
-    );
+    if let Some(v) = &version {
+        text.push_str(&format!(", version {v}"));
+    }
+    text.push('\n');
+    text.push_str(&match (pin_tries, pin_verified) {
+        (_, true) => "PIN verified".to_string(),
+        (Some(n), false) => format!("PIN tries left {n}"),
+        (None, false) => "PIN tries left unknown".to_string(),
+    });
+    match &status {
+        Some(st) => {
+            let binding = match st.binding {
+                BindingState::None => "none",
+                BindingState::Required => "set, not presented",
+                BindingState::Presented => "presented",
+                BindingState::Blocked => "blocked",
+            };
+            let entry = if st.pin_entry == PinEntry::KeypadOnly { "keypad-only" } else { "any" };
+            text.push_str(&format!(
+                ", PUK tries left {}, PIN entry {entry}\nbinding {binding} ({} tries left)",
+                st.puk_tries, st.binding_tries
+            ));
+        }
+        None => text.push_str(" (PUK tries, PIN entry, binding: sub-SIM only)"),
+    }
+    text.push_str(&match &keys {
+        Some(k) if k.is_empty() => "\nkeys in no slot".to_string(),
+        Some(k) => format!("\nkeys in {}", slots(k).join(", ")),
+        None => "\nkeys: the card does not tell (no GET METADATA); slots with certificates below".to_string(),
+    });
+    if let Some(a) = mgm {
+        text.push_str(&format!("\nmanagement key {}", names::mgm_label(a)));
+    }
+    if let Some(st) = &status {
+        text.push_str(&format!(", change counter {}", st.changes));
+    }
     for (slot, subject, not_after) in &certs {
         text.push_str(&format!("\ncertificate {slot}: {subject}, valid until {not_after}"));
     }
     out(
         text,
         json!({
-            "serial": i.serial, "version": format!("{}.{}.{}", i.version[0], i.version[1], i.version[2]),
-            "pin_tries": s.pin_tries, "puk_tries": s.puk_tries, "pin_entry": policy,
-            "binding": binding, "binding_tries": s.binding_tries, "keys": slots(i.keys()),
-            "certificates": certs.iter().map(|(slot, subject, not_after)| json!({"slot": slot.to_string(), "subject": subject, "not_after": not_after})).collect::<Vec<_>>(),
-            "mgm_algorithm": format!("{:?}", s.mgm_algorithm), "changes": s.changes,
+            "profile": p.widest().name(),
+            "serial": serial,
+            "version": version,
+            "pin_tries": pin_tries,
+            "pin_verified": pin_verified,
+            "puk_tries": status.as_ref().map(|st| st.puk_tries),
+            "pin_entry": status.as_ref().map(|st| names::pin_entry(st.pin_entry)),
+            "binding": status.as_ref().map(|st| names::binding(st.binding)),
+            "binding_tries": status.as_ref().map(|st| st.binding_tries),
+            "keys": keys.as_deref().map(slots),
+            "certificates": certs.iter().map(|(slot, subject, not_after)| json!({"slot": names::slot(*slot), "subject": subject, "not_after": not_after})).collect::<Vec<_>>(),
+            "mgm_algorithm": mgm.map(names::mgm_algorithm),
+            "changes": status.as_ref().map(|st| st.changes),
         }),
     )
 }
 
-pub(super) fn bind(c: &mut Card, b: &BindCmd) -> Result<Out, Failure> {
+pub(super) fn bind(s: &mut Session, b: &BindCmd) -> Result<Out, Failure> {
+    s.require_subsim("device binding")?;
     let value = |v: &str| {
         secret::hex_decode(v).map(Zeroizing::new).ok_or_else(|| Failure::Usage("the binding value must be hex".into()))
     };
     match b {
         BindCmd::Set { value: v, mgm } => {
             let v = value(v)?;
-            authenticate(c, mgm)?;
-            c.set_binding(&v)?;
-            out("binding set: private keys work only once the value is presented", json!({ "binding": "set" }))
+            authenticate(s, mgm)?;
+            let r = s.card()?.set_binding(&v);
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+            out("binding set: private keys work only once the value is presented", json!({ "binding": "required" }))
         }
         BindCmd::Present { value: v } => {
-            c.present_binding(&value(v)?)?;
-            out("binding presented for this session", json!({ "binding": "presented" }))
+            present_binding(s, &value(v)?)?;
+            out("binding presented for this card session", json!({ "binding": "presented" }))
         }
         BindCmd::Clear { mgm } => {
-            authenticate(c, mgm)?;
-            c.clear_binding()?;
+            authenticate(s, mgm)?;
+            let r = s.card()?.clear_binding();
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
             out("binding cleared", json!({ "binding": "none" }))
+        }
+    }
+}
+
+pub(super) fn terminate(s: &mut Session, yes: bool, mgm: &MgmArgs) -> Result<Out, Failure> {
+    s.require_subsim("terminate")?;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::Usage("terminate wipes the card: confirm with --yes".into()));
+        }
+        let describe = s.card()?.transport().describe();
+        eprint!("Wipe every key, certificate and binding on {describe}? Type 'yes': ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;
+        if answer.trim() != "yes" {
+            return Err(Failure::Usage("not terminated".into()));
+        }
+    }
+    // With the management key; a card with PIN and PUK blocked needs none.
+    let quiet = std::mem::replace(&mut s.opts.quiet, true);
+    let _ = authenticate(s, mgm);
+    s.opts.quiet = quiet;
+    let r = s.card()?.terminate();
+    r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+    s.generated.clear();
+    out(
+        "terminated: keys, certificates and binding wiped; PIN, PUK and management key back to factory values",
+        json!({ "terminated": true }),
+    )
+}
+
+/// `6A82`, or a range `63C0-63CF`.
+fn allowed(list: &[String]) -> Result<Vec<(u16, u16)>, Failure> {
+    let sw = |t: &str| {
+        u16::from_str_radix(t.trim(), 16)
+            .ok()
+            .filter(|_| t.trim().len() == 4)
+            .ok_or_else(|| Failure::Usage(format!("--allow-sw {t:?}: a status word is 4 hex digits, like 6A82")))
+    };
+    list.iter()
+        .flat_map(|a| a.split(','))
+        .map(|a| match a.split_once('-') {
+            Some((lo, hi)) => Ok((sw(lo)?, sw(hi)?)),
+            None => sw(a).map(|v| (v, v)),
+        })
+        .collect()
+}
+
+pub(super) fn apdu(s: &mut Session, apdus: &[String], allow_sw: &[String]) -> Result<Out, Failure> {
+    let allow = allowed(allow_sw)?;
+    let mut commands = Vec::new();
+    for a in apdus {
+        let bytes = secret::hex_decode(a).ok_or_else(|| Failure::Usage(format!("not hex: {a:?}")))?;
+        commands.push(Command::parse(&bytes).map_err(|e| Failure::Usage(format!("{a}: {e}")))?);
+    }
+    let mut lines = Vec::new();
+    let mut answers = Vec::new();
+    let mut last = Sw::OK;
+    for cmd in &commands {
+        let r = s.card()?.transmit(cmd)?;
+        lines.push(format!("{}  {:04X} ({})", hex::encode_upper(&r.data), r.sw.0, r.sw.meaning()));
+        answers.push(
+            json!({ "data": hex::encode_upper(&r.data), "sw": format!("{:04X}", r.sw.0), "meaning": r.sw.meaning() }),
+        );
+        last = r.sw;
+    }
+    let fine =
+        last == Sw::OK || last.remaining().is_some() || allow.iter().any(|(lo, hi)| (*lo..=*hi).contains(&last.0));
+    let text = lines.iter().map(|l| l.trim_start()).collect::<Vec<_>>().join("\n");
+    if !fine {
+        if !s.opts.json {
+            session::stdout(format!("{text}\n").as_bytes());
+        }
+        let refused = Failure::Refused(Refusal {
+            message: format!("the last answer was {last}; accept it with --allow-sw {:04X}", last.0),
+            hint: None,
+            sw: last,
+        });
+        return Err(Failure::WithData(Box::new(refused), json!({ "responses": answers })));
+    }
+    out(text, json!({ "responses": answers }))
+}
+
+pub(super) fn man(dir: Option<&Path>) -> Result<Out, Failure> {
+    let cmd = <crate::Cli as clap::CommandFactory>::command();
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| Failure::Usage(format!("{}: {e}", d.display())))?;
+            clap_mangen::generate_to(cmd, d).map_err(|e| Failure::Usage(format!("{}: {e}", d.display())))?;
+            let mut pages: Vec<String> = std::fs::read_dir(d)
+                .map_err(|e| Failure::Usage(e.to_string()))?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("subsim") && n.ends_with(".1"))
+                .collect();
+            pages.sort();
+            out(
+                format!("{} man pages written to {}", pages.len(), d.display()),
+                json!({ "dir": d.display().to_string(), "pages": pages }),
+            )
+        }
+        None => {
+            // subsim(1) alone: its commands listed without references to
+            // pages that only --dir writes.
+            let cmd = cmd.disable_help_subcommand(true);
+            let mut commands = String::from(".SH COMMANDS\n");
+            for sub in cmd.get_subcommands() {
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                commands.push_str(&format!(".TP\n\\fBsubsim {}\\fR\n{}\n", sub.get_name(), about.replace('-', "\\-")));
+            }
+            commands.push_str(
+                ".PP\nEach command's options: \\fBsubsim\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR; \
+                 a page per command: \\fBsubsim man \\-\\-dir\\fR \\fIDIR\\fR.\n",
+            );
+            let man = clap_mangen::Man::new(cmd);
+            let mut buf = Vec::new();
+            let render = |buf: &mut Vec<u8>| -> std::io::Result<()> {
+                man.render_title(buf)?;
+                man.render_name_section(buf)?;
+                man.render_synopsis_section(buf)?;
+                man.render_description_section(buf)?;
+                man.render_options_section(buf)?;
+                buf.extend_from_slice(commands.as_bytes());
+                man.render_extra_section(buf)?;
+                man.render_version_section(buf)
+            };
+            render(&mut buf).map_err(|e| Failure::Usage(e.to_string()))?;
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            out(text.trim_end().to_string(), json!({ "man": text }))
         }
     }
 }

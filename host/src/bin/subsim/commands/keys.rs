@@ -1,105 +1,251 @@
-//! Key and certificate commands.
+//! Key and certificate commands. Certificates and requests are checked
+//! against the slot's key before anything is stored or printed.
 
 use super::*;
 
-pub(super) fn key(c: &mut Card, k: &KeyCmd, quiet: bool) -> Result<Out, Failure> {
+/// Generates on the card, showing that we wait (the card works in silence
+/// for seconds) and giving up at the timeout (exit 3; the card may finish anyway).
+fn generate(s: &mut Session, slot: Slot, timeout: u64) -> Result<RsaPublicKey, Failure> {
+    let started = Instant::now();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let show = !s.opts.quiet && !s.opts.json && std::io::stderr().is_terminal();
+    let json = s.opts.json;
+    let limit = Duration::from_secs(timeout);
+    let watcher = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if started.elapsed() > limit {
+                    let f = Failure::Timeout(format!(
+                        "key generation did not finish within {} s; the card may still be working: check with `subsim info`",
+                        limit.as_secs()
+                    ));
+                    let r = f.report();
+                    if json {
+                        session::stdout(format!("{}\n", r.json()).as_bytes());
+                    }
+                    eprintln!("\nsubsim: {}", r.message);
+                    std::process::exit(r.code.into());
+                }
+                if show {
+                    eprint!("\rgenerating on the card... {:>3} s", started.elapsed().as_secs());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if show {
+                eprint!("\r\x1b[K");
+            }
+        })
+    };
+    let result = s.card().map(|c| c.generate(slot));
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watcher.join();
+    let key = result?.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+    s.generated.insert(slot, key.clone());
+    Ok(key)
+}
+
+pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
     match k {
-        KeyCmd::Generate { slot: s, timeout, mgm } => {
-            authenticate(c, mgm)?;
+        KeyCmd::Generate { slot, timeout, format, out: to, mgm } => {
+            authenticate(s, mgm)?;
             let started = Instant::now();
-            // The card works in silence for seconds: show that we wait, and
-            // stop waiting at the timeout (exit 3; the card may finish anyway).
-            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let show = !quiet && std::io::stderr().is_terminal();
-            let limit = Duration::from_secs(*timeout);
-            let watcher = {
-                let done = std::sync::Arc::clone(&done);
-                std::thread::spawn(move || {
-                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                        if started.elapsed() > limit {
-                            eprintln!("\nsubsim: key generation did not finish within {} s; the card may still be working: check with `subsim info`", limit.as_secs());
-                            std::process::exit(3);
-                        }
-                        if show {
-                            eprint!("\rgenerating on the card... {:>3} s", started.elapsed().as_secs());
-                        }
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                    if show {
-                        eprint!("\r\x1b[K");
-                    }
-                })
-            };
-            let result = c.generate(slot(*s));
-            done.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = watcher.join();
-            let key = result?;
-            let pem = key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?;
-            out(
-                pem.trim_end().to_string(),
-                json!({ "slot": slot(*s).to_string(), "public_key_pem": pem, "seconds": started.elapsed().as_secs_f64() }),
-            )
+            let key = generate(s, *slot, *timeout)?;
+            let pem = encode_public_key(&key, Format::Pem)?;
+            let j = json!({
+                "slot": names::slot(*slot),
+                "algorithm": "rsa2048",
+                "public_key_pem": String::from_utf8_lossy(&pem),
+                "seconds": started.elapsed().as_secs_f64(),
+            });
+            let content = encode_public_key(&key, *format)?;
+            deliver(s, to.as_deref(), content, *format == Format::Pem, "public_key", j).map(|mut o| {
+                if let Some(obj) = o.json.as_object_mut() {
+                    obj.remove("public_key");
+                }
+                o
+            })
         }
-        KeyCmd::Public { slot: s } => {
-            let der = slot_certificate(c, slot(*s))?;
-            let (_, _, key) = describe_cert(&der)?;
-            let pem = key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?;
-            out(pem.trim_end().to_string(), json!({ "slot": slot(*s).to_string(), "public_key_pem": pem }))
+        KeyCmd::Public { slot, format, out: to } => {
+            let Some((key, source)) = known_public_key(s, *slot)? else {
+                return Err(Failure::Usage(format!(
+                    "the card does not tell slot {slot}'s public key: no certificate in the slot{}; keep the public key `subsim key generate` printed",
+                    if s.profile()?.metadata { "" } else { " and no GET METADATA" }
+                )));
+            };
+            let pem = encode_public_key(&key, Format::Pem)?;
+            let j = json!({ "slot": names::slot(*slot), "public_key_pem": String::from_utf8_lossy(&pem), "source": source });
+            let content = encode_public_key(&key, *format)?;
+            deliver(s, to.as_deref(), content, *format == Format::Pem, "public_key", j).map(|mut o| {
+                if let Some(obj) = o.json.as_object_mut() {
+                    obj.remove("public_key");
+                }
+                o
+            })
         }
     }
 }
 
-pub(super) fn cert(c: &mut Card, k: &CertCmd) -> Result<Out, Failure> {
+/// Refuses a certificate whose key is not the slot's key, where the card
+/// (or this session) tells the slot's key, or a test signature can show it.
+fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &RsaPublicKey, pin: &PinArgs) -> Result<(), Failure> {
+    let mismatch = |how: &str| {
+        Failure::Usage(format!(
+            "the certificate does not hold slot {slot}'s key ({how}): it would fail every login or signature; \
+             import the certificate issued for this slot's key (or --no-check)"
+        ))
+    };
+    if let Some(k) = metadata_public_key(s, slot)? {
+        return if &k == cert_key { Ok(()) } else { Err(mismatch("the card's metadata says so")) };
+    }
+    if let Some(k) = s.generated.get(&slot) {
+        return if k == cert_key { Ok(()) } else { Err(mismatch("the key generated in this session differs")) };
+    }
+    // A sub-SIM tells which slots hold a key: an empty one can match no certificate.
+    if s.profile()?.subsim && s.card()?.status()?.keys & slot.bit() == 0 {
+        return Err(Failure::Usage(format!(
+            "slot {slot} holds no key: a certificate there could never be used; generate the key first \
+             (`subsim key generate {}`), then import the certificate issued for it",
+            slot.to_string().to_lowercase()
+        )));
+    }
+    // No way to read the key: a test signature, where the PIN is at hand.
+    // At a terminal the PIN is asked for; elsewhere it must be given.
+    let pin_at_hand = pin_source(pin).given("SUBSIM_PIN") || std::io::stdin().is_terminal();
+    let verified = slot.pin_policy() == PinPolicy::Once && s.card()?.pin_state()? == PinState::Verified;
+    if slot.pin_policy() != PinPolicy::Never && !pin_at_hand && !verified {
+        s.say(&format!(
+            "warning: not checked against slot {slot}'s key (the card does not tell it; give the PIN to check by a test signature)"
+        ));
+        return Ok(());
+    }
+    if slot.pin_policy() != PinPolicy::Never && !verified {
+        verify_pin(s, pin)?;
+    }
+    let mut challenge = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut challenge);
+    let sig = sign(s, slot, &challenge, Hash::Sha256, Padding::Pkcs1v15)?;
+    if rsa_verifies(cert_key, &challenge, &sig) {
+        Ok(())
+    } else {
+        Err(mismatch("a test signature by the slot's key does not verify with it"))
+    }
+}
+
+pub(super) fn csr(
+    s: &mut Session,
+    slot: Slot,
+    subject: &str,
+    pubkey: Option<&Path>,
+    to: Option<&Path>,
+    pin: &PinArgs,
+) -> Result<Out, Failure> {
+    let public = slot_public_key(s, slot, pubkey)?;
+    prepare_signature(s, slot, pin, &FlowArgs::default())?;
+    let der = {
+        let c = s.card()?;
+        x509::csr(&x509::CardSigner::new(c, slot, public.clone()), subject)
+    };
+    s.pin_fresh = false;
+    let der = der.map_err(|e| signing_failed(s, slot, e))?;
+    check_request(&der, &public, slot, pubkey)?;
+    let pem = pem_rfc7468::encode_string("CERTIFICATE REQUEST", pem_rfc7468::LineEnding::LF, &der)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    deliver(s, to, pem.into_bytes(), true, "csr_pem", json!({ "slot": names::slot(slot), "subject": subject }))
+}
+
+/// The card refused while signing a request or certificate: find out why.
+fn signing_failed(s: &mut Session, slot: Slot, e: String) -> Failure {
+    // The builder's error hides the status word: ask the card in words.
+    let probe = s.card().map(|c| c.sign(slot, b"probe", Hash::Sha256, Padding::Pkcs1v15));
+    match probe {
+        Ok(Err(card_error)) => explain(s, card_error, Op::Sign(slot)),
+        _ => Failure::Usage(format!("signing on the card failed: {e}")),
+    }
+}
+
+/// The card's signature on the request must verify with the key it names.
+fn check_request(der: &[u8], public: &RsaPublicKey, slot: Slot, pubkey: Option<&Path>) -> Result<(), Failure> {
+    use x509_cert::der::{Decode, Encode};
+    let req = x509_cert::request::CertReq::from_der(der).map_err(|e| Failure::Usage(e.to_string()))?;
+    let body = req.info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
+    if rsa_verifies(public, &body, req.signature.raw_bytes()) {
+        return Ok(());
+    }
+    Err(Failure::Usage(match pubkey {
+        Some(p) => format!(
+            "{} is not slot {slot}'s public key: the card's signature does not verify with it (a key generated since?); \
+             nothing written. Leave --pubkey out to use what the card tells, or give the key `key generate` printed last",
+            p.display()
+        ),
+        None => format!("slot {slot}'s certificate does not hold the slot's current key: give the key with --pubkey FILE"),
+    }))
+}
+
+pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
     match k {
-        CertCmd::Import { slot: s, file, mgm } => {
-            let bytes = std::fs::read(file).map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?;
-            let der = match std::str::from_utf8(&bytes).ok().filter(|t| t.contains("-----BEGIN")) {
-                Some(pem) => {
-                    pem_rfc7468::decode_vec(pem.as_bytes()).map_err(|e| Failure::Usage(format!("PEM: {e}")))?.1
-                }
-                None => bytes,
-            };
-            let (subject, not_after, _) = describe_cert(&der)?;
-            authenticate(c, mgm)?;
-            c.write_certificate(slot(*s), &der)?;
+        CertCmd::Import { slot, file, no_check, pin, mgm } => {
+            let der = read_certificate(file)?;
+            let (subject, not_after, key) = describe_cert(&der)?;
+            if !no_check {
+                check_certificate_key(s, *slot, &key, pin)?;
+            }
+            authenticate(s, mgm)?;
+            let r = s.card()?.write_certificate(*slot, &der);
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
             out(
-                format!("certificate for {subject} (valid until {not_after}) stored in {}", slot(*s)),
-                json!({ "slot": slot(*s).to_string(), "subject": subject }),
+                format!("certificate for {subject} (valid until {not_after}) stored in {slot}"),
+                json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }
-        CertCmd::Selfsign { slot: s, subject, pubkey, days, pin, mgm } => {
-            let public = slot_public_key(c, slot(*s), Some(pubkey))?;
-            if slot(*s) != Slot::CardAuthentication {
-                verify_pin(c, pin)?;
-            }
-            let der = x509::selfsign(&x509::CardSigner::new(c, slot(*s), public), subject, *days)?;
-            authenticate(c, mgm)?;
-            c.write_certificate(slot(*s), &der)?;
+        CertCmd::Selfsign { slot, subject, pubkey, days, pin, mgm } => {
+            let public = slot_public_key(s, *slot, pubkey.as_deref())?;
+            prepare_signature(s, *slot, pin, &FlowArgs::default())?;
+            let der = {
+                let c = s.card()?;
+                x509::selfsign(&x509::CardSigner::new(c, *slot, public.clone()), subject, *days)
+            };
+            s.pin_fresh = false;
+            let der = der.map_err(|e| signing_failed(s, *slot, e))?;
+            check_selfsigned(&der, &public, *slot, pubkey.as_deref())?;
+            authenticate(s, mgm)?;
+            let r = s.card()?.write_certificate(*slot, &der);
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+            let (_, not_after, _) = describe_cert(&der)?;
             out(
-                format!("self-signed certificate for {subject} stored in {}", slot(*s)),
-                json!({ "slot": slot(*s).to_string(), "subject": subject }),
+                format!("self-signed certificate for {subject} (valid until {not_after}) stored in {slot}"),
+                json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }
-        CertCmd::Export { slot: s, der, out: path } => {
-            let cert = slot_certificate(c, slot(*s))?;
-            let bytes = if *der {
-                cert.clone()
-            } else {
-                pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, &cert)
-                    .map_err(|e| Failure::Usage(e.to_string()))?
-                    .into_bytes()
-            };
-            match path {
-                Some(p) => std::fs::write(p, &bytes).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?,
-                None if *der => std::io::stdout().write_all(&bytes).map_err(|e| Failure::Usage(e.to_string()))?,
-                None => {
-                    return out(
-                        String::from_utf8_lossy(&bytes).trim_end().to_string(),
-                        json!({ "pem": String::from_utf8_lossy(&bytes) }),
-                    )
-                }
+        CertCmd::Export { slot, format, der, out: to } => {
+            let cert = slot_certificate(s, *slot)?;
+            let format = if *der { Format::Der } else { *format };
+            let pem = pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, &cert)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            let j = json!({ "slot": names::slot(*slot), "certificate_pem": pem });
+            match format {
+                Format::Pem => deliver(s, to.as_deref(), pem.clone().into_bytes(), true, "certificate_pem", j),
+                Format::Der => deliver(s, to.as_deref(), cert, false, "certificate_der_base64", j),
             }
-            out("", json!({ "bytes": bytes.len() }))
         }
     }
+}
+
+/// The self-signed certificate's signature must verify with its own key.
+fn check_selfsigned(der: &[u8], public: &RsaPublicKey, slot: Slot, pubkey: Option<&Path>) -> Result<(), Failure> {
+    use x509_cert::der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(der).map_err(|e| Failure::Usage(e.to_string()))?;
+    let body = cert.tbs_certificate.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
+    if rsa_verifies(public, &body, cert.signature.raw_bytes()) {
+        return Ok(());
+    }
+    Err(Failure::Usage(match pubkey {
+        Some(p) => format!(
+            "{} is not slot {slot}'s public key: the card's signature does not verify with it; nothing stored",
+            p.display()
+        ),
+        None => {
+            format!("slot {slot}'s certificate does not hold the slot's current key: give the key with --pubkey FILE")
+        }
+    }))
 }

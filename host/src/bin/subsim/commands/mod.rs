@@ -1,218 +1,130 @@
-//! What each command does, on top of the typed client: the shared helpers
-//! and the dispatcher here, each area's commands in a module of its own.
+//! What each command does, on top of the typed client: one module per area
+//! of commands (`card`, `pin`, `keys`, `flows`), and the helpers every
+//! command module shares, re-exported here so `use super::*` brings them:
+//! - `output`: the contract. A command returns [`Out`] (words for people, a
+//!   JSON object for programs, or bytes) or a [`Failure`] (its kind, exit
+//!   code and JSON); JSON enums use the words of [`names`]; docs/cli.md is
+//!   the schema.
+//! - `explain`: card errors in words for the command ([`explain()`] with an [`Op`]).
+//! - `credentials`: PIN, keypad, binding and management key as the options say.
+//! - `slots`: what the card tells about a slot's key and certificate.
+//! - `files`: inputs and outputs (`-` for stdin/stdout, PEM or DER).
+//!
+//! A new area of commands is a module here with `use super::*;` and
+//! functions taking the [`Session`] (`s.card()?` is the card, opened once
+//! per session; `s.profile()?` what it has; `s.require_subsim(..)` refuses
+//! politely), returning `Result<Out, Failure>`, and one arm in [`run`]; its
+//! JSON fields go into docs/cli.md, whose table a test holds every command to.
 
+pub mod ca;
 mod card;
+mod credentials;
+mod explain;
+mod files;
 mod flows;
 mod keys;
+mod output;
 mod pin;
+mod slots;
 
-use card::{bind, info, readers};
-use flows::{login, tx};
-use keys::{cert, key};
-use pin::{mgm, pin};
+pub use credentials::*;
+pub use explain::*;
+pub use files::*;
+pub use output::*;
+pub use slots::*;
 
-use std::io::{BufRead, IsTerminal, Read, Write};
-use std::path::Path;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use applet_spec::apdu::Command;
+use applet_spec::ins;
 use applet_spec::messages::{BindingState, KeypadLayout, PinEntry};
-use applet_spec::piv::{MgmAlgorithm, Slot};
+use applet_spec::piv::{self, MgmAlgorithm, PinPolicy, Slot};
+use applet_spec::tlv::flat;
+use applet_spec::Sw;
 use base64::Engine;
+use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
-use rsa::{Pkcs1v15Sign, RsaPublicKey};
+use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use subsim_host::{list_readers, Client, Hash, Padding, PinState, ReaderChoice, Transport};
+use subsim_host::{list_readers, Client, Error, Hash, Padding, PinState, ReaderChoice, Transport, TransportKind};
 use zeroize::Zeroizing;
 
-use crate::open::{self, Target};
 use crate::secret::{self, Source};
+use crate::session::{self, Session};
 use crate::{
-    BindCmd, CertCmd, Cli, Cmd, Encoding, Failure, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs, PinCmd, Policy,
-    SlotArg, TxCmd,
+    BindCmd, CertCmd, Cmd, Encoding, FlowArgs, Format, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs, PinCmd,
+    Policy, TxCmd,
 };
 use subsim_host::x509;
 
-/// What a command prints: words for people, JSON for programs.
-pub struct Out {
-    pub text: String,
-    pub json: Value,
-}
+/// The card, as every command module sees it.
+pub type Card = Client<Box<dyn Transport>>;
 
-fn out(text: impl Into<String>, json: Value) -> Result<Out, Failure> {
-    Ok(Out { text: text.into(), json })
-}
-
-type Card = Client<Box<dyn Transport>>;
-
-fn slot(s: SlotArg) -> Slot {
-    match s {
-        SlotArg::A9a => Slot::Authentication,
-        SlotArg::A9c => Slot::Signature,
-        SlotArg::A9d => Slot::KeyManagement,
-        SlotArg::A9e => Slot::CardAuthentication,
-    }
-}
-
-fn card(target: &Target, cli: &Cli) -> Result<Card, Failure> {
-    let mut c = Client::new(open::open(target, cli.trace)?);
-    if cli.verbose {
-        eprintln!("subsim: using the {}", c.transport().describe());
-    }
-    c.select()?;
-    Ok(c)
-}
-
-fn pin_source(p: &PinArgs) -> Source {
-    Source { plain: p.pin.clone(), file: p.pin_file.clone() }
-}
-
-fn verify_pin(c: &mut Card, p: &PinArgs) -> Result<(), Failure> {
-    let pin = pin_source(p).get("PIN", "SUBSIM_PIN")?;
-    c.verify_pin(pin.as_bytes())?;
-    Ok(())
-}
-
-/// Authenticates with the management key; its algorithm comes from the card.
-fn authenticate(c: &mut Card, m: &MgmArgs) -> Result<(), Failure> {
-    let key = secret::mgm_key(m.mgm_key.as_deref())?;
-    let alg = c.status()?.mgm_algorithm;
-    c.authenticate(alg, &key)?;
-    Ok(())
-}
-
-fn read_input(file: &Option<std::path::PathBuf>) -> Result<Vec<u8>, Failure> {
-    match file.as_deref() {
-        Some(p) if p != Path::new("-") => std::fs::read(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display()))),
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| Failure::Usage(format!("stdin: {e}")))?;
-            Ok(buf)
-        }
-    }
-}
-
-/// The certificate's subject, expiry and public key.
-fn describe_cert(der: &[u8]) -> Result<(String, String, RsaPublicKey), Failure> {
-    use x509_cert::der::{Decode, Encode};
-    let cert =
-        x509_cert::Certificate::from_der(der).map_err(|e| Failure::Usage(format!("not an X.509 certificate: {e}")))?;
-    let tbs = &cert.tbs_certificate;
-    let spki = tbs.subject_public_key_info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
-    let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| Failure::Usage(format!("not an RSA key: {e}")))?;
-    Ok((tbs.subject.to_string(), tbs.validity.not_after.to_string(), key))
-}
-
-/// A slot's public key: from a PEM file, else from the slot's certificate.
-/// (PIV has no command that reads a public key back.)
-fn slot_public_key(c: &mut Card, s: Slot, pem: Option<&Path>) -> Result<RsaPublicKey, Failure> {
-    match pem {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
-            RsaPublicKey::from_public_key_pem(&text).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))
-        }
-        None => Ok(describe_cert(&slot_certificate(c, s)?)?.2),
-    }
-}
-
-fn slot_certificate(c: &mut Card, s: Slot) -> Result<Vec<u8>, Failure> {
-    c.read_certificate(s)?.ok_or_else(|| Failure::Usage(format!("slot {s} holds no certificate")))
-}
-
-pub fn run(cli: &Cli, target: &Target) -> Result<Out, Failure> {
-    match &cli.command {
-        Cmd::Readers => readers(),
-        Cmd::Info => info(&mut card(target, cli)?),
-        Cmd::Pin(p) => pin(&mut card(target, cli)?, p),
-        Cmd::Mgm(m) => mgm(&mut card(target, cli)?, m),
-        Cmd::Key(k) => key(&mut card(target, cli)?, k, cli.quiet),
-        Cmd::Sign { slot: s, file, hash, pss, output, pin } => {
-            let msg = read_input(file)?;
-            let mut c = card(target, cli)?;
-            if slot(*s) != Slot::CardAuthentication {
-                verify_pin(&mut c, pin)?;
-            }
+/// Runs one command in the session.
+pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
+    match cmd {
+        Cmd::Init => card::init(s),
+        Cmd::Readers => card::readers(),
+        Cmd::Info => card::info(s),
+        Cmd::Pin(p) => pin::pin(s, p),
+        Cmd::Mgm(m) => pin::mgm(s, m),
+        Cmd::Key(k) => keys::key(s, k),
+        Cmd::Sign { slot, file, hash, pss, output, out, pin, flow } => {
+            let msg = read_input(file, "the data to sign")?;
+            prepare_signature(s, *slot, pin, flow)?;
             let hash = match hash {
                 HashArg::Sha256 => Hash::Sha256,
                 HashArg::Sha384 => Hash::Sha384,
                 HashArg::Sha512 => Hash::Sha512,
             };
-            let sig = c.sign(slot(*s), &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
+            let sig = sign(s, *slot, &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
+            let j = json!({ "slot": names::slot(*slot), "signature_base64": b64 });
             match output {
-                Encoding::Raw if !cli.json => {
-                    std::io::stdout().write_all(&sig).map_err(|e| Failure::Usage(e.to_string()))?;
-                    out("", json!({}))
-                }
-                Encoding::Hex => out(hex::encode(&sig), json!({ "signature_hex": hex::encode(&sig) })),
-                _ => out(b64.clone(), json!({ "signature_base64": b64 })),
-            }
-        }
-        Cmd::Cert(c) => cert(&mut card(target, cli)?, c),
-        Cmd::Login { pin } => login(&mut card(target, cli)?, pin),
-        Cmd::Tx(t) => tx(&mut card(target, cli)?, t),
-        Cmd::Bind(b) => bind(&mut card(target, cli)?, b),
-        Cmd::Terminate { yes, mgm } => {
-            let mut c = card(target, cli)?;
-            if !yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(Failure::Usage("terminate wipes the card: confirm with --yes".into()));
-                }
-                eprint!("Wipe every key, certificate and binding on {}? Type 'yes': ", c.transport().describe());
-                let mut answer = String::new();
-                std::io::stdin().lock().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;
-                if answer.trim() != "yes" {
-                    return Err(Failure::Usage("not terminated".into()));
+                Encoding::Raw => deliver(s, out.as_deref(), sig, false, "signature_base64", j),
+                Encoding::Hex => deliver(
+                    s,
+                    out.as_deref(),
+                    format!("{}\n", hex::encode(&sig)).into_bytes(),
+                    true,
+                    "signature_hex",
+                    j,
+                ),
+                Encoding::Base64 => {
+                    deliver(s, out.as_deref(), format!("{b64}\n").into_bytes(), true, "signature_base64", j)
                 }
             }
-            // With the management key; a card with PIN and PUK blocked needs none.
-            let _ = authenticate(&mut c, mgm);
-            c.terminate()?;
-            out(
-                "terminated: keys, certificates and binding wiped; PIN, PUK and management key back to factory values",
-                json!({ "terminated": true }),
-            )
+            .map(|mut o| {
+                // JSON has one name for the signature, whatever --output says.
+                if let Some(obj) = o.json.as_object_mut() {
+                    obj.remove("signature_hex");
+                    obj.insert("signature_base64".into(), b64.clone().into());
+                }
+                o
+            })
         }
-        Cmd::Csr { slot: s, subject, pubkey, pin } => {
-            let mut c = card(target, cli)?;
-            let public = slot_public_key(&mut c, slot(*s), pubkey.as_deref())?;
-            if slot(*s) != Slot::CardAuthentication {
-                verify_pin(&mut c, pin)?;
-            }
-            let der = x509::csr(&x509::CardSigner::new(&mut c, slot(*s), public), subject)?;
-            let pem = pem_rfc7468::encode_string("CERTIFICATE REQUEST", pem_rfc7468::LineEnding::LF, &der)
-                .map_err(|e| Failure::Usage(e.to_string()))?;
-            out(pem.trim_end().to_string(), json!({ "csr_pem": pem }))
+        Cmd::Cert(c) => keys::cert(s, c),
+        Cmd::Login { pin, flow, trust } => flows::login(s, pin, flow, trust),
+        Cmd::Ca(c) => ca::run(c),
+        Cmd::Tx(t) => flows::tx(s, t),
+        Cmd::Bind(b) => card::bind(s, b),
+        Cmd::Terminate { yes, mgm } => card::terminate(s, *yes, mgm),
+        Cmd::Apdu { apdus, allow_sw } => card::apdu(s, apdus, allow_sw),
+        Cmd::Csr { slot, subject, pubkey, out, pin } => {
+            keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), pin)
         }
-        Cmd::Demo => crate::demo::run(cli),
+        Cmd::Run { .. } | Cmd::Shell => Err(Failure::Usage("sessions do not nest".into())),
+        Cmd::Demo => crate::demo::run(s),
         Cmd::Completions { shell } => {
             let mut buf = Vec::new();
-            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "subsim", &mut buf);
-            out(
-                String::from_utf8_lossy(&buf).trim_end().to_string(),
-                json!({ "completions": String::from_utf8_lossy(&buf) }),
-            )
+            clap_complete::generate(*shell, &mut <crate::Cli as clap::CommandFactory>::command(), "subsim", &mut buf);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            out(text.trim_end().to_string(), json!({ "completions": text }))
         }
-        Cmd::Man => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut buf)
-                .map_err(|e| Failure::Usage(e.to_string()))?;
-            out(String::from_utf8_lossy(&buf).trim_end().to_string(), json!({ "man": String::from_utf8_lossy(&buf) }))
-        }
-        Cmd::Apdu { apdus } => {
-            let mut c = card(target, cli)?;
-            let mut lines = Vec::new();
-            let mut answers = Vec::new();
-            for a in apdus {
-                let bytes = secret::hex_decode(a).ok_or_else(|| Failure::Usage(format!("not hex: {a:?}")))?;
-                let cmd = Command::parse(&bytes).map_err(|e| Failure::Usage(format!("{a}: {e}")))?;
-                let r = c.transmit(&cmd)?;
-                lines.push(format!("{}  {:04X} ({})", hex::encode_upper(&r.data), r.sw.0, r.sw.meaning()));
-                answers.push(json!({ "data": hex::encode_upper(&r.data), "sw": format!("{:04X}", r.sw.0), "meaning": r.sw.meaning() }));
-            }
-            out(lines.join("\n").trim_start().to_string(), json!({ "responses": answers }))
-        }
+        Cmd::Man { dir } => card::man(dir.as_deref()),
     }
 }

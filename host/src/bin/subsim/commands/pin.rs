@@ -20,93 +20,103 @@ pub(super) fn draw_keypad(layout: &KeypadLayout) -> String {
     )
 }
 
-pub(super) fn pin(c: &mut Card, p: &PinCmd) -> Result<Out, Failure> {
+fn puk_warning(s: &Session, puk: &[u8]) {
+    if puk == piv::DEFAULT_PUK {
+        s.say("warning: this card still has the factory PUK (12345678): change it with `subsim pin change-puk`");
+    }
+}
+
+pub(super) fn pin(s: &mut Session, p: &PinCmd) -> Result<Out, Failure> {
     match p {
         PinCmd::Verify { status: true, .. } => {
-            let (text, json) = match c.pin_state()? {
-                PinState::Verified => ("PIN verified".to_string(), json!({ "verified": true })),
+            let (text, json) = match s.card()?.pin_state()? {
+                PinState::Verified => ("PIN verified".to_string(), json!({ "verified": true, "blocked": false })),
                 PinState::NotVerified { tries_left } => (
                     format!("PIN not verified, {tries_left} tries left"),
-                    json!({ "verified": false, "tries_left": tries_left }),
+                    json!({ "verified": false, "blocked": false, "tries_left": tries_left }),
                 ),
-                PinState::Blocked => ("PIN blocked".to_string(), json!({ "verified": false, "blocked": true })),
+                PinState::Blocked => {
+                    ("PIN blocked".to_string(), json!({ "verified": false, "blocked": true, "tries_left": 0 }))
+                }
             };
             out(text, json)
         }
         PinCmd::Verify { pin, .. } => {
-            verify_pin(c, pin)?;
+            verify_pin(s, pin)?;
             out("PIN verified", json!({ "verified": true }))
         }
-        PinCmd::Change { pin } => {
+        PinCmd::Change { pin, new_pin_file } => {
             let old = pin_source(pin).get("current PIN", "SUBSIM_PIN")?;
-            let new = Source::default().get("new PIN", "SUBSIM_NEW_PIN")?;
-            c.change_pin(old.as_bytes(), new.as_bytes())?;
-            out("PIN changed", json!({ "changed": true }))
+            let new = Source::file(new_pin_file.clone(), "--new-pin-file").get_new("new PIN", "SUBSIM_NEW_PIN")?;
+            let r = s.card()?.change_pin(old.as_bytes(), new.as_bytes());
+            r.map_err(|e| explain(s, e, Op::Pin))?;
+            out("PIN changed", json!({ "changed": "pin" }))
         }
-        PinCmd::Unblock => {
-            let puk = Source::default().get("PUK", "SUBSIM_PUK")?;
-            let new = Source::default().get("new PIN", "SUBSIM_NEW_PIN")?;
-            c.unblock_pin(puk.as_bytes(), new.as_bytes())?;
+        PinCmd::Unblock { puk_file, new_pin_file } => {
+            let puk = Source::file(puk_file.clone(), "--puk-file").get("PUK", "SUBSIM_PUK")?;
+            let new = Source::file(new_pin_file.clone(), "--new-pin-file").get_new("new PIN", "SUBSIM_NEW_PIN")?;
+            let r = s.card()?.unblock_pin(puk.as_bytes(), new.as_bytes());
+            r.map_err(|e| explain(s, e, Op::Puk))?;
+            puk_warning(s, puk.as_bytes());
             out("PIN unblocked and set", json!({ "unblocked": true }))
         }
+        PinCmd::ChangePuk { puk_file, new_puk_file } => {
+            let old = Source::file(puk_file.clone(), "--puk-file").get("current PUK", "SUBSIM_PUK")?;
+            let new = Source::file(new_puk_file.clone(), "--new-puk-file").get_new("new PUK", "SUBSIM_NEW_PUK")?;
+            let r = s.card()?.change_puk(old.as_bytes(), new.as_bytes());
+            r.map_err(|e| explain(s, e, Op::Puk))?;
+            out("PUK changed", json!({ "changed": "puk" }))
+        }
         PinCmd::Policy { policy, mgm } => {
-            authenticate(c, mgm)?;
+            s.require_subsim("the PIN entry policy")?;
+            authenticate(s, mgm)?;
             let p = match policy {
                 Policy::Any => PinEntry::Any,
                 Policy::KeypadOnly => PinEntry::KeypadOnly,
             };
-            c.set_pin_entry(p)?;
+            let r = s.card()?.set_pin_entry(p);
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
             out(
                 format!("PIN entry: {}", if p == PinEntry::Any { "any" } else { "keypad-only" }),
-                json!({ "pin_entry": format!("{p:?}") }),
+                json!({ "pin_entry": names::pin_entry(p) }),
             )
         }
         PinCmd::Keypad => {
-            let layout = c.keypad()?;
-            eprintln!(
-                "{}\nType the letters of the keys that show your PIN's digits, then Enter:",
-                draw_keypad(&layout)
-            );
-            let mut line = Zeroizing::new(String::new());
-            let read = if std::io::stdin().is_terminal() {
-                rpassword::read_password().map(|s| *line = s)
-            } else {
-                std::io::stdin().lock().read_line(&mut line).map(drop)
-            };
-            read.map_err(|e| Failure::Usage(format!("reading the keys: {e}")))?;
-            let positions: Zeroizing<Vec<u8>> = Zeroizing::new(
-                line.trim()
-                    .chars()
-                    .filter(|ch| !ch.is_whitespace())
-                    .map(|ch| match ch.to_ascii_lowercase() {
-                        l @ 'a'..='j' => Ok(l as u8 - b'a'),
-                        other => Err(Failure::Usage(format!("{other:?} is not a key: type the letters a to j"))),
-                    })
-                    .collect::<Result<_, _>>()?,
-            );
-            c.verify_keypad(&positions)?;
+            keypad_pin(s)?;
             out("PIN verified on the keypad", json!({ "verified": true }))
         }
     }
 }
 
-pub(super) fn mgm(c: &mut Card, m: &MgmCmd) -> Result<Out, Failure> {
+pub(super) fn mgm(s: &mut Session, m: &MgmCmd) -> Result<Out, Failure> {
     match m {
         MgmCmd::Auth { mgm } => {
-            authenticate(c, mgm)?;
-            out("management key authenticated", json!({ "authenticated": true }))
+            authenticate(s, mgm)?;
+            let alg = mgm_algorithm(s, mgm)?;
+            out(
+                format!("management key authenticated ({})", names::mgm_label(alg)),
+                json!({ "authenticated": true, "mgm_algorithm": names::mgm_algorithm(alg) }),
+            )
         }
         MgmCmd::Set { algorithm, new_key, mgm } => {
-            authenticate(c, mgm)?;
-            let alg = match algorithm {
-                MgmAlg::TripleDes => MgmAlgorithm::TripleDes,
-                MgmAlg::Aes128 => MgmAlgorithm::Aes128,
-                MgmAlg::Aes192 => MgmAlgorithm::Aes192,
-                MgmAlg::Aes256 => MgmAlgorithm::Aes256,
-            };
+            let alg = mgm_alg(*algorithm);
             let key = Zeroizing::new(secret::hex_decode(new_key).ok_or("the new key must be hex".to_string())?);
-            c.set_management_key(alg, &key)?;
-            out(format!("management key set ({alg:?})"), json!({ "algorithm": format!("{alg:?}") }))
+            if key.len() != alg.key_len() {
+                return Err(Failure::Usage(format!(
+                    "a new {} key is {} bytes ({} hex digits); this one is {} bytes",
+                    names::mgm_label(alg),
+                    alg.key_len(),
+                    alg.key_len() * 2,
+                    key.len()
+                )));
+            }
+            authenticate(s, mgm)?;
+            let r = s.card()?.set_management_key(alg, &key);
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+            out(
+                format!("management key set ({})", names::mgm_label(alg)),
+                json!({ "mgm_algorithm": names::mgm_algorithm(alg) }),
+            )
         }
     }
 }

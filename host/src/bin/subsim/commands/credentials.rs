@@ -1,0 +1,173 @@
+//! PIN (digits or keypad), device binding and management key, as the
+//! options say; what a signature needs before it is made.
+
+use super::*;
+
+pub fn pin_source(p: &PinArgs) -> Source {
+    Source { plain: p.pin.clone(), file: p.pin_file.clone(), file_option: "--pin-file" }
+}
+
+/// VERIFY with the PIN from the options; a factory PIN gets a warning.
+pub fn verify_pin(s: &mut Session, p: &PinArgs) -> Result<(), Failure> {
+    let pin = pin_source(p).get("PIN", "SUBSIM_PIN")?;
+    let r = s.card()?.verify_pin(pin.as_bytes());
+    r.map_err(|e| explain(s, e, Op::Pin))?;
+    s.pin_fresh = true;
+    if pin.as_bytes() == piv::DEFAULT_PIN {
+        s.say("warning: this card still has the factory PIN (123456): change it with `subsim pin change`");
+    }
+    Ok(())
+}
+
+/// The PIN entered on the card's random keypad: the layout drawn on stderr,
+/// the keys' letters read hidden at a terminal, else a line from stdin.
+pub fn keypad_pin(s: &mut Session) -> Result<(), Failure> {
+    s.require_subsim("the keypad")?;
+    let layout = s.card()?.keypad()?;
+    eprintln!("{}\nType the letters of the keys that show your PIN's digits, then Enter:", pin::draw_keypad(&layout));
+    let mut line = Zeroizing::new(String::new());
+    let read = if std::io::stdin().is_terminal() {
+        secret::prompt("keys: ").map(|s| *line = s.to_string()).map_err(std::io::Error::other)
+    } else {
+        std::io::stdin().read_line(&mut line).map(drop)
+    };
+    read.map_err(|e| Failure::Usage(format!("reading the keys: {e}")))?;
+    let positions: Zeroizing<Vec<u8>> = Zeroizing::new(
+        line.trim()
+            .chars()
+            .filter(|ch| !ch.is_whitespace())
+            .map(|ch| match ch.to_ascii_lowercase() {
+                l @ 'a'..='j' => Ok(l as u8 - b'a'),
+                other => Err(Failure::Usage(format!("{other:?} is not a key: type the letters a to j"))),
+            })
+            .collect::<Result<_, _>>()?,
+    );
+    let r = s.card()?.verify_keypad(&positions);
+    r.map_err(|e| explain(s, e, Op::Keypad))?;
+    s.pin_fresh = true;
+    Ok(())
+}
+
+/// The binding value from `--binding HEX` or `--binding-file FILE` (hex text or raw bytes).
+pub fn binding_value(f: &FlowArgs) -> Result<Option<Zeroizing<Vec<u8>>>, Failure> {
+    let bad = || Failure::Usage("the binding value must be hex (16 to 64 bytes)".into());
+    if let Some(h) = &f.binding {
+        return secret::hex_decode(h).map(|v| Some(Zeroizing::new(v))).ok_or_else(bad);
+    }
+    let Some(p) = &f.binding_file else { return Ok(None) };
+    let bytes = Zeroizing::new(read_file(p, "the binding value")?);
+    let hex = std::str::from_utf8(&bytes).ok().and_then(|t| secret::hex_decode(t.trim()));
+    Ok(Some(Zeroizing::new(hex.unwrap_or_else(|| bytes.to_vec()))))
+}
+
+pub fn present_binding(s: &mut Session, value: &[u8]) -> Result<(), Failure> {
+    s.require_subsim("a device binding")?;
+    let r = s.card()?.present_binding(value);
+    r.map_err(|e| explain(s, e, Op::Binding))
+}
+
+/// Makes a signature with `slot` possible: the binding presented and the
+/// PIN entered as the options say. A PIN this session already verified is
+/// not asked again (for 9C, whose key wants the PIN before every signature:
+/// only while no signature has used that verification).
+pub fn prepare_signature(s: &mut Session, slot: Slot, p: &PinArgs, f: &FlowArgs) -> Result<(), Failure> {
+    if let Some(v) = binding_value(f)? {
+        present_binding(s, &v)?;
+    }
+    let needed = match slot.pin_policy() {
+        PinPolicy::Never => false,
+        PinPolicy::Always => !s.pin_fresh || f.keypad || pin_source(p).given("SUBSIM_PIN"),
+        PinPolicy::Once => {
+            f.keypad || pin_source(p).given("SUBSIM_PIN") || s.card()?.pin_state()? != PinState::Verified
+        }
+    };
+    if !needed {
+        return Ok(());
+    }
+    if f.keypad {
+        keypad_pin(s)
+    } else {
+        verify_pin(s, p)
+    }
+}
+
+/// A private-key operation's result, refusals explained; uses up the PIN's freshness.
+pub fn sign(s: &mut Session, slot: Slot, msg: &[u8], hash: Hash, padding: Padding) -> Result<Vec<u8>, Failure> {
+    let r = s.card()?.sign(slot, msg, hash, padding);
+    s.pin_fresh = false;
+    r.map_err(|e| explain(s, e, Op::Sign(slot)))
+}
+
+/// The management key's algorithm: the sub-SIM's status, the card's
+/// metadata, else `--mgm-algorithm` (3DES by default).
+pub fn mgm_algorithm(s: &mut Session, m: &MgmArgs) -> Result<MgmAlgorithm, Failure> {
+    let p = s.profile()?;
+    if p.subsim {
+        return Ok(s.card()?.status()?.mgm_algorithm);
+    }
+    if let Some(alg) = metadata(s, piv::KEY_REF_MANAGEMENT)?.as_deref().and_then(meta::algorithm) {
+        if let Some(alg) = MgmAlgorithm::from_id(alg) {
+            return Ok(alg);
+        }
+    }
+    Ok(m.mgm_algorithm.map(mgm_alg).unwrap_or(MgmAlgorithm::TripleDes))
+}
+
+/// Mutual authentication with the management key: `--mgm-key`,
+/// `$SUBSIM_MGM_KEY`, the factory key, or (at a terminal) a hidden prompt.
+pub fn authenticate(s: &mut Session, m: &MgmArgs) -> Result<(), Failure> {
+    let alg = mgm_algorithm(s, m)?;
+    let given = secret::mgm_key(m.mgm_key.as_deref())?;
+    let factory = alg == MgmAlgorithm::TripleDes;
+    let key = match given {
+        Some(k) => k,
+        None if factory => Zeroizing::new(piv::DEFAULT_MGM_KEY.to_vec()),
+        None => ask_mgm_key(alg)?,
+    };
+    if key.len() != alg.key_len() {
+        return Err(Failure::Usage(format!(
+            "the card's management key is {} ({} bytes, {} hex digits); the key given is {} bytes: give the card's key with --mgm-key HEX or $SUBSIM_MGM_KEY",
+            names::mgm_label(alg),
+            alg.key_len(),
+            alg.key_len() * 2,
+            key.len()
+        )));
+    }
+    let r = s.card()?.authenticate(alg, &key);
+    match r {
+        Ok(()) => {}
+        Err(e) if e.sw().is_some() && m.mgm_key.is_none() && std::env::var_os("SUBSIM_MGM_KEY").is_none() => {
+            // The factory key was tried and refused: ask, where someone can answer.
+            if !std::io::stdin().is_terminal() {
+                return Err(match explain(s, e, Op::Mgm) {
+                    Failure::Refused(r) => Failure::Refused(Refusal {
+                        message: format!("the card refused the factory management key (card answered {:04X})", r.sw.0),
+                        hint: Some("give the card's key with --mgm-key HEX or $SUBSIM_MGM_KEY".into()),
+                        sw: r.sw,
+                    }),
+                    f => f,
+                });
+            }
+            let key = ask_mgm_key(alg)?;
+            let r = s.card()?.authenticate(alg, &key);
+            r.map_err(|e| explain(s, e, Op::Mgm))?;
+            return Ok(());
+        }
+        Err(e) => return Err(explain(s, e, Op::Mgm)),
+    }
+    if key.as_slice() == piv::DEFAULT_MGM_KEY && alg == MgmAlgorithm::TripleDes {
+        s.say("warning: this card still has the factory management key: set your own with `subsim mgm set`");
+    }
+    Ok(())
+}
+
+pub fn ask_mgm_key(alg: MgmAlgorithm) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(format!(
+            "the card's management key is {}, not the factory 3DES key: give it with --mgm-key HEX or $SUBSIM_MGM_KEY",
+            names::mgm_label(alg)
+        )));
+    }
+    let hex = secret::prompt(&format!("management key ({}, hex): ", names::mgm_label(alg)))?;
+    Ok(Zeroizing::new(secret::hex_decode(&hex).ok_or("the management key must be hex".to_string())?))
+}

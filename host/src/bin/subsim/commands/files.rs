@@ -1,0 +1,132 @@
+//! Files, stdin and stdout: inputs read (`-` is stdin, never a terminal
+//! without a prompt), results delivered (`--out`, `-` is stdout), keys and
+//! certificates in PEM or DER.
+
+use super::*;
+
+/// A file's bytes; `-` reads stdin (a pipe: a terminal is refused, since
+/// nothing prompts there).
+pub fn read_file(p: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    match session::file_arg(p) {
+        Some(p) => std::fs::read(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display()))),
+        None => read_stdin(what),
+    }
+}
+
+pub fn read_stdin(what: &str) -> Result<Vec<u8>, Failure> {
+    if std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(format!(
+            "{what} is read from a file or a pipe, not typed at a terminal: name the file (or pipe it in with `-`)"
+        )));
+    }
+    let mut buf = Vec::new();
+    std::io::stdin().read_to_end(&mut buf).map_err(|e| Failure::Usage(format!("stdin: {e}")))?;
+    Ok(buf)
+}
+
+/// The input a command signs or checks: a file, or stdin when it is a pipe.
+pub fn read_input(file: &Option<PathBuf>, what: &str) -> Result<Vec<u8>, Failure> {
+    match file {
+        Some(p) => read_file(p, what),
+        None => read_stdin(what),
+    }
+}
+
+/// A result that is a file's content (a key, a certificate, a signature):
+/// to `--out FILE`, or to stdout (`-` or no --out). With --json the content
+/// goes into `json` under `field` (text) and is never written raw.
+pub fn deliver(
+    s: &Session,
+    to: Option<&Path>,
+    content: Vec<u8>,
+    text: bool,
+    field: &str,
+    mut j: Value,
+) -> Result<Out, Failure> {
+    if let Some(p) = to.and_then(session::file_arg) {
+        std::fs::write(p, &content).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
+        j["file"] = p.display().to_string().into();
+        if !s.opts.json {
+            s.say(&format!("wrote {} bytes to {}", content.len(), p.display()));
+        }
+        return Ok(Out { text: String::new(), json: j, bytes: None });
+    }
+    j[field] = if text {
+        String::from_utf8_lossy(&content).into_owned().into()
+    } else {
+        base64::engine::general_purpose::STANDARD.encode(&content).into()
+    };
+    if text {
+        Ok(Out { text: String::from_utf8_lossy(&content).trim_end().to_string(), json: j, bytes: None })
+    } else {
+        Ok(Out { text: String::new(), json: j, bytes: Some(content) })
+    }
+}
+
+/// A public key as PEM (SubjectPublicKeyInfo) or DER.
+pub fn encode_public_key(key: &RsaPublicKey, f: Format) -> Result<Vec<u8>, Failure> {
+    match f {
+        Format::Pem => {
+            Ok(key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?.into_bytes())
+        }
+        Format::Der => Ok(key.to_public_key_der().map_err(|e| Failure::Usage(e.to_string()))?.into_vec()),
+    }
+}
+
+/// A public key from a file (PEM or DER; SubjectPublicKeyInfo or PKCS#1).
+pub fn read_public_key(p: &Path) -> Result<RsaPublicKey, Failure> {
+    let bytes = read_file(p, "the public key")?;
+    let name = p.display();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Failure::Usage(format!(
+            "{name} is empty: expected the slot's public key (PEM or DER), as `subsim key generate` writes it"
+        )));
+    }
+    let parsed = match std::str::from_utf8(&bytes).ok().filter(|t| t.contains("-----BEGIN")) {
+        Some(pem) if pem.contains("RSA PUBLIC KEY") => RsaPublicKey::from_pkcs1_pem(pem).map_err(|e| e.to_string()),
+        Some(pem) => RsaPublicKey::from_public_key_pem(pem).map_err(|e| e.to_string()),
+        None => RsaPublicKey::from_public_key_der(&bytes).map_err(|e| e.to_string()),
+    };
+    parsed.map_err(|e| {
+        Failure::Usage(format!("{name} is not an RSA public key (PEM or DER, as `subsim key generate` writes): {e}"))
+    })
+}
+
+/// A certificate from a file or stdin: PEM or DER, given back as DER.
+pub fn read_certificate(p: &Path) -> Result<Vec<u8>, Failure> {
+    let bytes = read_file(p, "the certificate")?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Failure::Usage(format!("{} is empty: expected a certificate (PEM or DER)", p.display())));
+    }
+    match std::str::from_utf8(&bytes).ok().filter(|t| t.contains("-----BEGIN")) {
+        Some(pem) => Ok(pem_rfc7468::decode_vec(pem.trim().as_bytes())
+            .map_err(|e| Failure::Usage(format!("{}: not a PEM certificate: {e}", p.display())))?
+            .1),
+        None => Ok(bytes),
+    }
+}
+
+/// The certificate's subject, expiry and RSA public key.
+pub fn describe_cert(der: &[u8]) -> Result<(String, String, RsaPublicKey), Failure> {
+    use x509_cert::der::{Decode, Encode};
+    const RSA: &str = "1.2.840.113549.1.1.1";
+    const EC: &str = "1.2.840.10045.2.1";
+    let cert =
+        x509_cert::Certificate::from_der(der).map_err(|e| Failure::Usage(format!("not an X.509 certificate: {e}")))?;
+    let tbs = &cert.tbs_certificate;
+    let oid = tbs.subject_public_key_info.algorithm.oid.to_string();
+    if oid != RSA {
+        let what = if oid == EC {
+            "an EC key (id-ecPublicKey, 1.2.840.10045.2.1)".to_string()
+        } else {
+            format!("a key of algorithm {oid}")
+        };
+        return Err(Failure::Usage(format!(
+            "the certificate for {} holds {what}; subsim handles RSA-2048 keys (rsaEncryption)",
+            tbs.subject
+        )));
+    }
+    let spki = tbs.subject_public_key_info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
+    let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| Failure::Usage(format!("not an RSA key: {e}")))?;
+    Ok((tbs.subject.to_string(), tbs.validity.not_after.to_string(), key))
+}

@@ -1,0 +1,379 @@
+//! One card session: the card opened once (on first need) and kept for every
+//! command that follows, as a card left in a reader keeps its PIN and binding
+//! state. A single command is a session of one; `subsim run FILE` and
+//! `subsim shell` run many commands in one.
+//!
+//! Also here: how every outcome reaches stdout (words, or one JSON object),
+//! broken pipes, and the terminal restored when a prompt is interrupted.
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use applet_spec::piv::Slot;
+use clap::Parser;
+use rsa::RsaPublicKey;
+use subsim_host::{CardProfile, Client, Profile, ReaderChoice};
+
+use crate::commands::{self, Card, Failure, Out};
+use crate::open::{self, Target};
+use crate::{Cli, Cmd};
+
+/// The options that shape output and the card's use, for one command.
+#[derive(Clone)]
+pub struct Opts {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub trace: bool,
+    pub create: bool,
+    /// How long to wait for a card file another program holds (--wait).
+    pub wait: std::time::Duration,
+    pub profile: Option<Profile>,
+    /// The card file named with --sim, if any.
+    pub sim: Option<std::path::PathBuf>,
+}
+
+/// The card and what this session learnt about it.
+pub struct Session {
+    pub target: Target,
+    pub opts: Opts,
+    card: Option<Card>,
+    profile: Option<CardProfile>,
+    /// Public keys generated in this session: what a later CSR, self-signed
+    /// or imported certificate is checked against.
+    pub generated: HashMap<Slot, RsaPublicKey>,
+    /// A PIN verification no signature has used yet (9C's "always" policy).
+    pub pin_fresh: bool,
+}
+
+impl Session {
+    pub fn new(target: Target, opts: Opts) -> Session {
+        Session { target, opts, card: None, profile: None, generated: HashMap::new(), pin_fresh: false }
+    }
+
+    /// The card, opened and its applet selected on first use.
+    pub fn card(&mut self) -> Result<&mut Card, Failure> {
+        if self.card.is_none() {
+            let mut c =
+                Client::new(open::open_waiting(&self.target, self.opts.trace, self.opts.create, self.opts.wait)?);
+            if self.opts.verbose {
+                eprintln!("subsim: using the {}", c.transport().describe());
+            }
+            c.select()?;
+            self.card = Some(c);
+        }
+        Ok(self.card.as_mut().expect("opened above"))
+    }
+
+    /// What the card has, narrowed to `--profile`/`$SUBSIM_PROFILE`.
+    pub fn profile(&mut self) -> Result<CardProfile, Failure> {
+        if let Some(p) = &self.profile {
+            return Ok(p.clone());
+        }
+        let limit = self.opts.profile;
+        let detected = self.card()?.detect_profile()?;
+        let p = match limit {
+            Some(l) => detected.narrowed_to(l),
+            None => detected,
+        };
+        if self.opts.verbose {
+            eprintln!("subsim: card profile {p}");
+        }
+        self.profile = Some(p.clone());
+        Ok(p)
+    }
+
+    /// Refuses a sub-SIM-only command on a card without the extensions.
+    pub fn require_subsim(&mut self, what: &str) -> Result<(), Failure> {
+        let p = self.profile()?;
+        if p.subsim {
+            Ok(())
+        } else {
+            Err(Failure::Unsupported(format!(
+                "this card has no sub-SIM extensions (profile {}): {what} needs a sub-SIM",
+                p.widest()
+            )))
+        }
+    }
+
+    /// A note on stderr, unless -q or --json.
+    pub fn say(&self, line: &str) {
+        if !self.opts.quiet {
+            eprintln!("subsim: {line}");
+        }
+    }
+}
+
+/// Runs the command line: one command, or a session of many. The exit code.
+pub fn main(cli: &Cli) -> u8 {
+    let target = match (&cli.reader, cli.serial, &cli.sim) {
+        (Some(r), _, _) => Target::Reader(ReaderChoice::Substring(r.clone())),
+        (_, Some(s), _) => Target::Reader(ReaderChoice::Serial(s)),
+        (_, _, Some(p)) => Target::Sim(p.clone()),
+        _ => Target::Sim(open::default_sim_state()),
+    };
+    let opts = opts_of(cli);
+    JSON.store(opts.json, Ordering::SeqCst);
+    let mut s = Session::new(target, opts);
+    match &cli.command {
+        Cmd::Run { file } => run_file(&mut s, file),
+        Cmd::Shell => shell(&mut s),
+        cmd => emit(commands::run(cmd, &mut s), &s.opts),
+    }
+}
+
+fn opts_of(cli: &Cli) -> Opts {
+    Opts {
+        json: cli.json,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        trace: cli.trace,
+        create: cli.create,
+        wait: cli.wait.unwrap_or_default(),
+        profile: cli.profile,
+        sim: cli.sim.clone(),
+    }
+}
+
+/// Prints an outcome as the options say; returns its exit code.
+pub fn emit(result: Result<Out, Failure>, opts: &Opts) -> u8 {
+    match result {
+        Ok(out) => {
+            if opts.json {
+                let mut j = out.json;
+                if let Some(obj) = j.as_object_mut() {
+                    obj.insert("ok".into(), true.into());
+                }
+                stdout(format!("{j}\n").as_bytes());
+            } else if let Some(bytes) = &out.bytes {
+                stdout(bytes);
+            } else if !out.text.is_empty() {
+                stdout(format!("{}\n", out.text).as_bytes());
+            }
+            0
+        }
+        Err(f) => {
+            let r = f.report();
+            if opts.json {
+                stdout(format!("{}\n", r.json()).as_bytes());
+            }
+            eprintln!("subsim: {}", r.message);
+            if let Some(h) = &r.hint {
+                eprintln!("hint: {h}");
+            }
+            r.code
+        }
+    }
+}
+
+/// Writes to stdout; a reader that went away (`subsim man | head`) ends
+/// the program quietly with exit 0, never a panic.
+pub fn stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("subsim: writing the output: {e}");
+        std::process::exit(2);
+    }
+}
+
+// ---- sessions of many commands ---------------------------------------------------
+
+/// One line of a session: its words, parsed as a subsim command line.
+fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let Some(words) = shlex::split(line) else {
+        return Some(Err(Failure::Usage(format!("unbalanced quotes in {line:?}"))));
+    };
+    let words = if words.first().map(String::as_str) == Some("subsim") { &words[1..] } else { &words[..] };
+    let cli = match Cli::try_parse_from(std::iter::once("subsim".to_string()).chain(words.iter().cloned())) {
+        Ok(cli) => cli,
+        Err(e) => return Some(Err(Failure::Usage(e.render().to_string().trim().to_string()))),
+    };
+    if cli.reader.is_some() || cli.serial.is_some() || cli.sim.is_some() {
+        return Some(Err(Failure::Usage(
+            "a session uses one card: put --reader, --serial or --sim before `run`/`shell`, not on its lines".into(),
+        )));
+    }
+    if matches!(cli.command, Cmd::Run { .. } | Cmd::Shell) {
+        return Some(Err(Failure::Usage("sessions do not nest: run and shell are not commands of a session".into())));
+    }
+    Some(Ok(cli))
+}
+
+/// Runs one line in the session, with the session's options plus the line's.
+/// A failure's JSON says which line of a session it came from.
+fn at_line(result: Result<Out, Failure>, line: usize) -> Result<Out, Failure> {
+    result.map_err(|f| Failure::WithData(Box::new(f), serde_json::json!({ "line": line })))
+}
+
+fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<u8> {
+    let cli = parse_line(line)?;
+    let code = match cli {
+        Err(f) => emit(at_line(Err(f), number), outer),
+        Ok(cli) => {
+            let own = opts_of(&cli);
+            s.opts = Opts {
+                json: outer.json || own.json,
+                quiet: outer.quiet || own.quiet,
+                verbose: outer.verbose || own.verbose,
+                ..outer.clone()
+            };
+            let code = emit(at_line(commands::run(&cli.command, s), number), &s.opts.clone());
+            s.opts = outer.clone();
+            code
+        }
+    };
+    Some(code)
+}
+
+fn run_file(s: &mut Session, file: &Path) -> u8 {
+    let outer = s.opts.clone();
+    let text = if file == Path::new("-") {
+        if std::io::stdin().is_terminal() {
+            return emit(
+                Err(Failure::Usage("run - reads commands from a pipe; at a terminal use `subsim shell`".into())),
+                &outer,
+            );
+        }
+        let mut t = String::new();
+        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut t) {
+            Ok(_) => t,
+            Err(e) => return emit(Err(Failure::Usage(format!("stdin: {e}"))), &outer),
+        }
+    } else {
+        match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => return emit(Err(Failure::Usage(format!("{}: {e}", file.display()))), &outer),
+        }
+    };
+    for (n, line) in text.lines().enumerate() {
+        if let Some(code) = run_line(s, &outer, line, n + 1) {
+            if code != 0 {
+                if !outer.json {
+                    eprintln!("subsim: {}:{}: stopped here: {}", file.display(), n + 1, line.trim());
+                }
+                return code;
+            }
+        }
+    }
+    0
+}
+
+fn shell(s: &mut Session) -> u8 {
+    let outer = s.opts.clone();
+    let interactive = std::io::stdin().is_terminal();
+    if interactive && !outer.quiet {
+        eprintln!("subsim shell: one command per line, one card session; `help` lists commands; Ctrl-D ends");
+    }
+    let mut last = 0;
+    let mut number = 0;
+    let stdin = std::io::stdin();
+    loop {
+        if interactive {
+            eprint!("subsim> ");
+        }
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("subsim: {e}");
+                return 2;
+            }
+        }
+        match line.trim() {
+            "exit" | "quit" => break,
+            "help" => {
+                let mut c = <Cli as clap::CommandFactory>::command();
+                let _ = c.print_help();
+                continue;
+            }
+            _ => {}
+        }
+        number += 1;
+        if let Some(code) = run_line(s, &outer, &line, number) {
+            last = code;
+        }
+    }
+    if interactive {
+        eprintln!();
+    }
+    last
+}
+
+// ---- interrupts and the terminal ------------------------------------------------------
+
+static JSON: AtomicBool = AtomicBool::new(false);
+static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
+
+/// Keeps the terminal's settings while a hidden prompt runs: an interrupt
+/// (Ctrl-C) restores them before the program ends, so echo comes back.
+pub struct TerminalGuard;
+
+impl TerminalGuard {
+    pub fn save() -> TerminalGuard {
+        if let Ok(tty) = std::fs::File::open("/dev/tty") {
+            use std::os::fd::AsRawFd;
+            // SAFETY: tcgetattr fills a plain C struct from an open descriptor.
+            let mut t: libc::termios = unsafe { std::mem::zeroed() };
+            if unsafe { libc::tcgetattr(tty.as_raw_fd(), &mut t) } == 0 {
+                *SAVED_TERMINAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+            }
+        }
+        TerminalGuard
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        SAVED_TERMINAL.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+fn restore_terminal() {
+    let saved = *SAVED_TERMINAL.lock().unwrap_or_else(|e| e.into_inner());
+    if let (Some(t), Ok(tty)) = (saved, std::fs::OpenOptions::new().write(true).open("/dev/tty")) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: tcsetattr with settings tcgetattr gave for the same terminal.
+        unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &t) };
+        let _ = (&tty).write_all(b"\n");
+    }
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP: restore the terminal, report, exit 130.
+pub fn install_interrupt_handler() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            interrupted();
+        }
+    });
+}
+
+/// Ends the program after an interrupt: terminal restored, reported, exit 130.
+pub fn interrupted() -> ! {
+    static ONCE: Mutex<()> = Mutex::new(());
+    let _only_one = ONCE.lock();
+    restore_terminal();
+    if JSON.load(Ordering::SeqCst) {
+        let r = Failure::Interrupted.report();
+        let _ = writeln!(std::io::stdout(), "{}", r.json());
+    }
+    eprintln!("subsim: interrupted");
+    std::process::exit(130);
+}
+
+/// The path of a file argument, or None for `-` (stdin/stdout).
+pub fn file_arg(p: &Path) -> Option<&Path> {
+    (p != Path::new("-")).then_some(p)
+}

@@ -1,0 +1,390 @@
+//! A TEST certification authority, for labs, demos and tests: it issues
+//! login (9A) and transaction (9C) certificates from certificate requests,
+//! revokes them, and publishes CRLs. Its key is an unencrypted file: it is
+//! not a CA to trust with anything real, and its name says so.
+//!
+//! On disk (`save`/`open`), a directory holds:
+//! `README.txt`, `ca.pem` (its certificate), `ca-key.pem` (its private key,
+//! mode 0600), `state.json` (what it issued and revoked, the CRL number),
+//! and whatever the command line writes next to them (`crl.pem`, `issued/`).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
+use openssl::bn::BigNum;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::error::ErrorStack;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, PKeyRef, Private, Public};
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+};
+use openssl::x509::{
+    X509Builder, X509Crl, X509CrlBuilder, X509Name, X509NameBuilder, X509Req, X509RevokedBuilder, X509,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Refusal, Role};
+use crate::time::unix;
+
+/// Every test CA's name carries this, so nobody mistakes one for a real CA.
+pub const TEST_MARK: &str = "TEST CA";
+
+/// What can go wrong running the test CA.
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    #[error("{path}: {detail}")]
+    File { path: String, detail: String },
+    #[error("OpenSSL: {0}")]
+    Ssl(#[from] ErrorStack),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IssuedRecord {
+    /// Hex, as OpenSSL prints serials.
+    pub serial: String,
+    pub subject: String,
+    pub role: String,
+    pub not_after: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RevokedRecord {
+    pub serial: String,
+    /// Seconds since 1970.
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Records {
+    issued: Vec<IssuedRecord>,
+    revoked: Vec<RevokedRecord>,
+    crl_number: u64,
+}
+
+/// A test CA: an EC P-256 key and its certificate (self-signed root, or an
+/// intermediate signed by another test CA).
+pub struct TestCa {
+    key: PKey<Private>,
+    cert: X509,
+    records: Records,
+}
+
+/// Parses `CN=Alice,O=Bank` (RFC 4514: the last RDN first) or
+/// `/O=Bank/CN=Alice` (OpenSSL's form: the first RDN first).
+pub fn parse_name(s: &str) -> Result<X509Name, CaError> {
+    let mut b = X509NameBuilder::new()?;
+    let mut parts: Vec<&str> = match s.strip_prefix('/') {
+        Some(rest) => rest.split('/').collect(),
+        None => s.split(',').rev().collect(),
+    };
+    parts.retain(|p| !p.trim().is_empty());
+    let mut any = false;
+    for part in parts.into_iter().map(str::trim) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| CaError::Invalid(format!("name {s:?}: write it like CN=Alice,O=Bank")))?;
+        b.append_entry_by_text(k.trim(), v.trim()).map_err(|e| CaError::Invalid(format!("name {s:?}: {k}: {e}")))?;
+        any = true;
+    }
+    if !any {
+        return Err(CaError::Invalid(format!("name {s:?} is empty")));
+    }
+    Ok(b.build())
+}
+
+fn random_serial() -> Result<Asn1Integer, ErrorStack> {
+    let mut b = crate::random::<16>();
+    b[0] &= 0x7F; // positive
+    b[0] |= 0x01; // and 16 bytes long
+    BigNum::from_slice(&b)?.to_asn1_integer()
+}
+
+fn time(t: SystemTime) -> Result<Asn1Time, ErrorStack> {
+    Asn1Time::from_unix(unix(t) as _)
+}
+
+fn new_key() -> Result<PKey<Private>, ErrorStack> {
+    PKey::from_ec_key(EcKey::generate(&*EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?)?)
+}
+
+fn serial_hex(c: &X509) -> String {
+    c.serial_number().to_bn().and_then(|b| b.to_hex_str().map(|s| s.to_string())).unwrap_or_default()
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CaError + '_ {
+    move |e| CaError::File { path: path.display().to_string(), detail: e.to_string() }
+}
+
+impl TestCa {
+    /// A self-signed root valid from `now` for `days`; "TEST CA" is added to
+    /// the name's CN when it is not there.
+    pub fn new(subject: &str, now: SystemTime, days: u32) -> Result<TestCa, CaError> {
+        let key = new_key()?;
+        let name = parse_name(&marked(subject))?;
+        let cert = ca_certificate(&name, &key, &name, &key, None, now, days)?;
+        Ok(TestCa { key, cert, records: Records::default() })
+    }
+
+    /// An intermediate CA, issued by this one.
+    pub fn intermediate(&mut self, subject: &str, now: SystemTime, days: u32) -> Result<TestCa, CaError> {
+        let key = new_key()?;
+        let name = parse_name(&marked(subject))?;
+        let cert = ca_certificate(&name, &key, self.cert.subject_name(), &self.key, Some(&self.cert), now, days)?;
+        self.records.issued.push(IssuedRecord {
+            serial: serial_hex(&cert),
+            subject: crate::chain::name(&name),
+            role: "CA".into(),
+            not_after: cert.not_after().to_string(),
+        });
+        Ok(TestCa { key, cert, records: Records::default() })
+    }
+
+    pub fn certificate(&self) -> &X509 {
+        &self.cert
+    }
+
+    pub fn issued(&self) -> &[IssuedRecord] {
+        &self.records.issued
+    }
+
+    pub fn revoked(&self) -> &[RevokedRecord] {
+        &self.records.revoked
+    }
+
+    /// Issues a certificate for a PKCS#10 request (PEM or DER), after
+    /// checking the request is signed by the key it carries. The subject is
+    /// the request's unless `subject` is given.
+    pub fn issue(
+        &mut self,
+        request: &[u8],
+        subject: Option<&str>,
+        role: Role,
+        now: SystemTime,
+        days: u32,
+    ) -> Result<X509, CaError> {
+        let req = read_request(request)?;
+        let public = req.public_key()?;
+        if !req.verify(&public)? {
+            return Err(Refusal::BadRequestSignature.into());
+        }
+        let name = match subject {
+            Some(s) => parse_name(s)?,
+            None => req.subject_name().to_owned()?,
+        };
+        let until = now + std::time::Duration::from_secs(u64::from(days) * 86400);
+        self.issue_for_key(&name, &public, role, now, until)
+    }
+
+    /// Issues a certificate for a public key, valid from `not_before` to
+    /// `not_after` (any window: tests make expired and future ones).
+    pub fn issue_for_key(
+        &mut self,
+        subject: &X509Name,
+        public: &PKeyRef<Public>,
+        role: Role,
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<X509, CaError> {
+        let mut b = builder(subject, self.cert.subject_name(), public, not_before, not_after)?;
+        b.append_extension(BasicConstraints::new().critical().build()?)?;
+        let ku = match role {
+            Role::Login => KeyUsage::new().critical().digital_signature().build()?,
+            Role::Transaction => KeyUsage::new().critical().digital_signature().non_repudiation().build()?,
+        };
+        b.append_extension(ku)?;
+        if role == Role::Login {
+            b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
+        }
+        let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&self.cert), None))?;
+        b.append_extension(ski)?;
+        let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&self.cert), None))?;
+        b.append_extension(aki)?;
+        b.sign(&self.key, MessageDigest::sha256())?;
+        let cert = b.build();
+        self.records.issued.push(IssuedRecord {
+            serial: serial_hex(&cert),
+            subject: crate::chain::name(subject),
+            role: role.to_string(),
+            not_after: cert.not_after().to_string(),
+        });
+        Ok(cert)
+    }
+
+    /// Revokes a certificate this CA issued, by serial (hex, any case) or
+    /// by the certificate; from `now`. Revoking twice changes nothing.
+    pub fn revoke(&mut self, serial: &str, now: SystemTime) -> Result<(), CaError> {
+        let want = serial.trim().trim_start_matches("0x").to_ascii_uppercase();
+        let found = self.records.issued.iter().find(|i| i.serial.eq_ignore_ascii_case(&want));
+        let Some(found) = found else {
+            return Err(CaError::Invalid(format!("this CA issued no certificate with serial {want}")));
+        };
+        if !self.records.revoked.iter().any(|r| r.serial == found.serial) {
+            self.records.revoked.push(RevokedRecord { serial: found.serial.clone(), at: unix(now) });
+        }
+        Ok(())
+    }
+
+    pub fn revoke_certificate(&mut self, cert: &X509, now: SystemTime) -> Result<(), CaError> {
+        self.revoke(&serial_hex(cert), now)
+    }
+
+    /// A CRL listing every revoked certificate, in force from `this_update`
+    /// until `next_update`, with the next CRL number.
+    pub fn crl(&mut self, this_update: SystemTime, next_update: SystemTime) -> Result<X509Crl, CaError> {
+        self.records.crl_number += 1;
+        let mut b = X509CrlBuilder::new()?;
+        b.set_issuer_name(self.cert.subject_name())?;
+        b.set_last_update(&*time(this_update)?)?;
+        b.set_next_update(&*time(next_update)?)?;
+        for r in &self.records.revoked {
+            let mut rb = X509RevokedBuilder::new()?;
+            rb.set_serial_number(&*BigNum::from_hex_str(&r.serial)?.to_asn1_integer()?)?;
+            rb.set_revocation_date(&*Asn1Time::from_unix(r.at as _)?)?;
+            b.add_revoked(rb.build())?;
+        }
+        // RFC 5280 5.2.1 and 5.2.3: the authority key identifier and the CRL number.
+        let ctx_holder = X509Builder::new()?;
+        let aki =
+            AuthorityKeyIdentifier::new().keyid(true).build(&ctx_holder.x509v3_context(Some(&self.cert), None))?;
+        b.append_extension(aki)?;
+        let number = BigNum::from_u32(self.records.crl_number as u32)?.to_asn1_integer()?;
+        b.append_extension(openssl::x509::X509Extension::new_from_der(
+            &*Asn1Object::from_str("2.5.29.20")?,
+            false,
+            &*Asn1OctetString::new_from_bytes(&der_integer(&number)?)?,
+        )?)?;
+        b.sort()?;
+        b.sign(&self.key, MessageDigest::sha256())?;
+        Ok(b.build()?)
+    }
+
+    /// Writes the CA into `dir` (created if needed).
+    pub fn save(&self, dir: &Path) -> Result<(), CaError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        write(&dir.join("README.txt"), README.as_bytes(), false)?;
+        write(&dir.join("ca.pem"), &self.cert.to_pem()?, false)?;
+        write(&dir.join("ca-key.pem"), &self.key.private_key_to_pem_pkcs8()?, true)?;
+        let json = serde_json::to_vec_pretty(&self.records).map_err(|e| CaError::Invalid(e.to_string()))?;
+        write(&dir.join("state.json"), &json, false)
+    }
+
+    /// Reads a CA that `save` wrote.
+    pub fn open(dir: &Path) -> Result<TestCa, CaError> {
+        let read = |n: &str| {
+            let p = dir.join(n);
+            std::fs::read(&p).map_err(io(&p))
+        };
+        let cert = X509::from_pem(&read("ca.pem")?)?;
+        let key = PKey::private_key_from_pem(&read("ca-key.pem")?)?;
+        let records = serde_json::from_slice(&read("state.json")?)
+            .map_err(|e| CaError::File { path: dir.join("state.json").display().to_string(), detail: e.to_string() })?;
+        if !cert.public_key()?.public_eq(&key) {
+            return Err(CaError::Invalid(format!("{}: the key does not match ca.pem", dir.display())));
+        }
+        Ok(TestCa { key, cert, records })
+    }
+
+    /// Whether `dir` holds a saved CA.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("ca.pem").exists() && dir.join("ca-key.pem").exists()
+    }
+}
+
+const README: &str = "This directory is a TEST certification authority made by `subsim ca init`.\n\
+Its private key (ca-key.pem) is an unencrypted file: it is for labs and demos only.\n\
+Never trust it for anything real.\n";
+
+fn marked(subject: &str) -> String {
+    if subject.contains(TEST_MARK) {
+        subject.to_string()
+    } else if subject.starts_with('/') {
+        format!("{subject} ({TEST_MARK})")
+    } else if let Some(rest) = subject.strip_prefix("CN=") {
+        match rest.split_once(',') {
+            Some((cn, more)) => format!("CN={cn} ({TEST_MARK}),{more}"),
+            None => format!("CN={rest} ({TEST_MARK})"),
+        }
+    } else {
+        format!("CN={TEST_MARK},{subject}")
+    }
+}
+
+/// A v3 certificate with a random serial, before its extensions.
+fn builder<T: openssl::pkey::HasPublic>(
+    subject: &openssl::x509::X509NameRef,
+    issuer: &openssl::x509::X509NameRef,
+    key: &PKeyRef<T>,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> Result<X509Builder, ErrorStack> {
+    let mut b = X509Builder::new()?;
+    b.set_version(2)?;
+    b.set_serial_number(&*random_serial()?)?;
+    b.set_subject_name(subject)?;
+    b.set_issuer_name(issuer)?;
+    b.set_pubkey(key)?;
+    b.set_not_before(&*time(not_before)?)?;
+    b.set_not_after(&*time(not_after)?)?;
+    Ok(b)
+}
+
+fn ca_certificate(
+    subject: &X509Name,
+    key: &PKey<Private>,
+    issuer: &openssl::x509::X509NameRef,
+    issuer_key: &PKey<Private>,
+    issuer_cert: Option<&X509>,
+    now: SystemTime,
+    days: u32,
+) -> Result<X509, ErrorStack> {
+    let until = now + std::time::Duration::from_secs(u64::from(days) * 86400);
+    let mut b = builder(subject, issuer, key, now, until)?;
+    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+    b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer_cert.map(|c| &**c), None))?;
+    b.append_extension(ski)?;
+    if let Some(parent) = issuer_cert {
+        let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(parent), None))?;
+        b.append_extension(aki)?;
+    }
+    b.sign(issuer_key, MessageDigest::sha256())?;
+    Ok(b.build())
+}
+
+/// A certificate request, PEM or DER.
+pub fn read_request(bytes: &[u8]) -> Result<X509Req, CaError> {
+    let pem = std::str::from_utf8(bytes).is_ok_and(|t| t.contains("-----BEGIN"));
+    let req = if pem { X509Req::from_pem(bytes) } else { X509Req::from_der(bytes) };
+    req.map_err(|e| Refusal::malformed("certificate request", e).into())
+}
+
+fn der_integer(i: &openssl::asn1::Asn1IntegerRef) -> Result<Vec<u8>, ErrorStack> {
+    let bytes = i.to_bn()?.to_vec();
+    let mut v = if bytes.is_empty() || bytes[0] & 0x80 != 0 { vec![0] } else { Vec::new() };
+    v.extend(bytes);
+    let mut der = vec![0x02, v.len() as u8];
+    der.extend(v);
+    Ok(der)
+}
+
+fn write(path: &PathBuf, bytes: &[u8], secret: bool) -> Result<(), CaError> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let _ = secret;
+    let mut f = o.open(path).map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
