@@ -142,7 +142,13 @@ fn parse_log(log: &str, cargo_err: &str) -> Vec<(String, String, Outcome, Option
 pub fn build(log: &str, cargo_err: &str, events: &str, suite_version: &str, date: &str) -> Report {
     let events: Vec<Value> = events.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let of = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let card = events.iter().find(|e| of(e, "event") == "card").cloned().unwrap_or(Value::Null);
+    let mut card = events.iter().find(|e| of(e, "event") == "card").cloned().unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut card {
+        // Where the event came from is not a property of the card.
+        for k in ["event", "binary", "test"] {
+            fields.remove(k);
+        }
+    }
     let mut tests = Vec::new();
     for (file, name, mut outcome, mut reason) in parse_log(log, cargo_err) {
         let mine: Vec<&Value> = events.iter().filter(|e| of(e, "binary") == file && of(e, "test") == name).collect();
@@ -328,7 +334,7 @@ impl Report {
             let _ = writeln!(x, "    <properties>");
             if let Value::Object(card) = &self.card {
                 for (k, v) in card {
-                    if ["event", "binary", "test"].contains(&k.as_str()) || v.is_null() {
+                    if v.is_null() {
                         continue;
                     }
                     let v = v.as_str().map_or(v.to_string(), str::to_string);
@@ -464,6 +470,7 @@ not json
         assert!(xml.contains("<skipped message=\"needs the subsim profile\"/>"));
         let json: Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(json["summary"]["failed"], 1);
+        assert_eq!((json["card"]["profile"].as_str(), json["card"].get("test")), (Some("subsim"), None));
     }
 
     #[test]
