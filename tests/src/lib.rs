@@ -285,7 +285,9 @@ pub fn try_card(needs: Needs) -> Option<Card> {
     let may_wipe = simulator || id.allowed();
     let mode = if may_wipe { mode } else { ResetMode::NonDestructive };
     let mode_label = if sim && requested.is_none() { "none needed (a fresh card per test)" } else { mode.name() };
-    announce(&target_name, atr.as_deref(), &detected, &profile, &id, mode_label);
+    // In-process, every test has a card of its own: no one serial to show.
+    let shown = if sim { Identity::default() } else { id.clone() };
+    announce(&target_name, atr.as_deref(), &detected, &profile, &shown, mode_label);
 
     if !profile.has(needs.profile) {
         let why = match profile_limit() {
