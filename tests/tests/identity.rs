@@ -144,8 +144,13 @@ fn discovery_chuid_serial_version() {
         assert!(version[0] >= 1, "version {version:?}");
         let yubico = "Yubico PIV extensions, GET VERSION";
         card.expect("00 FD 01 00", yubico, &[Sw::INCORRECT_P1_P2], &[Sw::OK, Sw(0x6A81), Sw::INS_NOT_SUPPORTED]);
-        card.expect(
+        // Data where none belongs; a card that ignores it answers the serial
+        // (9000, or 61xx with it waiting).
+        let r = raw(&mut card, "00 F8 00 00 01 00");
+        let sw = if r.sw.remaining().is_some() { Sw::OK } else { r.sw };
+        card.judge(
             "00 F8 00 00 01 00",
+            sw,
             "Yubico PIV extensions, GET SERIAL",
             &[Sw::WRONG_LENGTH],
             &[Sw::OK, Sw::INCORRECT_DATA],
