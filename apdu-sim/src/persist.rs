@@ -45,19 +45,19 @@ pub const MAX_FILE_LEN: u64 = 1 << 20;
 /// The try limits a PIN or PUK may have: `63Cx` counts at most 15 tries.
 pub const TRY_LIMITS: RangeInclusive<u8> = 1..=15;
 
-#[derive(Debug, thiserror::Error)]
 /// Why a card file could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("card file {path}: {source}")]
     /// The file system refused (open, read, write, rename, sync).
+    #[error("card file {path}: {source}")]
     Io {
         /// The card file.
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
     },
-    #[error("card file {path}: {problem}")]
     /// The file is not a valid card: bad JSON, or a field fails its check.
+    #[error("card file {path}: {problem}")]
     Invalid {
         /// The card file.
         path: PathBuf,

@@ -19,14 +19,14 @@ pub const SHORT_MAX_NC: usize = 255;
 /// Why bytes are not a command APDU. The card answers all of these with 6700.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ApduError {
-    #[error("an APDU needs at least 4 header bytes, got {0}")]
     /// Fewer than the 4 header bytes CLA INS P1 P2 (the count received).
+    #[error("an APDU needs at least 4 header bytes, got {0}")]
     TooShort(usize),
-    #[error("Lc and Le do not fit the {0} bytes received")]
     /// Lc/Le encoding does not account for the bytes received (their count), ISO 7816-4 5.1.
+    #[error("Lc and Le do not fit the {0} bytes received")]
     LengthMismatch(usize),
-    #[error("an extended Lc of zero is not allowed")]
     /// Extended Lc `00 0000`: ISO 7816-4 5.1 forbids an extended Lc of zero.
+    #[error("an extended Lc of zero is not allowed")]
     ZeroExtendedLc,
 }
 

@@ -57,7 +57,7 @@ pub use sw::Sw;
 /// Bytes that do not decode as the message expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("malformed data: {0}")]
     /// A TLV or fixed field is missing, misplaced or of the wrong length; the text names which.
+    #[error("malformed data: {0}")]
     Malformed(&'static str),
 }

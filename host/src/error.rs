@@ -29,8 +29,8 @@ pub enum TransportKind {
     Other,
 }
 
-#[derive(Debug, thiserror::Error)]
 /// Everything a card operation can fail with.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The transport could not carry the APDU.
     #[error("{message}")]
