@@ -209,7 +209,7 @@ impl Algorithm {
 /// Yubico's RSA-3072 and RSA-4096).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyAlgorithm {
-    /// RSA 1024 (06); legacy, for reading old cards.
+    /// RSA 1024 (06).
     Rsa1024,
     /// RSA 2048 (07).
     Rsa2048,

@@ -207,7 +207,7 @@ impl PcscTransport {
     pub fn atr(&self) -> &[u8] {
         &self.atr
     }
-    /// The ATR decoded: protocols and historical bytes.
+    /// What the ATR says: extended length, chaining, whether it is the simulator.
     pub fn atr_info(&self) -> AtrInfo {
         atr::parse(&self.atr)
     }
