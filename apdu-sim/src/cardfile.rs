@@ -68,7 +68,9 @@ pub struct CardFile {
 
 /// What [`CardFile::open`] found.
 pub struct Opened {
+    /// The file, held (locked) for as long as this value lives.
     pub file: CardFile,
+    /// The card the file holds.
     pub state: Persistent,
     /// The file did not exist: `state` is the new card, already saved.
     pub created: bool,
@@ -141,6 +143,7 @@ impl CardFile {
         }
     }
 
+    /// Where the card file is.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -5,7 +5,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: not valid hex: {text:?}")]
 pub struct ScriptError {
+    /// Line number, from 1.
     pub line: usize,
+    /// The line as read.
     pub text: String,
 }
 

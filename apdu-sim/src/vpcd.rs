@@ -18,6 +18,7 @@ use crate::SimCard;
 pub trait VirtualCard {
     /// The R-APDU; empty when the card lost power during the command.
     fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
+    /// Power off and on: transient state lost, persistent state kept.
     fn power_cycle(&mut self);
     /// Why the card stopped for good (a write it could not save), if it did.
     fn failure(&self) -> Option<String> {

@@ -35,27 +35,42 @@ pub const TEST_MARK: &str = "TEST CA";
 /// What can go wrong running the test CA.
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
+    /// A CA file could not be read or written.
     #[error("{path}: {detail}")]
-    File { path: String, detail: String },
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong with it.
+        detail: String,
+    },
+    /// OpenSSL failed.
     #[error("OpenSSL: {0}")]
     Ssl(#[from] ErrorStack),
+    /// A certificate or request was refused (e.g. a failed attestation).
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// An argument cannot work (e.g. an unknown serial to revoke).
     #[error("{0}")]
     Invalid(String),
 }
 
+/// A certificate the test CA issued, as kept in its records.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IssuedRecord {
     /// Hex, as OpenSSL prints serials.
     pub serial: String,
+    /// Subject DN, one line.
     pub subject: String,
+    /// What it was issued for: `CA`, `login` or `transactions`.
     pub role: String,
+    /// End of validity, as OpenSSL prints dates.
     pub not_after: String,
 }
 
+/// A certificate the test CA revoked, as kept in its records (and listed in its CRL).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RevokedRecord {
+    /// Serial, hex as OpenSSL prints it.
     pub serial: String,
     /// Seconds since 1970.
     pub at: i64,
@@ -146,14 +161,17 @@ impl TestCa {
         Ok(TestCa { key, cert, records: Records::default() })
     }
 
+    /// The CA's own certificate: the anchor a server trusts.
     pub fn certificate(&self) -> &X509 {
         &self.cert
     }
 
+    /// Every certificate issued, the CA's own first.
     pub fn issued(&self) -> &[IssuedRecord] {
         &self.records.issued
     }
 
+    /// Every certificate revoked.
     pub fn revoked(&self) -> &[RevokedRecord] {
         &self.records.revoked
     }
@@ -231,6 +249,7 @@ impl TestCa {
         Ok(())
     }
 
+    /// Revokes `cert`, if this CA issued it; the next CRL lists it.
     pub fn revoke_certificate(&mut self, cert: &X509, now: SystemTime) -> Result<(), CaError> {
         self.revoke(&serial_hex(cert), now)
     }
