@@ -23,8 +23,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
     name = "apdu-sim",
     version,
     about = "The simulated sub-SIM card",
-    after_help = "Exit codes: 0 done; 2 an error (a bad script line, a state file refused, a write that could \
-                  not be saved); 6 the state file is in use by another program (see --wait)."
+    after_help = format!(
+        "Exit codes: 0 done; 2 an error (a bad script line, a state file refused, a write that could not be \
+         saved); {EXIT_IN_USE} the state file is in use by another program (see --wait)."
+    )
 )]
 struct Cli {
     /// The library behind RSA private-key operations.

@@ -161,3 +161,11 @@ fn timing_profiles_are_named_and_checked() {
     let timed = child.wait_with_output().unwrap();
     assert_eq!((code, out), (0, String::from_utf8(timed.stdout).unwrap()));
 }
+
+#[test]
+fn help_gives_the_exit_code_a_held_card_file_really_gets() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let want = format!("{} the state file is in use", apdu_sim::cardfile::EXIT_IN_USE);
+    assert!(help.contains(&want), "{want:?} not in the help:\n{help}");
+}
