@@ -205,15 +205,18 @@ fn run_script(
         card.tear_at_write(n);
     }
 
-    let input: Box<dyn BufRead> = match &file {
+    let mut input: Box<dyn BufRead> = match &file {
         Some(path) => {
             Box::new(io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?))
         }
         None => Box::new(io::stdin().lock()),
     };
     let mut out = io::stdout().lock();
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
+    let mut line = String::new();
+    for i in 0.. {
+        if !script::read_line(&mut input, i + 1, &mut line)? {
+            break;
+        }
         let Some(apdu) = script::parse_line(i + 1, &line).map_err(|e| e.to_string())? else {
             continue;
         };
