@@ -1154,3 +1154,35 @@ fn the_shell_at_a_terminal_keeps_one_card_session() {
     t.send(b"\x04");
     assert_eq!(t.wait(), Some(2), "the last command's code: {}", t.seen);
 }
+
+#[test]
+fn a_failing_session_line_never_repeats_its_secrets() {
+    let sim = Sim::new("session-secrets");
+    let lines = [
+        ("pin verify --pin 987654", "987654", 1),
+        ("mgm set aes128 0123456789abcdef0123456789abcdZZ", "0123456789abcdef", 2),
+        ("pin verify --pin \"876543", "876543", 2),
+        (
+            "bind set 00112233445566778899aabbccddeeff0011223344556677 --mgm-key 0123456789ABCDEF0123456X",
+            "0123456789",
+            2,
+        ),
+    ];
+    for (i, (line, secret, code)) in lines.into_iter().enumerate() {
+        let file = format!("s{i}.txt");
+        std::fs::write(sim.file(&file), format!("info\n{line}\n")).unwrap();
+        for json in [false, true] {
+            let args: &[&str] = if json { &["--json", "run", &file] } else { &["run", &file] };
+            let o = sim.run(args, &[], b"");
+            let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            assert_eq!(o.status.code(), Some(code), "{line}: {err}");
+            assert!(!out.contains(secret) && !err.contains(secret), "{line:?} repeated:\n{out}\n{err}");
+            if !json {
+                assert!(err.contains(&format!("{file}:2")), "the line is named: {err}");
+            }
+        }
+        let o = sim.run(&["--json", "shell"], &[], format!("{line}\n").as_bytes());
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!out.contains(secret) && !err.contains(secret), "shell: {line:?} repeated:\n{out}\n{err}");
+    }
+}

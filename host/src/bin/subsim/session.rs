@@ -191,7 +191,8 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
         return None;
     }
     let Some(words) = shlex::split(line) else {
-        return Some(Err(Failure::Usage(format!("unbalanced quotes in {line:?}"))));
+        // Not the line itself: it may hold a PIN or a key.
+        return Some(Err(Failure::Usage("unbalanced quotes".into())));
     };
     let words = if words.first().map(String::as_str) == Some("subsim") { &words[1..] } else { &words[..] };
     let cli = match Cli::try_parse_from(std::iter::once("subsim".to_string()).chain(words.iter().cloned())) {
@@ -259,13 +260,31 @@ fn run_file(s: &mut Session, file: &Path) -> u8 {
         if let Some(code) = run_line(s, &outer, line, n + 1) {
             if code != 0 {
                 if !outer.json {
-                    eprintln!("subsim: {}:{}: stopped here: {}", file.display(), n + 1, line.trim());
+                    eprintln!("subsim: {}:{}: stopped here ({})", file.display(), n + 1, command_of(line));
                 }
                 return code;
             }
         }
     }
     0
+}
+
+/// The command a session line runs (`pin verify`), without its arguments:
+/// they may be a PIN or a key, which an error never repeats.
+fn command_of(line: &str) -> String {
+    let words = shlex::split(line).unwrap_or_default();
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut names = Vec::new();
+    for word in words.iter().skip_while(|w| *w == "subsim") {
+        let Some(sub) = command.find_subcommand(word).cloned() else { break };
+        names.push(sub.get_name().to_string());
+        command = sub;
+    }
+    if names.is_empty() {
+        "not a command".into()
+    } else {
+        names.join(" ")
+    }
 }
 
 fn shell(s: &mut Session) -> u8 {
