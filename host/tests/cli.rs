@@ -1186,3 +1186,37 @@ fn a_failing_session_line_never_repeats_its_secrets() {
         assert!(!out.contains(secret) && !err.contains(secret), "shell: {line:?} repeated:\n{out}\n{err}");
     }
 }
+
+#[test]
+fn sigterm_ends_a_session_whose_output_nobody_reads() {
+    let sim = Sim::new("sigterm-blocked");
+    // Far more JSON than a pipe holds; stdout is never read.
+    std::fs::write(sim.file("many.txt"), "pin verify --status\n".repeat(20_000)).unwrap();
+    let mut child = sim
+        .cmd(&["--json", "run", "many.txt"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wchan = format!("/proc/{}/wchan", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&wchan).unwrap_or_default().contains("pipe_write") {
+        assert!(std::time::Instant::now() < deadline, "the output never filled the pipe");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("SIGTERM did not end subsim blocked on its output (the card file stayed held)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    sim.ok(&["info"], &[]);
+}

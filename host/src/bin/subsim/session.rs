@@ -385,8 +385,15 @@ pub fn interrupted() -> ! {
     let _only_one = ONCE.lock();
     restore_terminal();
     if JSON.load(Ordering::SeqCst) {
-        let r = Failure::Interrupted.report();
-        let _ = writeln!(std::io::stdout(), "{}", r.json());
+        // The main thread may be stuck writing to a pipe nobody reads (and
+        // holding stdout's lock): try to say it, but never wait for long.
+        let line = format!("{}\n", Failure::Interrupted.report().json());
+        let (said, told) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = std::io::stdout().write_all(line.as_bytes());
+            let _ = said.send(());
+        });
+        let _ = told.recv_timeout(std::time::Duration::from_millis(500));
     }
     eprintln!("subsim: interrupted");
     std::process::exit(130);
