@@ -83,7 +83,8 @@ impl CardFile {
     /// holder to let go ([`StateError::InUse`] after that). A missing file
     /// is created (mode 0600) holding the card `new` makes.
     pub fn open(path: &Path, wait: Duration, new: impl FnOnce() -> Persistent) -> Result<Opened, StateError> {
-        let deadline = Instant::now() + wait;
+        // A wait beyond what the clock can count is a wait without end.
+        let deadline = Instant::now().checked_add(wait);
         let mut new = Some(new);
         let mut fresh = None;
         let mut second_looks = 0;
@@ -109,7 +110,7 @@ impl CardFile {
             };
             match file.try_lock() {
                 Ok(()) => {}
-                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                Err(TryLockError::WouldBlock) if deadline.is_none_or(|d| Instant::now() < d) => {
                     std::thread::sleep(RETRY);
                     continue;
                 }

@@ -337,3 +337,18 @@ fn a_read_only_file_system_serves_reads_and_refuses_writes() {
     fs.remount("rw");
     assert_eq!(tries(&state), 3);
 }
+
+#[test]
+fn any_wait_the_option_takes_is_a_wait_never_a_panic() {
+    let dir = temp_dir("wait-forever");
+    let state = dir.join("card.json");
+    for wait in ["0", "0.5", "1e18", "1.8e19"] {
+        let r = run_with(None, &state, &["--wait", wait], &format!("{SELECT}\n"));
+        assert_eq!((r.code, r.out.len()), (0, 1), "--wait {wait}: {}", r.err);
+    }
+    for bad in ["-1", "NaN", "inf", "1e20", "soon"] {
+        let r = run_with(None, &state, &[&format!("--wait={bad}")], &format!("{SELECT}\n"));
+        assert_eq!(r.code, 2, "--wait {bad}: {}", r.err);
+        assert!(r.err.contains("not a number of seconds") && !r.err.contains("panicked"), "{}", r.err);
+    }
+}
