@@ -1220,3 +1220,21 @@ fn sigterm_ends_a_session_whose_output_nobody_reads() {
     assert_eq!(status.code(), Some(130));
     sim.ok(&["info"], &[]);
 }
+
+#[test]
+fn ca_validity_periods_outside_1_to_36500_days_are_refused() {
+    let sim = Sim::empty("ca-days");
+    for days in ["0", "36501", "4294967295"] {
+        let err = sim.fails(&["ca", "init", "--dir", "ca", "--days", days], &[], 2);
+        assert!(err.contains("--days"), "{err}");
+        assert!(!sim.file("ca").exists(), "--days {days}: a CA was made");
+    }
+    sim.ok(&["ca", "init", "--dir", "ca", "--days", "36500"], &[]);
+    for cmd in [&["ca", "crl", "--dir", "ca"][..], &["ca", "issue", "--dir", "ca", "--role", "login", "req.pem"]] {
+        for days in ["0", "4294967295"] {
+            let args: Vec<&str> = cmd.iter().copied().chain(["--days", days]).collect();
+            let err = sim.fails(&args, &[], 2);
+            assert!(err.contains("--days"), "{args:?}: {err}");
+        }
+    }
+}
