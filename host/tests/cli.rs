@@ -1238,3 +1238,38 @@ fn ca_validity_periods_outside_1_to_36500_days_are_refused() {
         }
     }
 }
+
+/// Runs `args` with stdin from `stdin_file`; (exit code, stderr), or a panic after `limit`.
+fn bounded_run(sim: &Sim, args: &[&str], stdin_file: &str, limit: std::time::Duration) -> (Option<i32>, String) {
+    let mut child = sim
+        .cmd(args)
+        .stdin(std::fs::File::open(stdin_file).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("subsim {args:?} < {stdin_file} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn endless_session_input_is_refused_at_a_bound() {
+    let sim = Sim::new("endless");
+    let limit = std::time::Duration::from_secs(10);
+    for (args, input) in
+        [(&["run", "/dev/zero"][..], "/dev/null"), (&["run", "-"], "/dev/zero"), (&["shell"], "/dev/zero")]
+    {
+        let (code, err) = bounded_run(&sim, args, input, limit);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("longer than"), "{args:?}: {err}");
+    }
+    sim.ok(&["info"], &[]);
+}

@@ -236,6 +236,21 @@ fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<
     Some(code)
 }
 
+/// The most a session's input (`run FILE`, `run -`) may hold, and one line
+/// of `shell`: far beyond any real session, short of an endless stream.
+const MAX_SESSION: u64 = 16 << 20;
+const MAX_LINE: u64 = 1 << 20;
+
+/// A whole session's text, at most [`MAX_SESSION`] bytes.
+fn read_session(input: impl std::io::Read, name: &str) -> Result<String, String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut input.take(MAX_SESSION + 1), &mut text).map_err(|e| format!("{name}: {e}"))?;
+    if text.len() as u64 > MAX_SESSION {
+        return Err(format!("{name}: longer than {MAX_SESSION} bytes, the most a session reads"));
+    }
+    Ok(text)
+}
+
 fn run_file(s: &mut Session, file: &Path) -> u8 {
     let outer = s.opts.clone();
     let text = if file == Path::new("-") {
@@ -245,15 +260,15 @@ fn run_file(s: &mut Session, file: &Path) -> u8 {
                 &outer,
             );
         }
-        let mut t = String::new();
-        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut t) {
-            Ok(_) => t,
-            Err(e) => return emit(Err(Failure::Usage(format!("stdin: {e}"))), &outer),
+        match read_session(std::io::stdin(), "stdin") {
+            Ok(t) => t,
+            Err(e) => return emit(Err(Failure::Usage(e)), &outer),
         }
     } else {
-        match std::fs::read_to_string(file) {
+        let name = file.display().to_string();
+        match std::fs::File::open(file).map_err(|e| format!("{name}: {e}")).and_then(|f| read_session(f, &name)) {
             Ok(t) => t,
-            Err(e) => return emit(Err(Failure::Usage(format!("{}: {e}", file.display()))), &outer),
+            Err(e) => return emit(Err(Failure::Usage(e)), &outer),
         }
     };
     for (n, line) in text.lines().enumerate() {
@@ -301,8 +316,12 @@ fn shell(s: &mut Session) -> u8 {
             eprint!("subsim> ");
         }
         let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
+        match std::io::Read::take(stdin.lock(), MAX_LINE + 1).read_line(&mut line) {
             Ok(0) => break,
+            Ok(_) if line.len() as u64 > MAX_LINE => {
+                let long = format!("line {}: longer than {MAX_LINE} bytes", number + 1);
+                return emit(Err(Failure::Usage(long)), &outer);
+            }
             Ok(_) => {}
             Err(e) => {
                 eprintln!("subsim: {e}");
