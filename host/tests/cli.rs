@@ -1273,3 +1273,25 @@ fn endless_session_input_is_refused_at_a_bound() {
     }
     sim.ok(&["info"], &[]);
 }
+
+#[test]
+fn endless_input_files_are_refused_at_a_bound() {
+    let sim = Sim::new("endless-files");
+    sim.ok(&["ca", "init", "--dir", "ca"], &[]);
+    let limit = std::time::Duration::from_secs(10);
+    let cases: [&[&str]; 7] = [
+        &["pin", "verify", "--pin-file", "/dev/zero"],
+        &["pin", "verify", "--pin-file", "-"],
+        &["sign", "9a", "/dev/zero", "--pin-file", "/dev/null"],
+        &["cert", "import", "9a", "/dev/zero"],
+        &["tx", "verify", "/dev/zero", "--signature-file", "/dev/null"],
+        &["ca", "revoke", "--dir", "ca", "/dev/zero"],
+        &["ca", "issue", "--dir", "ca", "--role", "login", "-"],
+    ];
+    for args in cases {
+        let (code, err) = bounded_run(&sim, args, "/dev/zero", limit);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("longer than"), "{args:?}: {err}");
+    }
+    assert_eq!(json(&sim.ok(&["--json", "info"], &[]))["pin_tries"], 3, "no PIN try spent");
+}

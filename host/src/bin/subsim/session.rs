@@ -241,14 +241,21 @@ fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<
 const MAX_SESSION: u64 = 16 << 20;
 const MAX_LINE: u64 = 1 << 20;
 
+/// All of `input` appended to `bytes`, at most `limit` bytes (a file or
+/// pipe may not end: `/dev/zero`, `yes`).
+pub fn read_bounded(input: impl std::io::Read, limit: u64, name: &str, bytes: &mut Vec<u8>) -> Result<(), String> {
+    std::io::Read::read_to_end(&mut input.take(limit + 1), bytes).map_err(|e| format!("{name}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{name}: longer than {limit} bytes, the most read here"));
+    }
+    Ok(())
+}
+
 /// A whole session's text, at most [`MAX_SESSION`] bytes.
 fn read_session(input: impl std::io::Read, name: &str) -> Result<String, String> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut input.take(MAX_SESSION + 1), &mut text).map_err(|e| format!("{name}: {e}"))?;
-    if text.len() as u64 > MAX_SESSION {
-        return Err(format!("{name}: longer than {MAX_SESSION} bytes, the most a session reads"));
-    }
-    Ok(text)
+    let mut bytes = Vec::new();
+    read_bounded(input, MAX_SESSION, name, &mut bytes)?;
+    String::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8 text"))
 }
 
 fn run_file(s: &mut Session, file: &Path) -> u8 {

@@ -143,7 +143,7 @@ impl CaDir {
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))
+    super::read_file(p, "the file")
 }
 
 fn in_file(p: &Path) -> impl Fn(Refusal) -> Failure + '_ {
