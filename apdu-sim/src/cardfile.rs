@@ -13,6 +13,10 @@
 //!   folder fsync) before it takes effect, so before any answer leaves the
 //!   card. A save that fails is a power cut: no answer, the card stops, the
 //!   file keeps what it held.
+//! - **Pulled out.** If the path stops naming the held file (another
+//!   program moved a file there or removed it), the next save is a power
+//!   cut and the path is left as it is: the holder never writes over a
+//!   card someone else may now hold.
 //! - **Atomic replace.** The temporary file is `.<name>.<16 hex>.tmp` in the
 //!   card's folder, created `O_EXCL` (never through a planted link) and
 //!   `0600`, locked while it is written. It then takes the card file's
@@ -50,6 +54,10 @@ pub fn parse_wait(s: &str) -> Result<Duration, String> {
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
         .ok_or_else(|| format!("{s:?} is not a number of seconds"))
 }
+
+/// Why a save stops when the card's path no longer names the held file.
+const REPLACED: &str =
+    "replaced or removed by another program while held; the held card stops (its path is left as it is)";
 
 /// How often a waiting opener tries the lock again.
 const RETRY: Duration = Duration::from_millis(20);
@@ -167,6 +175,11 @@ impl CardFile {
             keep_owner_and_mode(&file, &old)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
+            // Another program moved a file to our path (or removed it):
+            // whoever opens the path gets that one now, so never write over it.
+            if !names(&self.path, &self.file) {
+                return Err(io::Error::other(REPLACED));
+            }
             fs::rename(&tmp, &self.path)
         })();
         if let Err(e) = written {
