@@ -1295,3 +1295,15 @@ fn endless_input_files_are_refused_at_a_bound() {
     }
     assert_eq!(json(&sim.ok(&["--json", "info"], &[]))["pin_tries"], 3, "no PIN try spent");
 }
+
+#[test]
+fn a_bad_raw_apdu_is_named_by_its_place_and_header_not_its_data() {
+    let sim = Sim::new("apdu-secret");
+    // A VERIFY with the PIN 1234 56, made bad two ways; the first APDU is good.
+    for bad in ["00200080083132333435363FFFFZ", "0020008008313233343536FF"] {
+        let (code, j) = sim.json(&["apdu", "00A4040005A000000308", bad], &[]);
+        assert_eq!(code, 2, "{j}");
+        let error = j["error"].as_str().unwrap();
+        assert!(error.contains("APDU 2") && !error.contains("313233"), "{error}");
+    }
+}
