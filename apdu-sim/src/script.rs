@@ -8,8 +8,9 @@ use std::io::{BufRead, Read};
 /// it is all in memory.
 pub const MAX_LINE: usize = 1 << 20;
 
-/// How much of a bad line an error repeats.
-const ECHO: usize = 60;
+/// How much of a bad line an error repeats: the header's 8 hex digits at
+/// most (the data may be a PIN or a key; the line may be huge).
+const ECHO: usize = 8;
 
 /// A line that is not a C-APDU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,13 +28,20 @@ pub fn parse_line(line: usize, text: &str) -> Result<Option<Vec<u8>>, ScriptErro
     if compact.is_empty() {
         return Ok(None);
     }
-    hex::decode(&compact).map(Some).map_err(|_| ScriptError { line, text: shortened(text.trim_end()) })
+    hex::decode(&compact).map(Some).map_err(|_| ScriptError { line, text: shortened(text.trim()) })
 }
 
-/// The start of `text`, for an error message (a line may be huge).
+/// The start of `text` as written, up to its [`ECHO`]th non-blank
+/// character, for an error message.
 fn shortened(text: &str) -> String {
-    match text.char_indices().nth(ECHO) {
-        Some((end, _)) => format!("{}...", &text[..end]),
+    let mut seen = 0;
+    match text.char_indices().find(|(_, c)| {
+        !c.is_whitespace() && {
+            seen += 1;
+            seen > ECHO
+        }
+    }) {
+        Some((end, _)) => format!("{}...", text[..end].trim_end()),
         None => text.to_string(),
     }
 }
@@ -68,6 +76,8 @@ mod tests {
         assert!(parse_line(4, "zz").is_err());
         let long = "z".repeat(100);
         assert_eq!(parse_line(5, &long).unwrap_err().text, format!("{}...", &long[..ECHO]));
+        let pin = "00 20 00 80 08 31 32 33 34 35 36 FF FZ";
+        assert_eq!(parse_line(6, pin).unwrap_err().to_string(), "line 6: not valid hex: \"00 20 00 80...\"");
     }
 
     #[test]
