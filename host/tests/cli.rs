@@ -1307,3 +1307,33 @@ fn a_bad_raw_apdu_is_named_by_its_place_and_header_not_its_data() {
         assert!(error.contains("APDU 2") && !error.contains("313233"), "{error}");
     }
 }
+
+#[test]
+fn empty_or_relative_home_variables_are_ignored_as_unset() {
+    let sim = Sim::empty("xdg");
+    let home = sim.file("home");
+    let cwd = sim.file("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let default = home.join(".local/share/subsim/card.json");
+    // XDG base directories: an empty or relative $XDG_DATA_HOME is not a path (it would
+    // put the card in whatever folder the command runs from); an empty $SUBSIM_HOME likewise.
+    for (subsim_home, xdg) in [(None, Some("")), (None, Some("relative")), (Some(""), None), (Some(""), Some(""))] {
+        let mut c = sim.cmd(&["--json", "init"]);
+        c.current_dir(&cwd).env("HOME", &home).env_remove("SUBSIM_HOME").env_remove("XDG_DATA_HOME");
+        if let Some(v) = subsim_home {
+            c.env("SUBSIM_HOME", v);
+        }
+        if let Some(v) = xdg {
+            c.env("XDG_DATA_HOME", v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{subsim_home:?} {xdg:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let j = json(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(
+            j["file"].as_str(),
+            Some(default.to_str().unwrap()),
+            "SUBSIM_HOME={subsim_home:?} XDG_DATA_HOME={xdg:?}"
+        );
+        assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "nothing made in the working folder");
+    }
+}
