@@ -1167,6 +1167,10 @@ fn a_failing_session_line_never_repeats_its_secrets() {
             "0123456789",
             2,
         ),
+        // Mistakes the parser quotes: the PIN without --pin, a PIN file run as a session.
+        ("pin verify 765432", "765432", 2),
+        ("654321", "654321", 2),
+        ("pin verify --pin=543210 --days=432109", "432109", 2),
     ];
     for (i, (line, secret, code)) in lines.into_iter().enumerate() {
         let file = format!("s{i}.txt");

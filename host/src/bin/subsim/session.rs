@@ -197,7 +197,7 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
     let words = if words.first().map(String::as_str) == Some("subsim") { &words[1..] } else { &words[..] };
     let cli = match Cli::try_parse_from(std::iter::once("subsim".to_string()).chain(words.iter().cloned())) {
         Ok(cli) => cli,
-        Err(e) => return Some(Err(Failure::Usage(e.render().to_string().trim().to_string()))),
+        Err(e) => return Some(Err(Failure::Usage(unquoted(&e)))),
     };
     if cli.reader.is_some() || cli.serial.is_some() || cli.sim.is_some() {
         return Some(Err(Failure::Usage(
@@ -208,6 +208,25 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
         return Some(Err(Failure::Usage("sessions do not nest: run and shell are not commands of a session".into())));
     }
     Some(Ok(cli))
+}
+
+/// A session line's parse error without the words clap quotes (a PIN
+/// given without `--pin`, a PIN file run as a session): what went wrong
+/// and the command's usage. Help and version are shown as they are.
+fn unquoted(e: &clap::Error) -> String {
+    use clap::error::ErrorKind;
+    let rendered = e.render().to_string();
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return rendered.trim().to_string();
+    }
+    let what = e.kind().as_str().unwrap_or("not a valid command line");
+    match rendered.lines().find(|l| l.starts_with("Usage:")) {
+        Some(usage) => format!("{what}\n\n{usage}"),
+        None => what.to_string(),
+    }
 }
 
 /// Runs one line in the session, with the session's options plus the line's.
