@@ -197,7 +197,7 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
     let words = if words.first().map(String::as_str) == Some("subsim") { &words[1..] } else { &words[..] };
     let cli = match Cli::try_parse_from(std::iter::once("subsim".to_string()).chain(words.iter().cloned())) {
         Ok(cli) => cli,
-        Err(e) => return Some(Err(Failure::Usage(unquoted(&e)))),
+        Err(e) => return Some(Err(Failure::Usage(unquoted(&e, words)))),
     };
     if cli.reader.is_some() || cli.serial.is_some() || cli.sim.is_some() {
         return Some(Err(Failure::Usage(
@@ -210,23 +210,24 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
     Some(Ok(cli))
 }
 
-/// A session line's parse error without the words clap quotes (a PIN
-/// given without `--pin`, a PIN file run as a session): what went wrong
-/// and the command's usage. Help and version are shown as they are.
-fn unquoted(e: &clap::Error) -> String {
-    use clap::error::ErrorKind;
-    let rendered = e.render().to_string();
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        return rendered.trim().to_string();
+/// A session line's parse error, with every word of the line that looks
+/// like a PIN, PUK or key (4 to 8 digits, 16 or more hex digits) blotted
+/// out of what clap quotes: a PIN given without `--pin`, a PIN file run as
+/// a session.
+fn unquoted(e: &clap::Error, words: &[String]) -> String {
+    let looks_secret = |w: &str| {
+        let digits = (4..=8).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit());
+        digits || (w.len() >= 16 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let mut message = e.render().to_string().trim().to_string();
+    for word in words {
+        for part in [word.as_str(), word.split_once('=').map_or("", |(_, v)| v)] {
+            if looks_secret(part) {
+                message = message.replace(part, "<redacted>");
+            }
+        }
     }
-    let what = e.kind().as_str().unwrap_or("not a valid command line");
-    match rendered.lines().find(|l| l.starts_with("Usage:")) {
-        Some(usage) => format!("{what}\n\n{usage}"),
-        None => what.to_string(),
-    }
+    message
 }
 
 /// Runs one line in the session, with the session's options plus the line's.
