@@ -171,6 +171,7 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, String> {
 }
 
 fn run_echo(addr: &str) -> Result<(), Failure> {
+    vpcd::check_addr(addr)?;
     let stop = stop_on_signals()?;
     Ok(vpcd::serve(&mut vpcd::EchoCard, addr, &stop)?)
 }
@@ -185,6 +186,7 @@ fn run_vpcd(
     // Until the card is held, SIGTERM and SIGINT keep their default (end at
     // once, even during --wait): nothing is in flight yet. From here on they
     // end the program between commands, each answered write already saved.
+    vpcd::check_addr(addr)?;
     let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
     let stop = stop_on_signals()?;
     vpcd::serve(&mut card, addr, &stop)?;

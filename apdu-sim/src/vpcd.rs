@@ -157,6 +157,15 @@ fn nap(d: Duration, stop: &AtomicBool) {
     }
 }
 
+/// Refuses an address no retry can make work (no port, a bad port); a
+/// name that does not resolve yet is left to the retries.
+pub fn check_addr(addr: &str) -> Result<(), String> {
+    match addr.to_socket_addrs() {
+        Err(e) if e.kind() == ErrorKind::InvalidInput => Err(format!("--addr {addr}: {e}; give HOST:PORT")),
+        _ => Ok(()),
+    }
+}
+
 /// Connects to vpcd, retrying with backoff until it answers or stop is set.
 /// Each attempt is bounded ([`POLL`]), so a stop is seen even when the
 /// address swallows connection attempts.

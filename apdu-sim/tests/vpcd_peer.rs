@@ -287,3 +287,19 @@ fn a_peer_that_drops_every_connection_at_once_is_retried_with_backoff() {
     assert!((1..=15).contains(&connections), "{connections} connections in 2 s");
     assert!(err.lines().count() <= 25, "{} lines on stderr", err.lines().count());
 }
+
+#[test]
+fn an_address_that_can_never_work_is_refused_at_once() {
+    for addr in ["127.0.0.1", "127.0.0.1:99999", "localhost:x"] {
+        let mut card = Command::new(BIN)
+            .args(["vpcd", "--addr", addr, "--seed", "1"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = exits_within(&mut card, Duration::from_secs(3));
+        let mut err = String::new();
+        card.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "{addr}: {err}");
+        assert!(err.contains(addr) && err.contains("HOST:PORT"), "{addr}: {err}");
+    }
+}
