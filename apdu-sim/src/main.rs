@@ -202,17 +202,17 @@ fn run_script(
     tear_at_write: Option<u64>,
     behaviour: &Behaviour,
 ) -> Result<(), Failure> {
-    let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
-    if let Some(n) = tear_at_write {
-        card.tear_at_write(n);
-    }
-
     let mut input: Box<dyn BufRead> = match &file {
         Some(path) => {
             Box::new(io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?))
         }
         None => Box::new(io::stdin().lock()),
     };
+    // The script first: one that cannot be read makes no card.
+    let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
+    if let Some(n) = tear_at_write {
+        card.tear_at_write(n);
+    }
     let mut out = io::stdout().lock();
     let mut line = String::new();
     for i in 0.. {

@@ -195,3 +195,14 @@ fn a_huge_line_is_refused_bounded_and_the_answered_writes_stay() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 2);
 }
+
+#[test]
+fn a_script_that_cannot_be_read_makes_no_card() {
+    let dir = temp_dir("noscript");
+    let state = dir.join("new.json");
+    let missing = dir.join("missing.apdu");
+    let (code, _, err) = run(&[missing.to_str().unwrap(), "--state", state.to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.apdu"), "{err}");
+    assert!(!state.exists(), "a card file was made for a script that never ran");
+}
