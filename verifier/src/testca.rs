@@ -381,9 +381,9 @@ fn der_integer(i: &openssl::asn1::Asn1IntegerRef) -> Result<Vec<u8>, ErrorStack>
     Ok(der)
 }
 
-/// Writes `path` whole: a new file beside it (`O_EXCL`, 0600, or 0644 for
-/// what is public), synced, renamed over whatever was at the name (a link
-/// there is replaced, never followed).
+/// Writes `path` whole: a new file beside it (`O_EXCL`, 0600, or 0644 less
+/// the umask for what is public), synced, renamed over whatever was at the
+/// name (a link there is replaced, never followed).
 fn write(path: &PathBuf, bytes: &[u8], secret: bool) -> Result<(), CaError> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -393,16 +393,11 @@ fn write(path: &PathBuf, bytes: &[u8], secret: bool) -> Result<(), CaError> {
     let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random)));
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
+    // Public files as the umask allows, at most 0644; the key 0600 whatever it says.
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, if secret { 0o600 } else { 0o644 });
     let mut f = o.open(&tmp).map_err(io(&tmp))?;
     let written = (|| {
-        #[cfg(unix)]
-        if !secret {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        let _ = secret;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
