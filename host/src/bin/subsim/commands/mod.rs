@@ -33,7 +33,7 @@ pub use files::*;
 pub use output::*;
 pub use slots::*;
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
