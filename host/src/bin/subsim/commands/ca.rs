@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use applet_spec::apdu::Command;
-use applet_spec::piv::{ObjectTag, Slot};
-use applet_spec::{ins, messages, Sw};
+use applet_spec::piv::Slot;
+use applet_spec::Sw;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use subsim_host::{Client, Error, Transport};
@@ -217,21 +216,16 @@ pub struct CardAttestation {
 /// The card's attestation for the slot, or None when the card has no
 /// ATTEST command.
 pub fn card_attestation<T: Transport>(c: &mut Client<T>, slot: Slot) -> Result<Option<CardAttestation>, Failure> {
-    // Yubico's ATTEST: 00 F9 <slot> 00, the answer a DER certificate.
-    const ATTEST: u8 = 0xF9;
-    const F9_CERT_OBJECT: ObjectTag = ObjectTag(0x5FFF01);
-    let r = c.transmit(&Command::new(ins::CLA_ISO, ATTEST, slot.key_ref(), 0x00).with_ne(256))?;
-    match r.sw {
-        Sw::OK => {}
-        Sw::INS_NOT_SUPPORTED | Sw::CLA_NOT_SUPPORTED => return Ok(None),
-        sw => return Err(Error::Status { command: "ATTEST", sw }.into()),
-    }
-    let device = c.read_object(F9_CERT_OBJECT)?.ok_or_else(|| {
+    // Yubico's ATTEST (00 F9 <slot> 00); a card without it says so with 6D00/6E00.
+    let statement = match c.attest(slot) {
+        Ok(der) => der,
+        Err(Error::Status { sw: Sw::INS_NOT_SUPPORTED | Sw::CLA_NOT_SUPPORTED, .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let device = c.attestation_certificate()?.ok_or_else(|| {
         Failure::Usage("the card answers ATTEST but holds no attestation certificate (5FFF01)".into())
     })?;
-    let device = messages::parse_cert_object(&device)
-        .map_err(|e| Failure::Usage(format!("the attestation certificate object: {e}")))?;
-    Ok(Some(CardAttestation { statement: r.data, device }))
+    Ok(Some(CardAttestation { statement, device }))
 }
 
 pub fn run(cmd: &CaCmd) -> Result<Out, Failure> {
