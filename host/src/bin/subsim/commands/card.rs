@@ -200,19 +200,26 @@ pub(super) fn bind(s: &mut Session, b: &BindCmd) -> Result<Out, Failure> {
     }
 }
 
+/// Asks at a terminal before `command` wipes the card (`question` ends with
+/// the card's description); without a terminal, --yes is needed.
+pub(super) fn confirm(s: &mut Session, question: &str, command: &str) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(format!("{command} wipes the card: confirm with --yes")));
+    }
+    let describe = s.card()?.transport().describe();
+    eprint!("{question} {describe}? Type 'yes': ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;
+    if answer.trim() != "yes" {
+        return Err(Failure::Usage(format!("nothing done: {command} not confirmed")));
+    }
+    Ok(())
+}
+
 pub(super) fn terminate(s: &mut Session, yes: bool, mgm: &MgmArgs) -> Result<Out, Failure> {
     s.require_subsim("terminate")?;
     if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Failure::Usage("terminate wipes the card: confirm with --yes".into()));
-        }
-        let describe = s.card()?.transport().describe();
-        eprint!("Wipe every key, certificate and binding on {describe}? Type 'yes': ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;
-        if answer.trim() != "yes" {
-            return Err(Failure::Usage("not terminated".into()));
-        }
+        confirm(s, "Wipe every key, certificate and binding on", "terminate")?;
     }
     // With the management key; a card with PIN and PUK blocked needs none.
     let quiet = std::mem::replace(&mut s.opts.quiet, true);
