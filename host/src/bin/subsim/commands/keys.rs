@@ -99,11 +99,11 @@ fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &PublicKey, pin:
              import the certificate issued for this slot's key (or --no-check)"
         ))
     };
-    if let Some(k) = metadata_public_key(s, slot)? {
-        return if &k == cert_key { Ok(()) } else { Err(mismatch("the card's metadata says so")) };
-    }
     if let Some(k) = s.generated.get(&slot) {
         return if k == cert_key { Ok(()) } else { Err(mismatch("the key generated in this session differs")) };
+    }
+    if let Some(k) = metadata_public_key(s, slot)? {
+        return if &k == cert_key { Ok(()) } else { Err(mismatch("the card's metadata says so")) };
     }
     // A sub-SIM tells which slots hold a key: an empty one can match no certificate.
     if s.profile()?.subsim && s.card()?.status()?.keys & slot.bit() == 0 {
