@@ -1049,6 +1049,17 @@ fn json_results_match_docs_cli_md() {
             vec![PIN],
         ),
         ("key public", vec!["key".into(), "public".into(), "9a".into()], vec![]),
+        ("key info", vec!["key".into(), "info".into()], vec![]),
+        ("key info SLOT", vec!["key".into(), "info".into(), "9a".into()], vec![]),
+        ("key info SLOT", vec!["key".into(), "info".into(), "9d".into()], vec![]),
+        ("key attest", vec!["key".into(), "attest".into(), "9a".into(), "--chain".into()], vec![]),
+        ("key attest", vec!["key".into(), "attest".into(), "9a".into(), "--format".into(), "der".into()], vec![]),
+        ("key import", vec!["key".into(), "import".into(), "9d".into(), sim.path("9d.key")], vec![]),
+        (
+            "key generate",
+            vec!["key".into(), "generate".into(), "82".into(), "--algorithm".into(), "p384".into()],
+            vec![],
+        ),
         ("cert export", vec!["cert".into(), "export".into(), "9a".into(), "--out".into(), sim.path("9a.crt")], vec![]),
         ("cert export", vec!["cert".into(), "export".into(), "9a".into(), "--format".into(), "der".into()], vec![]),
         ("cert import", vec!["cert".into(), "import".into(), "9a".into(), sim.path("9a.crt")], vec![PIN]),
@@ -1089,9 +1100,15 @@ fn json_results_match_docs_cli_md() {
             vec![],
         ),
         ("ca crl", vec!["ca".into(), "crl".into(), "--dir".into(), sim.path("ca")], vec![]),
+        ("pin retries", vec!["pin".into(), "retries".into(), "4".into(), "5".into()], vec![PIN]),
+        ("reset", vec!["reset".into(), "--yes".into()], vec![]),
         ("terminate", vec!["terminate".into(), "--yes".into()], vec![]),
         ("demo", vec!["demo".into()], vec![]),
     ];
+    // A P-256 private key made elsewhere, for `key import`.
+    let secret = p256::SecretKey::random(&mut rand::thread_rng());
+    let pem = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, p256::pkcs8::LineEnding::LF).unwrap();
+    std::fs::write(sim.file("9d.key"), pem.as_bytes()).unwrap();
     let mut seen = std::collections::HashSet::new();
     for (command, args, envs) in &runs {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
