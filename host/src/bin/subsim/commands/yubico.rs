@@ -158,14 +158,14 @@ pub(super) fn key_attest(
 
 /// A private key from PEM: PKCS#8 (RSA, P-256, P-384), PKCS#1 RSA or SEC1 EC.
 enum PrivateKey {
-    Rsa(rsa::RsaPrivateKey),
+    Rsa(Box<rsa::RsaPrivateKey>),
     Ec(KeyAlgorithm, ImportedKey),
 }
 
 fn read_private_key(text: &str) -> Result<PrivateKey, Failure> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(text).or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(text)) {
-        return Ok(PrivateKey::Rsa(k));
+        return Ok(PrivateKey::Rsa(Box::new(k)));
     }
     if let Ok(k) = p256::SecretKey::from_pkcs8_pem(text).or_else(|_| p256::SecretKey::from_sec1_pem(text)) {
         return Ok(PrivateKey::Ec(KeyAlgorithm::EccP256, ImportedKey::Ec { scalar: k.to_bytes().to_vec() }));
