@@ -262,6 +262,11 @@ fn retired_slots_hold_keys_and_certificates() {
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     std::fs::write(h.file("82.crt"), &pem).unwrap();
     h.ok(&["cert", "import", "RETIRED1", "82.crt"]);
+    // `info` lists them, key and certificate.
+    let j: serde_json::Value = serde_json::from_str(&h.ok(&["--json", "info"])).unwrap();
+    assert!(j["keys"].as_array().unwrap().iter().any(|k| k == "82"), "{j}");
+    let certs = j["certificates"].as_array().unwrap();
+    assert!(certs.iter().any(|c| c["slot"] == "82" && c["subject"] == "CN=old"), "{j}");
     let sig = h.run(&["sign", "82", "82.pub"]);
     assert!(sig.status.success(), "{}", String::from_utf8_lossy(&sig.stderr));
     let err = h.fails(&["key", "generate", "96"], 2);

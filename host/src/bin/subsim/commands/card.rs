@@ -78,15 +78,26 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
         }
         None => None,
     };
+    // Retired slots (82-95) holding a key, where the card's metadata tells.
+    let mut retired = Vec::new();
+    if p.metadata {
+        for slot in piv::Retired::all().map(Slot::Retired) {
+            if metadata(s, slot.key_ref())?.is_some() {
+                retired.push(slot);
+            }
+        }
+    }
+    let keys = keys.map(|k| [k, retired.clone()].concat());
     let mut certs = Vec::new();
-    for slot in Slot::ALL {
-        if status.as_ref().is_some_and(|st| st.certs & slot.bit() == 0) {
+    for slot in Slot::ALL.into_iter().chain(retired) {
+        // GET STATUS has a bit for the four host slots only.
+        if slot.bit() != 0 && status.as_ref().is_some_and(|st| st.certs & slot.bit() == 0) {
             continue;
         }
         if let Some(der) = s.card()?.read_certificate(slot)? {
             let (subject, not_after) = match describe_cert(&der) {
                 Ok((subject, not_after, _)) => (subject, not_after),
-                Err(_) => ("(not an X.509 RSA certificate)".to_string(), "?".to_string()),
+                Err(_) => ("(not an X.509 certificate with an RSA, P-256 or P-384 key)".to_string(), "?".to_string()),
             };
             certs.push((slot, subject, not_after));
         }
