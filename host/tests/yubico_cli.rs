@@ -182,6 +182,11 @@ fn generate_and_sign_with_each_algorithm() {
         assert!(o.status.success(), "{alg}: {}", String::from_utf8_lossy(&o.stdout));
     }
     assert_eq!(h.run(&["key", "generate", "9c", "--algorithm", "ed25519"]).status.code(), Some(2));
+    // The last key is RSA-3072: PSS works; an EC key refuses it before the card is asked.
+    assert!(h.run(&["sign", "9c", "msg", "--pss"]).status.success());
+    h.ok(&["key", "generate", "9c", "--algorithm", "p256"]);
+    let err = h.fails(&["sign", "9c", "msg", "--pss"], 2);
+    assert!(err.contains("--pss pads RSA signatures") && err.contains("p256"), "{err}");
 }
 
 /// A CSR and a self-signed certificate for EC keys, signed on the card

@@ -86,6 +86,12 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
             };
             // RSA of any size or ECDSA, as the slot's key is.
             let alg = slot_algorithm(s, *slot)?;
+            if *pss && alg.rsa_bytes().is_none() {
+                return Err(Failure::Usage(format!(
+                    "--pss pads RSA signatures; slot {slot} holds a {} key, which signs with ECDSA: leave --pss out",
+                    alg.name()
+                )));
+            }
             let sig = sign(s, *slot, alg, &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
             let j = json!({ "slot": names::slot(*slot), "signature_base64": b64 });
