@@ -190,14 +190,15 @@ fn generate_and_sign_with_each_algorithm() {
 }
 
 /// A CSR and a self-signed certificate for EC keys, signed on the card
-/// with ECDSA (SHA-256 for P-256, SHA-384 for P-384), checked by OpenSSL.
+/// with ECDSA (SHA-256 for P-256, SHA-384 for P-384), and for an RSA key
+/// other than 2048 bits, checked by OpenSSL.
 #[test]
 fn ec_requests_and_self_signed_certificates() {
     let h = Home::new("ec-x509");
     if !openssl() {
         return;
     }
-    for (alg, sig) in [("p256", "ecdsa-with-SHA256"), ("p384", "ecdsa-with-SHA384")] {
+    for (alg, sig) in [("p256", "ecdsa-with-SHA256"), ("p384", "ecdsa-with-SHA384"), ("rsa3072", "sha256WithRSA")] {
         std::fs::write(h.file("pub.pem"), h.ok(&["key", "generate", "9a", "--algorithm", alg])).unwrap();
         std::fs::write(h.file("req.pem"), h.ok(&["csr", "9a", "--subject", "CN=Alice,O=Bank"])).unwrap();
         let o =
