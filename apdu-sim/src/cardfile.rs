@@ -13,6 +13,10 @@
 //!   folder fsync) before it takes effect, so before any answer leaves the
 //!   card. A save that fails is a power cut: no answer, the card stops, the
 //!   file keeps what it held.
+//! - **Pulled out.** If the path stops naming the held file (another
+//!   program moved a file there or removed it), the next save is a power
+//!   cut and the path is left as it is: the holder never writes over a
+//!   card someone else may now hold.
 //! - **Atomic replace.** The temporary file is `.<name>.<16 hex>.tmp` in the
 //!   card's folder, created `O_EXCL` (never through a planted link) and
 //!   `0600`, locked while it is written. It then takes the card file's
@@ -51,6 +55,10 @@ pub fn parse_wait(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{s:?} is not a number of seconds"))
 }
 
+/// Why a save stops when the card's path no longer names the held file.
+const REPLACED: &str =
+    "replaced or removed by another program while held; the held card stops (its path is left as it is)";
+
 /// How often a waiting opener tries the lock again.
 const RETRY: Duration = Duration::from_millis(20);
 
@@ -68,7 +76,9 @@ pub struct CardFile {
 
 /// What [`CardFile::open`] found.
 pub struct Opened {
+    /// The file, held (locked) for as long as this value lives.
     pub file: CardFile,
+    /// The card the file holds.
     pub state: Persistent,
     /// The file did not exist: `state` is the new card, already saved.
     pub created: bool,
@@ -83,7 +93,8 @@ impl CardFile {
     /// holder to let go ([`StateError::InUse`] after that). A missing file
     /// is created (mode 0600) holding the card `new` makes.
     pub fn open(path: &Path, wait: Duration, new: impl FnOnce() -> Persistent) -> Result<Opened, StateError> {
-        let deadline = Instant::now() + wait;
+        // A wait beyond what the clock can count is a wait without end.
+        let deadline = Instant::now().checked_add(wait);
         let mut new = Some(new);
         let mut fresh = None;
         let mut second_looks = 0;
@@ -109,7 +120,7 @@ impl CardFile {
             };
             match file.try_lock() {
                 Ok(()) => {}
-                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                Err(TryLockError::WouldBlock) if deadline.is_none_or(|d| Instant::now() < d) => {
                     std::thread::sleep(RETRY);
                     continue;
                 }
@@ -141,6 +152,7 @@ impl CardFile {
         }
     }
 
+    /// Where the card file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -166,6 +178,11 @@ impl CardFile {
             keep_owner_and_mode(&file, &old)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
+            // Another program moved a file to our path (or removed it):
+            // whoever opens the path gets that one now, so never write over it.
+            if !names(&self.path, &self.file) {
+                return Err(io::Error::other(REPLACED));
+            }
             fs::rename(&tmp, &self.path)
         })();
         if let Err(e) = written {

@@ -27,8 +27,11 @@ fn generate_rsa(rng: &mut CardRng, bytes: usize) -> Result<RsaPrivateKey, Sw> {
 /// atomic state update copies pointers, not keys; EC scalars zeroize on drop.
 #[derive(Clone)]
 pub enum PrivateKey {
+    /// RSA, 1024 to 4096 bits.
     Rsa(Arc<RsaPrivateKey>),
+    /// ECC P-256.
     P256(Arc<p256::SecretKey>),
+    /// ECC P-384.
     P384(Arc<p384::SecretKey>),
 }
 
@@ -82,6 +85,7 @@ impl PrivateKey {
         }
     }
 
+    /// The PIV algorithm of this key (by RSA modulus size or curve).
     pub fn algorithm(&self) -> KeyAlgorithm {
         match self {
             PrivateKey::Rsa(k) => match k.size() {
@@ -165,14 +169,17 @@ pub struct PrivateOp {
 }
 
 impl PrivateOp {
+    /// The operation run by `backend`.
     pub fn new(backend: RsaBackend) -> PrivateOp {
         PrivateOp { backend, openssl_keys: Default::default() }
     }
 
+    /// Which library runs the operation.
     pub fn backend(&self) -> RsaBackend {
         self.backend
     }
 
+    /// `block^d mod n` with `key`; `6A80` when `block` is not modulus-long or not below the modulus.
     pub fn run(&mut self, key: &std::sync::Arc<RsaPrivateKey>, rng: &mut CardRng, block: &[u8]) -> Result<Vec<u8>, Sw> {
         if block.len() != key.size() || &BigUint::from_bytes_be(block) >= key.n() {
             return Err(Sw::INCORRECT_DATA);

@@ -23,6 +23,7 @@ use zeroize::{Zeroize, Zeroizing};
 /// A card application: one complete command in, data or an error status out.
 /// It never sees chaining, GET RESPONSE or Le.
 pub trait Applet {
+    /// Runs one complete command: the response data, or the status word of a refusal.
     fn process(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw>;
     /// Power-off, power-on or warm reset: transient state is lost.
     fn power_reset(&mut self);

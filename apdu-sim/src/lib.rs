@@ -11,6 +11,36 @@
 //!
 //! [`SimCard`] puts the transport layer in front of the applet: raw C-APDU
 //! bytes in, raw R-APDU bytes out, for any transport to carry.
+//!
+//! # Quick start
+//!
+//! A factory-fresh card in memory, driven with raw APDUs as a reader would:
+//!
+//! ```
+//! use apdu_sim::SimCard;
+//! use applet_spec::piv::PIV_AID;
+//!
+//! let mut card = SimCard::seeded(42); // serial, GUID and keys all from the seed
+//! let select = [&[0x00, 0xA4, 0x04, 0x00, PIV_AID.len() as u8][..], &PIV_AID, &[0x00]].concat();
+//! let answer = card.transmit(&select);
+//! assert_eq!(answer[answer.len() - 2..], [0x90, 0x00]);
+//!
+//! // VERIFY a wrong PIN (FF-padded to 8 bytes): 63C2, two tries left.
+//! let wrong = [0x00, 0x20, 0x00, 0x80, 0x08, b'6', b'5', b'4', b'3', b'2', b'1', 0xFF, 0xFF];
+//! assert_eq!(card.transmit(&wrong), [0x63, 0xC2]);
+//!
+//! // The try counter is persistent: a power cycle does not give it back.
+//! card.power_cycle();
+//! card.transmit(&select);
+//! assert_eq!(card.transmit(&[0x00, 0x20, 0x00, 0x80]), [0x63, 0xC2]);
+//! ```
+//!
+//! Next: `subsim-host`'s `Client` (through its `SimTransport`) for a typed
+//! API over this card; [`SimCard::open`] for a card kept in a file; the
+//! `apdu-sim` binary to run APDU scripts or serve the card to pcscd
+//! ([`vpcd`]); [`SimCard::tear_at_write`] to cut power mid-command in tests.
+
+#![warn(missing_docs)]
 
 pub mod applet;
 pub mod attestation;
@@ -38,6 +68,7 @@ pub struct SimCard {
 }
 
 impl SimCard {
+    /// A card holding `state`, drawing its randomness from `rng`; kept in memory only.
     pub fn new(state: Persistent, rng: CardRng) -> SimCard {
         SimCard { iso: IsoLayer::default(), applet: SubSim::new(state, rng), timing: None }
     }
@@ -127,12 +158,15 @@ impl SimCard {
         self.applet.power_reset();
     }
 
+    /// The applet behind the transport layer, for inspection.
     pub fn applet(&self) -> &SubSim {
         &self.applet
     }
+    /// What the card keeps across power loss.
     pub fn persistent(&self) -> &Persistent {
         self.applet.persistent()
     }
+    /// Takes the card apart into its persistent state (e.g. to save it).
     pub fn into_persistent(self) -> Persistent {
         self.applet.into_persistent()
     }

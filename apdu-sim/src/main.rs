@@ -23,8 +23,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
     name = "apdu-sim",
     version,
     about = "The simulated sub-SIM card",
-    after_help = "Exit codes: 0 done; 2 an error (a bad script line, a state file refused, a write that could \
-                  not be saved); 6 the state file is in use by another program (see --wait)."
+    after_help = format!(
+        "Exit codes: 0 done; 2 an error (a bad script line, a state file refused, a write that could not be \
+         saved); {EXIT_IN_USE} the state file is in use by another program (see --wait)."
+    )
 )]
 struct Cli {
     /// The library behind RSA private-key operations.
@@ -169,6 +171,7 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, String> {
 }
 
 fn run_echo(addr: &str) -> Result<(), Failure> {
+    vpcd::check_addr(addr)?;
     let stop = stop_on_signals()?;
     Ok(vpcd::serve(&mut vpcd::EchoCard, addr, &stop)?)
 }
@@ -183,6 +186,7 @@ fn run_vpcd(
     // Until the card is held, SIGTERM and SIGINT keep their default (end at
     // once, even during --wait): nothing is in flight yet. From here on they
     // end the program between commands, each answered write already saved.
+    vpcd::check_addr(addr)?;
     let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
     let stop = stop_on_signals()?;
     vpcd::serve(&mut card, addr, &stop)?;
@@ -198,20 +202,23 @@ fn run_script(
     tear_at_write: Option<u64>,
     behaviour: &Behaviour,
 ) -> Result<(), Failure> {
-    let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
-    if let Some(n) = tear_at_write {
-        card.tear_at_write(n);
-    }
-
-    let input: Box<dyn BufRead> = match &file {
+    let mut input: Box<dyn BufRead> = match &file {
         Some(path) => {
             Box::new(io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?))
         }
         None => Box::new(io::stdin().lock()),
     };
+    // The script first: one that cannot be read makes no card.
+    let mut card = open_card(state.as_deref(), wait, seed, behaviour)?;
+    if let Some(n) = tear_at_write {
+        card.tear_at_write(n);
+    }
     let mut out = io::stdout().lock();
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
+    let mut line = String::new();
+    for i in 0.. {
+        if !script::read_line(&mut input, i + 1, &mut line)? {
+            break;
+        }
         let Some(apdu) = script::parse_line(i + 1, &line).map_err(|e| e.to_string())? else {
             continue;
         };

@@ -45,21 +45,49 @@ pub const MAX_FILE_LEN: u64 = 1 << 20;
 /// The try limits a PIN or PUK may have: `63Cx` counts at most 15 tries.
 pub const TRY_LIMITS: RangeInclusive<u8> = 1..=15;
 
+/// Why a card file could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The file system refused (open, read, write, rename, sync).
     #[error("card file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The card file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not a valid card: bad JSON, or a field fails its check.
     #[error("card file {path}: {problem}")]
-    Invalid { path: PathBuf, problem: String },
+    Invalid {
+        /// The card file.
+        path: PathBuf,
+        /// Which field, and what is wrong with it.
+        problem: String,
+    },
     /// A symlink, FIFO, device, socket or directory where the card file should be.
     #[error("card file {path}: {what}, not a regular file; refusing to use it")]
-    NotRegular { path: PathBuf, what: String },
+    NotRegular {
+        /// The path given.
+        path: PathBuf,
+        /// What is there instead (e.g. "a directory").
+        what: String,
+    },
     /// Another program holds the card (see `cardfile`).
     #[error("card file {path} is in use by {holder}")]
-    InUse { path: PathBuf, holder: String },
+    InUse {
+        /// The card file.
+        path: PathBuf,
+        /// Who holds it, as far as can be told, else "another program".
+        holder: String,
+    },
     /// A writing command on a card opened read-only.
     #[error("card file {path} is read-only ({why}): the command's writes cannot be saved")]
-    ReadOnly { path: PathBuf, why: String },
+    ReadOnly {
+        /// The card file.
+        path: PathBuf,
+        /// Why it was opened read-only.
+        why: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]

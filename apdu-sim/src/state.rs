@@ -16,16 +16,21 @@ use crate::rng::CardRng;
 /// A PIN or PUK: the padded reference block and its try counter.
 #[derive(Clone)]
 pub struct Reference {
+    /// The reference data, padded with FF to 8 bytes.
     pub block: Zeroizing<[u8; PIN_BLOCK_LEN]>,
+    /// Wrong values still allowed before it blocks.
     pub tries_left: u8,
+    /// What `tries_left` is reset to by a correct value or unblocking.
     pub max_tries: u8,
 }
 
 impl Reference {
+    /// A reference with `value` (padded; digits only for a PIN) and `tries` tries.
     pub fn new(value: &[u8], digits_only: bool, tries: u8) -> Reference {
         let block = piv::pin_block(value, digits_only).expect("factory default is well-formed");
         Reference { block: Zeroizing::new(block), tries_left: tries, max_tries: tries }
     }
+    /// No tries left.
     pub fn blocked(&self) -> bool {
         self.tries_left == 0
     }
@@ -34,14 +39,18 @@ impl Reference {
 /// The management key 9B.
 #[derive(Clone)]
 pub struct MgmKey {
+    /// Its block cipher.
     pub algorithm: MgmAlgorithm,
+    /// The key bytes: 24 for 3DES and AES-192, 16 or 32 for AES-128 or AES-256.
     pub key: Zeroizing<Vec<u8>>,
 }
 
 /// The device binding value the issuer stored, with its own try counter.
 #[derive(Clone)]
 pub struct Binding {
+    /// The value PRESENT BINDING must match, 16 to 64 bytes.
     pub value: Zeroizing<Vec<u8>>,
+    /// Wrong presentations left before the binding blocks.
     pub tries_left: u8,
 }
 
@@ -49,8 +58,11 @@ pub struct Binding {
 /// it came from, and the PIN it needs.
 #[derive(Clone, Debug)]
 pub struct SlotKey {
+    /// The private key.
     pub key: PrivateKey,
+    /// Generated on the card or imported: ATTEST refuses imported keys.
     pub origin: KeyOrigin,
+    /// The PIN the key needs before use.
     pub pin_policy: PinPolicy,
 }
 
@@ -63,6 +75,7 @@ impl SlotKey {
     pub fn size(&self) -> usize {
         self.key.size()
     }
+    /// Checks the key is internally consistent (e.g. after loading a card file).
     pub fn validate(&self) -> Result<(), String> {
         self.key.validate()
     }
@@ -71,7 +84,9 @@ impl SlotKey {
 /// Which reference data a verification is against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefKind {
+    /// The PIN (key reference 80).
     Pin,
+    /// The PUK (key reference 81).
     Puk,
 }
 
@@ -82,8 +97,11 @@ pub struct Persistent {
     pub serial: u32,
     /// Set at manufacture; survives TERMINATE.
     pub guid: [u8; 16],
+    /// The PIN (key reference 80), digits only.
     pub pin: Reference,
+    /// The PUK (key reference 81).
     pub puk: Reference,
+    /// The management key 9B.
     pub mgm: MgmKey,
     /// Private keys of the host's slots (9A, 9C, 9D, 9E), shared so an
     /// atomic update copies pointers, not keys.
@@ -95,7 +113,9 @@ pub struct Persistent {
     pub import_forbidden: BTreeSet<Slot>,
     /// Data object values (what GET DATA returns inside tag 53).
     pub objects: BTreeMap<ObjectTag, Arc<Vec<u8>>>,
+    /// Whether plain VERIFY is allowed or only VERIFY KEYPAD.
     pub pin_entry: PinEntry,
+    /// The device binding, when the issuer set one.
     pub binding: Option<Binding>,
     /// Bumped on every change to keys or data objects; hosts cache by it.
     pub changes: u32,
@@ -193,6 +213,7 @@ impl Persistent {
             _ => self.keys.get(&slot),
         }
     }
+    /// Puts `key` in `slot` (F9 included), replacing any key there.
     pub fn set_slot_key(&mut self, slot: Slot, key: SlotKey) {
         match slot {
             Slot::Attestation => self.attestation = Some(key),
@@ -202,12 +223,14 @@ impl Persistent {
         }
     }
 
+    /// The PIN or the PUK.
     pub fn reference(&self, kind: RefKind) -> &Reference {
         match kind {
             RefKind::Pin => &self.pin,
             RefKind::Puk => &self.puk,
         }
     }
+    /// The PIN or the PUK, mutably.
     pub fn reference_mut(&mut self, kind: RefKind) -> &mut Reference {
         match kind {
             RefKind::Pin => &mut self.pin,
@@ -229,12 +252,16 @@ pub enum MgmPending {
 /// Everything lost at reset or power-off.
 #[derive(Default)]
 pub struct Transient {
+    /// The PIV applet is selected.
     pub selected: bool,
+    /// The PIN was verified in this session.
     pub pin_verified: bool,
     /// A PIN verification not yet used up by a private-key operation: what a
     /// PIN-always key (9C) needs.
     pub pin_always: bool,
+    /// The management key was authenticated in this session.
     pub mgm_authenticated: bool,
+    /// The first half of a management key authentication, awaiting the second.
     pub mgm_pending: Option<MgmPending>,
     /// The keypad layout drawn by GET KEYPAD, for one VERIFY KEYPAD.
     pub keypad: Option<KeypadLayout>,
@@ -257,6 +284,7 @@ impl From<PowerLost> for applet_spec::Sw {
 /// card file, see `cardfile`). An error is a power cut: the write never
 /// happened, and the card stays without power for good.
 pub trait Backing: Send {
+    /// Makes `next` durable; an error means it was not, and the write must not count.
     fn commit(&mut self, next: &Persistent) -> Result<(), String>;
 }
 
@@ -273,6 +301,7 @@ pub struct Store {
 }
 
 impl Store {
+    /// A store over `state`, in memory only until [`Store::set_backing`].
     pub fn new(state: Persistent) -> Store {
         Store { state, writes: 0, tear_at: None, torn: false, backing: None, failure: None }
     }
@@ -298,6 +327,7 @@ impl Store {
         self.torn = self.failure.is_some();
         self.tear_at = None;
     }
+    /// The state as of the last completed write.
     pub fn get(&self) -> &Persistent {
         &self.state
     }
@@ -326,6 +356,7 @@ impl Store {
         self.writes += 1;
         Ok(out)
     }
+    /// Gives the state back.
     pub fn into_inner(self) -> Persistent {
         self.state
     }

@@ -15,25 +15,33 @@ use rand_chacha::ChaCha8Rng;
 /// A chip's published RSA-2048 timing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Profile {
+    /// The name `apdu-sim --timing` takes.
     pub name: &'static str,
+    /// Key generation, mean, in seconds.
     pub keygen_mean_s: f64,
+    /// Key generation, fastest measured, in seconds.
     pub keygen_min_s: f64,
+    /// Key generation, slowest measured, in seconds.
     pub keygen_max_s: f64,
+    /// One SHA-256 PKCS#1 v1.5 signature, in seconds.
     pub sign_s: f64,
 }
 
+/// The chips with published figures: jcop4, j3h145, secora.
 pub const PROFILES: &[Profile] = &[
     Profile { name: "jcop4", keygen_mean_s: 5.2, keygen_min_s: 0.6, keygen_max_s: 17.3, sign_s: 0.061 },
     Profile { name: "j3h145", keygen_mean_s: 5.8, keygen_min_s: 1.9, keygen_max_s: 11.7, sign_s: 0.201 },
     Profile { name: "secora", keygen_mean_s: 2.1, keygen_min_s: 0.17, keygen_max_s: 5.4, sign_s: 0.060 },
 ];
 
+/// The profile named `name`, `None` if unknown.
 pub fn profile(name: &str) -> Option<Profile> {
     PROFILES.iter().copied().find(|p| p.name == name)
 }
 
 /// Delays for one simulated card.
 pub struct Timing {
+    /// The chip whose delays are copied.
     pub profile: Profile,
     /// Reader speed in bits per second; 0: transfers take no time.
     pub reader_bps: u32,
@@ -41,6 +49,7 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// Delays of `profile`, with a reader of `reader_bps` bits/s, key generation times drawn from `seed`.
     pub fn new(profile: Profile, reader_bps: u32, seed: u64) -> Timing {
         use rand::SeedableRng;
         Timing { profile, reader_bps, rng: ChaCha8Rng::seed_from_u64(seed) }
@@ -54,6 +63,7 @@ impl Timing {
         Duration::from_secs_f64(s.min(p.keygen_max_s))
     }
 
+    /// How long one signature takes.
     pub fn sign(&self) -> Duration {
         Duration::from_secs_f64(self.profile.sign_s)
     }

@@ -18,6 +18,7 @@ use crate::SimCard;
 pub trait VirtualCard {
     /// The R-APDU; empty when the card lost power during the command.
     fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
+    /// Power off and on: transient state lost, persistent state kept.
     fn power_cycle(&mut self);
     /// Why the card stopped for good (a write it could not save), if it did.
     fn failure(&self) -> Option<String> {
@@ -55,7 +56,14 @@ const GET_ATR: u8 = 0x04;
 
 /// How often a blocked read, connect or backoff looks at the stop flag.
 const POLL: Duration = Duration::from_millis(200);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A connection that carried no frame and lasted less than this is a
+/// quick drop; after [`QUICK_DROPS`] in a row, reconnecting backs off.
+/// (pcscd's vpcd itself may drop a new connection or two while it notices
+/// an old one gone: those are redialled at once.)
+const QUICK_DROP: Duration = Duration::from_secs(1);
+const QUICK_DROPS: u32 = 5;
 /// The longest a frame may take once its first byte is in. vpcd writes a
 /// frame's length and payload back to back, so a frame stalled this long
 /// is broken: the connection is reset (the card powered off) and renewed.
@@ -150,11 +158,20 @@ fn nap(d: Duration, stop: &AtomicBool) {
     }
 }
 
+/// Refuses an address no retry can make work (no port, a bad port); a
+/// name that does not resolve yet is left to the retries.
+pub fn check_addr(addr: &str) -> Result<(), String> {
+    match addr.to_socket_addrs() {
+        Err(e) if e.kind() == ErrorKind::InvalidInput => Err(format!("--addr {addr}: {e}; give HOST:PORT")),
+        _ => Ok(()),
+    }
+}
+
 /// Connects to vpcd, retrying with backoff until it answers or stop is set.
 /// Each attempt is bounded ([`POLL`]), so a stop is seen even when the
 /// address swallows connection attempts.
 fn connect(addr: &str, stop: &AtomicBool) -> Option<TcpStream> {
-    let mut wait = Duration::from_millis(100);
+    let mut wait = FIRST_BACKOFF;
     let mut told = false;
     while !stop.load(Ordering::Relaxed) {
         let attempt = addr.to_socket_addrs().and_then(|addrs| {
@@ -189,12 +206,14 @@ fn connect(addr: &str, stop: &AtomicBool) -> Option<TcpStream> {
 /// is removed from the reader (the connection closed, never an answer) and
 /// the error says why.
 pub fn serve<C: VirtualCard>(card: &mut C, addr: &str, stop: &AtomicBool) -> Result<(), String> {
+    let (mut pause, mut quick_drops) = (Duration::ZERO, 0);
     while let Some(mut stream) = connect(addr, stop) {
+        let (began, mut frames) = (Instant::now(), 0u64);
         eprintln!("apdu-sim: card inserted in vpcd at {addr}");
         let result = stream
             .set_read_timeout(Some(POLL))
             .and_then(|()| stream.set_nodelay(true))
-            .and_then(|()| session(card, &mut stream, stop));
+            .and_then(|()| session(card, &mut stream, stop, &mut frames));
         card.power_cycle();
         if let Some(why) = card.failure() {
             let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -205,13 +224,24 @@ pub fn serve<C: VirtualCard>(card: &mut C, addr: &str, stop: &AtomicBool) -> Res
             Ok(()) => eprintln!("apdu-sim: vpcd closed the connection; reconnecting"),
             Err(e) => eprintln!("apdu-sim: connection to vpcd lost ({e}); reconnecting"),
         }
+        // A peer that drops us at once (not vpcd, or one going down) is not
+        // redialled in a tight loop: back off as connect() does.
+        quick_drops = if frames == 0 && began.elapsed() < QUICK_DROP { quick_drops + 1 } else { 0 };
+        pause = if quick_drops >= QUICK_DROPS { (pause * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF) } else { Duration::ZERO };
+        nap(pause, stop);
     }
     Ok(())
 }
 
-fn session<C: VirtualCard>(card: &mut C, stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<()> {
+fn session<C: VirtualCard>(
+    card: &mut C,
+    stream: &mut TcpStream,
+    stop: &AtomicBool,
+    frames: &mut u64,
+) -> io::Result<()> {
     let mut payload = Vec::new();
     while read_frame(stream, stop, &mut payload)? {
+        *frames += 1;
         match payload.as_slice() {
             [POWER_OFF] | [POWER_ON] | [RESET] => card.power_cycle(),
             [GET_ATR] => send(stream, &SIMULATOR_ATR)?,

@@ -337,3 +337,39 @@ fn a_read_only_file_system_serves_reads_and_refuses_writes() {
     fs.remount("rw");
     assert_eq!(tries(&state), 3);
 }
+
+#[test]
+fn any_wait_the_option_takes_is_a_wait_never_a_panic() {
+    let dir = temp_dir("wait-forever");
+    let state = dir.join("card.json");
+    for wait in ["0", "0.5", "1e18", "1.8e19"] {
+        let r = run_with(None, &state, &["--wait", wait], &format!("{SELECT}\n"));
+        assert_eq!((r.code, r.out.len()), (0, 1), "--wait {wait}: {}", r.err);
+    }
+    for bad in ["-1", "NaN", "inf", "1e20", "soon"] {
+        let r = run_with(None, &state, &[&format!("--wait={bad}")], &format!("{SELECT}\n"));
+        assert_eq!(r.code, 2, "--wait {bad}: {}", r.err);
+        assert!(r.err.contains("not a number of seconds") && !r.err.contains("panicked"), "{}", r.err);
+    }
+}
+
+#[test]
+fn a_card_file_replaced_while_held_stops_the_holder_and_is_left_alone() {
+    let dir = temp_dir("replaced");
+    let state = dir.join("card.json");
+    let other = dir.join("other.json");
+    assert_eq!(run(&other, &format!("{SELECT}\n{WRONG_PIN}\n")).out[1], "63C2");
+    let mut holder = hold(&state);
+    // Another card moved into place (a restored backup): whoever opens the
+    // path now gets that card, so the old holder must not write over it.
+    let moved_in = std::fs::read(&other).unwrap();
+    std::fs::rename(&other, &state).unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    writeln!(stdin, "{WRONG_PIN}").unwrap();
+    drop(stdin);
+    let o = holder.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "the holder stops: {o:?}");
+    assert!(o.stdout.is_empty(), "no answer to the write it could not make: {o:?}");
+    assert_eq!(std::fs::read(&state).unwrap(), moved_in, "the card moved in was written over");
+    assert_eq!(tries(&state), 2);
+}

@@ -161,3 +161,48 @@ fn timing_profiles_are_named_and_checked() {
     let timed = child.wait_with_output().unwrap();
     assert_eq!((code, out), (0, String::from_utf8(timed.stdout).unwrap()));
 }
+
+#[test]
+fn help_gives_the_exit_code_a_held_card_file_really_gets() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let want = format!("{} the state file is in use", apdu_sim::cardfile::EXIT_IN_USE);
+    assert!(help.contains(&want), "{want:?} not in the help:\n{help}");
+}
+
+#[test]
+fn a_huge_line_is_refused_bounded_and_the_answered_writes_stay() {
+    let dir = temp_dir("huge");
+    let state = dir.join("card.json");
+    let s = state.to_str().unwrap();
+    // 3 MB of hex and then 3 MB of junk, neither ending: read up to the cap, never echoed whole.
+    for junk in ["A", "z"] {
+        let input = format!("{SELECT}\n{WRONG_PIN}\n{}", junk.repeat(3_000_000));
+        let (code, out, err) = run(&["--state", s], &input);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("line 3") && err.len() < 400,
+            "the line named, not echoed whole: {}",
+            &err[..err.len().min(400)]
+        );
+        assert!(out.ends_with("63C2\n") || out.ends_with("63C1\n"), "{out}");
+    }
+    assert_eq!(apdu_sim::persist::load(&state).unwrap().unwrap().pin.tries_left, 1, "both answered tries are on disk");
+    // The longest extended APDU, spaced out, is not a huge line.
+    let mut longest = String::from("00 DB 3F FF 00 FF FF");
+    longest.push_str(&" 00".repeat(65_535));
+    let (code, out, err) = run(&[], &format!("{SELECT}\n{longest}\n"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 2);
+}
+
+#[test]
+fn a_script_that_cannot_be_read_makes_no_card() {
+    let dir = temp_dir("noscript");
+    let state = dir.join("new.json");
+    let missing = dir.join("missing.apdu");
+    let (code, _, err) = run(&[missing.to_str().unwrap(), "--state", state.to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.apdu"), "{err}");
+    assert!(!state.exists(), "a card file was made for a script that never ran");
+}

@@ -259,3 +259,47 @@ fn a_second_vpcd_on_one_card_file_is_refused() {
     assert!(terminate(&mut first).success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_peer_that_drops_every_connection_at_once_is_retried_with_backoff() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut card = Command::new(BIN)
+        .args(["vpcd", "--addr", &addr, "--seed", "2"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let (mut connections, began) = (0, Instant::now());
+    while began.elapsed() < Duration::from_secs(2) {
+        match listener.accept() {
+            Ok((s, _)) => {
+                drop(s);
+                connections += 1;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    assert!(terminate(&mut card).success());
+    let mut err = String::new();
+    card.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    // Five at once, then a backoff from 100 ms doubling to 2 s: a handful, not hundreds.
+    assert!((1..=15).contains(&connections), "{connections} connections in 2 s");
+    assert!(err.lines().count() <= 25, "{} lines on stderr", err.lines().count());
+}
+
+#[test]
+fn an_address_that_can_never_work_is_refused_at_once() {
+    for addr in ["127.0.0.1", "127.0.0.1:99999", "localhost:x"] {
+        let mut card = Command::new(BIN)
+            .args(["vpcd", "--addr", addr, "--seed", "1"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = exits_within(&mut card, Duration::from_secs(3));
+        let mut err = String::new();
+        card.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "{addr}: {err}");
+        assert!(err.contains(addr) && err.contains("HOST:PORT"), "{addr}: {err}");
+    }
+}

@@ -19,10 +19,13 @@ pub const SHORT_MAX_NC: usize = 255;
 /// Why bytes are not a command APDU. The card answers all of these with 6700.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ApduError {
+    /// Fewer than the 4 header bytes CLA INS P1 P2 (the count received).
     #[error("an APDU needs at least 4 header bytes, got {0}")]
     TooShort(usize),
+    /// Lc/Le encoding does not account for the bytes received (their count), ISO 7816-4 5.1.
     #[error("Lc and Le do not fit the {0} bytes received")]
     LengthMismatch(usize),
+    /// Extended Lc `00 0000`: ISO 7816-4 5.1 forbids an extended Lc of zero.
     #[error("an extended Lc of zero is not allowed")]
     ZeroExtendedLc,
 }
@@ -32,11 +35,17 @@ pub enum ApduError {
 /// `Some(65536)` for an extended `Le = 0000`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Command {
+    /// Class byte; bit 0x10 is command chaining ([`crate::ins::CLA_CHAIN`]).
     pub cla: u8,
+    /// Instruction byte (see [`crate::ins`]).
     pub ins: u8,
+    /// Parameter 1.
     pub p1: u8,
+    /// Parameter 2 (for PIV, usually the key reference or slot).
     pub p2: u8,
+    /// Command data field (Nc bytes); wiped on drop.
     pub data: Vec<u8>,
+    /// Expected response length Ne, 1 to 65536; `None` when Le is absent.
     pub ne: Option<usize>,
     /// The command arrived (or is to be sent) with extended length fields.
     pub extended: bool,
@@ -70,10 +79,12 @@ impl Command {
     pub fn new(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
         Command { cla, ins, p1, p2, data: Vec::new(), ne: None, extended: false }
     }
+    /// Sets the data field (Nc = its length).
     pub fn with_data(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.data = data.into();
         self
     }
+    /// Sets Ne, the response bytes expected (256 encodes as short `Le = 00`).
     pub fn with_ne(mut self, ne: usize) -> Self {
         self.ne = Some(ne);
         self
@@ -174,7 +185,9 @@ impl Command {
 /// A response APDU: data then SW1 SW2.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Response {
+    /// Response data field (without SW1 SW2).
     pub data: Vec<u8>,
+    /// Status word closing the response.
     pub sw: crate::Sw,
 }
 
@@ -185,9 +198,11 @@ impl std::fmt::Debug for Response {
 }
 
 impl Response {
+    /// A response with data and a status word.
     pub fn new(data: Vec<u8>, sw: crate::Sw) -> Self {
         Response { data, sw }
     }
+    /// A response with no data, only the status word.
     pub fn status(sw: crate::Sw) -> Self {
         Response { data: Vec::new(), sw }
     }
@@ -196,6 +211,7 @@ impl Response {
         let (data, sw) = bytes.split_at(bytes.len().checked_sub(2)?);
         Some(Response { data: data.to_vec(), sw: crate::Sw::from_bytes(sw[0], sw[1]) })
     }
+    /// Raw response bytes: data then SW1 SW2.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.data.len() + 2);
         out.extend_from_slice(&self.data);

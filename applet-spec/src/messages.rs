@@ -8,32 +8,59 @@ use crate::SpecError;
 
 // ---- tags --------------------------------------------------------------------
 
+/// Application property template, the SELECT answer (SP 800-73-4 part 2, 3.1.1).
 pub const TAG_APT: u32 = 0x61;
+/// Application identifier (PIX or full AID) in the SELECT answer.
 pub const TAG_AID: u32 = 0x4F;
+/// Coexistent tag allocation authority in the SELECT answer.
 pub const TAG_COEXISTENT: u32 = 0x79;
+/// Application label in the SELECT answer.
 pub const TAG_LABEL: u32 = 0x50;
+/// Cryptographic algorithms supported (SELECT answer).
 pub const TAG_ALGORITHMS: u32 = 0xAC;
+/// Algorithm identifier inside an `AC` template.
 pub const TAG_ALGORITHM: u32 = 0x80;
+/// Object identifier inside the algorithms template.
 pub const TAG_OID: u32 = 0x06;
+/// PIN usage policy in the Discovery object.
 pub const TAG_PIN_USAGE_POLICY: u32 = 0x5F2F;
+/// Tag list: the object tag in GET DATA and PUT DATA.
 pub const TAG_TAG_LIST: u32 = 0x5C;
+/// Data object value wrapper in GET DATA answers and PUT DATA.
 pub const TAG_DATA: u32 = 0x53;
+/// Certificate (DER) inside a certificate object.
 pub const TAG_CERTIFICATE: u8 = 0x70;
+/// CertInfo inside a certificate object: `00` uncompressed, `01` gzip.
 pub const TAG_CERT_INFO: u8 = 0x71;
+/// Error detection code closing a PIV data object (always empty).
 pub const TAG_ERROR_DETECTION: u8 = 0xFE;
+/// FASC-N inside the CHUID.
 pub const TAG_FASCN: u8 = 0x30;
+/// Card UUID (GUID, 16 bytes) inside the CHUID.
 pub const TAG_GUID: u8 = 0x34;
+/// Expiration date (YYYYMMDD) inside the CHUID.
 pub const TAG_EXPIRY: u8 = 0x35;
+/// Issuer asymmetric signature inside the CHUID.
 pub const TAG_SIGNATURE: u8 = 0x3E;
+/// Dynamic authentication template of GENERAL AUTHENTICATE.
 pub const TAG_DYNAMIC_AUTH: u32 = 0x7C;
+/// Witness inside `7C` (management-key mutual authentication).
 pub const TAG_WITNESS: u32 = 0x80;
+/// Challenge inside `7C`; also the block to sign or decrypt.
 pub const TAG_CHALLENGE: u32 = 0x81;
+/// Response inside `7C`; empty in a request to ask for it.
 pub const TAG_RESPONSE: u32 = 0x82;
+/// Public key template returned by GENERATE (SP 800-73-4 part 2, table 7).
 pub const TAG_PUBLIC_KEY: u32 = 0x7F49;
+/// RSA modulus inside `7F49`.
 pub const TAG_MODULUS: u32 = 0x81;
+/// RSA public exponent inside `7F49`.
 pub const TAG_EXPONENT: u32 = 0x82;
+/// Control reference template of GENERATE (algorithm and policies).
 pub const TAG_CONTROL_REF: u32 = 0xAC;
+/// PIN policy (Yubico) in GENERATE and IMPORT KEY.
 pub const TAG_PIN_POLICY: u8 = 0xAA;
+/// Touch policy (Yubico) in GENERATE and IMPORT KEY.
 pub const TAG_TOUCH_POLICY: u8 = 0xAB;
 
 // ---- SELECT ------------------------------------------------------------------
@@ -46,6 +73,7 @@ pub const TAG_CARD_STATE: u32 = 0xDF20;
 /// What SELECT tells about the card itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectedCard {
+    /// Card serial, as GET SERIAL returns it.
     pub serial: u32,
     /// As GET STATUS's change counter: bumped by every key or object change.
     pub changes: u32,
@@ -75,11 +103,15 @@ pub fn select_response(card: SelectedCard) -> Vec<u8> {
 /// card's serial and change counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectAnswer {
+    /// Tag 4F: the PIX or full AID the card answered with.
     pub aid: Vec<u8>,
+    /// Tag 50: the application label; empty when absent.
     pub label: String,
+    /// Serial and change counter (tag DF20), from a sub-SIM only.
     pub card: Option<SelectedCard>,
 }
 
+/// Decodes a SELECT answer (`61 { 4F, 50, ... }`); 4F is required.
 pub fn parse_select_response(data: &[u8]) -> Result<SelectAnswer, SpecError> {
     let apt = tlv::parse_one(data)?;
     let items = children(&apt, TAG_APT)?;
@@ -102,6 +134,7 @@ pub fn get_data_request(tag: ObjectTag) -> Vec<u8> {
     prim(TAG_TAG_LIST, tag.to_bytes()).to_vec()
 }
 
+/// The object tag of a GET DATA data field `5C <tag>`.
 pub fn parse_get_data_request(data: &[u8]) -> Result<ObjectTag, SpecError> {
     let t = tlv::parse_one(data)?;
     if !tlv::is(&t, TAG_TAG_LIST) {
@@ -115,6 +148,7 @@ pub fn put_data_request(tag: ObjectTag, value: &[u8]) -> Vec<u8> {
     tlv::concat(&[prim(TAG_TAG_LIST, tag.to_bytes()), prim(TAG_DATA, value)])
 }
 
+/// The object tag and value of a PUT DATA data field `5C <tag> 53 <value>`.
 pub fn parse_put_data_request(data: &[u8]) -> Result<(ObjectTag, Vec<u8>), SpecError> {
     match tlv::parse_seq(data)?.as_slice() {
         [t, v] if tlv::is(t, TAG_TAG_LIST) && tlv::is(v, TAG_DATA) => {
@@ -209,6 +243,7 @@ pub fn parse_key_history(value: &[u8]) -> Result<(u8, u8, Option<Vec<u8>>), Spec
     Ok((count(0xC1)?, count(0xC2)?, flat::find(&items, 0xF3).map(<[u8]>::to_vec)))
 }
 
+/// The 16-byte card UUID (tag 34) of a CHUID object's value.
 pub fn parse_chuid_guid(value: &[u8]) -> Result<[u8; 16], SpecError> {
     let items = flat::parse(value)?;
     flat::find(&items, TAG_GUID)
@@ -265,6 +300,7 @@ pub fn rsa_public_key(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
 /// An EC public key: `7F49 { 86 <uncompressed point 04 X Y> }` (SP 800-73-4 part 2, table 7).
 pub const TAG_EC_POINT: u32 = 0x86;
 
+/// An EC public key template `7F49 { 86 <point> }` for an uncompressed point.
 pub fn ec_public_key(point: &[u8]) -> Vec<u8> {
     cons(TAG_PUBLIC_KEY, vec![prim(TAG_EC_POINT, point)]).to_vec()
 }
@@ -272,12 +308,16 @@ pub fn ec_public_key(point: &[u8]) -> Vec<u8> {
 /// A public key as the card returns it, RSA or EC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKeyData {
+    /// RSA key: tags 81 and 82.
     Rsa {
+        /// Modulus, big-endian.
         modulus: Vec<u8>,
+        /// Public exponent, big-endian.
         exponent: Vec<u8>,
     },
     /// The uncompressed point `04 X Y`.
     Ec {
+        /// `04 X Y`, 65 bytes for P-256, 97 for P-384.
         point: Vec<u8>,
     },
 }
@@ -348,12 +388,16 @@ pub fn parse_rsa_public_key(data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SpecError
 /// requested (`Some` empty: the tag with length 0), or carries bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DynamicAuth {
+    /// Tag 80: the witness, or `Some(empty)` to ask the card for one.
     pub witness: Option<Vec<u8>>,
+    /// Tag 81: challenge, or the block for a private-key operation.
     pub challenge: Option<Vec<u8>>,
+    /// Tag 82: response, or `Some(empty)` to ask for it.
     pub response: Option<Vec<u8>>,
 }
 
 impl DynamicAuth {
+    /// The `7C` template with the items present, in the order 80, 81, 82.
     pub fn encode(&self) -> Vec<u8> {
         let items = [(TAG_WITNESS, &self.witness), (TAG_CHALLENGE, &self.challenge), (TAG_RESPONSE, &self.response)]
             .into_iter()
@@ -362,6 +406,7 @@ impl DynamicAuth {
         cons(TAG_DYNAMIC_AUTH, items).to_vec()
     }
 
+    /// Decodes a `7C` template; items other than 80, 81, 82 are refused.
     pub fn decode(data: &[u8]) -> Result<DynamicAuth, SpecError> {
         let t = tlv::parse_one(data)?;
         let items = children(&t, TAG_DYNAMIC_AUTH)?;
@@ -408,6 +453,7 @@ pub fn set_management_key_request(alg: MgmAlgorithm, key: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Algorithm and key of a SET MANAGEMENT KEY data field; the length must fit the algorithm.
 pub fn parse_set_management_key_request(data: &[u8]) -> Result<(MgmAlgorithm, &[u8]), SpecError> {
     match data {
         [alg, KEY_REF_MANAGEMENT, len, key @ ..] if *len as usize == key.len() => {
@@ -426,17 +472,21 @@ pub fn parse_set_management_key_request(data: &[u8]) -> Result<(MgmAlgorithm, &[
 /// Where a key came from, as GET METADATA (tag 03) reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyOrigin {
+    /// Generated on the card (code 01): the private key never existed outside.
     Generated,
+    /// Imported with IMPORT KEY (code 02).
     Imported,
 }
 
 impl KeyOrigin {
+    /// Yubico's code in GET METADATA tag 03.
     pub fn code(self) -> u8 {
         match self {
             KeyOrigin::Generated => 1,
             KeyOrigin::Imported => 2,
         }
     }
+    /// The origin for a tag-03 code, `None` if unknown.
     pub fn from_code(c: u8) -> Option<KeyOrigin> {
         [KeyOrigin::Generated, KeyOrigin::Imported].into_iter().find(|o| o.code() == c)
     }
@@ -460,9 +510,11 @@ pub const METADATA_ALGORITHM_PIN: u8 = 0xFF;
 /// public key, import policy).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
+    /// Algorithm id (tag 01): a [`KeyAlgorithm`] or [`MgmAlgorithm`] id, or [`METADATA_ALGORITHM_PIN`].
     pub algorithm: u8,
     /// PIN policy and touch policy codes.
     pub policy: Option<(u8, u8)>,
+    /// Where a slot's key came from (tag 03).
     pub origin: Option<KeyOrigin>,
     /// The public key's items (81/82 or 86), without 7F49.
     pub public_key: Option<PublicKeyData>,
@@ -470,10 +522,12 @@ pub struct Metadata {
     pub is_default: Option<bool>,
     /// Tries: (total, left).
     pub retries: Option<(u8, u8)>,
+    /// Whether IMPORT KEY into this slot is forbidden (sub-SIM tag C1).
     pub import_forbidden: Option<bool>,
 }
 
 impl Metadata {
+    /// GET METADATA's data field, items in tag order.
     pub fn encode(&self) -> Vec<u8> {
         let public = self.public_key.as_ref().map(PublicKeyData::inner);
         let policy = self.policy.map(|(p, t)| [p, t]);
@@ -505,6 +559,7 @@ impl Metadata {
         flat::encode(&items)
     }
 
+    /// Decodes a GET METADATA answer; unknown private-class items are skipped.
     pub fn decode(data: &[u8]) -> Result<Metadata, SpecError> {
         let items = flat::parse(data)?;
         let get = |t| flat::find(&items, t);
@@ -543,8 +598,24 @@ impl Metadata {
 /// parameters 01-05, EC private scalar 06), each value big-endian.
 #[derive(Clone, PartialEq, Eq)]
 pub enum ImportedKey {
-    Rsa { p: Vec<u8>, q: Vec<u8>, dp: Vec<u8>, dq: Vec<u8>, qinv: Vec<u8> },
-    Ec { scalar: Vec<u8> },
+    /// RSA private key as CRT parameters (tags 01-05).
+    Rsa {
+        /// First prime p.
+        p: Vec<u8>,
+        /// Second prime q.
+        q: Vec<u8>,
+        /// d mod (p-1).
+        dp: Vec<u8>,
+        /// d mod (q-1).
+        dq: Vec<u8>,
+        /// q^-1 mod p.
+        qinv: Vec<u8>,
+    },
+    /// EC private key (tag 06), field-length bytes.
+    Ec {
+        /// The private scalar d, big-endian.
+        scalar: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for ImportedKey {
@@ -578,11 +649,15 @@ pub fn import_key_request(key: &ImportedKey, pin_policy: Option<u8>) -> Vec<u8> 
 
 /// What IMPORT KEY's data holds: the key and the PIN policy asked for.
 pub struct ImportRequest {
+    /// The private key to load.
     pub key: ImportedKey,
+    /// PIN policy code (tag AA), as [`PinPolicy::code`].
     pub pin_policy: Option<u8>,
+    /// Touch policy code (tag AB); a sub-SIM has no touch sensor.
     pub touch_policy: Option<u8>,
 }
 
+/// Decodes IMPORT KEY's data: RSA (01-05) or EC (06), optional AA and AB; anything else is refused.
 pub fn parse_import_key_request(data: &[u8]) -> Result<ImportRequest, SpecError> {
     let items = flat::parse(data)?;
     let policy = |t| match flat::find(&items, t) {
@@ -610,14 +685,18 @@ pub fn parse_import_key_request(data: &[u8]) -> Result<ImportRequest, SpecError>
 /// know YubiKeys read ours: firmware version (3 raw bytes), serial (a DER
 /// INTEGER), PIN and touch policy (2 raw bytes), form factor (1 raw byte).
 pub const OID_YUBICO_FIRMWARE: &str = "1.3.6.1.4.1.41482.3.3";
+/// Attestation extension: card serial, a DER INTEGER.
 pub const OID_YUBICO_SERIAL: &str = "1.3.6.1.4.1.41482.3.7";
+/// Attestation extension: PIN and touch policy codes, 2 raw bytes.
 pub const OID_YUBICO_POLICY: &str = "1.3.6.1.4.1.41482.3.8";
+/// Attestation extension: form factor, 1 raw byte.
 pub const OID_YUBICO_FORM_FACTOR: &str = "1.3.6.1.4.1.41482.3.9";
 /// Form factor "unknown" (Yubico's 00): a sub-SIM is not a YubiKey model.
 pub const FORM_FACTOR_UNKNOWN: u8 = 0x00;
 
 /// SET IMPORT POLICY's P1: `01` forbids importing into the slot (P2), `00` allows it.
 pub const IMPORT_P1_ALLOW: u8 = 0x00;
+/// SET IMPORT POLICY's P1 forbidding import into the slot.
 pub const IMPORT_P1_FORBID: u8 = 0x01;
 
 // ---- sub-SIM extensions ---------------------------------------------------------
@@ -628,6 +707,7 @@ pub const KEYPAD_KEYS: usize = 10;
 /// A keypad layout: `digit_at[p]` is the digit (0-9) shown at position `p`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeypadLayout {
+    /// The digit (0-9) drawn at each position 0-9.
     pub digit_at: [u8; KEYPAD_KEYS],
 }
 
@@ -639,6 +719,7 @@ impl std::fmt::Debug for KeypadLayout {
 }
 
 impl KeypadLayout {
+    /// GET KEYPAD's answer: the 10 digits in position order.
     pub fn encode(&self) -> Vec<u8> {
         self.digit_at.to_vec()
     }
@@ -667,17 +748,21 @@ impl KeypadLayout {
 /// Whether plain VERIFY may carry the PIN, or only VERIFY KEYPAD. P1 of SET PIN POLICY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinEntry {
+    /// Plain VERIFY or VERIFY KEYPAD (P1 `00`).
     Any,
+    /// Only VERIFY KEYPAD: a PIN typed on the host is refused (P1 `01`).
     KeypadOnly,
 }
 
 impl PinEntry {
+    /// P1 of SET PIN POLICY, also GET STATUS's item 83.
     pub fn p1(self) -> u8 {
         match self {
             PinEntry::Any => 0x00,
             PinEntry::KeypadOnly => 0x01,
         }
     }
+    /// The policy for a P1 value, `None` if unknown.
     pub fn from_p1(p1: u8) -> Option<PinEntry> {
         [PinEntry::Any, PinEntry::KeypadOnly].into_iter().find(|p| p.p1() == p1)
     }
@@ -685,9 +770,11 @@ impl PinEntry {
 
 /// P1 of SET BINDING.
 pub const BINDING_P1_SET: u8 = 0x00;
+/// SET BINDING's P1 removing the binding (no data).
 pub const BINDING_P1_CLEAR: u8 = 0x01;
 /// A binding value is 16 to 64 bytes (e.g. SHA-256 of ICCID and device identity).
 pub const BINDING_MIN_LEN: usize = 16;
+/// Longest binding value, in bytes.
 pub const BINDING_MAX_LEN: usize = 64;
 /// Wrong PRESENT BINDING values tolerated before the binding blocks.
 pub const BINDING_TRIES: u8 = 5;
@@ -734,10 +821,15 @@ const TAG_ST_IMPORT_FORBIDDEN: u32 = 0x8B;
 /// GET STATUS: what the card tells about itself in one round trip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardStatus {
+    /// PIN tries left.
     pub pin_tries: u8,
+    /// PUK tries left.
     pub puk_tries: u8,
+    /// Whether the PIN may be sent in plain VERIFY.
     pub pin_entry: PinEntry,
+    /// Device binding state for this session.
     pub binding: BindingState,
+    /// Wrong PRESENT BINDING values still tolerated, of [`BINDING_TRIES`].
     pub binding_tries: u8,
     /// Slots holding a key, as [`Slot::bit`]s.
     pub keys: u8,
@@ -746,7 +838,9 @@ pub struct CardStatus {
     /// Counts every change to keys or data objects: a host may cache
     /// certificates while it stays the same.
     pub changes: u32,
+    /// The management key's current algorithm.
     pub mgm_algorithm: MgmAlgorithm,
+    /// Whether the PIN is verified in this card session.
     pub pin_verified: bool,
     /// Slots the issuer forbade importing a key into (bits as `keys`).
     pub import_forbidden: u8,
@@ -772,6 +866,7 @@ impl CardStatus {
         ])
     }
 
+    /// Decodes GET STATUS's answer; every item is required.
     pub fn decode(data: &[u8]) -> Result<CardStatus, SpecError> {
         let items = tlv::parse_seq(data)?;
         let byte = |tag| match find(&items, tag) {

@@ -25,7 +25,9 @@ pub const VERSION: [u8; 3] = [5, 4, 3];
 
 /// Key references (P2 of VERIFY, CHANGE REFERENCE DATA, GENERAL AUTHENTICATE).
 pub const KEY_REF_PIN: u8 = 0x80;
+/// The PUK (reset retry counter key).
 pub const KEY_REF_PUK: u8 = 0x81;
+/// The card management key (9B), authenticated by GENERAL AUTHENTICATE.
 pub const KEY_REF_MANAGEMENT: u8 = 0x9B;
 
 /// An asymmetric key slot.
@@ -53,10 +55,13 @@ pub enum Slot {
 pub struct Retired(u8);
 
 impl Retired {
+    /// Retired slots in SP 800-73-4: 20 (82-95).
     pub const COUNT: u8 = 20;
+    /// Retired slot `n` (1 = key reference 82); `None` outside 1-20.
     pub fn new(n: u8) -> Option<Retired> {
         (1..=Self::COUNT).contains(&n).then_some(Retired(n))
     }
+    /// The slot's number, 1 to 20.
     pub fn number(self) -> u8 {
         self.0
     }
@@ -69,6 +74,7 @@ impl Retired {
 /// The PIN a slot's private key needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinPolicy {
+    /// No PIN needed.
     Never,
     /// Verified once in this card session.
     Once,
@@ -85,6 +91,7 @@ impl PinPolicy {
             PinPolicy::Always => 3,
         }
     }
+    /// The policy for Yubico's code, `None` for 0 (default) or unknown codes.
     pub fn from_code(c: u8) -> Option<PinPolicy> {
         [PinPolicy::Never, PinPolicy::Once, PinPolicy::Always].into_iter().find(|p| p.code() == c)
     }
@@ -100,6 +107,7 @@ impl Slot {
     pub const WITH_ATTESTATION: [Slot; 5] =
         [Slot::Authentication, Slot::Signature, Slot::KeyManagement, Slot::CardAuthentication, Slot::Attestation];
 
+    /// The key reference (P2 of GENERAL AUTHENTICATE, GENERATE): 9A, 9C, 9D, 9E, F9, 82-95.
     pub fn key_ref(self) -> u8 {
         match self {
             Slot::Authentication => 0x9A,
@@ -137,6 +145,7 @@ impl Slot {
             Slot::Retired(r) => ObjectTag(0x5FC10C + r.0 as u32),
         }
     }
+    /// The PIN this slot's key needs; fixed per slot, as SP 800-73-4 part 1, 3.3 gives it.
     pub fn pin_policy(self) -> PinPolicy {
         match self {
             Slot::Authentication | Slot::KeyManagement | Slot::Retired(_) => PinPolicy::Once,
@@ -167,14 +176,20 @@ impl std::fmt::Display for Slot {
 /// Algorithm identifiers (SP 800-78-4 table 6-2), P1 of GENERAL AUTHENTICATE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
+    /// 3-key Triple DES (03), 8-byte blocks.
     TripleDes,
+    /// RSA 2048 (07).
     Rsa2048,
+    /// AES-128 (08).
     Aes128,
+    /// AES-192 (0A).
     Aes192,
+    /// AES-256 (0C).
     Aes256,
 }
 
 impl Algorithm {
+    /// The algorithm identifier byte.
     pub fn id(self) -> u8 {
         match self {
             Algorithm::TripleDes => 0x03,
@@ -184,6 +199,7 @@ impl Algorithm {
             Algorithm::Aes256 => 0x0C,
         }
     }
+    /// The algorithm for an identifier byte, `None` if not one of these.
     pub fn from_id(id: u8) -> Option<Algorithm> {
         [Self::TripleDes, Self::Rsa2048, Self::Aes128, Self::Aes192, Self::Aes256].into_iter().find(|a| a.id() == id)
     }
@@ -193,18 +209,26 @@ impl Algorithm {
 /// Yubico's RSA-3072 and RSA-4096).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyAlgorithm {
+    /// RSA 1024 (06).
     Rsa1024,
+    /// RSA 2048 (07).
     Rsa2048,
+    /// RSA 3072 (05, Yubico).
     Rsa3072,
+    /// RSA 4096 (16, Yubico).
     Rsa4096,
+    /// ECC P-256 (11).
     EccP256,
+    /// ECC P-384 (14).
     EccP384,
 }
 
 impl KeyAlgorithm {
+    /// Every asymmetric algorithm the card knows.
     pub const ALL: [KeyAlgorithm; 6] =
         [Self::Rsa1024, Self::Rsa2048, Self::Rsa3072, Self::Rsa4096, Self::EccP256, Self::EccP384];
 
+    /// The algorithm identifier byte.
     pub fn id(self) -> u8 {
         match self {
             Self::Rsa1024 => 0x06,
@@ -215,6 +239,7 @@ impl KeyAlgorithm {
             Self::EccP384 => 0x14,
         }
     }
+    /// The algorithm for an identifier byte, `None` if unknown.
     pub fn from_id(id: u8) -> Option<KeyAlgorithm> {
         Self::ALL.into_iter().find(|a| a.id() == id)
     }
@@ -252,15 +277,21 @@ impl KeyAlgorithm {
 /// A symmetric algorithm the management key 9B can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MgmAlgorithm {
+    /// 3-key Triple DES (03), the PIV default; 24-byte key.
     TripleDes,
+    /// AES-128 (08), 16-byte key.
     Aes128,
+    /// AES-192 (0A), 24-byte key.
     Aes192,
+    /// AES-256 (0C), 32-byte key.
     Aes256,
 }
 
 impl MgmAlgorithm {
+    /// Every management key algorithm the card accepts.
     pub const ALL: [MgmAlgorithm; 4] = [Self::TripleDes, Self::Aes128, Self::Aes192, Self::Aes256];
 
+    /// As a general [`Algorithm`].
     pub fn algorithm(self) -> Algorithm {
         match self {
             Self::TripleDes => Algorithm::TripleDes,
@@ -269,12 +300,15 @@ impl MgmAlgorithm {
             Self::Aes256 => Algorithm::Aes256,
         }
     }
+    /// The algorithm identifier byte.
     pub fn id(self) -> u8 {
         self.algorithm().id()
     }
+    /// The management key algorithm for an identifier byte, `None` if not one.
     pub fn from_id(id: u8) -> Option<MgmAlgorithm> {
         Self::ALL.into_iter().find(|a| a.id() == id)
     }
+    /// Key length in bytes: 24, 16, 24, 32.
     pub fn key_len(self) -> usize {
         match self {
             Self::TripleDes | Self::Aes192 => 24,
@@ -298,9 +332,13 @@ impl MgmAlgorithm {
 
 /// The factory management key: 3DES, 0102030405060708 three times.
 pub const DEFAULT_MGM_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+/// The factory PIN.
 pub const DEFAULT_PIN: &[u8] = b"123456";
+/// The factory PUK.
 pub const DEFAULT_PUK: &[u8] = b"12345678";
+/// PIN tries before it blocks, as from the factory.
 pub const PIN_TRIES: u8 = 3;
+/// PUK tries before it blocks, as from the factory.
 pub const PUK_TRIES: u8 = 3;
 
 /// RSA-2048 modulus length in bytes.
@@ -313,19 +351,33 @@ pub const RSA_EXPONENT: u32 = 65537;
 pub struct ObjectTag(pub u32);
 
 impl ObjectTag {
+    /// Discovery object (read-only).
     pub const DISCOVERY: ObjectTag = ObjectTag(0x7E);
+    /// Card Holder Unique Identifier.
     pub const CHUID: ObjectTag = ObjectTag(0x5FC102);
+    /// Card Capability Container.
     pub const CCC: ObjectTag = ObjectTag(0x5FC107);
+    /// X.509 certificate for PIV authentication (9A).
     pub const CERT_9A: ObjectTag = ObjectTag(0x5FC105);
+    /// X.509 certificate for digital signature (9C).
     pub const CERT_9C: ObjectTag = ObjectTag(0x5FC10A);
+    /// X.509 certificate for key management (9D).
     pub const CERT_9D: ObjectTag = ObjectTag(0x5FC10B);
+    /// X.509 certificate for card authentication (9E).
     pub const CERT_9E: ObjectTag = ObjectTag(0x5FC101);
+    /// Cardholder fingerprints (PIN to read).
     pub const FINGERPRINTS: ObjectTag = ObjectTag(0x5FC103);
+    /// Security object.
     pub const SECURITY_OBJECT: ObjectTag = ObjectTag(0x5FC106);
+    /// Cardholder facial image (PIN to read).
     pub const FACIAL_IMAGE: ObjectTag = ObjectTag(0x5FC108);
+    /// Printed information (PIN to read).
     pub const PRINTED_INFORMATION: ObjectTag = ObjectTag(0x5FC109);
+    /// Key history object: counts of retired keys on and off the card.
     pub const KEY_HISTORY: ObjectTag = ObjectTag(0x5FC10C);
+    /// Cardholder iris images (PIN to read).
     pub const IRIS_IMAGES: ObjectTag = ObjectTag(0x5FC121);
+    /// Pairing code reference data container (PIN to read).
     pub const PAIRING_CODE: ObjectTag = ObjectTag(0x5FC123);
     /// The BIT group template (biometric on-card comparison), a 2-byte tag.
     pub const BIT_GROUP: ObjectTag = ObjectTag(0x7F61);
@@ -338,6 +390,7 @@ impl ObjectTag {
     /// data (PIN or OCC; this card has no OCC, so the PIN).
     pub const PIN_PROTECTED: [ObjectTag; 5] =
         [Self::FINGERPRINTS, Self::FACIAL_IMAGE, Self::PRINTED_INFORMATION, Self::IRIS_IMAGES, Self::PAIRING_CODE];
+    /// Whether GET DATA on this object needs the PIN first (see [`Self::PIN_PROTECTED`]).
     pub fn needs_pin(self) -> bool {
         Self::PIN_PROTECTED.contains(&self)
     }
@@ -374,6 +427,7 @@ pub const MAX_OBJECT_LEN: usize = 3052;
 
 /// A PIN or PUK reference data block: 6 to 8 bytes, right-padded with FF to 8.
 pub const PIN_BLOCK_LEN: usize = 8;
+/// Shortest PIN or PUK, in bytes.
 pub const PIN_MIN_LEN: usize = 6;
 
 /// Pads a PIN (or PUK) to the 8-byte reference data block. `None` when it is

@@ -7,6 +7,7 @@ use std::fmt;
 pub struct Sw(pub u16);
 
 impl Sw {
+    /// `9000`: success.
     pub const OK: Sw = Sw(0x9000);
     /// `61xx`: more response data waiting; fetch it with GET RESPONSE.
     pub const fn bytes_remaining(n: u8) -> Sw {
@@ -16,34 +17,54 @@ impl Sw {
     pub const fn tries_left(n: u8) -> Sw {
         Sw(0x63C0 | (n & 0x0F) as u16)
     }
+    /// `6700`: wrong length (Lc, Le or the data field's size).
     pub const WRONG_LENGTH: Sw = Sw(0x6700);
+    /// `6881`: logical channels are not supported.
     pub const LOGICAL_CHANNEL_NOT_SUPPORTED: Sw = Sw(0x6881);
+    /// `6882`: secure messaging is not supported.
     pub const SECURE_MESSAGING_NOT_SUPPORTED: Sw = Sw(0x6882);
+    /// `6883`: a chain was broken off; the last command of the chain was expected.
     pub const LAST_COMMAND_OF_CHAIN_EXPECTED: Sw = Sw(0x6883);
+    /// `6982`: security status not satisfied (PIN, management key or binding missing).
     pub const SECURITY_STATUS_NOT_SATISFIED: Sw = Sw(0x6982);
+    /// `6983`: authentication method blocked (no tries left).
     pub const AUTH_METHOD_BLOCKED: Sw = Sw(0x6983);
+    /// `6985`: conditions of use not satisfied (e.g. keypad-only PIN sent in plain VERIFY).
     pub const CONDITIONS_NOT_SATISFIED: Sw = Sw(0x6985);
+    /// `6A80`: incorrect data field.
     pub const INCORRECT_DATA: Sw = Sw(0x6A80);
+    /// `6A82`: file or application not found (SELECT, GET DATA on an empty object).
     pub const FILE_NOT_FOUND: Sw = Sw(0x6A82);
+    /// `6A84`: not enough memory (object larger than [`crate::piv::MAX_OBJECT_LEN`]).
     pub const NOT_ENOUGH_MEMORY: Sw = Sw(0x6A84);
+    /// `6A86`: incorrect P1 or P2.
     pub const INCORRECT_P1_P2: Sw = Sw(0x6A86);
+    /// `6A88`: referenced data not found (e.g. an empty key slot).
     pub const REFERENCE_NOT_FOUND: Sw = Sw(0x6A88);
+    /// `6D00`: instruction not supported.
     pub const INS_NOT_SUPPORTED: Sw = Sw(0x6D00);
+    /// `6E00`: class not supported.
     pub const CLA_NOT_SUPPORTED: Sw = Sw(0x6E00);
+    /// `6F00`: no precise diagnosis.
     pub const UNKNOWN_ERROR: Sw = Sw(0x6F00);
 
+    /// The status word of SW1 and SW2.
     pub fn from_bytes(sw1: u8, sw2: u8) -> Sw {
         Sw(u16::from_be_bytes([sw1, sw2]))
     }
+    /// SW1 and SW2, as sent after the data.
     pub fn to_bytes(self) -> [u8; 2] {
         self.0.to_be_bytes()
     }
+    /// SW1, the high byte.
     pub fn sw1(self) -> u8 {
         (self.0 >> 8) as u8
     }
+    /// SW2, the low byte.
     pub fn sw2(self) -> u8 {
         self.0 as u8
     }
+    /// Whether this is exactly `9000`.
     pub fn is_ok(self) -> bool {
         self == Sw::OK
     }

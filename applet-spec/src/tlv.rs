@@ -42,6 +42,7 @@ pub fn parse_seq(mut bytes: &[u8]) -> Result<Vec<Tlv>, SpecError> {
     Ok(out)
 }
 
+/// Whether `t` has tag `want` (1 to 3 bytes in the low bits).
 pub fn is(t: &Tlv, want: u32) -> bool {
     *t.tag() == tag(want)
 }

@@ -25,6 +25,7 @@ use crate::transport::Transport;
 pub struct AppInfo {
     /// The PIX (or AID) in tag 4F.
     pub aid: Vec<u8>,
+    /// Tag 50: the application label (empty if the card sent none).
     pub label: String,
     /// A sub-SIM's serial and change counter (absent on other PIV cards).
     pub card: Option<SelectedCard>,
@@ -48,6 +49,7 @@ impl CertCache {
             _ => None,
         }
     }
+    /// Records `slot`'s certificate (or its absence) for `card`; a new change counter drops the card's older entries.
     pub fn put(&mut self, card: SelectedCard, slot: Slot, cert: Option<Vec<u8>>) {
         let entry = self.cards.entry(card.serial).or_default();
         if entry.0 != card.changes {
@@ -61,7 +63,9 @@ impl CertCache {
 /// certificate to check it with.
 #[derive(Debug, Clone)]
 pub struct LoginProof {
+    /// The signature over the challenge: PKCS#1 v1.5, SHA-256, made by the 9A key.
     pub signature: Vec<u8>,
+    /// The 9A certificate (DER) the server checks the signature with.
     pub certificate: Vec<u8>,
 }
 
@@ -70,6 +74,7 @@ pub struct LoginProof {
 pub struct CardInfo {
     /// GET VERSION: major, minor, patch.
     pub version: [u8; 3],
+    /// GET SERIAL: the card's serial number.
     pub serial: u32,
     /// GET STATUS: tries left, policy, binding, slots, change counter.
     pub status: CardStatus,
@@ -89,8 +94,14 @@ impl CardInfo {
 /// The PIN's state, from VERIFY without data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinState {
+    /// Verified in this card session.
     Verified,
-    NotVerified { tries_left: u8 },
+    /// Not verified (the card answered `63Cx`).
+    NotVerified {
+        /// Wrong PINs left before it blocks.
+        tries_left: u8,
+    },
+    /// Blocked (`6983`): only the PUK can unblock it.
     Blocked,
 }
 
@@ -123,15 +134,19 @@ fn malformed(command: &'static str) -> impl FnOnce(SpecError) -> Error {
 }
 
 impl<T: Transport> Client<T> {
+    /// A client over `t`; nothing is sent until the first command (call [`Client::select`] first).
     pub fn new(t: T) -> Client<T> {
         Client { t, selected: None }
     }
+    /// The transport underneath.
     pub fn transport(&self) -> &T {
         &self.t
     }
+    /// The transport underneath, mutably (e.g. to reset the card).
     pub fn transport_mut(&mut self) -> &mut T {
         &mut self.t
     }
+    /// Gives the transport back.
     pub fn into_transport(self) -> T {
         self.t
     }
@@ -221,12 +236,14 @@ impl<T: Transport> Client<T> {
         Ok(LoginProof { signature, certificate })
     }
 
+    /// GET VERSION (Yubico): major, minor, patch.
     pub fn version(&mut self) -> Result<[u8; 3]> {
         let data = self.call("GET VERSION", self.iso(ins::GET_VERSION, 0, 0).with_ne(SHORT_MAX_NE))?;
         data.try_into()
             .map_err(|_| Error::Malformed { command: "GET VERSION", source: SpecError::Malformed("3 bytes") })
     }
 
+    /// GET SERIAL (Yubico): the card's 4-byte serial.
     pub fn serial(&mut self) -> Result<u32> {
         let data = self.call("GET SERIAL", self.iso(ins::GET_SERIAL, 0, 0).with_ne(SHORT_MAX_NE))?;
         let bytes: [u8; 4] = data
@@ -255,6 +272,7 @@ impl<T: Transport> Client<T> {
 
     // ---- PIN -------------------------------------------------------------------
 
+    /// The PIN's state from VERIFY without data (SP 800-73-4 part 2, 3.2.1); spends no try.
     pub fn pin_state(&mut self) -> Result<PinState> {
         let r = self.transmit(&self.iso(ins::VERIFY, 0, KEY_REF_PIN))?;
         match r.sw {
@@ -274,6 +292,7 @@ impl<T: Transport> Client<T> {
         self.call("VERIFY", self.iso(ins::VERIFY, 0, KEY_REF_PIN).with_data(block.to_vec())).map(drop)
     }
 
+    /// Resets the PIN's verified state (VERIFY with P1 = FF).
     pub fn logout(&mut self) -> Result<()> {
         self.call("VERIFY", self.iso(ins::VERIFY, 0xFF, KEY_REF_PIN)).map(drop)
     }
@@ -283,11 +302,13 @@ impl<T: Transport> Client<T> {
         self.call(command, self.iso(ins, 0, p2).with_data(data.to_vec())).map(drop)
     }
 
+    /// CHANGE REFERENCE DATA for the PIN: 6 to 8 digits each; a wrong `old` spends a try.
     pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<()> {
         let (old, new) = (pin(old, true, "the PIN")?, pin(new, true, "the new PIN")?);
         self.change("CHANGE REFERENCE DATA", ins::CHANGE_REFERENCE_DATA, KEY_REF_PIN, &old, &new)
     }
 
+    /// CHANGE REFERENCE DATA for the PUK: 6 to 8 bytes each; a wrong `old` spends a PUK try.
     pub fn change_puk(&mut self, old: &[u8], new: &[u8]) -> Result<()> {
         let (old, new) = (pin(old, false, "the PUK")?, pin(new, false, "the new PUK")?);
         self.change("CHANGE REFERENCE DATA", ins::CHANGE_REFERENCE_DATA, KEY_REF_PUK, &old, &new)
@@ -322,6 +343,7 @@ impl<T: Transport> Client<T> {
         self.call("VERIFY KEYPAD", self.ext(ins::VERIFY_KEYPAD, 0, KEY_REF_PIN).with_data(data.to_vec())).map(drop)
     }
 
+    /// SET PIN POLICY: allow plain VERIFY, or keypad entry only. Needs the management key.
     pub fn set_pin_entry(&mut self, policy: PinEntry) -> Result<()> {
         self.call("SET PIN POLICY", self.ext(ins::SET_PIN_POLICY, policy.p1(), 0)).map(drop)
     }
@@ -385,6 +407,7 @@ impl<T: Transport> Client<T> {
         self.authenticate(MgmAlgorithm::TripleDes, &piv::DEFAULT_MGM_KEY)
     }
 
+    /// SET MANAGEMENT KEY: replaces 9B with `key` (its length must fit `alg`). Needs the current management key.
     pub fn set_management_key(&mut self, alg: MgmAlgorithm, key: &[u8]) -> Result<()> {
         if key.len() != alg.key_len() {
             return Err(Error::Invalid(format!("a {alg:?} management key is {} bytes", alg.key_len())));
@@ -547,6 +570,7 @@ impl<T: Transport> Client<T> {
         self.call("SET BINDING", cmd).map(drop)
     }
 
+    /// Removes the device binding value. Needs the management key.
     pub fn clear_binding(&mut self) -> Result<()> {
         self.call("SET BINDING", self.ext(ins::SET_BINDING, messages::BINDING_P1_CLEAR, 0)).map(drop)
     }

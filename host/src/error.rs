@@ -25,26 +25,46 @@ pub enum TransportKind {
     ExtendedRejected,
     /// The card or reader answered something that is not an R-APDU.
     Protocol,
+    /// Any other PC/SC failure; the message has the details.
     Other,
 }
 
+/// Everything a card operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The transport could not carry the APDU.
     #[error("{message}")]
-    Transport { kind: TransportKind, message: String, hint: Option<&'static str> },
+    Transport {
+        /// What kind of failure, for callers that act on it.
+        kind: TransportKind,
+        /// What happened, for a person.
+        message: String,
+        /// What to do about it, when known.
+        hint: Option<&'static str>,
+    },
     /// The card answered a status word the operation does not accept.
     #[error("{command} failed: card answered {sw}")]
-    Status { command: &'static str, sw: Sw },
+    Status {
+        /// The command's name, as in traces (e.g. "VERIFY").
+        command: &'static str,
+        /// The status word the card answered.
+        sw: Sw,
+    },
     /// The card's answer does not decode as the interface defines.
     #[error("{command}: unexpected answer from the card: {source}")]
-    Malformed { command: &'static str, source: SpecError },
+    Malformed {
+        /// The command's name, as in traces.
+        command: &'static str,
+        /// What did not decode.
+        source: SpecError,
+    },
     /// The caller's input cannot be sent (a PIN of the wrong length, say).
     #[error("{0}")]
     Invalid(String),
 }
 
 impl Error {
+    /// A transport error of `kind`, with an optional hint for a person.
     pub fn transport(kind: TransportKind, message: impl Into<String>, hint: Option<&'static str>) -> Error {
         Error::Transport { kind, message: message.into(), hint }
     }
@@ -82,4 +102,5 @@ impl Error {
     }
 }
 
+/// A result with the host's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -9,6 +9,49 @@
 //! - [`profile`]: which feature sets a card has (`piv`, `yubico`, `subsim`);
 //! - [`metered`]: a transport that counts APDUs and bytes;
 //! - [`x509`]: certificate requests and certificates signed on the card, a test CA.
+//!
+//! # Quick start
+//!
+//! The same [`Client`] drives the simulated card in this process and a card
+//! in a PC/SC reader. Generate a key on the card and check its signature:
+//!
+//! ```
+//! use subsim_host::applet_spec::piv::Slot;
+//! use subsim_host::apdu_sim::SimCard;
+//! use subsim_host::rsa::sha2::{Digest, Sha256};
+//! use subsim_host::rsa::Pkcs1v15Sign;
+//! use subsim_host::{Client, Hash, Padding, PinState, SimTransport};
+//!
+//! let mut card = Client::new(SimTransport::new(SimCard::seeded(1)));
+//! card.select()?;
+//! card.authenticate_default()?; // factory management key: key generation needs it
+//! let public_key = card.generate(Slot::Signature)?; // RSA-2048 in 9C
+//! assert_eq!(card.pin_state()?, PinState::NotVerified { tries_left: 3 });
+//! card.verify_pin(b"123456")?; // 9C needs it before every signature
+//! let signature = card.sign(Slot::Signature, b"pay 10 EUR", Hash::Sha256, Padding::Pkcs1v15)?;
+//! public_key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(b"pay 10 EUR"), &signature)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A card behind pcscd (a real reader, or the simulator through vpcd) only
+//! changes the transport:
+//!
+//! ```no_run
+//! use subsim_host::{Client, PcscTransport, ReaderChoice};
+//!
+//! let reader = ReaderChoice::Substring("Virtual PCD".into());
+//! let mut card = Client::new(PcscTransport::connect(&reader)?);
+//! println!("{:?}", card.select()?);
+//! # Ok::<(), subsim_host::Error>(())
+//! ```
+//!
+//! Next: the methods of [`Client`]; [`Error::sw`] and [`Error::hint`] to
+//! explain a refusal; [`trace::Tracing`] to see every APDU; `subsim-verifier`
+//! for the server's side of a login or a signed transfer. In your own
+//! project, build dependencies optimised (`[profile.dev.package."*"]
+//! opt-level = 3`): unoptimised RSA is about 20 times slower.
+
+#![warn(missing_docs)]
 
 pub mod client;
 pub mod error;

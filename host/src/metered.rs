@@ -9,11 +9,14 @@ use crate::transport::{Capabilities, Transport};
 pub struct Meter {
     /// INS of every C-APDU, in order.
     pub ins: Vec<u8>,
+    /// Bytes of every C-APDU, headers included.
     pub bytes_sent: usize,
+    /// Bytes of every R-APDU, SW1 SW2 included.
     pub bytes_received: usize,
 }
 
 impl Meter {
+    /// How many C-APDUs went out (GET RESPONSE and chained parts count each).
     pub fn apdus(&self) -> usize {
         self.ins.len()
     }
@@ -27,18 +30,23 @@ impl Meter {
     }
 }
 
+/// A transport that counts the APDUs and bytes it carries to `T`.
 pub struct Metered<T> {
     inner: T,
+    /// What was carried so far.
     pub meter: Meter,
 }
 
 impl<T: Transport> Metered<T> {
+    /// Counts what goes through `inner`, from zero.
     pub fn new(inner: T) -> Self {
         Metered { inner, meter: Meter::default() }
     }
+    /// The transport underneath.
     pub fn inner(&self) -> &T {
         &self.inner
     }
+    /// The transport underneath, mutably.
     pub fn inner_mut(&mut self) -> &mut T {
         &mut self.inner
     }

@@ -9,12 +9,16 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 /// The hash signed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hash {
+    /// SHA-256 (32 bytes), the default and what the P-256 curve pairs with.
     Sha256,
+    /// SHA-384 (48 bytes).
     Sha384,
+    /// SHA-512 (64 bytes).
     Sha512,
 }
 
 impl Hash {
+    /// The digest of `msg`.
     pub fn digest(self, msg: &[u8]) -> Vec<u8> {
         match self {
             Hash::Sha256 => Sha256::digest(msg).to_vec(),
@@ -34,6 +38,7 @@ impl Hash {
 /// The signature scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Padding {
+    /// PKCS#1 v1.5 (RFC 8017 8.2): deterministic, what most PIV verifiers expect.
     Pkcs1v15,
     /// PSS with MGF1 over the same hash and a salt as long as the hash.
     Pss,

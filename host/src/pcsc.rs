@@ -29,7 +29,9 @@ use crate::transport::{Capabilities, Transport};
 /// A reader as PC/SC sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderInfo {
+    /// Reader name as PC/SC reports it (e.g. "Virtual PCD 00 00").
     pub name: String,
+    /// Whether a card sits in the reader.
     pub card_present: bool,
     /// The card's ATR, when one is present.
     pub atr: Vec<u8>,
@@ -197,12 +199,15 @@ impl PcscTransport {
         })
     }
 
+    /// The PC/SC reader this transport is connected through.
     pub fn reader(&self) -> &str {
         &self.reader
     }
+    /// The card's ATR as the reader reported it at connection.
     pub fn atr(&self) -> &[u8] {
         &self.atr
     }
+    /// What the ATR says: extended length, chaining, whether it is the simulator.
     pub fn atr_info(&self) -> AtrInfo {
         atr::parse(&self.atr)
     }

@@ -124,7 +124,9 @@ impl<T: Transport> Client<T> {
     pub fn detect_profile(&mut self) -> Result<CardProfile> {
         self.select()?;
         let version = self.version().ok();
-        let answered = |r: Result<applet_spec::apdu::Response>| matches!(r, Ok(r) if r.sw == Sw::OK);
+        // Some cards answer 9000 with no data to commands they only pretend to have.
+        let answered =
+            |r: Result<applet_spec::apdu::Response>| matches!(r, Ok(r) if r.sw == Sw::OK && !r.data.is_empty());
         let metadata = answered(self.transmit(&Command::new(ins::CLA_ISO, ins::GET_METADATA, 0x00, 0x80).with_ne(256)));
         let subsim = self.status().is_ok();
         Ok(CardProfile { yubico: version.is_some(), subsim, metadata, version })

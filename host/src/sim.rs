@@ -5,12 +5,14 @@ use apdu_sim::SimCard;
 use crate::error::{Error, Result, TransportKind};
 use crate::transport::{Capabilities, Transport};
 
+/// The in-process transport: the host talks to a [`SimCard`] in this process, no pcscd needed.
 pub struct SimTransport {
     card: SimCard,
     extended_length: bool,
 }
 
 impl SimTransport {
+    /// A transport to `card`, with extended-length APDUs.
     pub fn new(card: SimCard) -> SimTransport {
         SimTransport { card, extended_length: true }
     }
@@ -20,6 +22,7 @@ impl SimTransport {
         self.extended_length = false;
         self
     }
+    /// The card, for inspection.
     pub fn card(&self) -> &SimCard {
         &self.card
     }
@@ -27,6 +30,7 @@ impl SimTransport {
     pub fn card_mut(&mut self) -> &mut SimCard {
         &mut self.card
     }
+    /// Gives the card back (e.g. to save or hand to another transport).
     pub fn into_card(self) -> SimCard {
         self.card
     }

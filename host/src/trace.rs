@@ -82,9 +82,11 @@ pub struct Tracing<T, W: Write> {
 }
 
 impl<T: Transport, W: Write> Tracing<T, W> {
+    /// Traces what goes to `inner` into `out`, one line per APDU, secrets redacted.
     pub fn new(inner: T, out: W) -> Self {
         Tracing { inner, out }
     }
+    /// Gives back the transport and the trace writer.
     pub fn into_inner(self) -> (T, W) {
         (self.inner, self.out)
     }

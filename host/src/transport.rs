@@ -14,6 +14,7 @@ pub struct Capabilities {
 pub trait Transport {
     /// Sends one C-APDU, returns the R-APDU bytes (data, SW1, SW2).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>>;
+    /// Whether extended APDUs get through; the exchange layer chains otherwise.
     fn capabilities(&self) -> Capabilities;
     /// A name for messages: reader name, or "simulated card".
     fn describe(&self) -> String;

@@ -28,6 +28,7 @@ pub struct CardSigner<'a, T: Transport> {
 }
 
 impl<'a, T: Transport> CardSigner<'a, T> {
+    /// A signer with the RSA key in `slot`, whose public key is `public` (read from the card).
     pub fn new(card: &'a mut Client<T>, slot: Slot, public: RsaPublicKey) -> Self {
         CardSigner { card: RefCell::new(card), slot, public }
     }
@@ -68,6 +69,7 @@ fn rsa_algorithm(key: &RsaPublicKey) -> KeyAlgorithm {
 /// ECDSA signer.
 macro_rules! ec_card_signer {
     ($name:ident, $curve:ident, $hash:expr, $alg:expr, $oid:expr) => {
+        #[doc = concat!("An ECDSA signer with a ", stringify!($curve), " key on the card, for the X.509 builder.")]
         pub struct $name<'a, T: Transport> {
             card: RefCell<&'a mut Client<T>>,
             slot: Slot,
@@ -75,6 +77,7 @@ macro_rules! ec_card_signer {
         }
 
         impl<'a, T: Transport> $name<'a, T> {
+            /// A signer with the EC key in `slot`, whose public key is `public` (read from the card).
             pub fn new(card: &'a mut Client<T>, slot: Slot, public: $curve::ecdsa::VerifyingKey) -> Self {
                 $name { card: RefCell::new(card), slot, public }
             }
@@ -184,10 +187,12 @@ pub fn selfsign<T: Transport>(signer: &CardSigner<T>, subject: &str, days: u64) 
 pub struct TestCa {
     key: SigningKey<Sha256>,
     name: Name,
+    /// The CA's self-signed certificate (DER).
     pub certificate: Vec<u8>,
 }
 
 impl TestCa {
+    /// A fresh CA named `subject` (e.g. "CN=Test CA"), RSA-2048, valid two days.
     pub fn new(subject: &str) -> Result<TestCa, String> {
         let private = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(err)?;
         let key = SigningKey::<Sha256>::new(private);

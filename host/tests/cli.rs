@@ -576,9 +576,10 @@ fn mismatched_keys_and_certificates_are_refused() {
     sim.ok(&["cert", "export", "9c", "--out", "9c.crt"], &[]);
     let err = sim.fails(&["cert", "import", "9a", "9c.crt"], &[PIN], 2);
     assert!(err.contains("does not hold slot 9A's key"), "{err}");
-    // In a session, against the key just generated (no PIN needed).
+    // In a session, against the key just generated (no PIN needed): the
+    // check a card without GET METADATA gets (--profile piv: standard PIV).
     std::fs::write(sim.file("s.txt"), "key generate 9a\ncert import 9a 9c.crt\n").unwrap();
-    let err = sim.fails(&["run", "s.txt"], &[], 2);
+    let err = sim.fails(&["--profile", "piv", "run", "s.txt"], &[], 2);
     assert!(err.contains("the key generated in this session differs"), "{err}");
     // A certificate for a slot that holds no key (the sub-SIM's status tells).
     let other = Sim::new("mismatch-empty");
@@ -798,11 +799,14 @@ fn standard_piv_commands_only_with_profile_piv() {
     }
     let err = sim.fails(&["login", "--keypad"], &[piv], 6);
     assert!(err.contains("no sub-SIM extensions"), "{err}");
-    // Yubico's commands add the version.
+    // Yubico's commands add the version (as GET VERSION tells it).
+    let version = sim.ok(&["apdu", "00FD0000"], &[]);
+    let v = hex::decode(&version[..6]).unwrap();
+    let version = format!("{}.{}.{}", v[0], v[1], v[2]);
     let (_, j) = sim.json(&["--profile", "yubico", "info"], &[]);
     assert_eq!(
         (j["profile"].as_str(), j["version"].as_str(), j["puk_tries"].as_u64()),
-        (Some("yubico"), Some("5.4.3"), None)
+        (Some("yubico"), Some(version.as_str()), None)
     );
     let err = sim.fails(&["--profile", "yubico", "pin", "keypad"], &[], 6);
     assert!(err.contains("(profile yubico)"), "{err}");
@@ -834,6 +838,16 @@ mod pty {
         output: mpsc::Receiver<u8>,
         pub seen: String,
         matched: usize,
+        /// Whether the terminal echoed before the program started (read
+        /// then: by the time spawn returns, the program may have prompted).
+        pub echoed_at_start: bool,
+    }
+
+    fn echoes(slave: &OwnedFd) -> bool {
+        // SAFETY: tcgetattr fills a plain struct from an open descriptor.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::tcgetattr(slave.as_raw_fd(), &mut t) }, 0);
+        t.c_lflag & libc::ECHO != 0
     }
 
     impl Pty {
@@ -855,6 +869,7 @@ mod pty {
                     Ok(())
                 });
             }
+            let echoed_at_start = echoes(&slave);
             let child = cmd.spawn().unwrap();
             let (tx, rx) = mpsc::channel();
             let mut reader = master.try_clone().unwrap();
@@ -871,7 +886,7 @@ mod pty {
                     }
                 }
             });
-            Pty { master, slave, child, output: rx, seen: String::new(), matched: 0 }
+            Pty { master, slave, child, output: rx, seen: String::new(), matched: 0, echoed_at_start }
         }
 
         /// Waits until the program writes `text` (after what earlier calls matched).
@@ -896,10 +911,7 @@ mod pty {
 
         /// Whether the terminal echoes what is typed.
         pub fn echo(&self) -> bool {
-            // SAFETY: tcgetattr fills a plain struct from an open descriptor.
-            let mut t: libc::termios = unsafe { std::mem::zeroed() };
-            assert_eq!(unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) }, 0);
-            t.c_lflag & libc::ECHO != 0
+            echoes(&self.slave)
         }
 
         /// The exit code, after draining what it wrote.
@@ -918,7 +930,7 @@ fn ctrl_c_at_a_prompt_restores_the_terminal() {
     let sim = Sim::new("ctrlc");
     for args in [&["pin", "verify"][..], &["pin", "keypad"]] {
         let mut t = pty::Pty::spawn(sim.cmd(args));
-        assert!(t.echo(), "the terminal echoes before");
+        assert!(t.echoed_at_start, "the terminal echoes before");
         t.expect(if args[1] == "keypad" { "keys:" } else { "PIN:" });
         // The prompt is written just before echo goes off.
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -1172,4 +1184,191 @@ fn the_shell_at_a_terminal_keeps_one_card_session() {
     t.expect("subsim> ");
     t.send(b"\x04");
     assert_eq!(t.wait(), Some(2), "the last command's code: {}", t.seen);
+}
+
+#[test]
+fn a_failing_session_line_never_repeats_its_secrets() {
+    let sim = Sim::new("session-secrets");
+    let lines = [
+        ("pin verify --pin 987654", "987654", 1),
+        ("mgm set aes128 0123456789abcdef0123456789abcdZZ", "0123456789abcdef", 2),
+        ("pin verify --pin \"876543", "876543", 2),
+        (
+            "bind set 00112233445566778899aabbccddeeff0011223344556677 --mgm-key 0123456789ABCDEF0123456X",
+            "0123456789",
+            2,
+        ),
+        // Mistakes the parser quotes: the PIN without --pin, a PIN file run as a session.
+        ("pin verify 765432", "765432", 2),
+        ("654321", "654321", 2),
+        ("pin verify --pin=543210 --days=432109", "432109", 2),
+    ];
+    for (i, (line, secret, code)) in lines.into_iter().enumerate() {
+        let file = format!("s{i}.txt");
+        std::fs::write(sim.file(&file), format!("info\n{line}\n")).unwrap();
+        for json in [false, true] {
+            let args: &[&str] = if json { &["--json", "run", &file] } else { &["run", &file] };
+            let o = sim.run(args, &[], b"");
+            let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            assert_eq!(o.status.code(), Some(code), "{line}: {err}");
+            assert!(!out.contains(secret) && !err.contains(secret), "{line:?} repeated:\n{out}\n{err}");
+            if !json {
+                assert!(err.contains(&format!("{file}:2")), "the line is named: {err}");
+            }
+        }
+        let o = sim.run(&["--json", "shell"], &[], format!("{line}\n").as_bytes());
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!out.contains(secret) && !err.contains(secret), "shell: {line:?} repeated:\n{out}\n{err}");
+    }
+}
+
+#[test]
+fn sigterm_ends_a_session_whose_output_nobody_reads() {
+    let sim = Sim::new("sigterm-blocked");
+    // Far more JSON than a pipe holds; stdout is never read.
+    std::fs::write(sim.file("many.txt"), "pin verify --status\n".repeat(20_000)).unwrap();
+    let mut child = sim
+        .cmd(&["--json", "run", "many.txt"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wchan = format!("/proc/{}/wchan", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&wchan).unwrap_or_default().contains("pipe_write") {
+        assert!(std::time::Instant::now() < deadline, "the output never filled the pipe");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("SIGTERM did not end subsim blocked on its output (the card file stayed held)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    sim.ok(&["info"], &[]);
+}
+
+#[test]
+fn ca_validity_periods_outside_1_to_36500_days_are_refused() {
+    let sim = Sim::empty("ca-days");
+    for days in ["0", "36501", "4294967295"] {
+        let err = sim.fails(&["ca", "init", "--dir", "ca", "--days", days], &[], 2);
+        assert!(err.contains("--days"), "{err}");
+        assert!(!sim.file("ca").exists(), "--days {days}: a CA was made");
+    }
+    sim.ok(&["ca", "init", "--dir", "ca", "--days", "36500"], &[]);
+    for cmd in [&["ca", "crl", "--dir", "ca"][..], &["ca", "issue", "--dir", "ca", "--role", "login", "req.pem"]] {
+        for days in ["0", "4294967295"] {
+            let args: Vec<&str> = cmd.iter().copied().chain(["--days", days]).collect();
+            let err = sim.fails(&args, &[], 2);
+            assert!(err.contains("--days"), "{args:?}: {err}");
+        }
+    }
+}
+
+/// Runs `args` with stdin from `stdin_file`; (exit code, stderr), or a panic after `limit`.
+fn bounded_run(sim: &Sim, args: &[&str], stdin_file: &str, limit: std::time::Duration) -> (Option<i32>, String) {
+    let mut child = sim
+        .cmd(args)
+        .stdin(std::fs::File::open(stdin_file).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("subsim {args:?} < {stdin_file} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn endless_session_input_is_refused_at_a_bound() {
+    let sim = Sim::new("endless");
+    let limit = std::time::Duration::from_secs(10);
+    for (args, input) in
+        [(&["run", "/dev/zero"][..], "/dev/null"), (&["run", "-"], "/dev/zero"), (&["shell"], "/dev/zero")]
+    {
+        let (code, err) = bounded_run(&sim, args, input, limit);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("longer than"), "{args:?}: {err}");
+    }
+    sim.ok(&["info"], &[]);
+}
+
+#[test]
+fn endless_input_files_are_refused_at_a_bound() {
+    let sim = Sim::new("endless-files");
+    sim.ok(&["ca", "init", "--dir", "ca"], &[]);
+    let limit = std::time::Duration::from_secs(10);
+    let cases: [&[&str]; 7] = [
+        &["pin", "verify", "--pin-file", "/dev/zero"],
+        &["pin", "verify", "--pin-file", "-"],
+        &["sign", "9a", "/dev/zero", "--pin-file", "/dev/null"],
+        &["cert", "import", "9a", "/dev/zero"],
+        &["tx", "verify", "/dev/zero", "--signature-file", "/dev/null"],
+        &["ca", "revoke", "--dir", "ca", "/dev/zero"],
+        &["ca", "issue", "--dir", "ca", "--role", "login", "-"],
+    ];
+    for args in cases {
+        let (code, err) = bounded_run(&sim, args, "/dev/zero", limit);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("longer than"), "{args:?}: {err}");
+    }
+    assert_eq!(json(&sim.ok(&["--json", "info"], &[]))["pin_tries"], 3, "no PIN try spent");
+}
+
+#[test]
+fn a_bad_raw_apdu_is_named_by_its_place_and_header_not_its_data() {
+    let sim = Sim::new("apdu-secret");
+    // A VERIFY with the PIN 1234 56, made bad two ways; the first APDU is good.
+    for bad in ["00200080083132333435363FFFFZ", "0020008008313233343536FF"] {
+        let (code, j) = sim.json(&["apdu", "00A4040005A000000308", bad], &[]);
+        assert_eq!(code, 2, "{j}");
+        let error = j["error"].as_str().unwrap();
+        assert!(error.contains("APDU 2") && !error.contains("313233"), "{error}");
+    }
+}
+
+#[test]
+fn empty_or_relative_home_variables_are_ignored_as_unset() {
+    let sim = Sim::empty("xdg");
+    let home = sim.file("home");
+    let cwd = sim.file("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let default = home.join(".local/share/subsim/card.json");
+    // XDG base directories: an empty or relative $XDG_DATA_HOME is not a path (it would
+    // put the card in whatever folder the command runs from); an empty $SUBSIM_HOME likewise.
+    for (subsim_home, xdg) in [(None, Some("")), (None, Some("relative")), (Some(""), None), (Some(""), Some(""))] {
+        let mut c = sim.cmd(&["--json", "init"]);
+        c.current_dir(&cwd).env("HOME", &home).env_remove("SUBSIM_HOME").env_remove("XDG_DATA_HOME");
+        if let Some(v) = subsim_home {
+            c.env("SUBSIM_HOME", v);
+        }
+        if let Some(v) = xdg {
+            c.env("XDG_DATA_HOME", v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{subsim_home:?} {xdg:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let j = json(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(
+            j["file"].as_str(),
+            Some(default.to_str().unwrap()),
+            "SUBSIM_HOME={subsim_home:?} XDG_DATA_HOME={xdg:?}"
+        );
+        assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "nothing made in the working folder");
+    }
 }

@@ -63,3 +63,16 @@ fn every_line_names_the_command_and_the_status_word() {
         }
     }
 }
+
+#[test]
+fn an_imported_private_key_never_reaches_the_trace() {
+    // Yubico's IMPORT ASYMMETRIC KEY (INS FE), as `subsim apdu` would send it to
+    // a YubiKey: an RSA prime under tag 01. The trace shows the header and the
+    // length only, chained parts included.
+    let prime = "C0FFEE0123456789ABCDEF0011223344";
+    let apdu = hex::decode(format!("00FE079A12011{}{prime}", "0")).unwrap();
+    let line = subsim_host::trace::command_line(&apdu);
+    assert!(!line.contains("C0 FF EE") && line.contains("18 bytes redacted"), "{line}");
+    let chained = [&[0x10][..], &apdu[1..]].concat();
+    assert!(subsim_host::trace::command_line(&chained).contains("redacted"));
+}

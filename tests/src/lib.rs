@@ -1,22 +1,40 @@
-//! Shared ground for the conformance suite: which card to test and small
-//! helpers. Every test body talks to the card only through the transport
-//! trait, so the same tests run against any target.
+//! Shared ground for the conformance suite: which card to test, what each
+//! test needs from it, and small helpers. Every test body talks to the card
+//! only through the transport trait, so the same tests run against any target.
 //!
 //! The target comes from `SUBSIM_TARGET`:
 //! - `sim` (the default): a fresh in-process simulated card for every test;
-//! - `pcsc:<reader name or substring>`: the card in that PC/SC reader. Each
-//!   test first resets it to factory state (TERMINATE), so a test runs only on
-//!   the simulated card behind vpcd (recognised by its ATR) or on a real card
-//!   whose serial is listed in `SUBSIM_ALLOW_DESTRUCTIVE` (comma-separated),
-//!   checked before anything is written. Other cards: the test is skipped
-//!   with a message. PC/SC tests share one card: run them with
-//!   `--test-threads=1`.
+//! - `pcsc:<reader name or substring>`: the card in that PC/SC reader. PC/SC
+//!   tests share one card: run them with `--test-threads=1`.
+//!
+//! Every test says what it needs ([`Needs`]): a card profile (`piv`, `yubico`,
+//! `subsim`, detected from the card by [`Client::detect_profile`] and narrowed
+//! by `SUBSIM_PROFILE`), and whether it changes the card. A test the card
+//! cannot run is skipped with the reason.
+//!
+//! A test that changes the card starts from factory state, reached by the
+//! card's own means ([`reset::ResetMode`], `SUBSIM_RESET` to choose): only on
+//! the simulated card behind vpcd (recognised by its ATR) or on a real card
+//! named in `SUBSIM_ALLOW_DESTRUCTIVE` (comma-separated serials or CHUID
+//! GUIDs), checked before anything is written. On any other card only the
+//! non-destructive tests run.
+//!
+//! Where the standard leaves room, tests accept every allowed answer and
+//! record the card's choice as a finding ([`record::finding`]).
+
+pub mod record;
+pub mod report;
+pub mod reset;
+
+use std::ops::{Deref, DerefMut};
+use std::sync::OnceLock;
 
 use applet_spec::apdu::{Command, Response};
 use applet_spec::Sw;
-use subsim_host::{Client, Error, PcscTransport, ReaderChoice, SimTransport, Transport};
-
-pub type Card = Client<Box<dyn Transport>>;
+pub use record::{finding, skip};
+pub use reset::ResetMode;
+pub use subsim_host::{CardProfile, Profile};
+use subsim_host::{Client, Error, PcscTransport, PinState, ReaderChoice, SimTransport, Transport};
 
 /// Where the suite runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,22 +55,111 @@ pub fn target() -> Target {
     }
 }
 
-/// Says a test is skipped, and why. Written straight to stderr: libtest
-/// captures `eprintln!` in passing tests, which would hide the message.
-/// scripts/test counts these lines.
-pub fn skip(why: &str) {
-    use std::io::Write;
-    let name = std::thread::current().name().unwrap_or("?").to_string();
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {name}: {why}");
+/// `SUBSIM_PROFILE`: the widest profile the suite may use, if set.
+pub fn profile_limit() -> Option<Profile> {
+    match std::env::var("SUBSIM_PROFILE") {
+        Ok(p) if !p.trim().is_empty() => Some(p.parse().unwrap_or_else(|e| panic!("SUBSIM_PROFILE: {e}"))),
+        _ => None,
+    }
 }
 
 /// `true` on the in-process target; elsewhere says why the test is skipped.
 pub fn sim_only(why: &str) -> bool {
+    record::needs("sim", false);
     let sim = target() == Target::Sim;
     if !sim {
         skip(&format!("in-process only on {:?}: {why}", target()));
     }
     sim
+}
+
+/// What a test needs from the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// The narrowest profile with every command the test sends.
+    pub profile: Profile,
+    /// The test changes the card, so it starts from factory state.
+    pub destructive: bool,
+}
+
+impl Needs {
+    /// A factory-fresh card of this profile (the test may change it).
+    pub fn fresh(profile: Profile) -> Needs {
+        Needs { profile, destructive: true }
+    }
+    /// The card as it is; the test leaves it as it found it.
+    pub fn live(profile: Profile) -> Needs {
+        Needs { profile, destructive: false }
+    }
+}
+
+/// A card for one test, with what the suite knows about it.
+pub struct Card {
+    client: Client<Box<dyn Transport>>,
+    /// The card's feature sets, narrowed by `SUBSIM_PROFILE`.
+    pub profile: CardProfile,
+    /// PIN tries left when the test began: the card's limit on a fresh card.
+    pub pin_tries: u8,
+}
+
+impl Deref for Card {
+    type Target = Client<Box<dyn Transport>>;
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+impl DerefMut for Card {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.client
+    }
+}
+
+/// The answers a clause allows.
+fn list(sws: &[Sw]) -> String {
+    sws.iter().map(|s| format!("{:04X}", s.0)).collect::<Vec<_>>().join("/")
+}
+
+impl Card {
+    /// Whether the card has (and the run may use) this feature set.
+    pub fn has(&self, p: Profile) -> bool {
+        self.profile.has(p)
+    }
+
+    /// Judges a status word: `expected` is what the clause asks for;
+    /// `variants` are answers it leaves room for, or common vendor behaviour,
+    /// recorded as findings. A sub-SIM promises the expected answer, so on
+    /// the `subsim` profile a variant fails too. Anything else fails.
+    #[track_caller]
+    pub fn judge(&self, command: &str, got: Sw, clause: &str, expected: &[Sw], variants: &[Sw]) {
+        if expected.contains(&got) {
+            return;
+        }
+        if variants.contains(&got) && !self.has(Profile::Subsim) {
+            finding(command, got, clause, &format!("the clause asks for {}", list(expected)));
+            return;
+        }
+        let allowed = if self.has(Profile::Subsim) { list(expected) } else { list(&[expected, variants].concat()) };
+        panic!("{command}: the card answered {got}; {clause} allows {allowed}");
+    }
+
+    /// Sends raw hex as one APDU and judges its status word (see [`Card::judge`]).
+    #[track_caller]
+    pub fn expect(&mut self, hex_apdu: &str, clause: &str, expected: &[Sw], variants: &[Sw]) -> Response {
+        let r = raw(self, hex_apdu);
+        self.judge(hex_apdu, r.sw, clause, expected, variants);
+        r
+    }
+
+    /// PIN tries left now, from VERIFY without data (SP 800-73-4 Part 2,
+    /// 3.2.1); 0 when blocked, `None` when verified.
+    pub fn pin_tries_left(&mut self) -> Option<u8> {
+        match self.pin_state().expect("VERIFY status query") {
+            PinState::NotVerified { tries_left } => Some(tries_left),
+            PinState::Blocked => Some(0),
+            PinState::Verified => None,
+        }
+    }
 }
 
 fn seed() -> u64 {
@@ -61,72 +168,195 @@ fn seed() -> u64 {
     name.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
-/// Serials of real cards the suite may wipe, from `SUBSIM_ALLOW_DESTRUCTIVE`.
-fn allowed_serials() -> Vec<u32> {
+/// Names of real cards the suite may wipe, from `SUBSIM_ALLOW_DESTRUCTIVE`.
+fn allowed_cards() -> Vec<String> {
     std::env::var("SUBSIM_ALLOW_DESTRUCTIVE")
         .unwrap_or_default()
         .split(',')
-        .filter_map(|s| s.trim().parse().ok())
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
         .collect()
 }
 
-/// Back to factory state: TERMINATE with the factory management key, or, if
-/// that key was changed, by blocking PIN and PUK (then anyone may terminate).
-fn factory_reset(card: &mut Card) {
-    if card.authenticate_default().is_err() {
-        for _ in 0..16 {
-            match card.verify_pin(b"000000").map_err(|e| e.sw()) {
-                Err(Some(Sw::AUTH_METHOD_BLOCKED)) => break,
-                _ => continue,
-            }
-        }
-        for _ in 0..16 {
-            match card.unblock_pin(b"00000000", b"000000").map_err(|e| e.sw()) {
-                Err(Some(Sw::AUTH_METHOD_BLOCKED)) => break,
-                _ => continue,
-            }
-        }
-    }
-    card.terminate().expect("TERMINATE to reset the card to factory state");
+/// What names a card: its serial (GET SERIAL, where it answers) and the
+/// GUID of its CHUID, read with commands that change nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub serial: Option<u32>,
+    pub guid: Option<String>,
 }
 
-/// A factory-fresh card with the applet selected, or `None` (with a message)
-/// when the target card may not be wiped. Use through [`fresh_card!`].
-pub fn try_fresh_card() -> Option<Card> {
-    match target() {
+impl Identity {
+    pub fn read<T: Transport>(card: &mut Client<T>, profile: &CardProfile) -> Identity {
+        let serial = if profile.yubico || profile.subsim { card.serial().ok() } else { None };
+        let guid = card.guid().ok().map(hex::encode);
+        Identity { serial, guid }
+    }
+    /// The name to give `SUBSIM_ALLOW_DESTRUCTIVE`.
+    pub fn name(&self) -> String {
+        match (&self.serial, &self.guid) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(g)) => g.clone(),
+            (None, None) => "?".into(),
+        }
+    }
+    fn allowed(&self) -> bool {
+        let allowed = allowed_cards();
+        self.serial.is_some_and(|s| allowed.contains(&s.to_string()))
+            || self.guid.as_ref().is_some_and(|g| allowed.contains(g))
+    }
+}
+
+/// The card this run meets, told once per test binary: on stderr and in the report.
+fn announce(
+    target: &str,
+    atr: Option<&[u8]>,
+    detected: &CardProfile,
+    profile: &CardProfile,
+    id: &Identity,
+    mode: &str,
+) {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        use std::io::Write;
+        let atr = atr.map(hex::encode_upper);
+        let _ = writeln!(
+            std::io::stderr(),
+            "CARD: {target}: profile {profile} (detected {detected}), serial {}, GUID {}, ATR {}, reset {mode}",
+            id.serial.map_or("-".into(), |s| s.to_string()),
+            id.guid.as_deref().unwrap_or("-"),
+            atr.as_deref().unwrap_or("-"),
+        );
+        let version = detected.version.map(|[a, b, c]| format!("{a}.{b}.{c}"));
+        record::event(
+            "card",
+            serde_json::json!({
+                "target": target, "atr": atr, "serial": id.serial, "guid": id.guid,
+                "profile": profile.widest().name(), "profile_detail": profile.to_string(),
+                "detected": detected.to_string(), "version": version, "reset": mode,
+                "forced": profile_limit().map(|p| p.name()),
+            }),
+        );
+    });
+}
+
+/// A card for a test that needs `needs`, with the PIV applet selected, or
+/// `None` (with the reason) when the card cannot run it.
+pub fn try_card(needs: Needs) -> Option<Card> {
+    record::needs(needs.profile.name(), needs.destructive);
+    let requested = reset::requested();
+    let (mut client, atr, simulator, target_name): (Client<Box<dyn Transport>>, _, _, _) = match target() {
         Target::Sim => {
-            let mut card: Card = Client::new(Box::new(SimTransport::new(apdu_sim::SimCard::seeded(seed()))));
-            card.select().expect("SELECT on a fresh card");
-            Some(card)
+            let t = SimTransport::new(apdu_sim::SimCard::seeded(seed()));
+            (Client::new(Box::new(t)), None, true, "simulated card (in-process, a fresh card per test)".to_string())
         }
         Target::Pcsc(reader) => {
             let t = PcscTransport::connect(&ReaderChoice::Substring(reader.clone()))
                 .unwrap_or_else(|e| panic!("SUBSIM_TARGET=pcsc:{reader}: {e}"));
-            let simulator = t.atr_info().simulator;
-            let mut card: Card = Client::new(Box::new(t));
-            card.select().expect("SELECT");
-            let serial = card.serial().expect("GET SERIAL");
-            if !simulator && !allowed_serials().contains(&serial) {
-                skip(&format!(
-                    "this test wipes the card, and card {serial} in {reader:?} is a real card not named in \
-                     SUBSIM_ALLOW_DESTRUCTIVE (set SUBSIM_ALLOW_DESTRUCTIVE={serial} to allow it)"
-                ));
+            let (atr, simulator, name) = (t.atr().to_vec(), t.atr_info().simulator, t.reader().to_string());
+            (Client::new(Box::new(t)), Some(atr), simulator, format!("PC/SC reader {name:?}"))
+        }
+    };
+    let mut detected = client.detect_profile();
+    if let (Err(Error::Transport { .. }), Target::Pcsc(reader)) = (&detected, target()) {
+        // A card that left the reader in an earlier test (a crash, say) and
+        // came back: a new connection, once, after a pause.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let t = PcscTransport::connect(&ReaderChoice::Substring(reader.clone()))
+            .unwrap_or_else(|e| panic!("SUBSIM_TARGET=pcsc:{reader}: {e}"));
+        client = Client::new(Box::new(t));
+        detected = client.detect_profile();
+    }
+    let detected = detected.expect("SELECT of the PIV application");
+    let profile = match profile_limit() {
+        Some(limit) => detected.narrowed_to(limit),
+        None => detected.clone(),
+    };
+    let id = Identity::read(&mut client, &detected);
+    let sim = target() == Target::Sim;
+    // How this card gets back to factory state, and whether it may be.
+    let mode = match requested {
+        Some(mode) => mode,
+        None if sim => ResetMode::Terminate,
+        None if detected.subsim => ResetMode::Terminate,
+        None if detected.yubico => ResetMode::Yubico,
+        None => ResetMode::NonDestructive,
+    };
+    let may_wipe = simulator || id.allowed();
+    let mode = if may_wipe { mode } else { ResetMode::NonDestructive };
+    let mode_label = if sim && requested.is_none() { "none needed (a fresh card per test)" } else { mode.name() };
+    // In-process, every test has a card of its own: no one serial to show.
+    let shown = if sim { Identity::default() } else { id.clone() };
+    announce(&target_name, atr.as_deref(), &detected, &profile, &shown, mode_label);
+
+    if !profile.has(needs.profile) {
+        let why = match profile_limit() {
+            Some(limit) if detected.has(needs.profile) => format!("SUBSIM_PROFILE={limit} leaves it out"),
+            _ => format!("the card is {profile}"),
+        };
+        skip(&format!("needs the {} profile: {why}", needs.profile));
+        return None;
+    }
+    if needs.destructive {
+        if !may_wipe {
+            let name = id.name();
+            skip(&format!(
+                "this test changes the card, and card {name} in {target_name} is a real card not named in \
+                 SUBSIM_ALLOW_DESTRUCTIVE (set SUBSIM_ALLOW_DESTRUCTIVE={name} to allow it)"
+            ));
+            return None;
+        }
+        // The in-process card is fresh already, unless a reset mode was asked for.
+        if !(sim && requested.is_none()) {
+            if let Err(reset::Unavailable(why)) = reset::factory_reset(&mut client, mode) {
+                skip(&format!("this test changes the card and needs a factory reset ({mode}): {why}"));
                 return None;
             }
-            factory_reset(&mut card);
-            card.transport_mut().reset().expect("card reset");
-            card.select().expect("SELECT after reset");
-            Some(card)
         }
+    } else if !sim {
+        // Transient state (PIN verified, management key) from before goes.
+        client.transport_mut().reset().expect("card reset");
+        client.select().expect("SELECT after reset");
     }
+    let mut card = Card { client, profile, pin_tries: 0 };
+    card.pin_tries = card.pin_tries_left().unwrap_or(0);
+    Some(card)
 }
 
-/// A factory-fresh card with the applet selected; returns from the test
-/// (skipping it, with a message) when the target card may not be wiped.
+/// A factory-fresh card of the `subsim` profile (the sub-SIM suite's default).
+pub fn try_fresh_card() -> Option<Card> {
+    try_card(Needs::fresh(Profile::Subsim))
+}
+
+/// Authenticates with the factory management key (3DES, or AES-192 on
+/// YubiKeys from 5.7).
+#[track_caller]
+pub fn admin(card: &mut Card) {
+    reset::authenticate_factory(&mut card.client).expect("the factory management key");
+}
+
+/// A factory-fresh card with the applet selected: `fresh_card!(Profile::Piv)`
+/// (no argument: `subsim`). Returns from the test (skipping it, with the
+/// reason) when the card cannot run it.
 #[macro_export]
 macro_rules! fresh_card {
     () => {
-        match $crate::try_fresh_card() {
+        $crate::fresh_card!($crate::Profile::Subsim)
+    };
+    ($profile:expr) => {
+        match $crate::try_card($crate::Needs::fresh($profile)) {
+            Some(card) => card,
+            None => return,
+        }
+    };
+}
+
+/// The card as it is (no reset), for a test that changes nothing on it:
+/// these run on every card, wiping allowed or not.
+#[macro_export]
+macro_rules! live_card {
+    ($profile:expr) => {
+        match $crate::try_card($crate::Needs::live($profile)) {
             Some(card) => card,
             None => return,
         }
@@ -136,9 +366,12 @@ macro_rules! fresh_card {
 /// A fresh card with the management key authenticated (factory key).
 #[macro_export]
 macro_rules! admin_card {
-    () => {{
-        let mut card = $crate::fresh_card!();
-        card.authenticate_default().expect("factory management key");
+    () => {
+        $crate::admin_card!($crate::Profile::Subsim)
+    };
+    ($profile:expr) => {{
+        let mut card = $crate::fresh_card!($profile);
+        $crate::admin(&mut card);
         card
     }};
 }

@@ -24,7 +24,7 @@ fn sign(card: &mut Card) -> Result<Vec<u8>, subsim_host::Error> {
 
 #[test]
 fn setting_a_binding_needs_the_management_key() {
-    let mut card = fresh_card!();
+    let mut card = fresh_card!(Profile::Subsim);
     assert_eq!(refused(card.set_binding(&PHONE)), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(refused(card.clear_binding()), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(card.status().unwrap().binding, BindingState::None);
@@ -84,7 +84,7 @@ fn clear_and_replace() {
 
 #[test]
 fn binding_shape_errors() {
-    let mut card = admin_card!();
+    let mut card = admin_card!(Profile::Subsim);
     assert_eq!(refused(card.set_binding(&[1; 15])), Sw::INCORRECT_DATA);
     assert_eq!(refused(card.set_binding(&[1; 65])), Sw::INCORRECT_DATA);
     assert_eq!(raw(&mut card, "80 36 01 00 01 00").sw, Sw::WRONG_LENGTH);

@@ -5,74 +5,157 @@ use applet_spec::piv::{ObjectTag, PIV_PIX};
 use applet_spec::Sw;
 use subsim_conformance::*;
 
+/// SP 800-73-4 Part 2, 3.1.1 (SELECT); ISO 7816-4, 11.2.2.
+const SELECT: &str = "SP 800-73-4 Part 2, 3.1.1";
+
 #[test]
 fn select_by_full_aid_and_by_prefix() {
-    let mut card = fresh_card!();
+    let mut card = live_card!(Profile::Piv);
     let info = card.select().unwrap();
-    assert_eq!(info.aid, PIV_PIX);
-    assert!(!info.label.is_empty());
-    // OpenSC's 9-byte AID and Yubico's truncated 5-byte AID.
-    let r = raw(&mut card, "00 A4 04 00 09 A0 00 00 03 08 00 00 10 00 00");
-    assert_eq!(r.sw, Sw::OK);
+    // The PIX (or the whole AID) in 4F: SP 800-73-4 Part 2, 3.1.1, Table 3.
+    assert!(info.aid.windows(4).any(|w| w == &PIV_PIX[..4]), "4F = {:02X?}", info.aid);
+    // OpenSC's 9-byte AID and Yubico's truncated 5-byte AID (ISO 7816-4,
+    // 11.2.2.2: selection by the first bytes of a DF name).
+    let r = card.expect("00 A4 04 00 09 A0 00 00 03 08 00 00 10 00 00", SELECT, &[Sw::OK], &[]);
     let answer = messages::parse_select_response(&r.data).unwrap();
-    assert_eq!(answer.aid, PIV_PIX);
-    // A sub-SIM also tells its serial and change counter.
-    assert_eq!(answer.card.map(|c| c.serial), Some(card.serial().unwrap()));
-    assert_eq!(raw(&mut card, "00 A4 04 00 05 A0 00 00 03 08").sw, Sw::OK);
-    assert_eq!(raw(&mut card, "00 A4 04 00 04 A0 00 00 03").sw, Sw::FILE_NOT_FOUND);
-    assert_eq!(raw(&mut card, "00 A4 00 00 02 3F 00").sw, Sw::INCORRECT_P1_P2);
-    // P2=0C: selected, no answer data; other P2 values are refused.
-    let r = raw(&mut card, "00 A4 04 0C 05 A0 00 00 03 08");
-    assert_eq!((r.data.len(), r.sw), (0, Sw::OK));
-    assert_eq!(raw(&mut card, "00 A4 04 02 05 A0 00 00 03 08").sw, Sw::INCORRECT_P1_P2);
+    assert_eq!(answer.aid, info.aid);
+    if card.has(Profile::Subsim) {
+        // A sub-SIM also tells its serial and change counter.
+        assert!(!info.label.is_empty());
+        assert_eq!(answer.card.map(|c| c.serial), Some(card.serial().unwrap()));
+    }
+    // The 5-byte RID alone, as yubico-piv-tool and ykman send it: ISO
+    // 7816-4 lets a card refuse partial names (and those tools then fail).
+    card.expect("00 A4 04 00 05 A0 00 00 03 08", "ISO 7816-4, 11.2.2.2", &[Sw::OK], &[Sw::FILE_NOT_FOUND]);
+    card.expect("00 A4 04 00 04 A0 00 00 03", SELECT, &[Sw::FILE_NOT_FOUND], &[Sw::INCORRECT_DATA]);
+    // Selection by file identifier: not a PIV selection.
+    let by_fid = &[Sw::INCORRECT_P1_P2][..];
+    card.expect("00 A4 00 00 02 3F 00", SELECT, by_fid, &[Sw::FILE_NOT_FOUND, Sw(0x6A81), Sw::INS_NOT_SUPPORTED]);
+    // P2=0C: selected, no answer data (ISO 7816-4, 11.2.2, Table 63).
+    let r = raw(&mut card, "00 A4 04 0C 09 A0 00 00 03 08 00 00 10 00");
+    if (r.sw == Sw::OK && !r.data.is_empty()) || r.sw.remaining().is_some() {
+        assert!(!card.has(Profile::Subsim), "P2=0C: a sub-SIM sends no data");
+        finding("00 A4 04 0C", r.sw, "ISO 7816-4, 11.2.2, Table 63", "P2=0C asks for no data, the card sent some");
+    } else {
+        card.judge("00 A4 04 0C", r.sw, SELECT, &[Sw::OK], &[Sw::INCORRECT_P1_P2, Sw(0x6A81)]);
+    }
+    // P2=02 (next occurrence): PIV knows only P2=00 and 0C. A card that
+    // ignores P2 selects anyway (9000, or 61xx with the answer waiting).
+    let r = raw(&mut card, "00 A4 04 02 09 A0 00 00 03 08 00 00 10 00");
+    let sw = if r.sw.remaining().is_some() { Sw::OK } else { r.sw };
+    card.judge("00 A4 04 02", sw, SELECT, &[Sw::INCORRECT_P1_P2], &[Sw::OK, Sw(0x6A81)]);
+    // Whatever the probes did, PIV is selected again.
+    card.select().unwrap();
 }
 
 #[test]
 fn foreign_select_keeps_applet_and_security_state() {
-    let mut card = fresh_card!();
+    let mut card = fresh_card!(Profile::Piv);
     card.verify_pin(b"123456").unwrap();
-    card.authenticate_default().unwrap();
-    for aid in ["A0 00 00 05 27 20 01 01", "A0 00 00 05 27 47 11 17", "A0 00 00 00 01 01"] {
-        let len = aid.split(' ').count();
-        assert_eq!(raw(&mut card, &format!("00 A4 04 00 {len:02X} {aid}")).sw, Sw::FILE_NOT_FOUND);
+    admin(&mut card);
+    // Yubico OTP, Yubico management, an unknown AID; then OpenSC's EstEID
+    // probe (P2=0C). Not here: 6A82 (ISO 7816-4, 11.2.2). A runtime that
+    // hands SELECT to the applet may answer 6D00.
+    for apdu in [
+        "00 A4 04 00 08 A0 00 00 05 27 20 01 01",
+        "00 A4 04 00 08 A0 00 00 05 27 47 11 17",
+        "00 A4 04 00 06 A0 00 00 00 01 01",
+        "00 A4 04 0C 0F D2 33 00 00 00 45 73 74 45 49 44 20 76 33 35",
+    ] {
+        card.expect(apdu, "ISO 7816-4, 11.2.2", &[Sw::FILE_NOT_FOUND], &[Sw::INS_NOT_SUPPORTED, Sw(0x6A81)]);
     }
-    // OpenSC's EstEID probe: P2=0C and a foreign AID.
-    let r = raw(&mut card, "00 A4 04 0C 0F D2 33 00 00 00 45 73 74 45 49 44 20 76 33 35");
-    assert_eq!(r.sw, Sw::FILE_NOT_FOUND);
-    // Still selected, PIN still verified, management key still authenticated.
-    assert_eq!(raw(&mut card, "00 20 00 80").sw, Sw::OK);
-    card.set_binding(&[1; 32]).unwrap();
+    // Still selected, PIN still verified (ISO 7816-4, 7.1.1: a failed
+    // selection leaves the current one), management key still authenticated.
+    card.expect("00 20 00 80", "ISO 7816-4, 7.1.1", &[Sw::OK], &[]);
+    let r = card.write_certificate(applet_spec::piv::Slot::CardAuthentication, &[0x30, 0]);
+    assert!(r.is_ok(), "the management key's authentication was lost: {r:?}");
 }
 
 #[test]
 fn reselect_keeps_pin_verified() {
-    let mut card = fresh_card!();
+    let mut card = fresh_card!(Profile::Piv);
     card.verify_pin(b"123456").unwrap();
     card.select().unwrap();
-    assert_eq!(raw(&mut card, "00 20 00 80").sw, Sw::OK);
+    // SP 800-73-4 Part 2, 3.1.1: selecting the active PIV application again
+    // keeps its security status.
+    card.expect("00 20 00 80", SELECT, &[Sw::OK], &[]);
 }
 
 #[test]
 fn commands_before_select_are_unknown() {
-    let mut card = fresh_card!();
+    let mut card = live_card!(Profile::Piv);
     card.transport_mut().reset().unwrap();
-    assert_eq!(raw(&mut card, "00 20 00 80").sw, Sw::INS_NOT_SUPPORTED);
+    // No application selected: the card does not know VERIFY (6D00), or an
+    // implicitly selected application answers it (ISO 7816-4, 8.4: a card
+    // may select an application at reset).
+    let r = raw(&mut card, "00 20 00 80");
+    let implicit = r.sw.retries().is_some() || r.sw == Sw::AUTH_METHOD_BLOCKED;
+    if implicit {
+        finding("00 20 00 80 before SELECT", r.sw, "ISO 7816-4, 8.4", "PIV answers before SELECT (implicit selection)");
+    } else {
+        card.judge(
+            "00 20 00 80 before SELECT",
+            r.sw,
+            "ISO 7816-4, 8.4",
+            &[Sw::INS_NOT_SUPPORTED],
+            &[Sw::CLA_NOT_SUPPORTED, Sw(0x6A81), Sw::CONDITIONS_NOT_SATISFIED, Sw::FILE_NOT_FOUND],
+        );
+    }
     card.select().unwrap();
-    assert_eq!(raw(&mut card, "00 20 00 80").sw, Sw(0x63C3));
+    let r = raw(&mut card, "00 20 00 80");
+    assert!(r.sw.retries().is_some() || r.sw == Sw::AUTH_METHOD_BLOCKED, "VERIFY status after SELECT: {}", r.sw);
 }
 
 #[test]
 fn discovery_chuid_serial_version() {
-    let mut card = fresh_card!();
-    let disc = card.read_object(ObjectTag::DISCOVERY).unwrap().unwrap();
-    assert_eq!(disc, messages::discovery_object());
-    let guid = card.guid().unwrap();
-    assert_ne!(guid, [0; 16]);
-    let serial = card.serial().unwrap();
-    assert_ne!(serial, 0);
-    assert_eq!(card.version().unwrap(), applet_spec::piv::VERSION);
-    assert_eq!(raw(&mut card, "00 FD 01 00").sw, Sw::INCORRECT_P1_P2);
-    assert_eq!(raw(&mut card, "00 F8 00 00 01 00").sw, Sw::WRONG_LENGTH);
+    let mut card = live_card!(Profile::Piv);
+    // Discovery object: optional (SP 800-73-4 Part 1, 3.3.2); when there,
+    // 7E { 4F <PIV AID>, 5F2F <PIN usage policy> }.
+    match card.read_object(ObjectTag::DISCOVERY).unwrap() {
+        Some(disc) => {
+            if card.has(Profile::Subsim) {
+                assert_eq!(disc, messages::discovery_object());
+            }
+            assert_eq!(disc.first(), Some(&0x7E), "discovery object {disc:02X?}");
+            let aid = [0x4F, 0x0B, 0xA0, 0x00, 0x00, 0x03, 0x08];
+            assert!(disc.windows(aid.len()).any(|w| w == aid), "discovery names the PIV AID: {disc:02X?}");
+            assert!(disc.windows(3).any(|w| w == [0x5F, 0x2F, 0x02]), "PIN usage policy 5F2F: {disc:02X?}");
+        }
+        None => finding("GET DATA 7E", Sw::FILE_NOT_FOUND, "SP 800-73-4 Part 1, 3.3.2", "no discovery object"),
+    }
+    // CHUID: mandatory (SP 800-73-4 Part 1, 3.1.2), its GUID in tag 34.
+    match card.guid() {
+        Ok(guid) => assert_ne!(guid, [0; 16]),
+        Err(e) if e.sw() == Some(Sw::FILE_NOT_FOUND) && !card.has(Profile::Subsim) => finding(
+            "GET DATA 5FC102",
+            Sw::FILE_NOT_FOUND,
+            "SP 800-73-4 Part 1, 3.1.2",
+            "no CHUID (YubiKeys have none until one is written)",
+        ),
+        Err(e) => panic!("CHUID: {e}"),
+    }
+    if card.has(Profile::Yubico) {
+        // Yubico's GET SERIAL F8 and GET VERSION FD: 4 and 3 bytes.
+        assert_ne!(card.serial().unwrap(), 0);
+        let version = card.version().unwrap();
+        if card.has(Profile::Subsim) {
+            assert_eq!(version, applet_spec::piv::VERSION);
+        }
+        assert!(version[0] >= 1, "version {version:?}");
+        let yubico = "Yubico PIV extensions, GET VERSION";
+        card.expect("00 FD 01 00", yubico, &[Sw::INCORRECT_P1_P2], &[Sw::OK, Sw(0x6A81), Sw::INS_NOT_SUPPORTED]);
+        // Data where none belongs; a card that ignores it answers the serial
+        // (9000, or 61xx with it waiting).
+        let r = raw(&mut card, "00 F8 00 00 01 00");
+        let sw = if r.sw.remaining().is_some() { Sw::OK } else { r.sw };
+        card.judge(
+            "00 F8 00 00 01 00",
+            sw,
+            "Yubico PIV extensions, GET SERIAL",
+            &[Sw::WRONG_LENGTH],
+            &[Sw::OK, Sw::INCORRECT_DATA],
+        );
+    }
 }
 
 #[test]
@@ -81,7 +164,7 @@ fn two_simulated_cards_differ() {
         return;
     }
     let identity = || {
-        let mut c = try_fresh_card().unwrap();
+        let mut c = try_card(Needs::live(Profile::Piv)).unwrap();
         (c.serial().unwrap(), c.guid().unwrap())
     };
     let other = std::thread::Builder::new().name("another card".into()).spawn(identity).unwrap().join().unwrap();
@@ -90,7 +173,7 @@ fn two_simulated_cards_differ() {
 
 #[test]
 fn status_reports_factory_state() {
-    let mut card = fresh_card!();
+    let mut card = fresh_card!(Profile::Subsim);
     let s = card.status().unwrap();
     assert_eq!((s.pin_tries, s.puk_tries, s.keys, s.certs, s.pin_verified), (3, 3, 0, 0, false));
     assert_eq!(s.pin_entry, messages::PinEntry::Any);

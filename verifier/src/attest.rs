@@ -33,23 +33,31 @@ use crate::error::Refusal;
 use crate::testca::read_request;
 use crate::time::unix;
 
+/// Yubico attestation extension: firmware version, 3 raw bytes.
 pub const OID_FIRMWARE: &str = "1.3.6.1.4.1.41482.3.3";
+/// Yubico attestation extension: device serial, a DER INTEGER.
 pub const OID_SERIAL: &str = "1.3.6.1.4.1.41482.3.7";
+/// Yubico attestation extension: PIN and touch policy, 2 raw bytes.
 pub const OID_POLICY: &str = "1.3.6.1.4.1.41482.3.8";
+/// Yubico attestation extension: form factor, 1 raw byte.
 pub const OID_FORM_FACTOR: &str = "1.3.6.1.4.1.41482.3.9";
 
 /// What a valid attestation says about the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attested {
+    /// The attested slot's key reference (e.g. `0x9A`).
     pub slot: u8,
     /// The device certificate's subject.
     pub device: String,
+    /// Firmware version, major, minor, patch.
     pub firmware: Option<[u8; 3]>,
+    /// The device's serial number.
     pub serial: Option<u64>,
     /// Yubico's encoding: 1 never, 2 once, 3 always.
     pub pin_policy: Option<u8>,
     /// Yubico's encoding: 1 never, 2 always, 3 cached.
     pub touch_policy: Option<u8>,
+    /// Yubico's form factor code (`0` unknown, as a sub-SIM reports).
     pub form_factor: Option<u8>,
 }
 
@@ -61,10 +69,12 @@ pub struct AttestationTrust {
 }
 
 impl AttestationTrust {
+    /// Trust attestations that chain to one of `roots`.
     pub fn new(roots: Vec<X509>) -> AttestationTrust {
         AttestationTrust { roots, intermediates: Vec::new() }
     }
 
+    /// Intermediate attestation CAs (not trusted by themselves: each must chain to a root).
     pub fn intermediates(mut self, certs: Vec<X509>) -> AttestationTrust {
         self.intermediates = certs;
         self

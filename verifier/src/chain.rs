@@ -75,10 +75,13 @@ pub struct Verifier {
 /// A certificate that passed, and what it says.
 #[derive(Debug)]
 pub struct Verified {
+    /// The certificate's subject DN, one line.
     pub subject: String,
+    /// The certificate's serial number, hex as OpenSSL prints it.
     pub serial: String,
     /// Subjects from the end entity up to the trust anchor.
     pub path: Vec<String>,
+    /// The certified public key: what the card's signature is checked with.
     pub public_key: PKey<Public>,
 }
 
@@ -166,11 +169,13 @@ impl Verifier {
         self
     }
 
+    /// How far revocation is checked; [`Revocation::Chain`] unless set.
     pub fn revocation(mut self, r: Revocation) -> Verifier {
         self.revocation = r;
         self
     }
 
+    /// The revocation policy in force.
     pub fn revocation_policy(&self) -> Revocation {
         self.revocation
     }
@@ -181,6 +186,7 @@ impl Verifier {
         self.verify_x509(&leaf, role, at)
     }
 
+    /// Checks a parsed certificate for `role` at time `at`: path, revocation, key usage.
     pub fn verify_x509(&self, leaf: &X509Ref, role: Role, at: SystemTime) -> Result<Verified, Refusal> {
         let path = self.verify_path(leaf, at)?;
         check_role(leaf, role)?;

@@ -18,8 +18,11 @@ pub const CHALLENGE_LEN: usize = 32;
 /// A challenge as issued: the card signs `bytes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// The random bytes the card signs.
     pub bytes: [u8; CHALLENGE_LEN],
+    /// The session it was issued to; only that session may answer it.
     pub session: SessionId,
+    /// When it stops being accepted.
     pub expires: SystemTime,
 }
 
@@ -41,6 +44,7 @@ impl ChallengeIssuer {
         ChallengeIssuer { lifetime, entries: HashMap::new() }
     }
 
+    /// A fresh random challenge for `session`, valid from `now` for the issuer's lifetime.
     pub fn issue(&mut self, session: &SessionId, now: SystemTime) -> Challenge {
         self.forget_old(now);
         let bytes = crate::random::<CHALLENGE_LEN>();

@@ -12,6 +12,47 @@
 //!
 //! Every refusal is a [`Refusal`], one variant per reason. The clock is
 //! always passed in.
+//!
+//! # Quick start
+//!
+//! A login end to end, with a P-256 key in memory standing in for the
+//! card's 9A key (with a card, `subsim-host`'s `Client::login` signs):
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use openssl::{ec, hash::MessageDigest, nid::Nid, pkey::PKey, sign::Signer};
+//! use subsim_verifier::{testca, Refusal, Role, Server, SessionId, TestCa, Verifier};
+//!
+//! let now = SystemTime::now();
+//! let mut ca = TestCa::new("CN=Bank", now, 30)?;
+//! let p256 = ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+//! let key = PKey::from_ec_key(ec::EcKey::generate(&p256)?)?;
+//! let public = PKey::public_key_from_der(&key.public_key_to_der()?)?;
+//! let (alice, a_day) = (testca::parse_name("CN=Alice")?, Duration::from_secs(86400));
+//! let cert = ca.issue_for_key(&alice, &public, Role::Login, now, now + a_day)?;
+//!
+//! let crl = ca.crl(now, now + a_day)?; // revocation is checked: the server needs the CA's CRL
+//! let mut server = Server::new(Verifier::new(vec![ca.certificate().clone()]).crls(vec![crl]));
+//! let session = SessionId::new("s1")?;
+//! let challenge = server.challenge(&session, now);
+//! let mut signer = Signer::new(MessageDigest::sha256(), &key)?; // the card's job
+//! let signature = signer.sign_oneshot_to_vec(&challenge.bytes)?;
+//!
+//! let who = server.login(&session, &challenge.bytes, &signature, &cert.to_der()?, now)?;
+//! assert!(who.subject.contains("Alice"));
+//! // A challenge is good for one login only.
+//! let again = server.login(&session, &challenge.bytes, &signature, &cert.to_der()?, now);
+//! assert_eq!(again.unwrap_err(), Refusal::ReplayedChallenge);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Next: [`Server::issue_transfer`] and [`Server::confirm`] for a transfer
+//! signed with 9C; [`Verifier::crls`] and [`Revocation`] for revocation;
+//! [`attest`] to require a card-generated key before [`TestCa::issue`];
+//! `subsim ca` and `subsim login --ca` for the same checks from the command
+//! line.
+
+#![warn(missing_docs)]
 
 pub mod attest;
 pub mod chain;

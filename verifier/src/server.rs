@@ -18,13 +18,18 @@ pub const STATEMENT_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The bank's side: whom it trusts, the challenges and statements it issued.
 pub struct Server {
+    /// The trust anchors, intermediates and CRLs certificates are checked against.
     pub trust: Verifier,
+    /// The login challenges issued and not yet spent.
     pub challenges: ChallengeIssuer,
+    /// The transfer statements issued and not yet confirmed.
     pub ledger: Ledger,
+    /// The RSA padding signatures must use ([`RsaPadding::Pkcs1v15`] unless set).
     pub padding: RsaPadding,
 }
 
 impl Server {
+    /// A server trusting `trust`, with challenges valid [`CHALLENGE_LIFETIME`] and statements [`STATEMENT_LIFETIME`].
     pub fn new(trust: Verifier) -> Server {
         Server {
             trust,
@@ -34,6 +39,7 @@ impl Server {
         }
     }
 
+    /// A fresh login challenge for `session`: the card signs its bytes with 9A.
     pub fn challenge(&mut self, session: &SessionId, now: SystemTime) -> Challenge {
         self.challenges.issue(session, now)
     }
@@ -52,6 +58,7 @@ impl Server {
         check_signed(&self.trust, Role::Login, certificate, challenge, signature, self.padding, now)
     }
 
+    /// A statement of `transfer` for `session` to sign with 9C; [`Server::confirm`] checks the answer.
     pub fn issue_transfer(&mut self, session: &SessionId, transfer: Transfer, now: SystemTime) -> Statement {
         self.ledger.issue(session, transfer, now)
     }

@@ -10,6 +10,7 @@ use crate::error::Refusal;
 pub struct SessionId(String);
 
 impl SessionId {
+    /// `id` as a session identifier; refused unless 1 to 64 of `A-Z a-z 0-9 . _ -`.
     pub fn new(id: &str) -> Result<SessionId, Refusal> {
         let ok = (1..=64).contains(&id.len())
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -25,6 +26,7 @@ impl SessionId {
         SessionId(hex::encode(crate::random::<16>()))
     }
 
+    /// The identifier's text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

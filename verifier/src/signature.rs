@@ -13,8 +13,10 @@ use openssl::sign::{RsaPssSaltlen, Verifier};
 /// How an RSA signature is padded (ignored for EC keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RsaPadding {
+    /// PKCS#1 v1.5 (RFC 8017 8.2), what the sub-SIM host uses by default.
     #[default]
     Pkcs1v15,
+    /// PSS with MGF1-SHA-256 and a 32-byte salt (RFC 8017 8.1).
     Pss,
 }
 

@@ -37,6 +37,7 @@ use crate::session::SessionId;
 use crate::time::show;
 
 const HEADER: &str = "subsim transfer statement v1";
+/// Length of a statement's nonce, in bytes (128 bits).
 pub const NONCE_LEN: usize = 16;
 
 /// Who receives the money.
@@ -44,6 +45,7 @@ pub const NONCE_LEN: usize = 16;
 pub struct Payee(String);
 
 impl Payee {
+    /// `s` as a payee: 1 to 70 printable ASCII characters, not space-padded.
     pub fn new(s: &str) -> Result<Payee, Refusal> {
         let ok = (1..=70).contains(&s.len())
             && s.bytes().all(|b| (0x20..=0x7E).contains(&b))
@@ -66,7 +68,9 @@ impl fmt::Display for Payee {
 /// An amount as an integer of its smallest unit and a count of decimals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Amount {
+    /// The amount in units of 10^-`decimals` (e.g. 25000 for `250.00`).
     pub minor: u64,
+    /// Digits after the decimal point, 0 to 3.
     pub decimals: u8,
 }
 
@@ -107,6 +111,7 @@ impl fmt::Display for Amount {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// `s` as a currency code: three capital letters (e.g. `EUR`).
     pub fn new(s: &str) -> Result<Currency, Refusal> {
         match s.as_bytes() {
             [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Currency([*a, *b, *c])),
@@ -124,12 +129,16 @@ impl fmt::Display for Currency {
 /// What the user asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
+    /// Who receives the money.
     pub payee: Payee,
+    /// How much.
     pub amount: Amount,
+    /// In which currency.
     pub currency: Currency,
 }
 
 impl Transfer {
+    /// A transfer from text fields, each checked (see [`Payee::new`], [`Amount::parse`], [`Currency::new`]).
     pub fn new(payee: &str, amount: &str, currency: &str) -> Result<Transfer, Refusal> {
         Ok(Transfer { payee: Payee::new(payee)?, amount: Amount::parse(amount)?, currency: Currency::new(currency)? })
     }
@@ -138,9 +147,13 @@ impl Transfer {
 /// A transfer as the server issued it for signing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
+    /// The session it was issued to.
     pub session: SessionId,
+    /// Its number within the session, from 1.
     pub sequence: u64,
+    /// Random and unique: names the statement in the ledger.
     pub nonce: [u8; NONCE_LEN],
+    /// What is to be paid.
     pub transfer: Transfer,
 }
 
@@ -234,6 +247,7 @@ impl Ledger {
         Ledger { lifetime, sequences: HashMap::new(), entries: HashMap::new() }
     }
 
+    /// A new statement of `transfer` for `session`, recorded so one confirmation, and only one, is accepted.
     pub fn issue(&mut self, session: &SessionId, transfer: Transfer, now: SystemTime) -> Statement {
         let keep = self.lifetime;
         self.entries.retain(|_, e| e.expires + keep > now);

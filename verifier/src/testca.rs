@@ -35,27 +35,42 @@ pub const TEST_MARK: &str = "TEST CA";
 /// What can go wrong running the test CA.
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
+    /// A CA file could not be read or written.
     #[error("{path}: {detail}")]
-    File { path: String, detail: String },
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong with it.
+        detail: String,
+    },
+    /// OpenSSL failed.
     #[error("OpenSSL: {0}")]
     Ssl(#[from] ErrorStack),
+    /// A certificate or request was refused (e.g. a failed attestation).
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// An argument cannot work (e.g. an unknown serial to revoke).
     #[error("{0}")]
     Invalid(String),
 }
 
+/// A certificate the test CA issued, as kept in its records.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IssuedRecord {
     /// Hex, as OpenSSL prints serials.
     pub serial: String,
+    /// Subject DN, one line.
     pub subject: String,
+    /// What it was issued for: `CA`, `login` or `transactions`.
     pub role: String,
+    /// End of validity, as OpenSSL prints dates.
     pub not_after: String,
 }
 
+/// A certificate the test CA revoked, as kept in its records (and listed in its CRL).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RevokedRecord {
+    /// Serial, hex as OpenSSL prints it.
     pub serial: String,
     /// Seconds since 1970.
     pub at: i64,
@@ -146,14 +161,17 @@ impl TestCa {
         Ok(TestCa { key, cert, records: Records::default() })
     }
 
+    /// The CA's own certificate: the anchor a server trusts.
     pub fn certificate(&self) -> &X509 {
         &self.cert
     }
 
+    /// Every certificate issued, the CA's own first.
     pub fn issued(&self) -> &[IssuedRecord] {
         &self.records.issued
     }
 
+    /// Every certificate revoked.
     pub fn revoked(&self) -> &[RevokedRecord] {
         &self.records.revoked
     }
@@ -231,6 +249,7 @@ impl TestCa {
         Ok(())
     }
 
+    /// Revokes `cert`, if this CA issued it; the next CRL lists it.
     pub fn revoke_certificate(&mut self, cert: &X509, now: SystemTime) -> Result<(), CaError> {
         self.revoke(&serial_hex(cert), now)
     }
@@ -266,8 +285,15 @@ impl TestCa {
     }
 
     /// Writes the CA into `dir` (created if needed).
+    /// A new directory is the owner's alone (0700); each file is replaced
+    /// whole, the key created 0600 under a new name (never through a file
+    /// or link already at `ca-key.pem`).
     pub fn save(&self, dir: &Path) -> Result<(), CaError> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut mkdir = std::fs::DirBuilder::new();
+        mkdir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut mkdir, 0o700);
+        mkdir.create(dir).map_err(io(dir))?;
         write(&dir.join("README.txt"), README.as_bytes(), false)?;
         write(&dir.join("ca.pem"), &self.cert.to_pem()?, false)?;
         write(&dir.join("ca-key.pem"), &self.key.private_key_to_pem_pkcs8()?, true)?;
@@ -374,17 +400,30 @@ fn der_integer(i: &openssl::asn1::Asn1IntegerRef) -> Result<Vec<u8>, ErrorStack>
     Ok(der)
 }
 
+/// Writes `path` whole: a new file beside it (`O_EXCL`, 0600, or 0644 less
+/// the umask for what is public), synced, renamed over whatever was at the
+/// name (a link there is replaced, never followed).
 fn write(path: &PathBuf, bytes: &[u8], secret: bool) -> Result<(), CaError> {
     use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut random = [0u8; 8];
+    openssl::rand::rand_bytes(&mut random)?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random)));
     let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
+    o.write(true).create_new(true);
+    // Public files as the umask allows, at most 0644; the key 0600 whatever it says.
     #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, if secret { 0o600 } else { 0o644 });
+    let mut f = o.open(&tmp).map_err(io(&tmp))?;
+    let written = (|| {
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(path)(e));
     }
-    let _ = secret;
-    let mut f = o.open(path).map_err(io(path))?;
-    f.write_all(bytes).map_err(io(path))?;
-    f.sync_all().map_err(io(path))
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }

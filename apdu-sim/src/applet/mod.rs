@@ -31,6 +31,7 @@ pub struct SubSim {
 }
 
 impl SubSim {
+    /// The applet over `state`, powered up (nothing selected or verified).
     pub fn new(state: Persistent, rng: CardRng) -> SubSim {
         SubSim {
             store: Store::new(state),
@@ -43,18 +44,23 @@ impl SubSim {
     pub fn set_rsa_backend(&mut self, backend: RsaBackend) {
         self.private_op = PrivateOp::new(backend);
     }
+    /// The persistent state as of the last completed write.
     pub fn persistent(&self) -> &Persistent {
         self.store.get()
     }
+    /// The store holding the persistent state.
     pub fn store(&self) -> &Store {
         &self.store
     }
+    /// The card session's state: selection, PIN and management key status.
     pub fn transient(&self) -> &Transient {
         &self.t
     }
+    /// Gives the persistent state back.
     pub fn into_persistent(self) -> Persistent {
         self.store.into_inner()
     }
+    /// The store, mutably: for fault injection (power cuts) and a backing file.
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
     }

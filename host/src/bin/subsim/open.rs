@@ -19,12 +19,16 @@ use subsim_host::{Error, PcscTransport, ReaderChoice, Result, SimTransport, Tran
 /// Where the embedded simulated card lives when no file is named:
 /// `$SUBSIM_HOME/card.json`, else `$XDG_DATA_HOME/subsim/card.json`, else
 /// `~/.local/share/subsim/card.json`.
+/// An empty variable counts as unset, and so does a relative
+/// `$XDG_DATA_HOME` (the XDG base directory rules): neither may put the card
+/// in whatever folder a command runs from.
 pub fn default_sim_state() -> PathBuf {
-    if let Some(home) = std::env::var_os("SUBSIM_HOME") {
+    if let Some(home) = std::env::var_os("SUBSIM_HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(home).join("card.json");
     }
     let data = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".local/share"));
     data.join("subsim/card.json")
 }

@@ -52,11 +52,10 @@ impl Source {
                         self.file_option
                     ));
                 }
-                let mut t = Zeroizing::new(String::new());
-                std::io::stdin().read_to_string(&mut t).map_err(|e| format!("stdin: {e}"))?;
-                t
+                read_secret(std::io::stdin(), "stdin")?
             } else {
-                Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
+                let name = path.display().to_string();
+                read_secret(std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?, &name)?
             };
             return Ok(Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string()));
         }
@@ -88,6 +87,18 @@ impl Source {
 }
 
 /// A hidden prompt on the terminal; Ctrl-C restores its echo.
+/// The most a PIN, PUK or key file may hold (a secret and some blank lines).
+const MAX_SECRET_FILE: u64 = 4096;
+
+/// A secret file's text, bounded and wiped when dropped (read into room
+/// made beforehand, so no copy is left behind by a growing buffer).
+fn read_secret(input: impl Read, name: &str) -> Result<Zeroizing<String>, String> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_SECRET_FILE as usize + 1));
+    crate::session::read_bounded(input, MAX_SECRET_FILE, name, &mut bytes)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| format!("{name}: not text"))?;
+    Ok(Zeroizing::new(text.to_string()))
+}
+
 pub fn prompt(text: &str) -> Result<Zeroizing<String>, String> {
     let _guard = TerminalGuard::save();
     match rpassword::prompt_password(text) {

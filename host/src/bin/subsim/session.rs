@@ -196,12 +196,13 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
         return None;
     }
     let Some(words) = shlex::split(line) else {
-        return Some(Err(Failure::Usage(format!("unbalanced quotes in {line:?}"))));
+        // Not the line itself: it may hold a PIN or a key.
+        return Some(Err(Failure::Usage("unbalanced quotes".into())));
     };
     let words = if words.first().map(String::as_str) == Some("subsim") { &words[1..] } else { &words[..] };
     let cli = match Cli::try_parse_from(std::iter::once("subsim".to_string()).chain(words.iter().cloned())) {
         Ok(cli) => cli,
-        Err(e) => return Some(Err(Failure::Usage(e.render().to_string().trim().to_string()))),
+        Err(e) => return Some(Err(Failure::Usage(unquoted(&e, words)))),
     };
     if cli.reader.is_some() || cli.serial.is_some() || cli.sim.is_some() {
         return Some(Err(Failure::Usage(
@@ -212,6 +213,26 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
         return Some(Err(Failure::Usage("sessions do not nest: run and shell are not commands of a session".into())));
     }
     Some(Ok(cli))
+}
+
+/// A session line's parse error, with every word of the line that looks
+/// like a PIN, PUK or key (4 to 8 digits, 16 or more hex digits) blotted
+/// out of what clap quotes: a PIN given without `--pin`, a PIN file run as
+/// a session.
+fn unquoted(e: &clap::Error, words: &[String]) -> String {
+    let looks_secret = |w: &str| {
+        let digits = (4..=8).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit());
+        digits || (w.len() >= 16 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let mut message = e.render().to_string().trim().to_string();
+    for word in words {
+        for part in [word.as_str(), word.split_once('=').map_or("", |(_, v)| v)] {
+            if looks_secret(part) {
+                message = message.replace(part, "<redacted>");
+            }
+        }
+    }
+    message
 }
 
 /// Runs one line in the session, with the session's options plus the line's.
@@ -240,6 +261,28 @@ fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<
     Some(code)
 }
 
+/// The most a session's input (`run FILE`, `run -`) may hold, and one line
+/// of `shell`: far beyond any real session, short of an endless stream.
+const MAX_SESSION: u64 = 16 << 20;
+const MAX_LINE: u64 = 1 << 20;
+
+/// All of `input` appended to `bytes`, at most `limit` bytes (a file or
+/// pipe may not end: `/dev/zero`, `yes`).
+pub fn read_bounded(input: impl std::io::Read, limit: u64, name: &str, bytes: &mut Vec<u8>) -> Result<(), String> {
+    std::io::Read::read_to_end(&mut input.take(limit + 1), bytes).map_err(|e| format!("{name}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{name}: longer than {limit} bytes, the most read here"));
+    }
+    Ok(())
+}
+
+/// A whole session's text, at most [`MAX_SESSION`] bytes.
+fn read_session(input: impl std::io::Read, name: &str) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    read_bounded(input, MAX_SESSION, name, &mut bytes)?;
+    String::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8 text"))
+}
+
 fn run_file(s: &mut Session, file: &Path) -> u8 {
     let outer = s.opts.clone();
     let text = if file == Path::new("-") {
@@ -249,28 +292,46 @@ fn run_file(s: &mut Session, file: &Path) -> u8 {
                 &outer,
             );
         }
-        let mut t = String::new();
-        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut t) {
-            Ok(_) => t,
-            Err(e) => return emit(Err(Failure::Usage(format!("stdin: {e}"))), &outer),
+        match read_session(std::io::stdin(), "stdin") {
+            Ok(t) => t,
+            Err(e) => return emit(Err(Failure::Usage(e)), &outer),
         }
     } else {
-        match std::fs::read_to_string(file) {
+        let name = file.display().to_string();
+        match std::fs::File::open(file).map_err(|e| format!("{name}: {e}")).and_then(|f| read_session(f, &name)) {
             Ok(t) => t,
-            Err(e) => return emit(Err(Failure::Usage(format!("{}: {e}", file.display()))), &outer),
+            Err(e) => return emit(Err(Failure::Usage(e)), &outer),
         }
     };
     for (n, line) in text.lines().enumerate() {
         if let Some(code) = run_line(s, &outer, line, n + 1) {
             if code != 0 {
                 if !outer.json {
-                    eprintln!("subsim: {}:{}: stopped here: {}", file.display(), n + 1, line.trim());
+                    eprintln!("subsim: {}:{}: stopped here ({})", file.display(), n + 1, command_of(line));
                 }
                 return code;
             }
         }
     }
     0
+}
+
+/// The command a session line runs (`pin verify`), without its arguments:
+/// they may be a PIN or a key, which an error never repeats.
+fn command_of(line: &str) -> String {
+    let words = shlex::split(line).unwrap_or_default();
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut names = Vec::new();
+    for word in words.iter().skip_while(|w| *w == "subsim") {
+        let Some(sub) = command.find_subcommand(word).cloned() else { break };
+        names.push(sub.get_name().to_string());
+        command = sub;
+    }
+    if names.is_empty() {
+        "not a command".into()
+    } else {
+        names.join(" ")
+    }
 }
 
 fn shell(s: &mut Session) -> u8 {
@@ -287,8 +348,12 @@ fn shell(s: &mut Session) -> u8 {
             eprint!("subsim> ");
         }
         let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
+        match std::io::Read::take(stdin.lock(), MAX_LINE + 1).read_line(&mut line) {
             Ok(0) => break,
+            Ok(_) if line.len() as u64 > MAX_LINE => {
+                let long = format!("line {}: longer than {MAX_LINE} bytes", number + 1);
+                return emit(Err(Failure::Usage(long)), &outer);
+            }
             Ok(_) => {}
             Err(e) => {
                 eprintln!("subsim: {e}");
@@ -371,8 +436,15 @@ pub fn interrupted() -> ! {
     let _only_one = ONCE.lock();
     restore_terminal();
     if JSON.load(Ordering::SeqCst) {
-        let r = Failure::Interrupted.report();
-        let _ = writeln!(std::io::stdout(), "{}", r.json());
+        // The main thread may be stuck writing to a pipe nobody reads (and
+        // holding stdout's lock): try to say it, but never wait for long.
+        let line = format!("{}\n", Failure::Interrupted.report().json());
+        let (said, told) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = std::io::stdout().write_all(line.as_bytes());
+            let _ = said.send(());
+        });
+        let _ = told.recv_timeout(std::time::Duration::from_millis(500));
     }
     eprintln!("subsim: interrupted");
     std::process::exit(130);

@@ -70,8 +70,8 @@ pub enum CaCmd {
         /// Its name; "(TEST CA)" is added.
         #[arg(long, default_value = "CN=subsim lab")]
         subject: String,
-        /// Days the CA's own certificate is valid, from now.
-        #[arg(long, default_value_t = 3650)]
+        /// Days the CA's own certificate is valid, from now (1 to 36500).
+        #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
         days: u32,
         /// Replace a CA already in the directory.
         #[arg(long)]
@@ -89,8 +89,8 @@ pub enum CaCmd {
         /// The subject (default: the request's).
         #[arg(long)]
         subject: Option<String>,
-        /// Days the certificate is valid, from now.
-        #[arg(long, default_value_t = 365)]
+        /// Days the certificate is valid, from now (1 to 36500).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
         days: u32,
         /// Write the certificate (PEM) here as well as into the CA's issued/ folder.
         #[arg(long)]
@@ -120,8 +120,8 @@ pub enum CaCmd {
     Crl {
         #[command(flatten)]
         dir: CaDir,
-        /// Days until its nextUpdate; past it, verifiers refuse it as stale.
-        #[arg(long, default_value_t = 7)]
+        /// Days until its nextUpdate (1 to 36500); past it, verifiers refuse it as stale.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=36500))]
         days: u32,
         /// Write the CRL (PEM) here too (`-`: stdout only).
         #[arg(long)]
@@ -143,7 +143,7 @@ impl CaDir {
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))
+    super::read_file(p, "the file")
 }
 
 fn in_file(p: &Path) -> impl Fn(Refusal) -> Failure + '_ {

@@ -265,9 +265,12 @@ fn allowed(list: &[String]) -> Result<Vec<(u16, u16)>, Failure> {
 pub(super) fn apdu(s: &mut Session, apdus: &[String], allow_sw: &[String]) -> Result<Out, Failure> {
     let allow = allowed(allow_sw)?;
     let mut commands = Vec::new();
-    for a in apdus {
-        let bytes = secret::hex_decode(a).ok_or_else(|| Failure::Usage(format!("not hex: {a:?}")))?;
-        commands.push(Command::parse(&bytes).map_err(|e| Failure::Usage(format!("{a}: {e}")))?);
+    // A bad APDU is named by its place and header, never its data (a PIN or a key).
+    for (n, a) in apdus.iter().enumerate() {
+        let n = n + 1;
+        let bytes = secret::hex_decode(a).ok_or_else(|| Failure::Usage(format!("APDU {n}: not hex")))?;
+        let header = hex::encode_upper(&bytes[..bytes.len().min(4)]);
+        commands.push(Command::parse(&bytes).map_err(|e| Failure::Usage(format!("APDU {n} ({header}...): {e}")))?);
     }
     let mut lines = Vec::new();
     let mut answers = Vec::new();

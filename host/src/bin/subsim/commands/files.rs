@@ -6,9 +6,19 @@ use super::*;
 
 /// A file's bytes; `-` reads stdin (a pipe: a terminal is refused, since
 /// nothing prompts there).
+/// The most an input file or pipe may hold (data to sign, certificates,
+/// requests): an endless one (`/dev/zero`) is refused, not read forever.
+pub const MAX_INPUT: u64 = 64 << 20;
+
 pub fn read_file(p: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     match session::file_arg(p) {
-        Some(p) => std::fs::read(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display()))),
+        Some(p) => {
+            let name = p.display().to_string();
+            let file = std::fs::File::open(p).map_err(|e| Failure::Usage(format!("{name}: {e}")))?;
+            let mut bytes = Vec::new();
+            session::read_bounded(file, MAX_INPUT, &name, &mut bytes).map_err(Failure::Usage)?;
+            Ok(bytes)
+        }
         None => read_stdin(what),
     }
 }
@@ -19,9 +29,9 @@ pub fn read_stdin(what: &str) -> Result<Vec<u8>, Failure> {
             "{what} is read from a file or a pipe, not typed at a terminal: name the file (or pipe it in with `-`)"
         )));
     }
-    let mut buf = Vec::new();
-    std::io::stdin().read_to_end(&mut buf).map_err(|e| Failure::Usage(format!("stdin: {e}")))?;
-    Ok(buf)
+    let mut bytes = Vec::new();
+    session::read_bounded(std::io::stdin(), MAX_INPUT, "stdin", &mut bytes).map_err(Failure::Usage)?;
+    Ok(bytes)
 }
 
 /// The input a command signs or checks: a file, or stdin when it is a pipe.

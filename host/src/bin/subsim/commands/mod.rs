@@ -36,7 +36,7 @@ pub use output::*;
 pub use pubkey::*;
 pub use slots::*;
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
