@@ -303,3 +303,17 @@ fn yubico_commands_need_the_yubico_profile() {
     // The card is untouched.
     assert!(h.ok(&["key", "info"]).contains("F9: p256"));
 }
+
+/// `key import` refuses what is not a private key, and an endless or huge
+/// file, before the card is touched.
+#[test]
+fn key_import_refuses_what_is_not_a_private_key() {
+    let h = Home::new("import-bad");
+    std::fs::write(h.file("huge.pem"), vec![b'A'; 20 << 10]).unwrap();
+    let err = h.fails(&["key", "import", "9d", "huge.pem"], 2);
+    assert!(err.contains("longer than"), "{err}");
+    std::fs::write(h.file("pub.pem"), h.ok(&["key", "generate", "9a", "--algorithm", "p256"])).unwrap();
+    let err = h.fails(&["key", "import", "9d", "pub.pem"], 2);
+    assert!(err.contains("not an unencrypted RSA, P-256 or P-384 private key"), "{err}");
+    assert!(h.ok(&["key", "info", "9d"]).contains("9D: empty"), "nothing imported");
+}

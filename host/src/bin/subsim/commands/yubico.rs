@@ -180,9 +180,8 @@ fn read_private_key(text: &str) -> Result<PrivateKey, Failure> {
 /// (recorded as imported: it gets no attestation).
 pub(super) fn key_import(s: &mut Session, slot: Slot, file: &Path, m: &MgmArgs) -> Result<Out, Failure> {
     s.require(Profile::Yubico, "key import")?;
-    let bytes = Zeroizing::new(read_file(file, "the private key")?);
-    let text = std::str::from_utf8(&bytes).map_err(|_| Failure::Usage("the private key is not PEM text".into()))?;
-    let key = read_private_key(text)?;
+    let text = secret::read_private_key(file).map_err(Failure::Usage)?;
+    let key = read_private_key(&text)?;
     authenticate(s, m)?;
     let (r, alg) = match &key {
         PrivateKey::Rsa(k) => {
