@@ -52,10 +52,16 @@ impl<T: Transport> Signer<Signature> for CardSigner<'_, T> {
         let sig = self
             .card
             .borrow_mut()
-            .sign(self.slot, msg, Hash::Sha256, Padding::Pkcs1v15)
+            .sign_with(self.slot, rsa_algorithm(&self.public), msg, Hash::Sha256, Padding::Pkcs1v15)
             .map_err(rsa::signature::Error::from_source)?;
         Signature::try_from(sig.as_slice())
     }
+}
+
+/// The card's algorithm for an RSA key of this size (any the card has).
+fn rsa_algorithm(key: &RsaPublicKey) -> KeyAlgorithm {
+    use rsa::traits::PublicKeyParts;
+    KeyAlgorithm::ALL.into_iter().find(|a| a.rsa_bytes() == Some(key.size())).unwrap_or(KeyAlgorithm::Rsa2048)
 }
 
 /// Signs with an EC key on the card (ECDSA, the hash the curve pairs with:

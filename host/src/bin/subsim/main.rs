@@ -17,8 +17,7 @@ mod session;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use applet_spec::piv::Slot;
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+use applet_spec::piv::{Retired, Slot};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use subsim_host::Profile;
 
@@ -101,24 +100,34 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse()
 }
 
-/// Slots by key reference in any case, or by name.
-fn slot_parser() -> impl TypedValueParser<Value = Slot> {
-    PossibleValuesParser::new([
-        "9a",
-        "9c",
-        "9d",
-        "9e",
-        "authentication",
-        "signature",
-        "key-management",
-        "card-authentication",
-    ])
-    .map(|s| match s.to_ascii_lowercase().as_str() {
-        "9a" | "authentication" => Slot::Authentication,
-        "9c" | "signature" => Slot::Signature,
-        "9d" | "key-management" => Slot::KeyManagement,
-        _ => Slot::CardAuthentication,
+/// Slots for keys and certificates, by key reference in any case or by
+/// name: 9a, 9c, 9d, 9e (authentication, signature, key-management,
+/// card-authentication) and the retired 82 to 95 (retired1 to retired20).
+fn parse_slot(s: &str) -> Result<Slot, String> {
+    let lower = s.to_ascii_lowercase();
+    let named = match lower.as_str() {
+        "authentication" => Some(Slot::Authentication),
+        "signature" => Some(Slot::Signature),
+        "key-management" => Some(Slot::KeyManagement),
+        "card-authentication" => Some(Slot::CardAuthentication),
+        _ => None,
+    };
+    let retired = lower.strip_prefix("retired").and_then(|n| n.parse().ok()).and_then(Retired::new).map(Slot::Retired);
+    let by_ref = u8::from_str_radix(&lower, 16).ok().filter(|_| lower.len() == 2).and_then(Slot::from_key_ref);
+    named.or(retired).or(by_ref).filter(|s| *s != Slot::Attestation).ok_or_else(|| {
+        format!(
+            "{s:?} is not a slot: use 9a, 9c, 9d, 9e, 82 to 95, or authentication, signature, key-management, \
+             card-authentication, retired1 to retired20"
+        )
     })
+}
+
+/// As [`parse_slot`], and also the attestation key F9 (`f9` or `attestation`).
+fn parse_key_slot(s: &str) -> Result<Slot, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "f9" | "attestation" => Ok(Slot::Attestation),
+        _ => parse_slot(s).map_err(|e| format!("{e}, or f9 (attestation)")),
+    }
 }
 
 /// Where a PIN comes from (default: $SUBSIM_PIN, else a hidden prompt).
@@ -186,6 +195,23 @@ pub enum Format {
     Der,
 }
 
+/// A key pair's algorithm.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AlgorithmArg {
+    /// RSA, 1024-bit modulus (legacy; Yubico's firmware 5.7 drops it).
+    Rsa1024,
+    /// RSA, 2048-bit modulus (every PIV card).
+    Rsa2048,
+    /// RSA, 3072-bit modulus (Yubico 5.7+).
+    Rsa3072,
+    /// RSA, 4096-bit modulus (Yubico 5.7+).
+    Rsa4096,
+    /// ECDSA/ECDH on NIST P-256.
+    P256,
+    /// ECDSA/ECDH on NIST P-384.
+    P384,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum MgmAlg {
     /// Triple DES, 24-byte key (the factory algorithm).
@@ -229,8 +255,8 @@ pub enum Cmd {
     #[command(after_help = "Examples:\n  subsim sign 9a report.pdf > report.sig.b64\n  \
                             echo -n hello | subsim sign 9e - --output hex")]
     Sign {
-        /// The slot: 9a, 9c, 9d, 9e (any case) or authentication, signature, key-management, card-authentication.
-        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or authentication, signature, key-management, card-authentication, retiredN.
+        #[arg(value_parser = parse_slot)]
         slot: Slot,
         /// The file to sign; `-` for stdin (a pipe: a terminal is refused).
         file: Option<PathBuf>,
@@ -275,6 +301,13 @@ pub enum Cmd {
     /// A TEST certification authority in a directory (labs and demos only).
     #[command(subcommand)]
     Ca(commands::ca::CaCmd),
+    /// Yubico's PIV reset: blocks the PIN and PUK (as ykman does), then wipes keys and
+    /// certificates; factory PIN, PUK and management key. The attestation key stays.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Wipe the card (sub-SIM): keys, certificates, binding; factory PIN, PUK, management key.
     Terminate {
         /// Do not ask for confirmation.
@@ -299,8 +332,8 @@ pub enum Cmd {
     /// A PKCS#10 certificate request for a slot's key, signed on the card (PEM).
     #[command(after_help = "Example:\n  subsim csr 9a --subject 'CN=Alice,O=Bank' --pubkey 9a.pub --out 9a.csr")]
     Csr {
-        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
-        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_slot)]
         slot: Slot,
         /// The subject, like "CN=Alice,O=Bank".
         #[arg(long)]
@@ -396,6 +429,18 @@ pub enum PinCmd {
         #[command(flatten)]
         mgm: MgmArgs,
     },
+    /// Set the PIN's and PUK's try counts, 1 to 15 (Yubico); PIN and PUK go back to their factory values.
+    #[command(after_help = "Example:\n  subsim pin retries 5 3")]
+    Retries {
+        /// The PIN's tries.
+        pin_tries: u8,
+        /// The PUK's tries.
+        puk_tries: u8,
+        #[command(flatten)]
+        pin: PinArgs,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
     /// Enter the PIN on the card's random keypad (sub-SIM): type the keys' letters, never digits.
     /// When stdin is not a terminal the layout is printed on stderr and letters are read from stdin.
     Keypad,
@@ -423,13 +468,17 @@ pub enum MgmCmd {
 
 #[derive(Subcommand)]
 pub enum KeyCmd {
-    /// Generate an RSA-2048 key pair in a slot (real cards take 2 to 20 s); prints its public key.
+    /// Generate a key pair in a slot (RSA-2048 unless --algorithm says; real cards take 2 to 20 s
+    /// for RSA); prints its public key.
     #[command(after_help = "Examples:\n  subsim key generate 9a --out 9a.pub\n  \
-                            subsim key generate signature --format der --out 9c.der")]
+                            subsim key generate signature --algorithm p256 --format der --out 9c.der")]
     Generate {
-        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
-        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95, f9 (any case) or its name.
+        #[arg(value_parser = parse_key_slot)]
         slot: Slot,
+        /// The key's algorithm.
+        #[arg(long, value_enum, default_value = "rsa2048")]
+        algorithm: AlgorithmArg,
         /// Give up after this many seconds (exit 3; the card may finish anyway).
         #[arg(long, default_value_t = 60)]
         timeout: u64,
@@ -444,8 +493,8 @@ pub enum KeyCmd {
     },
     /// A slot's public key: from the card's metadata where it has it, else from the slot's certificate.
     Public {
-        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
-        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_slot)]
         slot: Slot,
         /// How the public key is written.
         #[arg(long, value_enum, default_value = "pem")]
@@ -454,6 +503,45 @@ pub enum KeyCmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// What the card tells about a slot's key (GET METADATA, Yubico): algorithm, origin, PIN
+    /// policy, public key; without SLOT every slot, the PIN, PUK and management key.
+    #[command(after_help = "Examples:\n  subsim key info\n  subsim key info 9a --json")]
+    Info {
+        /// The slot: 9a, 9c, 9d, 9e, 82-95, f9 (any case) or its name.
+        #[arg(value_parser = parse_key_slot)]
+        slot: Option<Slot>,
+    },
+    /// The card's certificate that a slot's key was generated on it (ATTEST, Yubico), PEM.
+    #[command(after_help = "Example:\n  subsim key attest 9a --chain --out 9a-attest.pem\n  \
+                            openssl verify -CAfile vendor-ca.pem -untrusted <(sed 1,/END/d 9a-attest.pem) 9a-attest.pem")]
+    Attest {
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_key_slot)]
+        slot: Slot,
+        /// Also write the attestation key's certificate (F9) after it, for `openssl verify -untrusted`.
+        #[arg(long)]
+        chain: bool,
+        /// How the certificates are written (DER: concatenated).
+        #[arg(long, value_enum, default_value = "pem")]
+        format: Format,
+        /// Write the certificates to this file (`-`: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import a private key made elsewhere into a slot (Yubico): PEM, unencrypted
+    /// (PKCS#8, PKCS#1 or SEC1); RSA, P-256 or P-384. It gets no attestation.
+    #[command(
+        after_help = "Example:\n  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | subsim key import 9d -"
+    )]
+    Import {
+        /// The slot: 9a, 9c, 9d, 9e, 82-95, f9 (any case) or its name.
+        #[arg(value_parser = parse_key_slot)]
+        slot: Slot,
+        /// The private key (PEM); `-` for stdin.
+        file: PathBuf,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -461,8 +549,8 @@ pub enum CertCmd {
     /// Store a certificate (PEM or DER) in a slot, after checking it holds the slot's key.
     #[command(after_help = "Example:\n  subsim cert import 9a 9a.crt")]
     Import {
-        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
-        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_slot)]
         slot: Slot,
         /// The certificate (PEM or DER); `-` for stdin.
         file: PathBuf,
@@ -477,8 +565,8 @@ pub enum CertCmd {
     /// Make a self-signed certificate for a slot's key on the card and store it (for the lab).
     #[command(after_help = "Example:\n  subsim cert selfsign 9a --subject 'CN=Lab Card' --pubkey 9a.pub")]
     Selfsign {
-        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
-        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_slot)]
         slot: Slot,
         /// The subject (and issuer), like "CN=Lab Card,O=Bank".
         #[arg(long)]
@@ -500,8 +588,8 @@ pub enum CertCmd {
         after_help = "Examples:\n  subsim cert export 9a > 9a.crt\n  subsim cert export 9a --format der --out 9a.der"
     )]
     Export {
-        /// The slot: 9a, 9c, 9d, 9e (any case) or its name.
-        #[arg(value_parser = slot_parser(), ignore_case = true)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_slot)]
         slot: Slot,
         /// How the certificate is written.
         #[arg(long, value_enum, default_value = "pem")]

@@ -93,8 +93,30 @@ const MAX_SECRET_FILE: u64 = 4096;
 /// A secret file's text, bounded and wiped when dropped (read into room
 /// made beforehand, so no copy is left behind by a growing buffer).
 fn read_secret(input: impl Read, name: &str) -> Result<Zeroizing<String>, String> {
-    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_SECRET_FILE as usize + 1));
-    crate::session::read_bounded(input, MAX_SECRET_FILE, name, &mut bytes)?;
+    read_secret_bounded(input, MAX_SECRET_FILE, name)
+}
+
+/// The most a private key file may hold (an RSA-4096 key in PEM is about 3.3 KB).
+const MAX_PRIVATE_KEY_FILE: u64 = 16 << 10;
+
+/// A private key file's text (`-`: stdin, a pipe), as [`read_secret`] reads.
+pub fn read_private_key(p: &std::path::Path) -> Result<Zeroizing<String>, String> {
+    match crate::session::file_arg(p) {
+        Some(path) => {
+            let name = path.display().to_string();
+            let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
+            read_secret_bounded(file, MAX_PRIVATE_KEY_FILE, &name)
+        }
+        None if std::io::stdin().is_terminal() => {
+            Err("the private key is read from a file or a pipe, not typed at a terminal".into())
+        }
+        None => read_secret_bounded(std::io::stdin(), MAX_PRIVATE_KEY_FILE, "stdin"),
+    }
+}
+
+fn read_secret_bounded(input: impl Read, limit: u64, name: &str) -> Result<Zeroizing<String>, String> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(limit as usize + 1));
+    crate::session::read_bounded(input, limit, name, &mut bytes)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| format!("{name}: not text"))?;
     Ok(Zeroizing::new(text.to_string()))
 }

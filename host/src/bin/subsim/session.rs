@@ -14,10 +14,9 @@ use std::sync::Mutex;
 
 use applet_spec::piv::Slot;
 use clap::Parser;
-use rsa::RsaPublicKey;
 use subsim_host::{CardProfile, Client, Profile, ReaderChoice};
 
-use crate::commands::{self, Card, Failure, Out};
+use crate::commands::{self, Card, Failure, Out, PublicKey};
 use crate::open::{self, Target};
 use crate::{Cli, Cmd};
 
@@ -44,7 +43,7 @@ pub struct Session {
     profile: Option<CardProfile>,
     /// Public keys generated in this session: what a later CSR, self-signed
     /// or imported certificate is checked against.
-    pub generated: HashMap<Slot, RsaPublicKey>,
+    pub generated: HashMap<Slot, PublicKey>,
     /// A PIN verification no signature has used yet (9C's "always" policy).
     pub pin_fresh: bool,
 }
@@ -88,15 +87,21 @@ impl Session {
 
     /// Refuses a sub-SIM-only command on a card without the extensions.
     pub fn require_subsim(&mut self, what: &str) -> Result<(), Failure> {
+        self.require(Profile::Subsim, what)
+    }
+
+    /// Refuses a command of a feature set (Yubico's, the sub-SIM's) the
+    /// card lacks, or that --profile leaves out (exit 6).
+    pub fn require(&mut self, needed: Profile, what: &str) -> Result<(), Failure> {
         let p = self.profile()?;
-        if p.subsim {
-            Ok(())
-        } else {
-            Err(Failure::Unsupported(format!(
-                "this card has no sub-SIM extensions (profile {}): {what} needs a sub-SIM",
-                p.widest()
-            )))
+        if p.has(needed) {
+            return Ok(());
         }
+        let (lacks, needs) = match needed {
+            Profile::Subsim => ("sub-SIM extensions", "a sub-SIM"),
+            _ => ("Yubico management commands", "them"),
+        };
+        Err(Failure::Unsupported(format!("this card has no {lacks} (profile {}): {what} needs {needs}", p.widest())))
     }
 
     /// A note on stderr, unless -q or --json.

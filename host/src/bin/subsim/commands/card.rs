@@ -78,15 +78,26 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
         }
         None => None,
     };
+    // Retired slots (82-95) holding a key, where the card's metadata tells.
+    let mut retired = Vec::new();
+    if p.metadata {
+        for slot in piv::Retired::all().map(Slot::Retired) {
+            if metadata(s, slot.key_ref())?.is_some() {
+                retired.push(slot);
+            }
+        }
+    }
+    let keys = keys.map(|k| [k, retired.clone()].concat());
     let mut certs = Vec::new();
-    for slot in Slot::ALL {
-        if status.as_ref().is_some_and(|st| st.certs & slot.bit() == 0) {
+    for slot in Slot::ALL.into_iter().chain(retired) {
+        // GET STATUS has a bit for the four host slots only.
+        if slot.bit() != 0 && status.as_ref().is_some_and(|st| st.certs & slot.bit() == 0) {
             continue;
         }
         if let Some(der) = s.card()?.read_certificate(slot)? {
             let (subject, not_after) = match describe_cert(&der) {
                 Ok((subject, not_after, _)) => (subject, not_after),
-                Err(_) => ("(not an X.509 RSA certificate)".to_string(), "?".to_string()),
+                Err(_) => ("(not an X.509 certificate with an RSA, P-256 or P-384 key)".to_string(), "?".to_string()),
             };
             certs.push((slot, subject, not_after));
         }
@@ -200,19 +211,26 @@ pub(super) fn bind(s: &mut Session, b: &BindCmd) -> Result<Out, Failure> {
     }
 }
 
+/// Asks at a terminal before `command` wipes the card (`question` ends with
+/// the card's description); without a terminal, --yes is needed.
+pub(super) fn confirm(s: &mut Session, question: &str, command: &str) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(format!("{command} wipes the card: confirm with --yes")));
+    }
+    let describe = s.card()?.transport().describe();
+    eprint!("{question} {describe}? Type 'yes': ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;
+    if answer.trim() != "yes" {
+        return Err(Failure::Usage(format!("nothing done: {command} not confirmed")));
+    }
+    Ok(())
+}
+
 pub(super) fn terminate(s: &mut Session, yes: bool, mgm: &MgmArgs) -> Result<Out, Failure> {
     s.require_subsim("terminate")?;
     if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Failure::Usage("terminate wipes the card: confirm with --yes".into()));
-        }
-        let describe = s.card()?.transport().describe();
-        eprint!("Wipe every key, certificate and binding on {describe}? Type 'yes': ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;
-        if answer.trim() != "yes" {
-            return Err(Failure::Usage("not terminated".into()));
-        }
+        confirm(s, "Wipe every key, certificate and binding on", "terminate")?;
     }
     // With the management key; a card with PIN and PUK blocked needs none.
     let quiet = std::mem::replace(&mut s.opts.quiet, true);

@@ -91,13 +91,6 @@ pub fn prepare_signature(s: &mut Session, slot: Slot, p: &PinArgs, f: &FlowArgs)
     }
 }
 
-/// A private-key operation's result, refusals explained; uses up the PIN's freshness.
-pub fn sign(s: &mut Session, slot: Slot, msg: &[u8], hash: Hash, padding: Padding) -> Result<Vec<u8>, Failure> {
-    let r = s.card()?.sign(slot, msg, hash, padding);
-    s.pin_fresh = false;
-    r.map_err(|e| explain(s, e, Op::Sign(slot)))
-}
-
 /// The management key's algorithm: the sub-SIM's status, the card's
 /// metadata, else `--mgm-algorithm` (3DES by default).
 pub fn mgm_algorithm(s: &mut Session, m: &MgmArgs) -> Result<MgmAlgorithm, Failure> {

@@ -19,6 +19,8 @@ pub enum Op {
     NeedsMgm,
     /// PRESENT BINDING.
     Binding,
+    /// ATTEST of the slot's key.
+    Attest(Slot),
 }
 
 /// A card error with the meaning it has for `op`; other errors unchanged.
@@ -120,6 +122,17 @@ pub fn explain(s: &mut Session, e: Error, op: Op) -> Failure {
         (Op::Binding, Sw::AUTH_METHOD_BLOCKED) => {
             refused("the device binding is blocked".into(), Some("`subsim terminate` wipes the card".into()))
         }
+        (Op::Attest(slot), Sw::REFERENCE_NOT_FOUND) => refused(
+            format!("slot {slot} holds no key to attest"),
+            Some(format!("generate one first: `subsim key generate {}`", slot.to_string().to_lowercase())),
+        ),
+        (Op::Attest(slot), Sw::INCORRECT_DATA) => {
+            refused(format!("the key in slot {slot} was imported: the card attests only keys generated on it"), None)
+        }
+        (Op::Attest(Slot::Attestation), Sw::INCORRECT_P1_P2) => refused(
+            "the attestation key (F9) attests other slots' keys, not itself".into(),
+            Some("its certificate comes with `subsim key attest SLOT --chain`".into()),
+        ),
         (_, Sw::INS_NOT_SUPPORTED | Sw::CLA_NOT_SUPPORTED) => match s.profile() {
             Ok(p) => Failure::Unsupported(format!("the card does not have this command (profile {}): {e}", p.widest())),
             Err(_) => Failure::Card(e),

@@ -73,18 +73,8 @@ pub fn deliver(
     }
 }
 
-/// A public key as PEM (SubjectPublicKeyInfo) or DER.
-pub fn encode_public_key(key: &RsaPublicKey, f: Format) -> Result<Vec<u8>, Failure> {
-    match f {
-        Format::Pem => {
-            Ok(key.to_public_key_pem(LineEnding::LF).map_err(|e| Failure::Usage(e.to_string()))?.into_bytes())
-        }
-        Format::Der => Ok(key.to_public_key_der().map_err(|e| Failure::Usage(e.to_string()))?.into_vec()),
-    }
-}
-
-/// A public key from a file (PEM or DER; SubjectPublicKeyInfo or PKCS#1).
-pub fn read_public_key(p: &Path) -> Result<RsaPublicKey, Failure> {
+/// A public key from a file (PEM or DER; SubjectPublicKeyInfo, or PKCS#1 for RSA).
+pub fn read_public_key(p: &Path) -> Result<PublicKey, Failure> {
     let bytes = read_file(p, "the public key")?;
     let name = p.display();
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -93,12 +83,18 @@ pub fn read_public_key(p: &Path) -> Result<RsaPublicKey, Failure> {
         )));
     }
     let parsed = match std::str::from_utf8(&bytes).ok().filter(|t| t.contains("-----BEGIN")) {
-        Some(pem) if pem.contains("RSA PUBLIC KEY") => RsaPublicKey::from_pkcs1_pem(pem).map_err(|e| e.to_string()),
-        Some(pem) => RsaPublicKey::from_public_key_pem(pem).map_err(|e| e.to_string()),
-        None => RsaPublicKey::from_public_key_der(&bytes).map_err(|e| e.to_string()),
+        Some(pem) if pem.contains("RSA PUBLIC KEY") => {
+            RsaPublicKey::from_pkcs1_pem(pem).map(PublicKey::Rsa).map_err(|e| e.to_string())
+        }
+        Some(pem) => pem_rfc7468::decode_vec(pem.trim().as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|(_, der)| PublicKey::from_spki_der(&der)),
+        None => PublicKey::from_spki_der(&bytes),
     };
     parsed.map_err(|e| {
-        Failure::Usage(format!("{name} is not an RSA public key (PEM or DER, as `subsim key generate` writes): {e}"))
+        Failure::Usage(format!(
+            "{name} is not an RSA, P-256 or P-384 public key (PEM or DER, as `subsim key generate` writes): {e}"
+        ))
     })
 }
 
@@ -116,27 +112,18 @@ pub fn read_certificate(p: &Path) -> Result<Vec<u8>, Failure> {
     }
 }
 
-/// The certificate's subject, expiry and RSA public key.
-pub fn describe_cert(der: &[u8]) -> Result<(String, String, RsaPublicKey), Failure> {
+/// The certificate's subject, expiry and public key (RSA, P-256 or P-384).
+pub fn describe_cert(der: &[u8]) -> Result<(String, String, PublicKey), Failure> {
     use x509_cert::der::{Decode, Encode};
-    const RSA: &str = "1.2.840.113549.1.1.1";
-    const EC: &str = "1.2.840.10045.2.1";
     let cert =
         x509_cert::Certificate::from_der(der).map_err(|e| Failure::Usage(format!("not an X.509 certificate: {e}")))?;
     let tbs = &cert.tbs_certificate;
-    let oid = tbs.subject_public_key_info.algorithm.oid.to_string();
-    if oid != RSA {
-        let what = if oid == EC {
-            "an EC key (id-ecPublicKey, 1.2.840.10045.2.1)".to_string()
-        } else {
-            format!("a key of algorithm {oid}")
-        };
-        return Err(Failure::Usage(format!(
-            "the certificate for {} holds {what}; subsim handles RSA-2048 keys (rsaEncryption)",
-            tbs.subject
-        )));
-    }
     let spki = tbs.subject_public_key_info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
-    let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| Failure::Usage(format!("not an RSA key: {e}")))?;
+    let key = PublicKey::from_spki_der(&spki).map_err(|e| {
+        Failure::Usage(format!(
+            "the certificate for {} holds a key of algorithm {}: {e}",
+            tbs.subject, tbs.subject_public_key_info.algorithm.oid
+        ))
+    })?;
     Ok((tbs.subject.to_string(), tbs.validity.not_after.to_string(), key))
 }

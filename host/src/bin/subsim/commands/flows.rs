@@ -16,8 +16,8 @@ pub(super) fn login(s: &mut Session, p: &PinArgs, f: &FlowArgs, trust: &TrustArg
     let Some(trust) = trust else {
         let mut challenge = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut challenge);
-        let sig = sign(s, Slot::Authentication, &challenge, Hash::Sha256, Padding::Pkcs1v15)?;
-        if !rsa_verifies(&key, &challenge, &sig) {
+        let sig = sign(s, Slot::Authentication, key.algorithm(), &challenge, key.hash(), Padding::Pkcs1v15)?;
+        if !key.verifies(&challenge, &sig) {
             return Err(Failure::NotVerified(format!(
                 "login FAILED: the card's signature does not match the certificate of {subject}"
             )));
@@ -32,7 +32,7 @@ pub(super) fn login(s: &mut Session, p: &PinArgs, f: &FlowArgs, trust: &TrustArg
     let mut server = Server::new(trust);
     let session = SessionId::random();
     let challenge = server.challenge(&session, now);
-    let sig = sign(s, Slot::Authentication, &challenge.bytes, Hash::Sha256, Padding::Pkcs1v15)?;
+    let sig = sign(s, Slot::Authentication, key.algorithm(), &challenge.bytes, key.hash(), Padding::Pkcs1v15)?;
     let who = server.login(&session, &challenge.bytes, &sig, &certificate, now).map_err(|r| refused("login", &r))?;
     out(
         format!(
@@ -73,7 +73,9 @@ pub(super) fn tx(s: &mut Session, t: &TxCmd) -> Result<Out, Failure> {
         TxCmd::Sign { file, out: to, pin, flow } => {
             let text = read_input(file, "the transaction")?;
             prepare_signature(s, Slot::Signature, pin, flow)?;
-            let sig = sign(s, Slot::Signature, &text, Hash::Sha256, Padding::Pkcs1v15)?;
+            // RSA or ECDSA, as the 9C key is; the hash its kind pairs with.
+            let alg = slot_algorithm(s, Slot::Signature)?;
+            let sig = sign(s, Slot::Signature, alg, &text, paired_hash(alg), Padding::Pkcs1v15)?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
             deliver(
                 s,
@@ -108,7 +110,7 @@ pub(super) fn tx(s: &mut Session, t: &TxCmd) -> Result<Out, Failure> {
                 }
                 None => {
                     let (subject, _, key) = describe_cert(&der)?;
-                    if !rsa_verifies(&key, &text, &sig) {
+                    if !key.verifies(&text, &sig) {
                         return Err(Failure::NotVerified(
                             "transaction signature INVALID: the text or the signature was altered".into(),
                         ));

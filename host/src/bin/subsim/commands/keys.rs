@@ -1,11 +1,12 @@
 //! Key and certificate commands. Certificates and requests are checked
 //! against the slot's key before anything is stored or printed.
 
+use super::yubico::{self, key_algorithm};
 use super::*;
 
 /// Generates on the card, showing that we wait (the card works in silence
 /// for seconds) and giving up at the timeout (exit 3; the card may finish anyway).
-fn generate(s: &mut Session, slot: Slot, timeout: u64) -> Result<RsaPublicKey, Failure> {
+fn generate(s: &mut Session, slot: Slot, alg: KeyAlgorithm, timeout: u64) -> Result<PublicKey, Failure> {
     let started = Instant::now();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let show = !s.opts.quiet && !s.opts.json && std::io::stderr().is_terminal();
@@ -37,28 +38,28 @@ fn generate(s: &mut Session, slot: Slot, timeout: u64) -> Result<RsaPublicKey, F
             }
         })
     };
-    let result = s.card().map(|c| c.generate(slot));
+    let result = s.card().map(|c| c.generate_key(slot, alg));
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = watcher.join();
-    let key = result?.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+    let key = PublicKey::from_card(&result?.map_err(|e| explain(s, e, Op::NeedsMgm))?)?;
     s.generated.insert(slot, key.clone());
     Ok(key)
 }
 
 pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
     match k {
-        KeyCmd::Generate { slot, timeout, format, out: to, mgm } => {
+        KeyCmd::Generate { slot, algorithm, timeout, format, out: to, mgm } => {
             authenticate(s, mgm)?;
             let started = Instant::now();
-            let key = generate(s, *slot, *timeout)?;
-            let pem = encode_public_key(&key, Format::Pem)?;
+            let key = generate(s, *slot, key_algorithm(*algorithm), *timeout)?;
+            let pem = key.encode(Format::Pem)?;
             let j = json!({
                 "slot": names::slot(*slot),
-                "algorithm": "rsa2048",
+                "algorithm": key.algorithm().name(),
                 "public_key_pem": String::from_utf8_lossy(&pem),
                 "seconds": started.elapsed().as_secs_f64(),
             });
-            let content = encode_public_key(&key, *format)?;
+            let content = key.encode(*format)?;
             deliver(s, to.as_deref(), content, *format == Format::Pem, "public_key", j).map(|mut o| {
                 if let Some(obj) = o.json.as_object_mut() {
                     obj.remove("public_key");
@@ -66,6 +67,9 @@ pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
                 o
             })
         }
+        KeyCmd::Info { slot } => yubico::key_info(s, *slot),
+        KeyCmd::Attest { slot, chain, format, out: to } => yubico::key_attest(s, *slot, *chain, *format, to.as_deref()),
+        KeyCmd::Import { slot, file, mgm } => yubico::key_import(s, *slot, file, mgm),
         KeyCmd::Public { slot, format, out: to } => {
             let Some((key, source)) = known_public_key(s, *slot)? else {
                 return Err(Failure::Usage(format!(
@@ -73,9 +77,9 @@ pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
                     if s.profile()?.metadata { "" } else { " and no GET METADATA" }
                 )));
             };
-            let pem = encode_public_key(&key, Format::Pem)?;
+            let pem = key.encode(Format::Pem)?;
             let j = json!({ "slot": names::slot(*slot), "public_key_pem": String::from_utf8_lossy(&pem), "source": source });
-            let content = encode_public_key(&key, *format)?;
+            let content = key.encode(*format)?;
             deliver(s, to.as_deref(), content, *format == Format::Pem, "public_key", j).map(|mut o| {
                 if let Some(obj) = o.json.as_object_mut() {
                     obj.remove("public_key");
@@ -88,18 +92,18 @@ pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
 
 /// Refuses a certificate whose key is not the slot's key, where the card
 /// (or this session) tells the slot's key, or a test signature can show it.
-fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &RsaPublicKey, pin: &PinArgs) -> Result<(), Failure> {
+fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &PublicKey, pin: &PinArgs) -> Result<(), Failure> {
     let mismatch = |how: &str| {
         Failure::Usage(format!(
             "the certificate does not hold slot {slot}'s key ({how}): it would fail every login or signature; \
              import the certificate issued for this slot's key (or --no-check)"
         ))
     };
-    if let Some(k) = metadata_public_key(s, slot)? {
-        return if &k == cert_key { Ok(()) } else { Err(mismatch("the card's metadata says so")) };
-    }
     if let Some(k) = s.generated.get(&slot) {
         return if k == cert_key { Ok(()) } else { Err(mismatch("the key generated in this session differs")) };
+    }
+    if let Some(k) = metadata_public_key(s, slot)? {
+        return if &k == cert_key { Ok(()) } else { Err(mismatch("the card's metadata says so")) };
     }
     // A sub-SIM tells which slots hold a key: an empty one can match no certificate.
     if s.profile()?.subsim && s.card()?.status()?.keys & slot.bit() == 0 {
@@ -124,8 +128,8 @@ fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &RsaPublicKey, p
     }
     let mut challenge = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut challenge);
-    let sig = sign(s, slot, &challenge, Hash::Sha256, Padding::Pkcs1v15)?;
-    if rsa_verifies(cert_key, &challenge, &sig) {
+    let sig = sign(s, slot, cert_key.algorithm(), &challenge, cert_key.hash(), Padding::Pkcs1v15)?;
+    if cert_key.verifies(&challenge, &sig) {
         Ok(())
     } else {
         Err(mismatch("a test signature by the slot's key does not verify with it"))
@@ -142,12 +146,9 @@ pub(super) fn csr(
 ) -> Result<Out, Failure> {
     let public = slot_public_key(s, slot, pubkey)?;
     prepare_signature(s, slot, pin, &FlowArgs::default())?;
-    let der = {
-        let c = s.card()?;
-        x509::csr(&x509::CardSigner::new(c, slot, public.clone()), subject)
-    };
+    let der = card_x509(s, slot, &public, subject, None)?;
     s.pin_fresh = false;
-    let der = der.map_err(|e| signing_failed(s, slot, e))?;
+    let der = der.map_err(|e| signing_failed(s, slot, &public, e))?;
     check_request(&der, &public, slot, pubkey)?;
     let pem = pem_rfc7468::encode_string("CERTIFICATE REQUEST", pem_rfc7468::LineEnding::LF, &der)
         .map_err(|e| Failure::Usage(e.to_string()))?;
@@ -155,9 +156,9 @@ pub(super) fn csr(
 }
 
 /// The card refused while signing a request or certificate: find out why.
-fn signing_failed(s: &mut Session, slot: Slot, e: String) -> Failure {
+fn signing_failed(s: &mut Session, slot: Slot, key: &PublicKey, e: String) -> Failure {
     // The builder's error hides the status word: ask the card in words.
-    let probe = s.card().map(|c| c.sign(slot, b"probe", Hash::Sha256, Padding::Pkcs1v15));
+    let probe = s.card().map(|c| c.sign_with(slot, key.algorithm(), b"probe", key.hash(), Padding::Pkcs1v15));
     match probe {
         Ok(Err(card_error)) => explain(s, card_error, Op::Sign(slot)),
         _ => Failure::Usage(format!("signing on the card failed: {e}")),
@@ -165,11 +166,11 @@ fn signing_failed(s: &mut Session, slot: Slot, e: String) -> Failure {
 }
 
 /// The card's signature on the request must verify with the key it names.
-fn check_request(der: &[u8], public: &RsaPublicKey, slot: Slot, pubkey: Option<&Path>) -> Result<(), Failure> {
+fn check_request(der: &[u8], public: &PublicKey, slot: Slot, pubkey: Option<&Path>) -> Result<(), Failure> {
     use x509_cert::der::{Decode, Encode};
     let req = x509_cert::request::CertReq::from_der(der).map_err(|e| Failure::Usage(e.to_string()))?;
     let body = req.info.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
-    if rsa_verifies(public, &body, req.signature.raw_bytes()) {
+    if public.verifies(&body, req.signature.raw_bytes()) {
         return Ok(());
     }
     Err(Failure::Usage(match pubkey {
@@ -201,12 +202,9 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
         CertCmd::Selfsign { slot, subject, pubkey, days, pin, mgm } => {
             let public = slot_public_key(s, *slot, pubkey.as_deref())?;
             prepare_signature(s, *slot, pin, &FlowArgs::default())?;
-            let der = {
-                let c = s.card()?;
-                x509::selfsign(&x509::CardSigner::new(c, *slot, public.clone()), subject, *days)
-            };
+            let der = card_x509(s, *slot, &public, subject, Some(*days))?;
             s.pin_fresh = false;
-            let der = der.map_err(|e| signing_failed(s, *slot, e))?;
+            let der = der.map_err(|e| signing_failed(s, *slot, &public, e))?;
             check_selfsigned(&der, &public, *slot, pubkey.as_deref())?;
             authenticate(s, mgm)?;
             let r = s.card()?.write_certificate(*slot, &der);
@@ -232,11 +230,11 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
 }
 
 /// The self-signed certificate's signature must verify with its own key.
-fn check_selfsigned(der: &[u8], public: &RsaPublicKey, slot: Slot, pubkey: Option<&Path>) -> Result<(), Failure> {
+fn check_selfsigned(der: &[u8], public: &PublicKey, slot: Slot, pubkey: Option<&Path>) -> Result<(), Failure> {
     use x509_cert::der::{Decode, Encode};
     let cert = x509_cert::Certificate::from_der(der).map_err(|e| Failure::Usage(e.to_string()))?;
     let body = cert.tbs_certificate.to_der().map_err(|e| Failure::Usage(e.to_string()))?;
-    if rsa_verifies(public, &body, cert.signature.raw_bytes()) {
+    if public.verifies(&body, cert.signature.raw_bytes()) {
         return Ok(());
     }
     Err(Failure::Usage(match pubkey {

@@ -25,12 +25,15 @@ mod flows;
 mod keys;
 mod output;
 mod pin;
+mod pubkey;
 mod slots;
+mod yubico;
 
 pub use credentials::*;
 pub use explain::*;
 pub use files::*;
 pub use output::*;
+pub use pubkey::*;
 pub use slots::*;
 
 use std::io::IsTerminal;
@@ -41,12 +44,12 @@ use std::time::{Duration, Instant};
 use applet_spec::apdu::Command;
 use applet_spec::ins;
 use applet_spec::messages::{BindingState, KeypadLayout, PinEntry};
-use applet_spec::piv::{self, MgmAlgorithm, PinPolicy, Slot};
+use applet_spec::piv::{self, KeyAlgorithm, MgmAlgorithm, PinPolicy, Slot};
 use applet_spec::tlv::flat;
 use applet_spec::Sw;
 use base64::Engine;
 use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -81,7 +84,15 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
                 HashArg::Sha384 => Hash::Sha384,
                 HashArg::Sha512 => Hash::Sha512,
             };
-            let sig = sign(s, *slot, &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
+            // RSA of any size or ECDSA, as the slot's key is.
+            let alg = slot_algorithm(s, *slot)?;
+            if *pss && alg.rsa_bytes().is_none() {
+                return Err(Failure::Usage(format!(
+                    "--pss pads RSA signatures; slot {slot} holds a {} key, which signs with ECDSA: leave --pss out",
+                    alg.name()
+                )));
+            }
+            let sig = sign(s, *slot, alg, &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
             let j = json!({ "slot": names::slot(*slot), "signature_base64": b64 });
             match output {
@@ -113,6 +124,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Tx(t) => flows::tx(s, t),
         Cmd::Bind(b) => card::bind(s, b),
         Cmd::Terminate { yes, mgm } => card::terminate(s, *yes, mgm),
+        Cmd::Reset { yes } => yubico::reset(s, *yes),
         Cmd::Apdu { apdus, allow_sw } => card::apdu(s, apdus, allow_sw),
         Cmd::Csr { slot, subject, pubkey, out, pin } => {
             keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), pin)

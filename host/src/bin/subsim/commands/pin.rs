@@ -28,6 +28,9 @@ fn puk_warning(s: &Session, puk: &[u8]) {
 
 pub(super) fn pin(s: &mut Session, p: &PinCmd) -> Result<Out, Failure> {
     match p {
+        PinCmd::Retries { pin_tries, puk_tries, pin, mgm } => {
+            super::yubico::pin_retries(s, *pin_tries, *puk_tries, pin, mgm)
+        }
         PinCmd::Verify { status: true, .. } => {
             let (text, json) = match s.card()?.pin_state()? {
                 PinState::Verified => ("PIN verified".to_string(), json!({ "verified": true, "blocked": false })),

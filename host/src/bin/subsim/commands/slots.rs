@@ -19,12 +19,10 @@ pub fn metadata(s: &mut Session, key_ref: u8) -> Result<Option<Vec<u8>>, Failure
 pub mod meta {
     use super::*;
 
-    /// An RSA public key in tag 04 (81 modulus, 82 exponent).
-    pub fn rsa_public_key(m: &[u8]) -> Option<RsaPublicKey> {
-        let items = flat::parse(m).ok()?;
-        let inner = flat::parse(flat::find(&items, 0x04)?).ok()?;
-        let (n, e) = (flat::find(&inner, 0x81)?, flat::find(&inner, 0x82)?);
-        RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from_bytes_be(e)).ok()
+    /// The public key in tag 04 (RSA: 81 modulus, 82 exponent; EC: 86 point).
+    pub fn public_key(m: &[u8]) -> Option<PublicKey> {
+        let data = applet_spec::messages::Metadata::decode(m).ok()?.public_key?;
+        PublicKey::from_card(&data).ok()
     }
     /// The algorithm in tag 01 (the management key's, for key reference 9B).
     pub fn algorithm(m: &[u8]) -> Option<u8> {
@@ -37,13 +35,13 @@ pub mod meta {
 }
 
 /// The slot's public key from the card's metadata.
-pub fn metadata_public_key(s: &mut Session, slot: Slot) -> Result<Option<RsaPublicKey>, Failure> {
-    Ok(metadata(s, slot.key_ref())?.as_deref().and_then(meta::rsa_public_key))
+pub fn metadata_public_key(s: &mut Session, slot: Slot) -> Result<Option<PublicKey>, Failure> {
+    Ok(metadata(s, slot.key_ref())?.as_deref().and_then(meta::public_key))
 }
 
 /// Where the slot's public key is known from without a file: the card's
 /// metadata, a key generated in this session, the slot's certificate.
-pub fn known_public_key(s: &mut Session, slot: Slot) -> Result<Option<(RsaPublicKey, &'static str)>, Failure> {
+pub fn known_public_key(s: &mut Session, slot: Slot) -> Result<Option<(PublicKey, &'static str)>, Failure> {
     if let Some(k) = metadata_public_key(s, slot)? {
         return Ok(Some((k, "the card's metadata")));
     }
@@ -57,7 +55,7 @@ pub fn known_public_key(s: &mut Session, slot: Slot) -> Result<Option<(RsaPublic
 }
 
 /// The slot's public key: the file given, else what the card tells.
-pub fn slot_public_key(s: &mut Session, slot: Slot, file: Option<&Path>) -> Result<RsaPublicKey, Failure> {
+pub fn slot_public_key(s: &mut Session, slot: Slot, file: Option<&Path>) -> Result<PublicKey, Failure> {
     if let Some(p) = file {
         return read_public_key(p);
     }
@@ -78,11 +76,6 @@ pub fn slot_certificate(s: &mut Session, slot: Slot) -> Result<Vec<u8>, Failure>
     })
 }
 
-/// Checks a PKCS#1 v1.5 SHA-256 signature.
-pub fn rsa_verifies(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool {
-    key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(msg), sig).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,13 +88,13 @@ mod tests {
         let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
         let public = flat::encode(&[(0x81, &n), (0x82, &e)]);
         let slot = flat::encode(&[(0x01, &[0x07]), (0x02, &[0x02, 0x01]), (0x03, &[0x01]), (0x04, &public)]);
-        assert_eq!(meta::rsa_public_key(&slot), Some(key));
+        assert_eq!(meta::public_key(&slot), Some(PublicKey::Rsa(key)));
         assert_eq!(meta::algorithm(&slot), Some(0x07));
         assert_eq!(meta::is_default(&slot), None);
         let mgm = flat::encode(&[(0x01, &[0x0C]), (0x02, &[0x00, 0x01]), (0x05, &[0x01])]);
         assert_eq!(meta::algorithm(&mgm).and_then(MgmAlgorithm::from_id), Some(MgmAlgorithm::Aes256));
         assert_eq!(meta::is_default(&mgm), Some(true));
-        assert_eq!(meta::rsa_public_key(&mgm), None);
+        assert_eq!(meta::public_key(&mgm), None);
         assert_eq!(meta::algorithm(&[0x01, 0x05]), None, "broken TLV");
     }
 }
