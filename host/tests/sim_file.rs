@@ -32,6 +32,16 @@ fn pin(card: &Path, pin: &str, extra: &[&str]) -> Output {
     subsim(card, extra).args(["pin", "verify"]).env("SUBSIM_PIN", pin).output().unwrap()
 }
 
+/// Back to 3 PIN tries and the factory PIN, with the factory PUK.
+fn unblock(card: &Path) {
+    let o = subsim(card, &["pin", "unblock"])
+        .env("SUBSIM_PUK", "12345678")
+        .env("SUBSIM_NEW_PIN", "123456")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+}
+
 fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -68,12 +78,7 @@ fn parallel_wrong_pins_are_each_counted_once_or_told_the_card_is_in_use() {
             assert_eq!(wrong, 3, "all eight ran, one after another");
         }
         // Back to 3 tries for the next round.
-        let o = subsim(&card, &["pin", "unblock"])
-            .env("SUBSIM_PUK", "12345678")
-            .env("SUBSIM_NEW_PIN", "123456")
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", err(&o));
+        unblock(&card);
     }
 }
 
@@ -197,12 +202,7 @@ fn kill_9_at_random_moments_never_undoes_an_answered_write() {
     for round in 0..120 {
         if tries == 0 {
             // A right PIN killed after its first write, with one try left.
-            let o = subsim(&card, &["pin", "unblock"])
-                .env("SUBSIM_PUK", "12345678")
-                .env("SUBSIM_NEW_PIN", "123456")
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", err(&o));
+            unblock(&card);
             tries = 3;
         }
         let right = tries <= 1 || rng.gen_bool(0.4);
