@@ -104,16 +104,14 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
     }
     let mgm = match &status {
         Some(st) => Some(st.mgm_algorithm),
-        None => {
-            metadata(s, piv::KEY_REF_MANAGEMENT)?.as_deref().and_then(meta::algorithm).and_then(MgmAlgorithm::from_id)
-        }
+        None => metadata(s, piv::KEY_REF_MANAGEMENT)?.and_then(|m| MgmAlgorithm::from_id(m.algorithm)),
     };
     // Factory values still in use, where the card's metadata tells.
     let mut factory = Vec::new();
     for (key_ref, what) in
         [(piv::KEY_REF_PIN, "PIN"), (piv::KEY_REF_PUK, "PUK"), (piv::KEY_REF_MANAGEMENT, "management key")]
     {
-        if metadata(s, key_ref)?.as_deref().and_then(meta::is_default) == Some(true) {
+        if metadata(s, key_ref)?.and_then(|m| m.is_default) == Some(true) {
             factory.push(what);
         }
     }

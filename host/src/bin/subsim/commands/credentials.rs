@@ -98,10 +98,8 @@ pub fn mgm_algorithm(s: &mut Session, m: &MgmArgs) -> Result<MgmAlgorithm, Failu
     if p.subsim {
         return Ok(s.card()?.status()?.mgm_algorithm);
     }
-    if let Some(alg) = metadata(s, piv::KEY_REF_MANAGEMENT)?.as_deref().and_then(meta::algorithm) {
-        if let Some(alg) = MgmAlgorithm::from_id(alg) {
-            return Ok(alg);
-        }
+    if let Some(alg) = metadata(s, piv::KEY_REF_MANAGEMENT)?.and_then(|m| MgmAlgorithm::from_id(m.algorithm)) {
+        return Ok(alg);
     }
     Ok(m.mgm_algorithm.map(mgm_alg).unwrap_or(MgmAlgorithm::TripleDes))
 }

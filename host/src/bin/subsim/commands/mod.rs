@@ -42,10 +42,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use applet_spec::apdu::Command;
-use applet_spec::ins;
 use applet_spec::messages::{BindingState, KeypadLayout, PinEntry};
 use applet_spec::piv::{self, KeyAlgorithm, MgmAlgorithm, PinPolicy, Slot};
-use applet_spec::tlv::flat;
 use applet_spec::Sw;
 use base64::Engine;
 use rsa::pkcs1::DecodeRsaPublicKey;
