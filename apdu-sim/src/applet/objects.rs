@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use applet_spec::apdu::Command;
 use applet_spec::messages;
-use applet_spec::piv::{self, ObjectTag, MAX_OBJECT_LEN};
+use applet_spec::piv::{self, ObjectTag, Retired, Slot, MAX_OBJECT_LEN};
 use applet_spec::Sw;
 
 use super::{no_data, p1p2, SubSim};
@@ -70,7 +70,7 @@ impl SubSim {
                 p.objects.insert(tag, Arc::new(value));
             }
             // A retired slot's certificate moves between the history's counts.
-            if (0x5FC10D..=0x5FC120).contains(&tag.0) {
+            if Retired::all().any(|r| Slot::Retired(r).cert_object() == tag) {
                 p.refresh_key_history();
             }
             p.changes = p.changes.wrapping_add(1);
