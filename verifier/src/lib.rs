@@ -3,6 +3,7 @@
 //!
 //! - [`chain`]: certificate paths to trusted CAs at a given time, CRL
 //!   revocation, key usage per [`Role`] (OpenSSL's verifier);
+//! - [`crl`]: which of the CRLs held counts (the newest, per issuer);
 //! - [`challenge`]: single-use, expiring login challenges bound to a session;
 //! - [`statement`]: transfer statements in one canonical encoding, and the
 //!   ledger that tells an issued statement from an altered or replayed one;
@@ -57,6 +58,7 @@
 pub mod attest;
 pub mod chain;
 pub mod challenge;
+pub mod crl;
 pub mod error;
 pub mod server;
 pub mod session;
