@@ -9,7 +9,7 @@
 //!   ledger that tells an issued statement from an altered or replayed one;
 //! - [`server`]: the two checks end to end ([`Server::login`], [`Server::confirm`]);
 //! - [`attest`]: key attestation at issuance (Yubico's PIV format);
-//! - [`testca`]: a TEST CA for labs, demos and tests.
+//! - [`testca`]: a TEST CA for labs, demos and tests; [`ca_dir`]: its directory.
 //!
 //! Every refusal is a [`Refusal`], one variant per reason. The clock is
 //! always passed in.
@@ -56,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod attest;
+pub mod ca_dir;
 pub mod chain;
 pub mod challenge;
 pub mod crl;
