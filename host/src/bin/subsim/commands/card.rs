@@ -161,7 +161,7 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
         text.push_str(&format!(", change counter {}", st.changes));
     }
     for (slot, subject, not_after) in &certs {
-        text.push_str(&format!("\ncertificate {slot}: {subject}, valid until {not_after}"));
+        text.push_str(&format!("\ncertificate {slot}: {}, valid until {not_after}", shown(subject)));
     }
     out(
         text,
