@@ -111,30 +111,38 @@ fn concurrent_and_killed_ca_commands_lose_nothing_they_printed() {
             match args[1].as_str() {
                 "issue" => issued.push(j["serial"].as_str().unwrap().to_string()),
                 "revoke" => revoked.push(j["revoked"].as_str().unwrap().to_string()),
-                _ => crl_numbers.push(j["crl_number"].as_u64().unwrap()),
+                _ => crl_numbers.push(crl_number(j["crl_pem"].as_str().unwrap().as_bytes())),
             }
         }
-        // The CA always loads, and what it printed is recorded.
-        let state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("ca.json")).unwrap()).unwrap();
-        let recorded: Vec<&str> =
-            state["issued"].as_array().unwrap().iter().map(|i| i["serial"].as_str().unwrap()).collect();
-        for s in &issued {
-            assert!(recorded.contains(&s.as_str()), "issued {s} was printed but not recorded");
-        }
+        // Every printed revocation is in the next CRL (and the CA loads).
         let out = ok(&home, &["--json", "--wait", "30", "ca", "crl", "--dir", d]);
         let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-        crl_numbers.push(j["crl_number"].as_u64().unwrap());
-        let listed = crl_serials(&std::fs::read(dir.join("crl.pem")).unwrap());
+        let pem = j["crl_pem"].as_str().unwrap().as_bytes();
+        crl_numbers.push(crl_number(pem));
+        let listed = crl_serials(pem);
         for s in &revoked {
             assert!(listed.contains(s), "revoked {s} was printed but the next CRL does not list it");
         }
+    }
+    // Every printed issuance is recorded: each can be revoked, and then is listed.
+    for s in issued.iter().filter(|s| !revoked.contains(s)) {
+        let o = subsim(&home, &["--wait", "30", "ca", "revoke", "--dir", d, s]).output().unwrap();
+        assert!(o.status.success(), "issued {s} was printed but not recorded: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let out = ok(&home, &["--json", "--wait", "30", "ca", "crl", "--dir", d]);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pem = j["crl_pem"].as_str().unwrap().as_bytes();
+    crl_numbers.push(crl_number(pem));
+    let listed = crl_serials(pem);
+    for s in &issued {
+        assert!(listed.contains(s), "issued and revoked {s} is not in the CRL");
     }
     let mut sorted = crl_numbers.clone();
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), crl_numbers.len(), "a CRL number was printed twice: {crl_numbers:?}");
     assert!(!issued.is_empty() && killed > 0, "the test ran: {} issued, {killed} killed", issued.len());
-    // ca.pem and the state's certificate agree; nothing but our files is left.
+    // ca.pem and the state's certificate agree.
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("ca.json")).unwrap()).unwrap();
     assert_eq!(std::fs::read_to_string(dir.join("ca.pem")).unwrap(), state["cert_pem"].as_str().unwrap());
     eprintln!(
@@ -143,6 +151,13 @@ fn concurrent_and_killed_ca_commands_lose_nothing_they_printed() {
         revoked.len(),
         crl_numbers.len()
     );
+}
+
+/// A CRL's number.
+fn crl_number(pem: &[u8]) -> u64 {
+    let crl = openssl::x509::X509Crl::from_pem(pem).unwrap();
+    let n = crl.extension::<openssl::x509::CrlNumber>().unwrap().expect("a CRL number").1;
+    n.to_bn().unwrap().to_dec_str().unwrap().parse().unwrap()
 }
 
 fn openssl_rand_byte() -> u8 {
