@@ -233,3 +233,33 @@ fn a_subject_cannot_forge_a_line_of_the_output() {
     assert_eq!(err.lines().filter(|l| l.contains("Mallory")).count(), 1, "{err}");
     assert!(!err.contains('\x1b') && !err.contains('\u{202e}'), "{err:?}");
 }
+
+#[test]
+fn concurrent_and_killed_inits_leave_one_whole_ca() {
+    let home = home("init");
+    let dir = home.join("ca");
+    let d = dir.to_str().unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| subsim(&home, &["--wait", "30", "ca", "init", "--dir", d]).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    let codes: Vec<Option<i32>> = children.into_iter().map(|c| c.wait_with_output().unwrap().status.code()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == Some(0)).count(), 1, "exactly one CA made: {codes:?}");
+    assert!(codes.iter().all(|c| matches!(c, Some(0 | 2))), "{codes:?}");
+    let agree = || {
+        let state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("ca.json")).unwrap()).unwrap();
+        std::fs::read_to_string(dir.join("ca.pem")).unwrap() == state["cert_pem"].as_str().unwrap()
+    };
+    assert!(agree());
+    // `init --force` killed at random moments: the CA loads and ca.pem is its certificate after the next command.
+    for round in 0..6u64 {
+        let mut c = subsim(&home, &["ca", "init", "--force", "--dir", d]).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(round * 7 % 40));
+        let _ = c.kill();
+        let _ = c.wait();
+        ok(&home, &["--wait", "30", "ca", "crl", "--dir", d]);
+        assert!(agree(), "round {round}: ca.pem is not the CA's certificate");
+        let names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp") || n.contains("key")), "leftovers: {names:?}");
+    }
+}

@@ -59,7 +59,7 @@ impl Session {
             let mut c =
                 Client::new(open::open_waiting(&self.target, self.opts.trace, self.opts.create, self.opts.wait)?);
             if self.opts.verbose {
-                eprintln!("subsim: using the {}", c.transport().describe());
+                eprintln!("subsim: using the {}", crate::commands::shown(&c.transport().describe()));
             }
             c.select()?;
             self.card = Some(c);
