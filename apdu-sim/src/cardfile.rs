@@ -261,7 +261,7 @@ impl HeldFile {
 
 /// Replaces the file at `path` with `bytes`, whole or not at all, with
 /// exactly `mode` whatever the umask: a new temporary file beside it
-/// (`O_EXCL`, never through a planted link), fsync, rename over the name
+/// (made nameless and linked under a new name, never through a planted link), fsync, rename over the name
 /// (a symlink there is replaced, never followed), folder fsync. For files
 /// published beside a held one (a CA's certificate and CRL).
 pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
