@@ -77,6 +77,9 @@ pub struct HeldFile {
     read_only: Option<String>,
 }
 
+/// What makes a new held file's bytes.
+type MakeBytes = fn() -> Result<Zeroizing<Vec<u8>>, StateError>;
+
 /// What [`HeldFile::open`] found.
 pub struct HeldBytes {
     /// The file, held (locked) for as long as this value lives.
@@ -215,6 +218,12 @@ impl HeldFile {
             }
             return Ok(HeldBytes { file: HeldFile { path: path.to_owned(), file, read_only }, bytes, created: false });
         }
+    }
+
+    /// [`HeldFile::open`] of a file that must exist (a missing one is an
+    /// I/O error, NotFound).
+    pub fn open_existing(path: &Path, wait: Duration, max_len: u64) -> Result<HeldBytes, StateError> {
+        HeldFile::open(path, wait, max_len, None::<MakeBytes>)
     }
 
     /// Where the file is.

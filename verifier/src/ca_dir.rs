@@ -68,8 +68,7 @@ impl CaDirectory {
     /// Holds the CA in `dir`, waiting up to `wait` for another holder.
     pub fn open(dir: &Path, wait: Duration) -> Result<CaDirectory, CaError> {
         let path = dir.join(STATE_FILE);
-        let none: Option<fn() -> Result<Zeroizing<Vec<u8>>, StateError>> = None;
-        let held = match HeldFile::open(&path, wait, MAX_STATE_LEN, none) {
+        let held = match HeldFile::open_existing(&path, wait, MAX_STATE_LEN) {
             Ok(h) => h,
             Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CaError::Invalid(if OLD_LAYOUT.iter().any(|f| dir.join(f).exists()) {

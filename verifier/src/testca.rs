@@ -175,7 +175,7 @@ impl TestCa {
     pub fn new(subject: &str, now: SystemTime, days: u32) -> Result<TestCa, CaError> {
         let key = new_key()?;
         let name = parse_name(&marked(subject))?;
-        let cert = ca_certificate(&name, &key, &name, &key, None, None, now, days)?;
+        let cert = ca_certificate(&name, &key, None, now, days)?;
         Ok(TestCa { key, cert, records: Records::default() })
     }
 
@@ -183,8 +183,7 @@ impl TestCa {
     pub fn intermediate(&mut self, subject: &str, now: SystemTime, days: u32) -> Result<TestCa, CaError> {
         let key = new_key()?;
         let name = parse_name(&marked(subject))?;
-        let (parent, records) = (Some(&self.cert), Some(&self.records));
-        let cert = ca_certificate(&name, &key, self.cert.subject_name(), &self.key, parent, records, now, days)?;
+        let cert = ca_certificate(&name, &key, Some(self), now, days)?;
         self.records.issued.push(IssuedRecord {
             serial: serial_hex(&cert),
             subject: crate::chain::name(&name),
@@ -424,19 +423,22 @@ fn builder<T: openssl::pkey::HasPublic>(
     Ok(b)
 }
 
+/// A CA certificate for `key`: issued by `parent`, or self-signed without one.
 fn ca_certificate(
     subject: &X509Name,
     key: &PKey<Private>,
-    issuer: &openssl::x509::X509NameRef,
-    issuer_key: &PKey<Private>,
-    issuer_cert: Option<&X509>,
-    issuer_records: Option<&Records>,
+    parent: Option<&TestCa>,
     now: SystemTime,
     days: u32,
 ) -> Result<X509, ErrorStack> {
     let until = now + std::time::Duration::from_secs(u64::from(days) * 86400);
     let none = Records::default();
-    let mut b = builder(subject, issuer, key, now, until, issuer_records.unwrap_or(&none))?;
+    let (issuer, issuer_key, records) = match parent {
+        Some(p) => (p.cert.subject_name(), &p.key, &p.records),
+        None => (&**subject, key, &none),
+    };
+    let issuer_cert = parent.map(|p| &p.cert);
+    let mut b = builder(subject, issuer, key, now, until, records)?;
     b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
     b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer_cert.map(|c| &**c), None))?;
