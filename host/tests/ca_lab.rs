@@ -100,7 +100,7 @@ fn concurrent_and_killed_ca_commands_lose_nothing_they_printed() {
         let nap = u64::from(openssl_rand_byte()) % 120;
         std::thread::sleep(Duration::from_millis(nap));
         for (n, (_, child)) in children.iter_mut().enumerate() {
-            if (n as u64 + round) % 4 == 0 {
+            if (n as u64 + round).is_multiple_of(4) {
                 let _ = child.kill();
                 killed += 1;
             }
