@@ -61,6 +61,9 @@ impl Session {
             if self.opts.verbose {
                 eprintln!("subsim: using the {}", c.transport().describe());
             }
+            if let Target::Sim(path) = &self.target {
+                self.warn_open_mode(path);
+            }
             c.select()?;
             self.card = Some(c);
         }
@@ -102,6 +105,23 @@ impl Session {
             _ => ("Yubico management commands", "them"),
         };
         Err(Failure::Unsupported(format!("this card has no {lacks} (profile {}): {what} needs {needs}", p.widest())))
+    }
+
+    /// A card file other users may read or change gives its keys away
+    /// (they are kept in clear): said every time it is used.
+    fn warn_open_mode(&self, path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let who = if mode & 0o022 != 0 { "change" } else { "read" };
+            self.say(&format!(
+                "warning: other users may {who} the card file {} (mode {mode:04o}), which holds the card's keys in clear: \
+                 chmod 600 {}",
+                path.display(),
+                path.display()
+            ));
+        }
     }
 
     /// A note on stderr, unless -q or --json.
@@ -303,6 +323,7 @@ fn run_file(s: &mut Session, file: &Path) -> u8 {
             Err(e) => return emit(Err(Failure::Usage(e)), &outer),
         }
     };
+    crate::secret::set_in_session(true);
     for (n, line) in text.lines().enumerate() {
         if let Some(code) = run_line(s, &outer, line, n + 1) {
             if code != 0 {
@@ -342,6 +363,7 @@ fn shell(s: &mut Session) -> u8 {
     }
     let mut last = 0;
     let mut number = 0;
+    crate::secret::set_in_session(true);
     let stdin = std::io::stdin();
     loop {
         if interactive {
