@@ -224,3 +224,38 @@ fn binary_results_are_not_written_to_a_terminal() {
     t.expect("binary");
     assert_eq!(t.wait(), Some(2), "{}", t.seen);
 }
+
+#[test]
+fn key_import_reads_der_encrypted_pkcs8_and_pkcs12() {
+    let sim = Sim::new("ux-import");
+    if !openssl() {
+        return;
+    }
+    let sh = |script: &str| {
+        let o = Command::new("sh").args(["-e", "-c", script]).current_dir(&sim.home).output().unwrap();
+        assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -outform DER -out ec.der");
+    let o = sim.ok(&["key", "import", "9d", "ec.der"], &[]);
+    assert!(o.contains("p256 key imported into 9D"), "{o}");
+    // Encrypted PKCS#8, PEM and DER: the password from a file, the environment, never an argument.
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -aes-128-cbc -pass pass:s3cret -out enc.pem");
+    sh("openssl pkcs8 -topk8 -in enc.pem -passin pass:s3cret -v2 aes-128-cbc -passout pass:s3cret -outform DER -out enc.der");
+    std::fs::write(sim.file("pass.txt"), "s3cret\n").unwrap();
+    let err = sim.fails(&["key", "import", "9e", "enc.pem"], &[], 2);
+    assert!(err.contains("--password-file") && err.contains("SUBSIM_KEY_PASSWORD"), "{err}");
+    let err = sim.fails(&["key", "import", "9e", "enc.pem"], &[("SUBSIM_KEY_PASSWORD", "wrong")], 2);
+    assert!(err.contains("password does not open"), "{err}");
+    sim.ok(&["key", "import", "9e", "enc.pem", "--password-file", "pass.txt"], &[]);
+    let o = sim.ok(&["key", "import", "82", "enc.der"], &[("SUBSIM_KEY_PASSWORD", "s3cret")]);
+    assert!(o.contains("p384 key imported into 82"), "{o}");
+    // PKCS#12: the key and its certificate, stored together.
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout p.key -out p.crt -subj /CN=p12 -days 2 && \
+        openssl pkcs12 -export -inkey p.key -in p.crt -passout pass:s3cret -out p.p12");
+    let o = sim.ok(&["key", "import", "9c", "p.p12", "--password-file", "pass.txt"], &[]);
+    assert!(o.contains("rsa2048 key imported into 9C") && o.contains("certificate for CN=p12 stored"), "{o}");
+    assert!(sim.ok(&["info"], &[]).contains("certificate 9C: CN=p12"));
+    std::fs::write(sim.file("t.txt"), "transfer").unwrap();
+    let sig = sim.ok(&["tx", "sign", "t.txt"], &[PIN]);
+    sim.ok(&["tx", "verify", "t.txt", "--signature", sig.trim()], &[]);
+}
