@@ -259,3 +259,42 @@ fn key_import_reads_der_encrypted_pkcs8_and_pkcs12() {
     let sig = sim.ok(&["tx", "sign", "t.txt"], &[PIN]);
     sim.ok(&["tx", "verify", "t.txt", "--signature", sig.trim()], &[]);
 }
+
+#[test]
+fn the_shell_edits_lines_keeps_history_and_ctrl_c_cancels_only_the_line() {
+    let sim = Sim::new("ux-shell");
+    let mut t = pty::Pty::spawn(sim.cmd(&["shell"]));
+    t.expect("subsim> ");
+    t.send(b"pin verify --status\r");
+    t.expect("PIN not verified, 3 tries left");
+    t.expect("subsim> ");
+    // Ctrl-C drops what is typed; the session goes on.
+    t.send(b"reset --yes");
+    t.send(b"\x03");
+    t.expect("line cancelled");
+    t.expect("subsim> ");
+    // Up arrow: the last line again; Ctrl-A and a word typed at the start of the line.
+    t.send(b"\x1b[A\r");
+    t.expect("PIN not verified, 3 tries left");
+    t.expect("subsim> ");
+    t.send(b"--status\x01pin verify \r");
+    t.expect("PIN not verified, 3 tries left");
+    t.expect("subsim> ");
+    t.send(b"pin verify --pin 123456\r");
+    t.expect("PIN verified");
+    t.expect("subsim> ");
+    t.send(b"\x04");
+    assert_eq!(t.wait(), Some(0), "Ctrl-D ends it: {}", t.seen);
+    assert!(!t.seen.contains("reset:"), "the cancelled line did not run: {}", t.seen);
+    let history = std::fs::read_to_string(sim.file("shell_history")).unwrap();
+    assert!(history.contains("pin verify --status") && !history.contains("123456"), "{history}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(sim.file("shell_history")).unwrap().permissions().mode() & 0o777, 0o600);
+    // The next shell has it: up arrow recalls the last line kept.
+    let mut t = pty::Pty::spawn(sim.cmd(&["shell"]));
+    t.expect("subsim> ");
+    t.send(b"\x1b[A\r");
+    t.expect("PIN not verified");
+    t.send(b"\x04");
+    assert_eq!(t.wait(), Some(0), "{}", t.seen);
+}

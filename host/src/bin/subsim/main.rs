@@ -13,6 +13,7 @@ mod demo;
 mod open;
 mod secret;
 mod session;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -376,7 +377,8 @@ pub enum Cmd {
         /// The file of commands; `-` for stdin.
         file: PathBuf,
     },
-    /// An interactive session: one subsim command per line, one card session (Ctrl-D ends).
+    /// An interactive session: one subsim command per line, one card session; line editing and
+    /// history, Ctrl-C cancels the line, Ctrl-D ends.
     Shell,
     /// A guided tour on a fresh simulated card: personalise, keys, CSRs, a test
     /// CA (checking attestation when the card has ATTEST), certificates, keypad

@@ -240,10 +240,6 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
 /// out of what clap quotes: a PIN given without `--pin`, a PIN file run as
 /// a session.
 fn unquoted(e: &clap::Error, words: &[String]) -> String {
-    let looks_secret = |w: &str| {
-        let digits = (4..=8).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit());
-        digits || (w.len() >= 16 && w.bytes().all(|b| b.is_ascii_hexdigit()))
-    };
     let mut message = e.render().to_string().trim().to_string();
     for word in words {
         for part in [word.as_str(), word.split_once('=').map_or("", |(_, v)| v)] {
@@ -255,13 +251,19 @@ fn unquoted(e: &clap::Error, words: &[String]) -> String {
     message
 }
 
+/// A word that looks like a PIN, PUK or key: 4 to 8 digits, or 16 or more hex digits.
+pub fn looks_secret(w: &str) -> bool {
+    let digits = (4..=8).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit());
+    digits || (w.len() >= 16 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Runs one line in the session, with the session's options plus the line's.
 /// A failure's JSON says which line of a session it came from.
 fn at_line(result: Result<Out, Failure>, line: usize) -> Result<Out, Failure> {
     result.map_err(|f| Failure::WithData(Box::new(f), serde_json::json!({ "line": line })))
 }
 
-fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<u8> {
+pub fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<u8> {
     let cli = parse_line(line)?;
     let code = match cli {
         Err(f) => emit(at_line(Err(f), number), outer),
@@ -361,9 +363,14 @@ fn shell(s: &mut Session) -> u8 {
     if interactive && !outer.quiet {
         eprintln!("subsim shell: one command per line, one card session; `help` lists commands; Ctrl-D ends");
     }
+    crate::secret::set_in_session(true);
+    if interactive {
+        let last = crate::shell::run(s, &outer);
+        eprintln!();
+        return last;
+    }
     let mut last = 0;
     let mut number = 0;
-    crate::secret::set_in_session(true);
     let stdin = std::io::stdin();
     loop {
         if interactive {
