@@ -298,3 +298,34 @@ fn the_shell_edits_lines_keeps_history_and_ctrl_c_cancels_only_the_line() {
     t.send(b"\x04");
     assert_eq!(t.wait(), Some(0), "{}", t.seen);
 }
+
+/// docs/cli.md's table of tasks beside ykman: every `subsim` command it
+/// names runs, in the table's order, on a fresh card.
+#[test]
+fn every_command_of_the_ykman_task_table_runs() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md")).unwrap();
+    let table = doc.split("<!-- ykman-tasks -->").nth(1).expect("the task table");
+    let rows: Vec<Vec<String>> = table
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
+        .collect();
+    assert!(rows.len() >= 20, "{rows:?}");
+    let sim = Sim::new("ux-tasks");
+    let secret = p256::SecretKey::random(&mut rand::thread_rng());
+    let pem = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, p256::pkcs8::LineEnding::LF).unwrap();
+    std::fs::write(sim.file("key.pem"), pem.as_bytes()).unwrap();
+    let envs = [PIN, ("SUBSIM_NEW_PIN", "123456"), ("SUBSIM_PUK", "12345678"), ("SUBSIM_NEW_PUK", "12345678")];
+    for row in &rows {
+        let (task, ykman, ours) = (&row[1], &row[2], &row[3]);
+        assert!(ykman.starts_with("`ykman piv ") || ykman == "(none)", "{task}: {ykman}");
+        let command = ours.split('`').nth(1).unwrap_or_else(|| panic!("{task}: no subsim command"));
+        let words = shlex::split(command).unwrap();
+        assert_eq!(words[0], "subsim", "{task}");
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let o = sim.run(&args, &envs, b"");
+        assert!(o.status.success(), "{task}: `{command}`: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
