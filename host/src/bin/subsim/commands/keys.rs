@@ -89,7 +89,7 @@ pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
         KeyCmd::Import { slot, file, mgm, key_file } => yubico::key_import(s, *slot, file, mgm, key_file),
         KeyCmd::Public { slot, format, out: to } => {
             let Some((key, source)) = known_public_key(s, *slot)? else {
-                if s.profile()?.metadata {
+                if said_empty(s, *slot)? {
                     return Err(empty_slot(*slot, Holds::Key));
                 }
                 return Err(Failure::Usage(format!(

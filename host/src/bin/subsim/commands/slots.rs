@@ -44,14 +44,25 @@ pub fn known_public_key(s: &mut Session, slot: Slot) -> Result<Option<(PublicKey
     }
 }
 
+/// Whether the card says the slot is empty: GET METADATA answered 6A88.
+/// Any other answer (or no GET METADATA) tells nothing.
+pub fn said_empty(s: &mut Session, slot: Slot) -> Result<bool, Failure> {
+    if !s.profile()?.metadata {
+        return Ok(false);
+    }
+    Ok(matches!(s.card()?.slot_metadata(slot), Ok(None)))
+}
+
 /// The slot's public key: the file given, else what the card tells. A
 /// file whose key is not the one the card's metadata tells is refused
 /// before the card is asked for a PIN or a signature.
 pub fn slot_public_key(s: &mut Session, slot: Slot, file: Option<&Path>) -> Result<PublicKey, Failure> {
     if let Some(p) = file {
         let given = read_public_key(p)?;
+        if said_empty(s, slot)? {
+            return Err(empty_slot(slot, Holds::Key));
+        }
         match metadata(s, slot.key_ref())? {
-            None if s.profile()?.metadata => return Err(empty_slot(slot, Holds::Key)),
             Some(m) => match metadata_key(&m) {
                 Some(k) if k.algorithm() != given.algorithm() => {
                     return Err(Failure::Usage(format!(
@@ -77,7 +88,7 @@ pub fn slot_public_key(s: &mut Session, slot: Slot, file: Option<&Path>) -> Resu
     }
     match known_public_key(s, slot)? {
         Some((k, _)) => Ok(k),
-        None if s.profile()?.metadata => Err(empty_slot(slot, Holds::Key)),
+        None if said_empty(s, slot)? => Err(empty_slot(slot, Holds::Key)),
         None => Err(Failure::Usage(format!(
             "the card does not tell slot {slot}'s public key (no certificate in the slot, and no GET METADATA): \
              give it with --pubkey FILE, as `subsim key generate` wrote it"
