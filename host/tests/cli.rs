@@ -1114,7 +1114,11 @@ fn json_results_match_docs_cli_md() {
         ("ca crl", vec!["ca".into(), "crl".into(), "--dir".into(), sim.path("ca")], vec![]),
         ("object generate", vec!["object".into(), "generate".into(), "chuid".into()], vec![]),
         ("object list", vec!["object".into(), "list".into()], vec![]),
-        ("object export", vec!["object".into(), "export".into(), "chuid".into(), "--out".into(), sim.path("chuid.bin")], vec![]),
+        (
+            "object export",
+            vec!["object".into(), "export".into(), "chuid".into(), "--out".into(), sim.path("chuid.bin")],
+            vec![],
+        ),
         ("object import", vec!["object".into(), "import".into(), "chuid".into(), sim.path("chuid.bin")], vec![]),
         ("cert delete", vec!["cert".into(), "delete".into(), "9a".into(), "--yes".into()], vec![]),
         ("pin retries", vec!["pin".into(), "retries".into(), "4".into(), "5".into(), "--yes".into()], vec![PIN]),

@@ -83,5 +83,8 @@ fn the_readme_walkthrough_and_the_banks_side_run_as_written() {
     }
     assert!(!out.contains("not checked"), "the certificate was checked against the slot's key: {out}");
     let (walkthrough_crt, bank_crt) = (walkthrough_crt.unwrap(), bank_crt.unwrap());
-    assert!(walkthrough_crt.starts_with(b"-----BEGIN CERTIFICATE") && walkthrough_crt != bank_crt, "9a.crt not overwritten");
+    assert!(
+        walkthrough_crt.starts_with(b"-----BEGIN CERTIFICATE") && walkthrough_crt != bank_crt,
+        "9a.crt not overwritten"
+    );
 }

@@ -611,7 +611,10 @@ pub enum CertCmd {
         mgm: MgmArgs,
     },
     /// Make a self-signed certificate for a slot's key on the card and store it (for the lab).
-    #[command(visible_alias = "generate", after_help = "Example:\n  subsim cert selfsign 9a --subject 'CN=Lab Card' --pubkey 9a.pub")]
+    #[command(
+        visible_alias = "generate",
+        after_help = "Example:\n  subsim cert selfsign 9a --subject 'CN=Lab Card' --pubkey 9a.pub"
+    )]
     Selfsign {
         /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
         #[arg(value_parser = parse_slot)]

@@ -156,7 +156,8 @@ pub fn prompt(text: &str) -> Result<Zeroizing<String>, String> {
 /// A management key in hex (48, 32 or 64 digits), from `--mgm-key-file`,
 /// `--mgm-key` (warned about) or `$SUBSIM_MGM_KEY`; None when none is given.
 pub fn mgm_key(arg: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
-    let source = Source { plain: arg.map(str::to_string), file: file.map(PathBuf::from), file_option: "--mgm-key-file" };
+    let source =
+        Source { plain: arg.map(str::to_string), file: file.map(PathBuf::from), file_option: "--mgm-key-file" };
     let hex_key = match source.given("SUBSIM_MGM_KEY") {
         true => Some(source.get("management key", "SUBSIM_MGM_KEY")?),
         false => None,

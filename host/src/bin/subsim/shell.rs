@@ -20,7 +20,10 @@ pub fn may_hold_secret(line: &str) -> bool {
     let words = shlex::split(line).unwrap_or_default();
     let option = words.iter().any(|w| SECRET_OPTIONS.iter().any(|o| w == o || w.starts_with(&format!("{o}="))));
     let argument = words.windows(2).any(|w| {
-        matches!((w[0].as_str(), w[1].as_str()), ("bind", "set" | "present") | ("mgm", "set") | ("mgm", "change-management-key"))
+        matches!(
+            (w[0].as_str(), w[1].as_str()),
+            ("bind", "set" | "present") | ("mgm", "set") | ("mgm", "change-management-key")
+        )
     });
     option || argument || words.iter().any(|w| session::looks_secret(w))
 }
@@ -32,7 +35,9 @@ fn history_file() -> std::path::PathBuf {
 /// The interactive loop; the last command's exit code.
 pub fn run(s: &mut Session, outer: &Opts) -> u8 {
     let config = Config::builder().auto_add_history(false).max_history_size(1000).map(|b| b.build());
-    let editor = config.map_err(|e| e.to_string()).and_then(|c| Editor::<(), DefaultHistory>::with_config(c).map_err(|e| e.to_string()));
+    let editor = config
+        .map_err(|e| e.to_string())
+        .and_then(|c| Editor::<(), DefaultHistory>::with_config(c).map_err(|e| e.to_string()));
     let mut editor = match editor {
         Ok(e) => e,
         Err(e) => {

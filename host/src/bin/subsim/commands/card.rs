@@ -214,7 +214,11 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
 /// A binding value from the argument (warned about), `--binding-file`
 /// (hex text or raw bytes), `$SUBSIM_BINDING` or a hidden prompt (asked
 /// twice when it is a new one); 16 to 64 bytes, checked here.
-pub fn binding_secret(plain: &Option<String>, file: &Option<PathBuf>, new: bool) -> Result<Zeroizing<Vec<u8>>, Failure> {
+pub fn binding_secret(
+    plain: &Option<String>,
+    file: &Option<PathBuf>,
+    new: bool,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
     use applet_spec::messages::{BINDING_MAX_LEN, BINDING_MIN_LEN};
     let value = match file {
         Some(p) => {
@@ -257,7 +261,8 @@ pub(super) fn bind(s: &mut Session, b: &BindCmd) -> Result<Out, Failure> {
         BindCmd::Present { value, binding_file } => {
             if binding(s) == Some(BindingState::None) {
                 return Err(Failure::Usage(
-                    "this card is bound to no device: there is no binding to present (`subsim bind set` binds it)".into(),
+                    "this card is bound to no device: there is no binding to present (`subsim bind set` binds it)"
+                        .into(),
                 ));
             }
             present_binding(s, &binding_secret(value, binding_file, false)?)?;

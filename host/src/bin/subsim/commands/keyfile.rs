@@ -44,7 +44,9 @@ pub fn load(file: &Path, a: &KeyFileArgs) -> Result<Loaded, Failure> {
                 .map_err(|_| Failure::Usage(format!("{name}: the password does not open this key (or it is no key)")))?
         } else {
             PKey::private_key_from_pem(&bytes).map_err(|_| {
-                Failure::Usage(format!("{name}: not a private key in PEM (PKCS#8, PKCS#1 or SEC1; RSA, P-256 or P-384)"))
+                Failure::Usage(format!(
+                    "{name}: not a private key in PEM (PKCS#8, PKCS#1 or SEC1; RSA, P-256 or P-384)"
+                ))
             })?
         };
         (key, None)
@@ -56,10 +58,12 @@ pub fn load(file: &Path, a: &KeyFileArgs) -> Result<Loaded, Failure> {
             Ok(p) => p,
             Err(_) => {
                 let pass = password(a)?;
-                p12.parse2(&pass).map_err(|_| Failure::Usage(format!("{name}: the password does not open this PKCS#12 file")))?
+                p12.parse2(&pass)
+                    .map_err(|_| Failure::Usage(format!("{name}: the password does not open this PKCS#12 file")))?
             }
         };
-        let key = parsed.pkey.ok_or_else(|| Failure::Usage(format!("{name}: the PKCS#12 file holds no private key")))?;
+        let key =
+            parsed.pkey.ok_or_else(|| Failure::Usage(format!("{name}: the PKCS#12 file holds no private key")))?;
         let cert = match parsed.cert {
             Some(c) => {
                 let public = c.public_key().map_err(|e| Failure::Usage(format!("{name}: {e}")))?;

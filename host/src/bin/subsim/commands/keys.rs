@@ -65,7 +65,8 @@ pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
     match k {
         KeyCmd::Generate { slot, algorithm, timeout, format, out: to, mgm } => {
             authenticate(s, mgm)?;
-            let before = if *slot == Slot::Attestation { None } else { s.card()?.read_certificate(*slot).ok().flatten() };
+            let before =
+                if *slot == Slot::Attestation { None } else { s.card()?.read_certificate(*slot).ok().flatten() };
             let started = Instant::now();
             let key = generate(s, *slot, key_algorithm(*algorithm), *timeout)?;
             warn_stale_certificate(s, *slot, before);

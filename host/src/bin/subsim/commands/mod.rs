@@ -60,8 +60,8 @@ use zeroize::Zeroizing;
 use crate::secret::{self, Source};
 use crate::session::{self, Session};
 use crate::{
-    BindCmd, CertCmd, Cmd, Confirm, Encoding, FlowArgs, Format, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs, PinCmd,
-    Policy, TxCmd,
+    BindCmd, CertCmd, Cmd, Confirm, Encoding, FlowArgs, Format, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs,
+    PinCmd, Policy, TxCmd,
 };
 use subsim_host::x509;
 

@@ -52,7 +52,8 @@ fn parse_object(s: &str) -> Result<ObjectTag, String> {
 
 fn name_of(tag: ObjectTag) -> String {
     let named = NAMED.iter().find(|(_, t)| *t == tag).map(|(n, _)| n.to_string());
-    let retired = piv::Retired::all().find(|r| Slot::Retired(*r).cert_object() == tag).map(|r| format!("retired{}", r.number()));
+    let retired =
+        piv::Retired::all().find(|r| Slot::Retired(*r).cert_object() == tag).map(|r| format!("retired{}", r.number()));
     named.or(retired).unwrap_or_else(|| "-".into())
 }
 
@@ -76,7 +77,9 @@ pub enum ObjectCmd {
         pin: PinArgs,
     },
     /// Write an object's value (the bytes inside tag 53), as ykman's `objects export`.
-    #[command(after_help = "Examples:\n  subsim object export chuid --out chuid.bin\n  subsim object export 5fc10c --out history.bin")]
+    #[command(
+        after_help = "Examples:\n  subsim object export chuid --out chuid.bin\n  subsim object export 5fc10c --out history.bin"
+    )]
     Export {
         /// The object: chuid, ccc, printed, security, key_history, retired1..20... or its tag in hex (5fc102).
         #[arg(value_parser = parse_object)]

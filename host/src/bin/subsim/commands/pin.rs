@@ -145,10 +145,7 @@ pub(super) fn mgm(s: &mut Session, m: &MgmCmd) -> Result<Out, Failure> {
                 text = format!("{text}; the new key (keep it, it is shown only now):\n{hex_key}");
                 j["new_key_hex"] = hex_key.into();
             }
-            out(
-                text,
-                j,
-            )
+            out(text, j)
         }
     }
 }

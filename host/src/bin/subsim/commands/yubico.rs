@@ -108,7 +108,10 @@ pub(super) fn key_info(s: &mut Session, slot: Option<Slot>) -> Result<Out, Failu
         let label = match name {
             "pin" => "PIN".to_string(),
             "puk" => "PUK".to_string(),
-            _ => format!("management key: {}", MgmAlgorithm::from_id(m.algorithm).map_or("algorithm not told", names::mgm_label)),
+            _ => format!(
+                "management key: {}",
+                MgmAlgorithm::from_id(m.algorithm).map_or("algorithm not told", names::mgm_label)
+            ),
         };
         let factory = if default { "factory value" } else { "changed from the factory value" };
         lines.push(format!("{label}{}{factory}{tries}", if name == "management_key" { ", " } else { ": " }));
