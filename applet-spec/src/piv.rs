@@ -383,6 +383,9 @@ impl ObjectTag {
     pub const BIT_GROUP: ObjectTag = ObjectTag(0x7F61);
     /// Yubico's attestation certificate object: the F9 key's certificate.
     pub const ATTESTATION_CERT: ObjectTag = ObjectTag(0x5FFF01);
+    /// Yubico's admin data ("PIVMAN data", ykman): flags such as "the
+    /// management key is stored PIN-protected in the printed information".
+    pub const ADMIN_DATA: ObjectTag = ObjectTag(0x5FFF00);
 
     /// Objects SP 800-73-4 part 1 (table 3, "access rule for read") lets
     /// be read only after the PIN: fingerprints, facial image and iris

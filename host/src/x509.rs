@@ -147,7 +147,8 @@ where
     b.build::<Sig>().map_err(err)?.to_der().map_err(err)
 }
 
-fn name(subject: &str) -> Result<Name, String> {
+/// A subject in words (`CN=Alice,O=Bank`) as a name; the error says how to write it.
+pub fn name(subject: &str) -> Result<Name, String> {
     Name::from_str(subject).map_err(|e| format!("subject {subject:?}: {e} (write it like CN=Alice,O=Bank)"))
 }
 

@@ -82,7 +82,7 @@ fn key_info_public_and_attest() {
     let info = h.ok(&["key", "info"]);
     assert!(info.contains("9A: rsa2048, generated on the card, PIN once"), "{info}");
     assert!(info.contains("9C: empty") && info.contains("F9: p256"), "{info}");
-    assert!(info.contains("pin: pin, FACTORY VALUE, 3 of 3 tries left"), "{info}");
+    assert!(info.contains("PIN: factory value, 3 of 3 tries left"), "{info}");
     // The public key comes from metadata: no certificate needed.
     assert_eq!(h.ok(&["key", "public", "9a"]).trim(), generated.trim());
     let j: serde_json::Value = serde_json::from_str(&h.ok(&["--json", "key", "info", "9a"])).unwrap();
@@ -103,7 +103,7 @@ fn key_info_public_and_attest() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     }
     let err = h.fails(&["key", "attest", "9c"], 1);
-    assert!(err.contains("slot 9C holds no key to attest"), "an empty slot: the card refuses: {err}");
+    assert!(err.contains("slot 9C holds no key"), "an empty slot: the card refuses: {err}");
     // --out and --format der: the two certificates, DER, one after the other.
     h.ok(&["key", "attest", "9a", "--chain", "--format", "der", "--out", "att.der"]);
     let der = std::fs::read(h.file("att.der")).unwrap();
@@ -140,16 +140,16 @@ fn import_retries_and_reset() {
     assert!(out.contains("p384 key imported into 84"), "{out}");
     assert!(h.ok(&["key", "info"]).contains("84: p384, imported"));
 
-    let out = h.ok(&["pin", "retries", "5", "4"]);
+    let out = h.ok(&["pin", "retries", "5", "4", "--yes"]);
     assert!(out.contains("5 PIN tries, 4 PUK tries"), "{out}");
-    assert!(h.ok(&["key", "info"]).contains("pin: pin, FACTORY VALUE, 5 of 5 tries left"));
-    assert_eq!(h.run(&["pin", "retries", "0", "4"]).status.code(), Some(1));
+    assert!(h.ok(&["key", "info"]).contains("PIN: factory value, 5 of 5 tries left"));
+    assert_eq!(h.run(&["pin", "retries", "0", "4", "--yes"]).status.code(), Some(2), "1 to 15, checked here");
 
     let err = h.fails(&["reset"], 2);
     assert!(err.contains("--yes"), "no terminal: needs --yes: {err}");
     h.ok(&["reset", "--yes"]);
     let info = h.ok(&["key", "info"]);
-    assert!(info.contains("9D: empty") && info.contains("pin: pin, FACTORY VALUE, 3 of 3 tries left"), "{info}");
+    assert!(info.contains("9D: empty") && info.contains("PIN: factory value, 3 of 3 tries left"), "{info}");
     assert!(info.contains("F9: p256, generated on the card"), "the attestation key stays: {info}");
     assert!(!info.contains("84:"), "retired slots wiped: {info}");
 }
@@ -314,7 +314,7 @@ fn key_import_refuses_what_is_not_a_private_key() {
     assert!(err.contains("longer than"), "{err}");
     std::fs::write(h.file("pub.pem"), h.ok(&["key", "generate", "9a", "--algorithm", "p256"])).unwrap();
     let err = h.fails(&["key", "import", "9d", "pub.pem"], 2);
-    assert!(err.contains("not an unencrypted RSA, P-256 or P-384 private key"), "{err}");
+    assert!(err.contains("not a private key"), "{err}");
     assert!(h.ok(&["key", "info", "9d"]).contains("9D: empty"), "nothing imported");
 }
 

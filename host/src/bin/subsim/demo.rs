@@ -147,11 +147,24 @@ fn tour(s: &Session, card_file: &std::path::Path) -> Result<Out, Failure> {
     let r = server.login(&session, &challenge.bytes, &sig, &issued[0], now());
     let e = expect_refusal("the revoked certificate's login", r, "revoked")?;
     say(&format!("   the card still signs, but the server refused: {e}"));
+    // A card kept in a file stays bound to the demo's phone: its value is
+    // shown, or the keys could never be used again.
+    let binding = hex::encode(PHONE);
+    let text = match &s.opts.sim {
+        Some(p) => format!(
+            "demo: complete\nthe card in {f} stays personalised: PIN 123456 (keypad only), bound to the device value \
+             {binding}\nuse it with: SUBSIM_BINDING={binding} subsim --sim {f} login --keypad\n\
+             or unbind it: subsim --sim {f} bind clear",
+            f = p.display()
+        ),
+        None => "demo: complete (its card was temporary and is gone)".into(),
+    };
     Ok(Out {
-        text: "demo: complete".into(),
+        text,
         json: json!({ "demo": "complete", "serial": info.serial, "attestation": attestation,
                       "replay_refused": true, "tampering_caught": true, "revoked_refused": true,
-                      "card_file": s.opts.sim.as_ref().map(|p| p.display().to_string()) }),
+                      "card_file": s.opts.sim.as_ref().map(|p| p.display().to_string()),
+                      "binding_hex": s.opts.sim.as_ref().map(|_| binding) }),
         bytes: None,
     })
 }

@@ -13,6 +13,7 @@ mod demo;
 mod open;
 mod secret;
 mod session;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +30,9 @@ const AFTER_HELP: &str = concat!(
     "5 the card answered something malformed; 6 the card lacks the feature (for example no sub-SIM extensions); ",
     "7 the card is in use by another program (see --wait); 130 interrupted. A closed output pipe ends a command quietly (exit 0).\n",
     "Output: text for people; with --json one JSON object on stdout for every outcome (docs/cli.md).\n",
-    "Environment: SUBSIM_PIN, SUBSIM_NEW_PIN, SUBSIM_PUK, SUBSIM_NEW_PUK, SUBSIM_MGM_KEY (hex), SUBSIM_HOME, SUBSIM_PROFILE.\n\n",
+    "Environment (an empty variable counts as unset): SUBSIM_PIN, SUBSIM_NEW_PIN, SUBSIM_PUK, SUBSIM_NEW_PUK, ",
+    "SUBSIM_MGM_KEY and SUBSIM_NEW_MGM_KEY (hex), SUBSIM_BINDING (hex), SUBSIM_KEY_PASSWORD, SUBSIM_HOME, SUBSIM_PROFILE.\n",
+    "Commands that reset or destroy (reset, terminate, pin retries, cert delete) ask at a terminal; elsewhere they need --yes (-f, --force).\n\n",
     "Examples:\n",
     "  subsim init                          a simulated card in $SUBSIM_HOME/card.json\n",
     "  subsim info                          everything the card tells about itself\n",
@@ -108,16 +111,17 @@ fn parse_slot(s: &str) -> Result<Slot, String> {
     let named = match lower.as_str() {
         "authentication" => Some(Slot::Authentication),
         "signature" => Some(Slot::Signature),
-        "key-management" => Some(Slot::KeyManagement),
-        "card-authentication" => Some(Slot::CardAuthentication),
+        // ykman's names too (KEY_MANAGEMENT, CARD_AUTH), any case.
+        "key-management" | "key_management" => Some(Slot::KeyManagement),
+        "card-authentication" | "card_authentication" | "card-auth" | "card_auth" => Some(Slot::CardAuthentication),
         _ => None,
     };
     let retired = lower.strip_prefix("retired").and_then(|n| n.parse().ok()).and_then(Retired::new).map(Slot::Retired);
     let by_ref = u8::from_str_radix(&lower, 16).ok().filter(|_| lower.len() == 2).and_then(Slot::from_key_ref);
     named.or(retired).or(by_ref).filter(|s| *s != Slot::Attestation).ok_or_else(|| {
         format!(
-            "{s:?} is not a slot: use 9a, 9c, 9d, 9e, 82 to 95, or authentication, signature, key-management, \
-             card-authentication, retired1 to retired20"
+            "{s:?} is not a slot: use 9a, 9c, 9d, 9e, 82 to 95, or authentication, signature, key-management \
+             (key_management), card-authentication (card_auth), retired1 to retired20"
         )
     })
 }
@@ -144,9 +148,12 @@ pub struct PinArgs {
 /// The management key (default: $SUBSIM_MGM_KEY, else the factory key, else a hidden prompt).
 #[derive(Args, Clone, Default)]
 pub struct MgmArgs {
-    /// The management key in hex (visible to other users: prefer $SUBSIM_MGM_KEY or the prompt).
-    #[arg(long, value_name = "HEX")]
+    /// The management key in hex (visible to other users: prefer --mgm-key-file, $SUBSIM_MGM_KEY or the prompt).
+    #[arg(long, value_name = "HEX", conflicts_with = "mgm_key_file")]
     mgm_key: Option<String>,
+    /// Read the management key (hex) from this file (`-`: stdin, when it is not a terminal).
+    #[arg(long, value_name = "FILE")]
+    mgm_key_file: Option<PathBuf>,
     /// The management key's algorithm, for cards that do not tell it (no
     /// sub-SIM status, no GET METADATA). Default: 3des.
     #[arg(long, value_enum, value_name = "ALGORITHM")]
@@ -157,7 +164,8 @@ pub struct MgmArgs {
 /// same command as the signature.
 #[derive(Args, Clone, Default)]
 pub struct FlowArgs {
-    /// Present this device binding value (hex) before signing (a bound card).
+    /// Present this device binding value (hex) before signing (a bound card; visible to other
+    /// users: prefer --binding-file or $SUBSIM_BINDING, which is presented when set).
     #[arg(long, value_name = "HEX", conflicts_with = "binding_file")]
     binding: Option<String>,
     /// Present the device binding value (hex text or raw bytes) read from this file.
@@ -166,6 +174,15 @@ pub struct FlowArgs {
     /// Enter the PIN on the card's random keypad (type the keys' letters), not as digits.
     #[arg(long, conflicts_with_all = ["pin", "pin_file"])]
     keypad: bool,
+}
+
+/// The one rule for every command that resets or destroys: it asks at a
+/// terminal; elsewhere (a pipe, a script, a `run` file) it needs --yes.
+#[derive(Args, Clone, Copy, Default)]
+pub struct Confirm {
+    /// Do not ask for confirmation (needed where nobody can answer: a pipe, a script).
+    #[arg(long, short = 'f', visible_alias = "force")]
+    pub yes: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -249,7 +266,7 @@ pub enum Cmd {
     #[command(subcommand)]
     Mgm(MgmCmd),
     /// Key pairs on the card.
-    #[command(subcommand)]
+    #[command(subcommand, visible_alias = "keys")]
     Key(KeyCmd),
     /// Sign a file (or stdin) with a slot's key; hashing and padding here.
     #[command(after_help = "Examples:\n  subsim sign 9a report.pdf > report.sig.b64\n  \
@@ -278,8 +295,11 @@ pub enum Cmd {
         flow: FlowArgs,
     },
     /// Certificates in the card's slots.
-    #[command(subcommand)]
+    #[command(subcommand, visible_alias = "certificates")]
     Cert(CertCmd),
+    /// Data objects (CHUID, CCC, printed information, any tag): list, export, import, generate.
+    #[command(subcommand, visible_alias = "objects")]
+    Object(commands::objects::ObjectCmd),
     /// Log in: the card signs a fresh random challenge with the 9A key, checked against its certificate
     /// (and, with --ca, the certificate against trusted CAs and CRLs, as a bank's server does).
     #[command(after_help = "Examples:\n  subsim login\n  subsim login --binding-file phone.bin --keypad\n  \
@@ -304,15 +324,13 @@ pub enum Cmd {
     /// Yubico's PIV reset: blocks the PIN and PUK (as ykman does), then wipes keys and
     /// certificates; factory PIN, PUK and management key. The attestation key stays.
     Reset {
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        confirm: Confirm,
     },
     /// Wipe the card (sub-SIM): keys, certificates, binding; factory PIN, PUK, management key.
     Terminate {
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        confirm: Confirm,
         #[command(flatten)]
         mgm: MgmArgs,
     },
@@ -359,7 +377,8 @@ pub enum Cmd {
         /// The file of commands; `-` for stdin.
         file: PathBuf,
     },
-    /// An interactive session: one subsim command per line, one card session (Ctrl-D ends).
+    /// An interactive session: one subsim command per line, one card session; line editing and
+    /// history, Ctrl-C cancels the line, Ctrl-D ends.
     Shell,
     /// A guided tour on a fresh simulated card: personalise, keys, CSRs, a test
     /// CA (checking attestation when the card has ATTEST), certificates, keypad
@@ -396,6 +415,7 @@ pub enum PinCmd {
         pin: PinArgs,
     },
     /// Change the PIN (the new one from --new-pin-file, $SUBSIM_NEW_PIN, or a prompt, asked twice).
+    #[command(visible_alias = "change-pin")]
     Change {
         #[command(flatten)]
         pin: PinArgs,
@@ -404,6 +424,7 @@ pub enum PinCmd {
         new_pin_file: Option<PathBuf>,
     },
     /// Set a new PIN with the PUK (from files, $SUBSIM_PUK and $SUBSIM_NEW_PIN, or prompts).
+    #[command(visible_alias = "unblock-pin")]
     Unblock {
         /// Read the PUK from this file.
         #[arg(long, value_name = "FILE")]
@@ -429,13 +450,18 @@ pub enum PinCmd {
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// Set the PIN's and PUK's try counts, 1 to 15 (Yubico); PIN and PUK go back to their factory values.
-    #[command(after_help = "Example:\n  subsim pin retries 5 3")]
+    /// Set the PIN's and PUK's try counts, 1 to 15 (Yubico); PIN and PUK go back to their factory values
+    /// (asks first; --yes where nobody can answer).
+    #[command(visible_alias = "set-retries", after_help = "Example:\n  subsim pin retries 5 3 --yes")]
     Retries {
-        /// The PIN's tries.
+        /// The PIN's tries, 1 to 15.
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=15))]
         pin_tries: u8,
-        /// The PUK's tries.
+        /// The PUK's tries, 1 to 15.
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=15))]
         puk_tries: u8,
+        #[command(flatten)]
+        confirm: Confirm,
         #[command(flatten)]
         pin: PinArgs,
         #[command(flatten)]
@@ -453,14 +479,32 @@ pub enum MgmCmd {
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// Set a new management key.
-    #[command(after_help = "Example:\n  SUBSIM_MGM_KEY=$OLD subsim mgm set aes256 $(openssl rand -hex 32)")]
+    /// Set a new management key: from --new-mgm-key-file, $SUBSIM_NEW_MGM_KEY, a prompt (asked
+    /// twice), or --generate (a random key, printed unless --protect stores it PIN-protected, as ykman does).
+    #[command(
+        visible_alias = "change-management-key",
+        after_help = "Examples:\n  subsim mgm set aes256 --generate --protect    the PIN unlocks it from then on\n  \
+                      SUBSIM_NEW_MGM_KEY=$(openssl rand -hex 32) subsim mgm set aes256"
+    )]
     Set {
         /// The new key's algorithm.
         #[arg(value_enum)]
         algorithm: MgmAlg,
-        /// The new key in hex.
-        new_key: String,
+        /// The new key in hex (visible to other users: prefer a prompt, --new-mgm-key-file or $SUBSIM_NEW_MGM_KEY).
+        #[arg(conflicts_with_all = ["generate", "new_mgm_key_file"])]
+        new_key: Option<String>,
+        /// Read the new key (hex) from this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "generate")]
+        new_mgm_key_file: Option<PathBuf>,
+        /// A random new key, made here (and printed, unless --protect).
+        #[arg(long)]
+        generate: bool,
+        /// Store the new key on the card, readable only after the PIN (ykman's PIN-protected
+        /// management key: objects 5FC109 and 5FFF00); commands then need only the PIN.
+        #[arg(long)]
+        protect: bool,
+        #[command(flatten)]
+        pin: PinArgs,
         #[command(flatten)]
         mgm: MgmArgs,
     },
@@ -479,8 +523,8 @@ pub enum KeyCmd {
         /// The key's algorithm.
         #[arg(long, value_enum, default_value = "rsa2048")]
         algorithm: AlgorithmArg,
-        /// Give up after this many seconds (exit 3; the card may finish anyway).
-        #[arg(long, default_value_t = 60)]
+        /// Give up after this many seconds, at least 1 (exit 3; the card may finish anyway).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
         /// How the public key is written.
         #[arg(long, value_enum, default_value = "pem")]
@@ -492,6 +536,7 @@ pub enum KeyCmd {
         mgm: MgmArgs,
     },
     /// A slot's public key: from the card's metadata where it has it, else from the slot's certificate.
+    #[command(visible_alias = "export")]
     Public {
         /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
         #[arg(value_parser = parse_slot)]
@@ -528,8 +573,9 @@ pub enum KeyCmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Import a private key made elsewhere into a slot (Yubico): PEM, unencrypted
-    /// (PKCS#8, PKCS#1 or SEC1); RSA, P-256 or P-384. It gets no attestation.
+    /// Import a private key made elsewhere into a slot (Yubico): PEM or DER, PKCS#8 (encrypted
+    /// too: a password), PKCS#1 or SEC1, or PKCS#12 (its certificate stored too); RSA, P-256 or
+    /// P-384. It gets no attestation.
     #[command(
         after_help = "Example:\n  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | subsim key import 9d -"
     )]
@@ -537,10 +583,12 @@ pub enum KeyCmd {
         /// The slot: 9a, 9c, 9d, 9e, 82-95, f9 (any case) or its name.
         #[arg(value_parser = parse_key_slot)]
         slot: Slot,
-        /// The private key (PEM); `-` for stdin.
+        /// The private key (PEM, DER or PKCS#12); `-` for stdin.
         file: PathBuf,
         #[command(flatten)]
         mgm: MgmArgs,
+        #[command(flatten)]
+        key_file: commands::keyfile::KeyFileArgs,
     },
 }
 
@@ -563,7 +611,10 @@ pub enum CertCmd {
         mgm: MgmArgs,
     },
     /// Make a self-signed certificate for a slot's key on the card and store it (for the lab).
-    #[command(after_help = "Example:\n  subsim cert selfsign 9a --subject 'CN=Lab Card' --pubkey 9a.pub")]
+    #[command(
+        visible_alias = "generate",
+        after_help = "Example:\n  subsim cert selfsign 9a --subject 'CN=Lab Card' --pubkey 9a.pub"
+    )]
     Selfsign {
         /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
         #[arg(value_parser = parse_slot)]
@@ -580,6 +631,17 @@ pub enum CertCmd {
         days: u64,
         #[command(flatten)]
         pin: PinArgs,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
+    /// Delete a slot's certificate (the key stays; asks first, --yes where nobody can answer).
+    #[command(after_help = "Example:\n  subsim cert delete 9a --yes")]
+    Delete {
+        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_slot)]
+        slot: Slot,
+        #[command(flatten)]
+        confirm: Confirm,
         #[command(flatten)]
         mgm: MgmArgs,
     },
@@ -644,17 +706,27 @@ pub enum TxCmd {
 
 #[derive(Subcommand)]
 pub enum BindCmd {
-    /// Bind the card to a device: the binding value in hex (16 to 64 bytes).
+    /// Bind the card to a device: the binding value, 16 to 64 bytes (hex), from a file,
+    /// $SUBSIM_BINDING or a prompt (asked twice).
     Set {
-        /// The binding value, hex.
-        value: String,
+        /// The binding value, hex (visible to other users: prefer --binding-file, $SUBSIM_BINDING or the prompt).
+        #[arg(conflicts_with = "binding_file")]
+        value: Option<String>,
+        /// Read the binding value (hex text or raw bytes) from this file.
+        #[arg(long, value_name = "FILE")]
+        binding_file: Option<PathBuf>,
         #[command(flatten)]
         mgm: MgmArgs,
     },
-    /// Present the device's binding value for this card session (see `subsim run`).
+    /// Present the device's binding value for this card session (see `subsim run`): from a file,
+    /// $SUBSIM_BINDING or a prompt.
     Present {
-        /// The binding value, hex.
-        value: String,
+        /// The binding value, hex (visible to other users: prefer --binding-file, $SUBSIM_BINDING or the prompt).
+        #[arg(conflicts_with = "binding_file")]
+        value: Option<String>,
+        /// Read the binding value (hex text or raw bytes) from this file.
+        #[arg(long, value_name = "FILE")]
+        binding_file: Option<PathBuf>,
     },
     /// Remove the binding.
     Clear {

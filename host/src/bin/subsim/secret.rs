@@ -6,10 +6,33 @@
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroizing;
 
 use crate::session::TerminalGuard;
+
+/// Set while the lines of a `run` file or a `shell` run: their words are
+/// on no command line (no process list, no shell history), so a secret
+/// among them is not warned about.
+static IN_SESSION: AtomicBool = AtomicBool::new(false);
+
+pub fn set_in_session(on: bool) {
+    IN_SESSION.store(on, Ordering::SeqCst);
+}
+
+/// The warning for a secret given as a program argument (`what`: "PIN";
+/// `better`: the other ways to give it). None inside a session's lines.
+pub fn warn_argument(what: &str, better: &str) {
+    if !IN_SESSION.load(Ordering::SeqCst) {
+        eprintln!("subsim: warning: a {what} given on the command line is visible to other users; prefer {better}");
+    }
+}
+
+/// An environment variable's value; empty counts as unset (`SUBSIM_PIN=`).
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
 
 /// Where a secret comes from, as the options say.
 #[derive(Default, Clone)]
@@ -30,7 +53,7 @@ impl Source {
 
     /// Whether a value is at hand without asking anyone.
     pub fn given(&self, env: &str) -> bool {
-        self.plain.is_some() || self.file.is_some() || std::env::var_os(env).is_some()
+        self.plain.is_some() || self.file.is_some() || self::env(env).is_some()
     }
 
     /// The secret: the file, the argument, `$env`, or a hidden prompt.
@@ -60,13 +83,10 @@ impl Source {
             return Ok(Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string()));
         }
         if let Some(v) = &self.plain {
-            eprintln!(
-                "subsim: warning: a {what} given on the command line is visible to other users; prefer a prompt, {} or ${env}",
-                self.file_option
-            );
+            warn_argument(what, &format!("a prompt, {} or ${env}", self.file_option));
             return Ok(Zeroizing::new(v.clone()));
         }
-        if let Ok(v) = std::env::var(env) {
+        if let Some(v) = self::env(env) {
             return Ok(Zeroizing::new(v));
         }
         if !std::io::stdin().is_terminal() {
@@ -96,22 +116,24 @@ fn read_secret(input: impl Read, name: &str) -> Result<Zeroizing<String>, String
     read_secret_bounded(input, MAX_SECRET_FILE, name)
 }
 
-/// The most a private key file may hold (an RSA-4096 key in PEM is about 3.3 KB).
-const MAX_PRIVATE_KEY_FILE: u64 = 16 << 10;
-
-/// A private key file's text (`-`: stdin, a pipe), as [`read_secret`] reads.
-pub fn read_private_key(p: &std::path::Path) -> Result<Zeroizing<String>, String> {
+/// A private key file's bytes (PEM, DER, PKCS#12: `-` is stdin, a pipe),
+/// bounded and wiped when dropped.
+pub fn read_private_key_bytes(p: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    /// An RSA-4096 key in PEM is about 3.3 KB; a PKCS#12 file with its certificate some 7 KB.
+    const LIMIT: u64 = 16 << 10;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(LIMIT as usize + 1));
     match crate::session::file_arg(p) {
         Some(path) => {
             let name = path.display().to_string();
             let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
-            read_secret_bounded(file, MAX_PRIVATE_KEY_FILE, &name)
+            crate::session::read_bounded(file, LIMIT, &name, &mut bytes)?;
         }
         None if std::io::stdin().is_terminal() => {
-            Err("the private key is read from a file or a pipe, not typed at a terminal".into())
+            return Err("the private key is read from a file or a pipe, not typed at a terminal".into())
         }
-        None => read_secret_bounded(std::io::stdin(), MAX_PRIVATE_KEY_FILE, "stdin"),
+        None => crate::session::read_bounded(std::io::stdin(), LIMIT, "stdin", &mut bytes)?,
     }
+    Ok(bytes)
 }
 
 fn read_secret_bounded(input: impl Read, limit: u64, name: &str) -> Result<Zeroizing<String>, String> {
@@ -131,11 +153,15 @@ pub fn prompt(text: &str) -> Result<Zeroizing<String>, String> {
     }
 }
 
-/// A management key in hex (48, 32 or 64 digits), from `--mgm-key` or
-/// `$SUBSIM_MGM_KEY`; None when neither is given.
-pub fn mgm_key(arg: Option<&str>) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
-    let hex_key =
-        arg.map(|s| Zeroizing::new(s.to_string())).or_else(|| std::env::var("SUBSIM_MGM_KEY").ok().map(Zeroizing::new));
+/// A management key in hex (48, 32 or 64 digits), from `--mgm-key-file`,
+/// `--mgm-key` (warned about) or `$SUBSIM_MGM_KEY`; None when none is given.
+pub fn mgm_key(arg: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+    let source =
+        Source { plain: arg.map(str::to_string), file: file.map(PathBuf::from), file_option: "--mgm-key-file" };
+    let hex_key = match source.given("SUBSIM_MGM_KEY") {
+        true => Some(source.get("management key", "SUBSIM_MGM_KEY")?),
+        false => None,
+    };
     match hex_key {
         None => Ok(None),
         Some(h) => hex_decode(&h)

@@ -61,6 +61,9 @@ impl Session {
             if self.opts.verbose {
                 eprintln!("subsim: using the {}", crate::commands::shown(&c.transport().describe()));
             }
+            if let Target::Sim(path) = &self.target {
+                self.warn_open_mode(path);
+            }
             c.select()?;
             self.card = Some(c);
         }
@@ -102,6 +105,23 @@ impl Session {
             _ => ("Yubico management commands", "them"),
         };
         Err(Failure::Unsupported(format!("this card has no {lacks} (profile {}): {what} needs {needs}", p.widest())))
+    }
+
+    /// A card file other users may read or change gives its keys away
+    /// (they are kept in clear): said every time it is used.
+    fn warn_open_mode(&self, path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let who = if mode & 0o022 != 0 { "change" } else { "read" };
+            self.say(&format!(
+                "warning: other users may {who} the card file {} (mode {mode:04o}), which holds the card's keys in clear: \
+                 chmod 600 {}",
+                path.display(),
+                path.display()
+            ));
+        }
     }
 
     /// A note on stderr, unless -q or --json.
@@ -221,10 +241,6 @@ fn parse_line(line: &str) -> Option<Result<Cli, Failure>> {
 /// out of what clap quotes: a PIN given without `--pin`, a PIN file run as
 /// a session.
 fn unquoted(e: &clap::Error, words: &[String]) -> String {
-    let looks_secret = |w: &str| {
-        let digits = (4..=8).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit());
-        digits || (w.len() >= 16 && w.bytes().all(|b| b.is_ascii_hexdigit()))
-    };
     let mut message = e.render().to_string().trim().to_string();
     for word in words {
         for part in [word.as_str(), word.split_once('=').map_or("", |(_, v)| v)] {
@@ -236,13 +252,19 @@ fn unquoted(e: &clap::Error, words: &[String]) -> String {
     message
 }
 
+/// A word that looks like a PIN, PUK or key: 4 to 8 digits, or 16 or more hex digits.
+pub fn looks_secret(w: &str) -> bool {
+    let digits = (4..=8).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit());
+    digits || (w.len() >= 16 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Runs one line in the session, with the session's options plus the line's.
 /// A failure's JSON says which line of a session it came from.
 fn at_line(result: Result<Out, Failure>, line: usize) -> Result<Out, Failure> {
     result.map_err(|f| Failure::WithData(Box::new(f), serde_json::json!({ "line": line })))
 }
 
-fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<u8> {
+pub fn run_line(s: &mut Session, outer: &Opts, line: &str, number: usize) -> Option<u8> {
     let cli = parse_line(line)?;
     let code = match cli {
         Err(f) => emit(at_line(Err(f), number), outer),
@@ -304,6 +326,7 @@ fn run_file(s: &mut Session, file: &Path) -> u8 {
             Err(e) => return emit(Err(Failure::Usage(e)), &outer),
         }
     };
+    crate::secret::set_in_session(true);
     for (n, line) in text.lines().enumerate() {
         if let Some(code) = run_line(s, &outer, line, n + 1) {
             if code != 0 {
@@ -340,6 +363,12 @@ fn shell(s: &mut Session) -> u8 {
     let interactive = std::io::stdin().is_terminal();
     if interactive && !outer.quiet {
         eprintln!("subsim shell: one command per line, one card session; `help` lists commands; Ctrl-D ends");
+    }
+    crate::secret::set_in_session(true);
+    if interactive {
+        let last = crate::shell::run(s, &outer);
+        eprintln!();
+        return last;
     }
     let mut last = 0;
     let mut number = 0;

@@ -87,19 +87,40 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
             }
         }
     }
-    let keys = keys.map(|k| [k, retired.clone()].concat());
+    let keys = keys.map(|k| [k, retired].concat());
+    // Every retired slot is looked at: a certificate may sit in one without a key.
     let mut certs = Vec::new();
-    for slot in Slot::ALL.into_iter().chain(retired) {
+    for slot in Slot::ALL.into_iter().chain(piv::Retired::all().map(Slot::Retired)) {
         // GET STATUS has a bit for the four host slots only.
         if slot.bit() != 0 && status.as_ref().is_some_and(|st| st.certs & slot.bit() == 0) {
             continue;
         }
-        if let Some(der) = s.card()?.read_certificate(slot)? {
-            let (subject, not_after) = match describe_cert(&der) {
-                Ok((subject, not_after, _)) => (subject, not_after),
-                Err(_) => ("(not an X.509 certificate with an RSA, P-256 or P-384 key)".to_string(), "?".to_string()),
+        // A card without the retired objects may refuse them in its own words: nothing there.
+        let read = s.card()?.read_certificate(slot);
+        let der = match read {
+            Err(Error::Status { .. }) if matches!(slot, Slot::Retired(_)) => None,
+            other => other?,
+        };
+        if let Some(der) = der {
+            let (subject, not_after, key) = match describe_cert(&der) {
+                Ok((subject, not_after, key)) => (subject, not_after, Some(key)),
+                Err(_) => {
+                    ("(not an X.509 certificate with an RSA, P-256 or P-384 key)".to_string(), "?".to_string(), None)
+                }
             };
-            certs.push((slot, subject, not_after));
+            // Whether it holds the slot's key, where the card (metadata) or this session tells the key.
+            let slot_key = match metadata(s, slot.key_ref())? {
+                Some(m) => metadata_key(&m),
+                None if p.metadata => None,
+                None => s.generated.get(&slot).cloned(),
+            };
+            let has_key = keys.as_ref().map(|k| k.contains(&slot));
+            let matches = match (&key, slot_key, has_key) {
+                (_, _, Some(false)) => Some(false),
+                (Some(c), Some(k), _) => Some(*c == k),
+                _ => None,
+            };
+            certs.push((slot, subject, not_after, matches));
         }
     }
     let mgm = match &status {
@@ -142,10 +163,11 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
                 BindingState::Blocked => "blocked",
             };
             let entry = if st.pin_entry == PinEntry::KeypadOnly { "keypad-only" } else { "any" };
-            text.push_str(&format!(
-                ", PUK tries left {}, PIN entry {entry}\nbinding {binding} ({} tries left)",
-                st.puk_tries, st.binding_tries
-            ));
+            text.push_str(&format!(", PUK tries left {}, PIN entry {entry}\nbinding {binding}", st.puk_tries));
+            // Wrong values tolerated matter only while a binding is set.
+            if st.binding != BindingState::None {
+                text.push_str(&format!(" ({} for wrong values)", tries_words(st.binding_tries)));
+            }
         }
         None => text.push_str(" (PUK tries, PIN entry, binding: sub-SIM only)"),
     }
@@ -158,10 +180,16 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
         text.push_str(&format!("\nmanagement key {}", names::mgm_label(a)));
     }
     if let Some(st) = &status {
-        text.push_str(&format!(", change counter {}", st.changes));
+        // GET STATUS's counter of changes to keys and objects (what a certificate cache keys on).
+        text.push_str(&format!("\nchanges to keys and objects: {}", st.changes));
     }
-    for (slot, subject, not_after) in &certs {
+    for (slot, subject, not_after, matches) in &certs {
         text.push_str(&format!("\ncertificate {slot}: {}, valid until {not_after}", shown(subject)));
+        match (matches, keys.as_ref().is_some_and(|k| k.contains(slot))) {
+            (Some(false), false) => text.push_str(" (no key in the slot)"),
+            (Some(false), true) => text.push_str(" (STALE: it holds another key than the slot's)"),
+            _ => {}
+        }
     }
     out(
         text,
@@ -176,28 +204,68 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
             "binding": status.as_ref().map(|st| names::binding(st.binding)),
             "binding_tries": status.as_ref().map(|st| st.binding_tries),
             "keys": keys.as_deref().map(slots),
-            "certificates": certs.iter().map(|(slot, subject, not_after)| json!({"slot": names::slot(*slot), "subject": subject, "not_after": not_after})).collect::<Vec<_>>(),
+            "certificates": certs.iter().map(|(slot, subject, not_after, matches)| json!({"slot": names::slot(*slot), "subject": subject, "not_after": not_after, "matches_key": matches})).collect::<Vec<_>>(),
             "mgm_algorithm": mgm.map(names::mgm_algorithm),
             "changes": status.as_ref().map(|st| st.changes),
         }),
     )
 }
 
+/// A binding value from the argument (warned about), `--binding-file`
+/// (hex text or raw bytes), `$SUBSIM_BINDING` or a hidden prompt (asked
+/// twice when it is a new one); 16 to 64 bytes, checked here.
+pub fn binding_secret(
+    plain: &Option<String>,
+    file: &Option<PathBuf>,
+    new: bool,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    use applet_spec::messages::{BINDING_MAX_LEN, BINDING_MIN_LEN};
+    let value = match file {
+        Some(p) => {
+            let bytes = Zeroizing::new(read_file(p, "the binding value")?);
+            let hex = std::str::from_utf8(&bytes).ok().and_then(|t| secret::hex_decode(t.trim()));
+            Zeroizing::new(hex.unwrap_or_else(|| bytes.to_vec()))
+        }
+        None => {
+            let source = Source { plain: plain.clone(), file: None, file_option: "--binding-file" };
+            let text = match new {
+                true => source.get_new("binding value (hex)", "SUBSIM_BINDING")?,
+                false => source.get("binding value (hex)", "SUBSIM_BINDING")?,
+            };
+            Zeroizing::new(
+                secret::hex_decode(&text).ok_or_else(|| Failure::Usage("the binding value must be hex".into()))?,
+            )
+        }
+    };
+    if !(BINDING_MIN_LEN..=BINDING_MAX_LEN).contains(&value.len()) {
+        return Err(Failure::Usage(format!(
+            "a binding value is {BINDING_MIN_LEN} to {BINDING_MAX_LEN} bytes ({} to {} hex digits); this one is {} bytes",
+            BINDING_MIN_LEN * 2,
+            BINDING_MAX_LEN * 2,
+            value.len()
+        )));
+    }
+    Ok(value)
+}
+
 pub(super) fn bind(s: &mut Session, b: &BindCmd) -> Result<Out, Failure> {
     s.require_subsim("device binding")?;
-    let value = |v: &str| {
-        secret::hex_decode(v).map(Zeroizing::new).ok_or_else(|| Failure::Usage("the binding value must be hex".into()))
-    };
     match b {
-        BindCmd::Set { value: v, mgm } => {
-            let v = value(v)?;
+        BindCmd::Set { value, binding_file, mgm } => {
+            let v = binding_secret(value, binding_file, true)?;
             authenticate(s, mgm)?;
             let r = s.card()?.set_binding(&v);
             r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
             out("binding set: private keys work only once the value is presented", json!({ "binding": "required" }))
         }
-        BindCmd::Present { value: v } => {
-            present_binding(s, &value(v)?)?;
+        BindCmd::Present { value, binding_file } => {
+            if binding(s) == Some(BindingState::None) {
+                return Err(Failure::Usage(
+                    "this card is bound to no device: there is no binding to present (`subsim bind set` binds it)"
+                        .into(),
+                ));
+            }
+            present_binding(s, &binding_secret(value, binding_file, false)?)?;
             out("binding presented for this card session", json!({ "binding": "presented" }))
         }
         BindCmd::Clear { mgm } => {
@@ -209,11 +277,18 @@ pub(super) fn bind(s: &mut Session, b: &BindCmd) -> Result<Out, Failure> {
     }
 }
 
-/// Asks at a terminal before `command` wipes the card (`question` ends with
-/// the card's description); without a terminal, --yes is needed.
-pub(super) fn confirm(s: &mut Session, question: &str, command: &str) -> Result<(), Failure> {
+/// The one rule for every command that resets or destroys: with --yes it
+/// goes ahead; at a terminal it asks (`question` ends with the card's
+/// description); elsewhere it is refused before the card is touched, and
+/// says what `command` would destroy (`does`).
+pub(super) fn confirm(s: &mut Session, c: Confirm, question: &str, command: &str, does: &str) -> Result<(), Failure> {
+    if c.yes {
+        return Ok(());
+    }
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::Usage(format!("{command} wipes the card: confirm with --yes")));
+        return Err(Failure::Usage(format!(
+            "{command} {does}: nothing done; confirm with --yes (or -f, --force) where nobody can answer"
+        )));
     }
     let describe = shown(&s.card()?.transport().describe());
     eprint!("{question} {describe}? Type 'yes': ");
@@ -225,11 +300,9 @@ pub(super) fn confirm(s: &mut Session, question: &str, command: &str) -> Result<
     Ok(())
 }
 
-pub(super) fn terminate(s: &mut Session, yes: bool, mgm: &MgmArgs) -> Result<Out, Failure> {
+pub(super) fn terminate(s: &mut Session, c: Confirm, mgm: &MgmArgs) -> Result<Out, Failure> {
     s.require_subsim("terminate")?;
-    if !yes {
-        confirm(s, "Wipe every key, certificate and binding on", "terminate")?;
-    }
+    confirm(s, c, "Wipe every key, certificate and binding on", "terminate", "wipes the card")?;
     // With the management key; a card with PIN and PUK blocked needs none.
     let quiet = std::mem::replace(&mut s.opts.quiet, true);
     let _ = authenticate(s, mgm);

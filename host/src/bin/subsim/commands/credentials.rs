@@ -42,22 +42,31 @@ pub fn keypad_pin(s: &mut Session) -> Result<(), Failure> {
             })
             .collect::<Result<_, _>>()?,
     );
+    // A PIN is 6 to 8 digits: a key for each, checked before the card counts a try.
+    if !(piv::PIN_MIN_LEN..=piv::PIN_BLOCK_LEN).contains(&positions.len()) {
+        return Err(Failure::Usage(match positions.len() {
+            0 => "no keys typed: type the letters (a to j) of the keys that show your PIN's digits".into(),
+            n => format!(
+                "{n} key{} typed: a PIN is {} to {} digits, one key's letter (a to j) for each; nothing sent to the card",
+                if n == 1 { "" } else { "s" },
+                piv::PIN_MIN_LEN,
+                piv::PIN_BLOCK_LEN
+            ),
+        }));
+    }
     let r = s.card()?.verify_keypad(&positions);
     r.map_err(|e| explain(s, e, Op::Keypad))?;
     s.pin_fresh = true;
     Ok(())
 }
 
-/// The binding value from `--binding HEX` or `--binding-file FILE` (hex text or raw bytes).
+/// The binding value from `--binding HEX` (warned about), `--binding-file
+/// FILE` (hex text or raw bytes) or `$SUBSIM_BINDING`; none when none is given.
 pub fn binding_value(f: &FlowArgs) -> Result<Option<Zeroizing<Vec<u8>>>, Failure> {
-    let bad = || Failure::Usage("the binding value must be hex (16 to 64 bytes)".into());
-    if let Some(h) = &f.binding {
-        return secret::hex_decode(h).map(|v| Some(Zeroizing::new(v))).ok_or_else(bad);
+    if f.binding.is_none() && f.binding_file.is_none() && secret::env("SUBSIM_BINDING").is_none() {
+        return Ok(None);
     }
-    let Some(p) = &f.binding_file else { return Ok(None) };
-    let bytes = Zeroizing::new(read_file(p, "the binding value")?);
-    let hex = std::str::from_utf8(&bytes).ok().and_then(|t| secret::hex_decode(t.trim()));
-    Ok(Some(Zeroizing::new(hex.unwrap_or_else(|| bytes.to_vec()))))
+    super::card::binding_secret(&f.binding, &f.binding_file, false).map(Some)
 }
 
 pub fn present_binding(s: &mut Session, value: &[u8]) -> Result<(), Failure> {
@@ -104,11 +113,17 @@ pub fn mgm_algorithm(s: &mut Session, m: &MgmArgs) -> Result<MgmAlgorithm, Failu
     Ok(m.mgm_algorithm.map(mgm_alg).unwrap_or(MgmAlgorithm::TripleDes))
 }
 
-/// Mutual authentication with the management key: `--mgm-key`,
-/// `$SUBSIM_MGM_KEY`, the factory key, or (at a terminal) a hidden prompt.
+/// Mutual authentication with the management key: `--mgm-key-file`,
+/// `--mgm-key`, `$SUBSIM_MGM_KEY`, the PIN-protected key stored on the card
+/// (ykman's `--protect`), the factory key, or (at a terminal) a hidden prompt.
 pub fn authenticate(s: &mut Session, m: &MgmArgs) -> Result<(), Failure> {
     let alg = mgm_algorithm(s, m)?;
-    let given = secret::mgm_key(m.mgm_key.as_deref())?;
+    let given = secret::mgm_key(m.mgm_key.as_deref(), m.mgm_key_file.as_deref())?;
+    let given = match given {
+        Some(k) => Some(k),
+        None => super::protected::stored_key(s)?,
+    };
+    let named = given.is_some();
     let factory = alg == MgmAlgorithm::TripleDes;
     let key = match given {
         Some(k) => k,
@@ -127,7 +142,7 @@ pub fn authenticate(s: &mut Session, m: &MgmArgs) -> Result<(), Failure> {
     let r = s.card()?.authenticate(alg, &key);
     match r {
         Ok(()) => {}
-        Err(e) if e.sw().is_some() && m.mgm_key.is_none() && std::env::var_os("SUBSIM_MGM_KEY").is_none() => {
+        Err(e) if e.sw().is_some() && !named => {
             // The factory key was tried and refused: ask, where someone can answer.
             if !std::io::stdin().is_terminal() {
                 return Err(match explain(s, e, Op::Mgm) {

@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// "1 try left", "2 tries left".
+pub fn tries_words(n: u8) -> String {
+    format!("{n} {} left", if n == 1 { "try" } else { "tries" })
+}
+
 /// What a command was doing when the card refused.
 #[derive(Clone, Copy)]
 pub enum Op {
@@ -34,14 +39,14 @@ pub fn explain(s: &mut Session, e: Error, op: Op) -> Failure {
         (Op::Pin, sw) if sw.retries().is_some() => {
             let n = sw.retries().unwrap_or(0);
             refused(
-                format!("wrong PIN: {n} tries left"),
+                format!("wrong PIN: {}", tries_words(n)),
                 Some("`subsim pin verify --status` shows the tries left; a blocked PIN needs the PUK".into()),
             )
         }
         (Op::Keypad, sw) if sw.retries().is_some() => {
             let n = sw.retries().unwrap_or(0);
             refused(
-                format!("wrong PIN entered on the keypad: {n} tries left"),
+                format!("wrong PIN entered on the keypad: {}", tries_words(n)),
                 Some("type the letters of the keys that show your PIN's digits".into()),
             )
         }
@@ -66,7 +71,7 @@ pub fn explain(s: &mut Session, e: Error, op: Op) -> Failure {
         }
         (Op::Puk, sw) if sw.retries().is_some() => {
             let n = sw.retries().unwrap_or(0);
-            refused(format!("wrong PUK: {n} tries left"), None)
+            refused(format!("wrong PUK: {}", tries_words(n)), None)
         }
         (Op::Puk, Sw::AUTH_METHOD_BLOCKED) => {
             let hint = match s.profile() {
@@ -88,10 +93,16 @@ pub fn explain(s: &mut Session, e: Error, op: Op) -> Failure {
             "the management key must be authenticated first".into(),
             Some("give it with --mgm-key HEX or $SUBSIM_MGM_KEY".into()),
         ),
-        (Op::Sign(slot), Sw::REFERENCE_NOT_FOUND | Sw::INCORRECT_P1_P2 | Sw::FILE_NOT_FOUND) => refused(
-            format!("slot {slot} holds no key"),
-            Some(format!("generate one: `subsim key generate {}`", slot.to_string().to_lowercase())),
-        ),
+        (Op::Sign(slot), Sw::REFERENCE_NOT_FOUND | Sw::INCORRECT_P1_P2 | Sw::FILE_NOT_FOUND) => {
+            // Wrong parameters may mean another algorithm than the slot's key, where the card tells it.
+            match metadata(s, slot.key_ref()).ok().flatten().and_then(|m| KeyAlgorithm::from_id(m.algorithm)) {
+                Some(alg) => refused(
+                    format!("slot {slot} holds a {} key, and the card refused to use it this way", alg.name()),
+                    Some(format!("`subsim key info {}` tells the slot's key", slot.to_string().to_lowercase())),
+                ),
+                None => empty_slot_answered(slot, Holds::Key, sw),
+            }
+        }
         (Op::Sign(slot), Sw::SECURITY_STATUS_NOT_SATISFIED) => {
             let when = match slot.pin_policy() {
                 PinPolicy::Always => "before every signature with",
@@ -117,15 +128,12 @@ pub fn explain(s: &mut Session, e: Error, op: Op) -> Failure {
         },
         (Op::Binding, sw) if sw.retries().is_some() => {
             let n = sw.retries().unwrap_or(0);
-            refused(format!("wrong binding value: {n} tries left"), None)
+            refused(format!("wrong binding value: {}", tries_words(n)), None)
         }
         (Op::Binding, Sw::AUTH_METHOD_BLOCKED) => {
             refused("the device binding is blocked".into(), Some("`subsim terminate` wipes the card".into()))
         }
-        (Op::Attest(slot), Sw::REFERENCE_NOT_FOUND) => refused(
-            format!("slot {slot} holds no key to attest"),
-            Some(format!("generate one first: `subsim key generate {}`", slot.to_string().to_lowercase())),
-        ),
+        (Op::Attest(slot), Sw::REFERENCE_NOT_FOUND) => empty_slot_answered(slot, Holds::Key, sw),
         (Op::Attest(slot), Sw::INCORRECT_DATA) => {
             refused(format!("the key in slot {slot} was imported: the card attests only keys generated on it"), None)
         }

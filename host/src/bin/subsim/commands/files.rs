@@ -61,6 +61,14 @@ pub fn deliver(
         }
         return Ok(Out { text: String::new(), json: j, bytes: None });
     }
+    // Bytes on a terminal garble it and help nobody: a file, or a pipe.
+    if !text && !s.opts.json && std::io::stdout().is_terminal() {
+        return Err(Failure::Usage(
+            "the result is binary and stdout is a terminal: write it with --out FILE, pipe it (`| xxd`), or choose \
+             a text form (PEM, --output base64 or hex)"
+                .into(),
+        ));
+    }
     j[field] = if text {
         String::from_utf8_lossy(&content).into_owned().into()
     } else {

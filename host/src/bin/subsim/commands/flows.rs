@@ -11,6 +11,13 @@ use subsim_verifier::{check_signed, Refusal, Role, RsaPadding, Server, SessionId
 pub(super) fn login(s: &mut Session, p: &PinArgs, f: &FlowArgs, trust: &TrustArgs) -> Result<Out, Failure> {
     let certificate = slot_certificate(s, Slot::Authentication)?;
     let (subject, _, key) = describe_cert(&certificate)?;
+    // A certificate left from an earlier key fails every login: said before the PIN is asked.
+    if metadata_public_key(s, Slot::Authentication)?.is_some_and(|k| k != key) {
+        return Err(Failure::Usage(format!(
+            "slot 9A's certificate ({subject}) holds another key than the slot's (a key generated since?): \
+             import a certificate for the current key (`subsim csr 9a`, then `subsim cert import 9a FILE`)"
+        )));
+    }
     let trust = verifier(trust)?;
     prepare_signature(s, Slot::Authentication, p, f)?;
     let Some(trust) = trust else {

@@ -5,53 +5,71 @@ use super::yubico::{self, key_algorithm};
 use super::*;
 
 /// Generates on the card, showing that we wait (the card works in silence
-/// for seconds) and giving up at the timeout (exit 3; the card may finish anyway).
+/// for seconds) and giving up at the timeout (exit 3; the card may finish
+/// anyway). The watcher wakes the moment the card answers: no floor on a
+/// fast card's time.
 fn generate(s: &mut Session, slot: Slot, alg: KeyAlgorithm, timeout: u64) -> Result<PublicKey, Failure> {
     let started = Instant::now();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     let show = !s.opts.quiet && !s.opts.json && std::io::stderr().is_terminal();
     let json = s.opts.json;
     let limit = Duration::from_secs(timeout);
-    let watcher = {
-        let done = std::sync::Arc::clone(&done);
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                if started.elapsed() > limit {
-                    let f = Failure::Timeout(format!(
-                        "key generation did not finish within {} s; the card may still be working: check with `subsim info`",
-                        limit.as_secs()
-                    ));
-                    let r = f.report();
-                    if json {
-                        session::stdout(format!("{}\n", r.json()).as_bytes());
-                    }
-                    eprintln!("\nsubsim: {}", r.message);
-                    std::process::exit(r.code.into());
+    let watcher = std::thread::spawn(move || {
+        use std::sync::mpsc::RecvTimeoutError;
+        loop {
+            match finished.recv_timeout(Duration::from_millis(100)) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => break,
+            }
+            if started.elapsed() > limit {
+                let f = Failure::Timeout(format!(
+                    "key generation did not finish within {} s; the card may still be working: check with `subsim info`",
+                    limit.as_secs()
+                ));
+                let r = f.report();
+                if json {
+                    session::stdout(format!("{}\n", r.json()).as_bytes());
                 }
-                if show {
-                    eprint!("\rgenerating on the card... {:>3} s", started.elapsed().as_secs());
-                }
-                std::thread::sleep(Duration::from_millis(100));
+                eprintln!("\nsubsim: {}", r.message);
+                std::process::exit(r.code.into());
             }
             if show {
-                eprint!("\r\x1b[K");
+                eprint!("\rgenerating on the card... {:>3} s", started.elapsed().as_secs());
             }
-        })
-    };
+        }
+        if show {
+            eprint!("\r\x1b[K");
+        }
+    });
     let result = s.card().map(|c| c.generate_key(slot, alg));
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = done.send(());
     let _ = watcher.join();
     let key = PublicKey::from_card(&result?.map_err(|e| explain(s, e, Op::NeedsMgm))?)?;
     s.generated.insert(slot, key.clone());
     Ok(key)
 }
 
+/// A new key over a slot that holds a certificate leaves that certificate
+/// naming the old key: said at once, and `info` and `login` say so too.
+fn warn_stale_certificate(s: &mut Session, slot: Slot, before: Option<Vec<u8>>) {
+    let Some(der) = before else { return };
+    let subject = describe_cert(&der).map(|(subject, _, _)| subject).unwrap_or_else(|_| "?".into());
+    s.say(&format!(
+        "warning: slot {slot}'s certificate ({subject}) holds the old key, not this new one: logins and checks with it \
+         fail until a certificate for the new key is imported (`subsim cert delete {}` removes it)",
+        slot.to_string().to_lowercase()
+    ));
+}
+
 pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
     match k {
         KeyCmd::Generate { slot, algorithm, timeout, format, out: to, mgm } => {
             authenticate(s, mgm)?;
+            let before =
+                if *slot == Slot::Attestation { None } else { s.card()?.read_certificate(*slot).ok().flatten() };
             let started = Instant::now();
             let key = generate(s, *slot, key_algorithm(*algorithm), *timeout)?;
+            warn_stale_certificate(s, *slot, before);
             let pem = key.encode(Format::Pem)?;
             let j = json!({
                 "slot": names::slot(*slot),
@@ -69,12 +87,15 @@ pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
         }
         KeyCmd::Info { slot } => yubico::key_info(s, *slot),
         KeyCmd::Attest { slot, chain, format, out: to } => yubico::key_attest(s, *slot, *chain, *format, to.as_deref()),
-        KeyCmd::Import { slot, file, mgm } => yubico::key_import(s, *slot, file, mgm),
+        KeyCmd::Import { slot, file, mgm, key_file } => yubico::key_import(s, *slot, file, mgm, key_file),
         KeyCmd::Public { slot, format, out: to } => {
             let Some((key, source)) = known_public_key(s, *slot)? else {
+                if said_empty(s, *slot)? {
+                    return Err(empty_slot(*slot, Holds::Key));
+                }
                 return Err(Failure::Usage(format!(
-                    "the card does not tell slot {slot}'s public key: no certificate in the slot{}; keep the public key `subsim key generate` printed",
-                    if s.profile()?.metadata { "" } else { " and no GET METADATA" }
+                    "the card does not tell slot {slot}'s public key (no certificate in the slot, and no GET METADATA): \
+                     use the public key file `subsim key generate` wrote"
                 )));
             };
             let pem = key.encode(Format::Pem)?;
@@ -144,6 +165,7 @@ pub(super) fn csr(
     to: Option<&Path>,
     pin: &PinArgs,
 ) -> Result<Out, Failure> {
+    x509::name(subject).map_err(Failure::Usage)?; // before the card is asked for a PIN or a signature
     let public = slot_public_key(s, slot, pubkey)?;
     prepare_signature(s, slot, pin, &FlowArgs::default())?;
     let der = card_x509(s, slot, &public, subject, None)?;
@@ -200,6 +222,7 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
             )
         }
         CertCmd::Selfsign { slot, subject, pubkey, days, pin, mgm } => {
+            x509::name(subject).map_err(Failure::Usage)?; // before the card is asked for a PIN or a signature
             let public = slot_public_key(s, *slot, pubkey.as_deref())?;
             prepare_signature(s, *slot, pin, &FlowArgs::default())?;
             let der = card_x509(s, *slot, &public, subject, Some(*days))?;
@@ -215,6 +238,7 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
                 json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }
+        CertCmd::Delete { slot, confirm, mgm } => super::objects::cert_delete(s, *slot, *confirm, mgm),
         CertCmd::Export { slot, format, der, out: to } => {
             let cert = slot_certificate(s, *slot)?;
             let format = if *der { Format::Der } else { *format };

@@ -22,9 +22,12 @@ mod credentials;
 mod explain;
 mod files;
 mod flows;
+pub mod keyfile;
 mod keys;
+pub mod objects;
 mod output;
 mod pin;
+mod protected;
 mod pubkey;
 mod slots;
 mod yubico;
@@ -57,8 +60,8 @@ use zeroize::Zeroizing;
 use crate::secret::{self, Source};
 use crate::session::{self, Session};
 use crate::{
-    BindCmd, CertCmd, Cmd, Encoding, FlowArgs, Format, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs, PinCmd,
-    Policy, TxCmd,
+    BindCmd, CertCmd, Cmd, Confirm, Encoding, FlowArgs, Format, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs,
+    PinCmd, Policy, TxCmd,
 };
 use subsim_host::x509;
 
@@ -121,8 +124,9 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Ca(c) => ca::run(c, s.opts.wait),
         Cmd::Tx(t) => flows::tx(s, t),
         Cmd::Bind(b) => card::bind(s, b),
-        Cmd::Terminate { yes, mgm } => card::terminate(s, *yes, mgm),
-        Cmd::Reset { yes } => yubico::reset(s, *yes),
+        Cmd::Terminate { confirm, mgm } => card::terminate(s, *confirm, mgm),
+        Cmd::Reset { confirm } => yubico::reset(s, *confirm),
+        Cmd::Object(o) => objects::run(s, o),
         Cmd::Apdu { apdus, allow_sw } => card::apdu(s, apdus, allow_sw),
         Cmd::Csr { slot, subject, pubkey, out, pin } => {
             keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), pin)

@@ -28,14 +28,14 @@ fn puk_warning(s: &Session, puk: &[u8]) {
 
 pub(super) fn pin(s: &mut Session, p: &PinCmd) -> Result<Out, Failure> {
     match p {
-        PinCmd::Retries { pin_tries, puk_tries, pin, mgm } => {
-            super::yubico::pin_retries(s, *pin_tries, *puk_tries, pin, mgm)
+        PinCmd::Retries { pin_tries, puk_tries, confirm, pin, mgm } => {
+            super::yubico::pin_retries(s, *pin_tries, *puk_tries, pin, mgm, *confirm)
         }
         PinCmd::Verify { status: true, .. } => {
             let (text, json) = match s.card()?.pin_state()? {
                 PinState::Verified => ("PIN verified".to_string(), json!({ "verified": true, "blocked": false })),
                 PinState::NotVerified { tries_left } => (
-                    format!("PIN not verified, {tries_left} tries left"),
+                    format!("PIN not verified, {}", tries_words(tries_left)),
                     json!({ "verified": false, "blocked": false, "tries_left": tries_left }),
                 ),
                 PinState::Blocked => {
@@ -101,9 +101,23 @@ pub(super) fn mgm(s: &mut Session, m: &MgmCmd) -> Result<Out, Failure> {
                 json!({ "authenticated": true, "mgm_algorithm": names::mgm_algorithm(alg) }),
             )
         }
-        MgmCmd::Set { algorithm, new_key, mgm } => {
+        MgmCmd::Set { algorithm, new_key, new_mgm_key_file, generate, protect, pin, mgm } => {
             let alg = mgm_alg(*algorithm);
-            let key = Zeroizing::new(secret::hex_decode(new_key).ok_or("the new key must be hex".to_string())?);
+            // The new key is known (and its length checked) before the card is touched.
+            let made = *generate || (*protect && new_key.is_none() && new_mgm_key_file.is_none());
+            let key = if made {
+                let mut k = Zeroizing::new(vec![0u8; alg.key_len()]);
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+                k
+            } else {
+                let source = Source {
+                    plain: new_key.clone(),
+                    file: new_mgm_key_file.clone(),
+                    file_option: "--new-mgm-key-file",
+                };
+                let text = source.get_new("new management key (hex)", "SUBSIM_NEW_MGM_KEY")?;
+                Zeroizing::new(secret::hex_decode(&text).ok_or("the new management key must be hex".to_string())?)
+            };
             if key.len() != alg.key_len() {
                 return Err(Failure::Usage(format!(
                     "a new {} key is {} bytes ({} hex digits); this one is {} bytes",
@@ -114,12 +128,24 @@ pub(super) fn mgm(s: &mut Session, m: &MgmCmd) -> Result<Out, Failure> {
                 )));
             }
             authenticate(s, mgm)?;
+            // Storing (or removing) a PIN-protected key reads the printed information: the PIN first.
+            if (*protect || super::protected::is_protected(s)?) && s.card()?.pin_state()? != PinState::Verified {
+                verify_pin(s, pin)?;
+            }
             let r = s.card()?.set_management_key(alg, &key);
             r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
-            out(
-                format!("management key set ({})", names::mgm_label(alg)),
-                json!({ "mgm_algorithm": names::mgm_algorithm(alg) }),
-            )
+            super::protected::record(s, protect.then_some(key.as_slice()))?;
+            let mut j = json!({ "mgm_algorithm": names::mgm_algorithm(alg), "protected": *protect });
+            let mut text = format!("management key set ({})", names::mgm_label(alg));
+            if *protect {
+                text.push_str(": stored on the card, PIN-protected (ykman's layout); commands ask for the PIN instead");
+            } else if made {
+                // Made here and kept nowhere else: the one time it is shown.
+                let hex_key = hex::encode(key.as_slice());
+                text = format!("{text}; the new key (keep it, it is shown only now):\n{hex_key}");
+                j["new_key_hex"] = hex_key.into();
+            }
+            out(text, j)
         }
     }
 }

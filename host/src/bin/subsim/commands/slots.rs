@@ -44,26 +44,92 @@ pub fn known_public_key(s: &mut Session, slot: Slot) -> Result<Option<(PublicKey
     }
 }
 
-/// The slot's public key: the file given, else what the card tells.
+/// Whether the card says the slot is empty: GET METADATA answered 6A88.
+/// Any other answer (or no GET METADATA) tells nothing.
+pub fn said_empty(s: &mut Session, slot: Slot) -> Result<bool, Failure> {
+    if !s.profile()?.metadata {
+        return Ok(false);
+    }
+    Ok(matches!(s.card()?.slot_metadata(slot), Ok(None)))
+}
+
+/// The slot's public key: the file given, else what the card tells. A
+/// file whose key is not the one the card's metadata tells is refused
+/// before the card is asked for a PIN or a signature.
 pub fn slot_public_key(s: &mut Session, slot: Slot, file: Option<&Path>) -> Result<PublicKey, Failure> {
     if let Some(p) = file {
-        return read_public_key(p);
+        let given = read_public_key(p)?;
+        if said_empty(s, slot)? {
+            return Err(empty_slot(slot, Holds::Key));
+        }
+        match metadata(s, slot.key_ref())? {
+            Some(m) => match metadata_key(&m) {
+                Some(k) if k.algorithm() != given.algorithm() => return Err(Failure::Usage(format!(
+                    "{} holds an {} key; slot {slot} holds a {} key: give that slot's public key (nothing was signed)",
+                    p.display(),
+                    given.algorithm().name(),
+                    k.algorithm().name()
+                ))),
+                Some(k) if k != given => {
+                    return Err(Failure::Usage(format!(
+                        "{} is not slot {slot}'s public key (the card's metadata tells another {} key; a key generated \
+                         since?): nothing was signed. Leave --pubkey out to use the card's",
+                        p.display(),
+                        k.algorithm().name()
+                    )))
+                }
+                _ => {}
+            },
+            None => {}
+        }
+        return Ok(given);
     }
     match known_public_key(s, slot)? {
         Some((k, _)) => Ok(k),
+        None if said_empty(s, slot)? => Err(empty_slot(slot, Holds::Key)),
         None => Err(Failure::Usage(format!(
-            "the card does not tell slot {slot}'s public key (no certificate, no GET METADATA): give it with --pubkey FILE, as `subsim key generate` wrote it"
+            "the card does not tell slot {slot}'s public key (no certificate in the slot, and no GET METADATA): \
+             give it with --pubkey FILE, as `subsim key generate` wrote it"
         ))),
     }
 }
 
+/// What an empty slot lacks.
+#[derive(Clone, Copy)]
+pub enum Holds {
+    Key,
+    Certificate,
+}
+
+/// A slot the card says is empty: one outcome wherever it is met (`cert
+/// export`, `key public`, `key attest`, `csr`, `login`): the card's answer,
+/// exit 1 (`card_refused`) with its status word, 6A88 for a key and 6A82 for
+/// a certificate, and what to do.
+pub fn empty_slot(slot: Slot, holds: Holds) -> Failure {
+    let sw = match holds {
+        Holds::Key => Sw::REFERENCE_NOT_FOUND,
+        Holds::Certificate => Sw::FILE_NOT_FOUND,
+    };
+    empty_slot_answered(slot, holds, sw)
+}
+
+/// As [`empty_slot`], with the status word the card answered.
+pub fn empty_slot_answered(slot: Slot, holds: Holds, sw: Sw) -> Failure {
+    let lower = slot.to_string().to_lowercase();
+    let (message, hint) = match holds {
+        Holds::Key => (
+            format!("slot {slot} holds no key"),
+            format!("generate one: `subsim key generate {lower}` (or import one: `subsim key import {lower} FILE`)"),
+        ),
+        Holds::Certificate => {
+            (format!("slot {slot} holds no certificate"), format!("import one: `subsim cert import {lower} FILE`"))
+        }
+    };
+    Failure::Refused(Refusal { message: format!("{message} (card answered {:04X})", sw.0), hint: Some(hint), sw })
+}
+
 pub fn slot_certificate(s: &mut Session, slot: Slot) -> Result<Vec<u8>, Failure> {
-    s.card()?.read_certificate(slot)?.ok_or_else(|| {
-        Failure::Usage(format!(
-            "slot {slot} holds no certificate: import one with `subsim cert import {}` FILE",
-            slot.to_string().to_lowercase()
-        ))
-    })
+    s.card()?.read_certificate(slot)?.ok_or_else(|| empty_slot(slot, Holds::Certificate))
 }
 
 #[cfg(test)]

@@ -105,7 +105,16 @@ pub(super) fn key_info(s: &mut Session, slot: Option<Slot>) -> Result<Out, Failu
         let default = m.is_default == Some(true);
         let tries = m.retries.map(|(total, left)| format!(", {left} of {total} tries left")).unwrap_or_default();
         let alg = MgmAlgorithm::from_id(m.algorithm).map(names::mgm_algorithm);
-        lines.push(format!("{name}: {}{}{tries}", alg.unwrap_or(name), if default { ", FACTORY VALUE" } else { "" }));
+        let label = match name {
+            "pin" => "PIN".to_string(),
+            "puk" => "PUK".to_string(),
+            _ => format!(
+                "management key: {}",
+                MgmAlgorithm::from_id(m.algorithm).map_or("algorithm not told", names::mgm_label)
+            ),
+        };
+        let factory = if default { "factory value" } else { "changed from the factory value" };
+        lines.push(format!("{label}{}{factory}{tries}", if name == "management_key" { ", " } else { ": " }));
         j[name] = json!({ "default": default, "tries_total": m.retries.map(|r| r.0),
                           "tries_left": m.retries.map(|r| r.1) });
         if let Some(a) = alg {
@@ -156,32 +165,39 @@ pub(super) fn key_attest(
     }
 }
 
-/// A private key from PEM: PKCS#8 (RSA, P-256, P-384), PKCS#1 RSA or SEC1 EC.
+/// A private key the card can hold: RSA, P-256 or P-384.
 enum PrivateKey {
     Rsa(Box<rsa::RsaPrivateKey>),
     Ec(KeyAlgorithm, ImportedKey),
 }
 
-fn read_private_key(text: &str) -> Result<PrivateKey, Failure> {
-    use rsa::pkcs1::DecodeRsaPrivateKey;
-    if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(text).or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(text)) {
+/// The key in unencrypted PKCS#8 DER (as `keyfile` gives every format).
+fn read_private_key(der: &[u8]) -> Result<PrivateKey, Failure> {
+    if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_der(der) {
         return Ok(PrivateKey::Rsa(Box::new(k)));
     }
-    if let Ok(k) = p256::SecretKey::from_pkcs8_pem(text).or_else(|_| p256::SecretKey::from_sec1_pem(text)) {
+    if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
         return Ok(PrivateKey::Ec(KeyAlgorithm::EccP256, ImportedKey::Ec { scalar: k.to_bytes().to_vec() }));
     }
-    if let Ok(k) = p384::SecretKey::from_pkcs8_pem(text).or_else(|_| p384::SecretKey::from_sec1_pem(text)) {
+    if let Ok(k) = p384::SecretKey::from_pkcs8_der(der) {
         return Ok(PrivateKey::Ec(KeyAlgorithm::EccP384, ImportedKey::Ec { scalar: k.to_bytes().to_vec() }));
     }
-    Err(Failure::Usage("not an unencrypted RSA, P-256 or P-384 private key in PEM (PKCS#8, PKCS#1 or SEC1)".into()))
+    Err(Failure::Usage("the key is not RSA, P-256 or P-384: the card holds no other kind".into()))
 }
 
 /// `key import SLOT FILE`: a private key made elsewhere into the slot
-/// (recorded as imported: it gets no attestation).
-pub(super) fn key_import(s: &mut Session, slot: Slot, file: &Path, m: &MgmArgs) -> Result<Out, Failure> {
+/// (recorded as imported: it gets no attestation); a PKCS#12 file's
+/// certificate is stored in the slot too.
+pub(super) fn key_import(
+    s: &mut Session,
+    slot: Slot,
+    file: &Path,
+    m: &MgmArgs,
+    kf: &super::keyfile::KeyFileArgs,
+) -> Result<Out, Failure> {
     s.require(Profile::Yubico, "key import")?;
-    let text = secret::read_private_key(file).map_err(Failure::Usage)?;
-    let key = read_private_key(&text)?;
+    let loaded = super::keyfile::load(file, kf)?;
+    let key = read_private_key(&loaded.pkcs8_der)?;
     if let PrivateKey::Rsa(k) = &key {
         usable_rsa(&k.to_public_key()).map_err(Failure::Usage)?;
     }
@@ -195,10 +211,16 @@ pub(super) fn key_import(s: &mut Session, slot: Slot, file: &Path, m: &MgmArgs) 
     };
     r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
     s.generated.remove(&slot);
-    out(
-        format!("{} key imported into {slot} (recorded as imported: it gets no attestation)", alg.name()),
-        json!({ "slot": names::slot(slot), "algorithm": alg.name(), "origin": "imported" }),
-    )
+    let mut text = format!("{} key imported into {slot} (recorded as imported: it gets no attestation)", alg.name());
+    let mut j = json!({ "slot": names::slot(slot), "algorithm": alg.name(), "origin": "imported" });
+    if let Some(cert) = &loaded.certificate {
+        let r = s.card()?.write_certificate(slot, cert);
+        r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+        let subject = describe_cert(cert).map(|(subject, _, _)| subject).unwrap_or_else(|_| "?".into());
+        text.push_str(&format!("; its certificate for {subject} stored in {slot}"));
+        j["certificate_subject"] = subject.into();
+    }
+    out(text, j)
 }
 
 /// `pin retries PIN_TRIES PUK_TRIES`: with the management key and the PIN;
@@ -209,8 +231,11 @@ pub(super) fn pin_retries(
     puk_tries: u8,
     p: &PinArgs,
     m: &MgmArgs,
+    c: crate::Confirm,
 ) -> Result<Out, Failure> {
     s.require(Profile::Yubico, "pin retries")?;
+    let question = "Put the PIN and PUK back to their factory values (123456, 12345678) on";
+    super::card::confirm(s, c, question, "pin retries", "puts the PIN and PUK back to their factory values")?;
     authenticate(s, m)?;
     verify_pin(s, p)?;
     let r = s.card()?.set_pin_retries(pin_tries, puk_tries);
@@ -225,11 +250,10 @@ pub(super) fn pin_retries(
 
 /// `reset`: Yubico's PIV reset. As ykman does, it first blocks the PIN
 /// and the PUK with wrong values (RESET needs both blocked), then resets.
-pub(super) fn reset(s: &mut Session, yes: bool) -> Result<Out, Failure> {
+pub(super) fn reset(s: &mut Session, c: crate::Confirm) -> Result<Out, Failure> {
     s.require(Profile::Yubico, "reset")?;
-    if !yes {
-        super::card::confirm(s, "Block the PIN and PUK, then wipe every key and certificate on", "reset")?;
-    }
+    let question = "Block the PIN and PUK, then wipe every key and certificate on";
+    super::card::confirm(s, c, question, "reset", "wipes the card")?;
     let c = s.card()?;
     // Wrong values count down (at most 15 tries each, the card's limit);
     // the PIN is blocked when its counter is.
