@@ -330,6 +330,14 @@ impl MgmAlgorithm {
     }
 }
 
+/// Every algorithm the card offers, as SELECT lists them (one `AC` template
+/// each): the key algorithms it generates ([`KeyAlgorithm::ALL`]), then the
+/// management key's ([`MgmAlgorithm::ALL`]). Both lists are the only source:
+/// an algorithm added there is announced here.
+pub fn supported_algorithms() -> impl Iterator<Item = u8> {
+    KeyAlgorithm::ALL.into_iter().map(KeyAlgorithm::id).chain(MgmAlgorithm::ALL.into_iter().map(MgmAlgorithm::id))
+}
+
 /// The factory management key: 3DES, 0102030405060708 three times.
 pub const DEFAULT_MGM_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
 /// The factory PIN.
@@ -383,6 +391,9 @@ impl ObjectTag {
     pub const BIT_GROUP: ObjectTag = ObjectTag(0x7F61);
     /// Yubico's attestation certificate object: the F9 key's certificate.
     pub const ATTESTATION_CERT: ObjectTag = ObjectTag(0x5FFF01);
+    /// The sub-SIM's card state (serial and change counter), always
+    /// readable, written only by the card (`messages::SelectedCard`).
+    pub const CARD_STATE: ObjectTag = ObjectTag(0x5FFF20);
 
     /// Objects SP 800-73-4 part 1 (table 3, "access rule for read") lets
     /// be read only after the PIN: fingerprints, facial image and iris
