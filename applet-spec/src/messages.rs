@@ -72,14 +72,14 @@ pub const ALGORITHM_OID_NONE: u8 = 0x00;
 /// The application property template SELECT answers (SP 800-73-4 part 2,
 /// 3.1.1, tables 3 and 5): `61 { 4F <PIX>, 79 { 4F <RID> }, 50 <label>,
 /// AC { 80 <alg> 06 00 } for each algorithm }`, one `AC` template per
-/// algorithm, every one [`crate::piv::supported_algorithms`] lists.
+/// algorithm, every one [`crate::piv::card_algorithms`] lists.
 pub fn select_response() -> Vec<u8> {
     let mut items = vec![
         prim(TAG_AID, PIV_PIX),
         cons(TAG_COEXISTENT, vec![prim(TAG_AID, PIV_RID)]),
         prim(TAG_LABEL, APP_LABEL.as_bytes()),
     ];
-    items.extend(supported_algorithms().map(|id| {
+    items.extend(card_algorithms().map(|id| {
         cons(TAG_ALGORITHMS, vec![prim(TAG_ALGORITHM, [id]), prim(TAG_OID, [ALGORITHM_OID_NONE])])
     }));
     cons(TAG_APT, items).to_vec()
@@ -948,7 +948,7 @@ mod tests {
         assert_eq!(r[0], 0x61);
         let a = parse_select_response(&r).unwrap();
         assert_eq!((a.aid.as_slice(), a.label.as_str()), (&PIV_PIX[..], APP_LABEL));
-        assert_eq!(a.algorithms, supported_algorithms().collect::<Vec<_>>());
+        assert_eq!(a.algorithms, card_algorithms().collect::<Vec<_>>());
         assert!(a.unknown.is_empty(), "only table 3's tags: {:02X?}", a.unknown);
         // Table 5: each AC holds one 80 and one 06.
         let t = tlv::parse_one(&r).unwrap();

@@ -274,6 +274,13 @@ impl KeyAlgorithm {
     }
 }
 
+/// Every algorithm the card has, as SELECT's algorithm list (`AC`) names
+/// them: each asymmetric key algorithm it generates, then each management
+/// key algorithm. The one list: SELECT reads it, nothing types it again.
+pub fn card_algorithms() -> impl Iterator<Item = u8> {
+    KeyAlgorithm::ALL.into_iter().map(KeyAlgorithm::id).chain(MgmAlgorithm::ALL.into_iter().map(MgmAlgorithm::id))
+}
+
 /// A symmetric algorithm the management key 9B can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MgmAlgorithm {
@@ -328,14 +335,6 @@ impl MgmAlgorithm {
             _ => 16,
         }
     }
-}
-
-/// Every algorithm the card offers, as SELECT lists them (one `AC` template
-/// each): the key algorithms it generates ([`KeyAlgorithm::ALL`]), then the
-/// management key's ([`MgmAlgorithm::ALL`]). Both lists are the only source:
-/// an algorithm added there is announced here.
-pub fn supported_algorithms() -> impl Iterator<Item = u8> {
-    KeyAlgorithm::ALL.into_iter().map(KeyAlgorithm::id).chain(MgmAlgorithm::ALL.into_iter().map(MgmAlgorithm::id))
 }
 
 /// The factory management key: 3DES, 0102030405060708 three times.
