@@ -1372,3 +1372,38 @@ fn empty_or_relative_home_variables_are_ignored_as_unset() {
         assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "nothing made in the working folder");
     }
 }
+
+/// A card that drops the keys' PIN state on every SELECT while VERIFY's
+/// status still says verified (PivApplet; YubiKey 4, OpenSC issue 624; the
+/// embedded card's lab mode): every private-key operation must come right
+/// after its VERIFY, and a 6982 after one gets one more VERIFY and one retry.
+#[test]
+fn a_card_that_drops_the_pin_state_on_reselect() {
+    let sim = Sim::new("drop-pin");
+    let drop = ("SUBSIM_SIM_DROP_PIN_ON_RESELECT", "1");
+    let pin = ("SUBSIM_PIN", "123456");
+    std::fs::write(sim.file("data.txt"), b"pay 1 EUR").unwrap();
+    // One command per process: each detects the card's profile (a SELECT) before its VERIFY.
+    sim.ok(&["key", "generate", "9a", "--out", "9a.pub"], &[drop]);
+    sim.ok(&["cert", "selfsign", "9a", "--subject", "CN=drop", "--pubkey", "9a.pub"], &[drop, pin]);
+    sim.ok(&["sign", "9a", "data.txt", "--out", "9a.sig"], &[drop, pin]);
+    sim.ok(&["csr", "9a", "--subject", "CN=drop", "--out", "9a.csr"], &[drop, pin]);
+    sim.ok(&["login"], &[drop, pin]);
+    sim.ok(&["cert", "export", "9a", "--out", "9a.crt"], &[drop]);
+    // One session: `info` SELECTs after the login's VERIFY, so the card has
+    // dropped the state while its status says verified; the certificate's
+    // test signature (the piv profile reads no metadata) then meets 6982.
+    let session = "login\ninfo\ncert import 9a 9a.crt\nkey generate 9c --out 9c.pub\n\
+                   cert selfsign 9c --subject CN=drop-tx --pubkey 9c.pub\ninfo\ntx sign data.txt --out tx.sig\n\
+                   tx verify data.txt --signature-file tx.sig\nlogin\n";
+    let o = sim.run(&["-v", "--profile", "piv", "run", "-"], &[drop, pin], session.as_bytes());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("answered 6982 after the PIN was verified") && err.contains("retrying once"), "{err}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("transaction signature valid") && text.matches("login OK").count() == 2, "{text}");
+    // The same session on the card as it is: no retry needed, none made.
+    let o = sim.run(&["-v", "--profile", "piv", "run", "-"], &[pin], session.as_bytes());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("retrying once"), "{err}");
+}

@@ -28,6 +28,10 @@ impl SubSim {
         // Re-selecting is deselect + select: the keypad layout and a half-done
         // management key authentication go; PIN and keys' security state stay.
         self.t.selected = true;
+        if self.drop_pin_on_reselect {
+            self.t.keys_pin_dropped = true;
+            self.t.pin_always = false;
+        }
         self.t.keypad = None;
         self.t.mgm_pending = None;
         Ok(answer)
@@ -41,7 +45,9 @@ impl SubSim {
         }
         if tag == ObjectTag::CARD_STATE {
             let p = self.store.get();
-            return Ok(messages::data_object(&messages::SelectedCard { serial: p.serial, changes: p.changes }.encode()));
+            return Ok(messages::data_object(
+                &messages::SelectedCard { serial: p.serial, changes: p.changes }.encode(),
+            ));
         }
         // SP 800-73-4 part 1, table 3: these need the PIN (or OCC) to be
         // read. Checked before existence, so a refusal tells nothing.

@@ -76,13 +76,13 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Key(k) => keys::key(s, k),
         Cmd::Sign { slot, file, hash, pss, output, out, pin, flow } => {
             let msg = read_input(file, "the data to sign")?;
-            prepare_signature(s, *slot, pin, flow)?;
             let hash = match hash {
                 HashArg::Sha256 => Hash::Sha256,
                 HashArg::Sha384 => Hash::Sha384,
                 HashArg::Sha512 => Hash::Sha512,
             };
-            // RSA of any size or ECDSA, as the slot's key is.
+            // RSA of any size or ECDSA, as the slot's key is: asked before
+            // the VERIFY, so the signature comes right after it.
             let alg = slot_algorithm(s, *slot)?;
             if *pss && alg.rsa_bytes().is_none() {
                 return Err(Failure::Usage(format!(
@@ -90,6 +90,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
                     alg.name()
                 )));
             }
+            prepare_signature(s, *slot, pin, flow)?;
             let sig = sign(s, *slot, alg, &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
             let j = json!({ "slot": names::slot(*slot), "signature_base64": b64 });

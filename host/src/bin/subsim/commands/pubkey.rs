@@ -120,7 +120,8 @@ pub fn sign(
     hash: Hash,
     padding: Padding,
 ) -> Result<Vec<u8>, Failure> {
-    let r = s.card()?.sign_with(slot, alg, msg, hash, padding);
+    let is_6982 = |e: &subsim_host::Error| e.sw() == Some(Sw::SECURITY_STATUS_NOT_SATISFIED);
+    let r = with_pin_retry(s, slot, is_6982, |s| Ok(s.card()?.sign_with(slot, alg, msg, hash, padding)))?;
     s.pin_fresh = false;
     r.map_err(|e| explain(s, e, Op::Sign(slot)))
 }
