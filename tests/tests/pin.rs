@@ -176,8 +176,17 @@ fn change_pin_with_wrong_old_pin_counts() {
 fn change_pin_refuses_a_malformed_new_pin_without_counting() {
     let mut card = fresh_card!(Profile::Piv);
     // New PIN "12345a": PIN characters are digits (SP 800-73-4 Part 2,
-    // 2.4.3). Sent raw, as the client refuses to build it.
-    card.expect("00 24 00 80 10 31 32 33 34 35 36 FF FF 31 32 33 34 35 61 FF FF", CHANGE, &[Sw::INCORRECT_DATA], &[]);
+    // 2.4.3). Sent raw, as the client refuses to build it. YubiKeys (and
+    // cards in their mode) take any 6-8 bytes: a finding, and the PIN is put back.
+    let r = raw(&mut card, "00 24 00 80 10 31 32 33 34 35 36 FF FF 31 32 33 34 35 61 FF FF");
+    if r.sw == Sw::OK && !card.has(Profile::Subsim) {
+        finding("00 24 00 80 (new PIN 12345a)", r.sw, "SP 800-73-4 Part 2, 2.4.3", "a non-numeric PIN accepted, as YubiKeys do");
+        let back = raw(&mut card, "00 24 00 80 10 31 32 33 34 35 61 FF FF 31 32 33 34 35 36 FF FF").sw;
+        assert_eq!(back, Sw::OK, "the PIN put back to 123456");
+        raw(&mut card, "00 20 FF 80");
+    } else {
+        card.judge("00 24 00 80 (new PIN 12345a)", r.sw, CHANGE, &[Sw::INCORRECT_DATA], &[]);
+    }
     card.expect("00 24 00 80 08 31 32 33 34 35 36 FF FF", CHANGE, &[Sw::INCORRECT_DATA], &[Sw::WRONG_LENGTH]);
     card.expect(
         "00 24 00 82 10 31 32 33 34 35 36 FF FF 31 32 33 34 35 36 FF FF",
