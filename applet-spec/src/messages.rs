@@ -79,9 +79,10 @@ pub fn select_response() -> Vec<u8> {
         cons(TAG_COEXISTENT, vec![prim(TAG_AID, PIV_RID)]),
         prim(TAG_LABEL, APP_LABEL.as_bytes()),
     ];
-    items.extend(card_algorithms().map(|id| {
-        cons(TAG_ALGORITHMS, vec![prim(TAG_ALGORITHM, [id]), prim(TAG_OID, [ALGORITHM_OID_NONE])])
-    }));
+    items.extend(
+        card_algorithms()
+            .map(|id| cons(TAG_ALGORITHMS, vec![prim(TAG_ALGORITHM, [id]), prim(TAG_OID, [ALGORITHM_OID_NONE])])),
+    );
     cons(TAG_APT, items).to_vec()
 }
 
@@ -558,8 +559,12 @@ pub struct Metadata {
     pub algorithm: u8,
     /// PIN policy and touch policy codes.
     pub policy: Option<(u8, u8)>,
-    /// Where a slot's key came from (tag 03).
+    /// Where a slot's key came from (tag 03), when the card's code is Yubico's.
     pub origin: Option<KeyOrigin>,
+    /// Tag 03's byte as the card sent it, known or not (PivApplet says `00`
+    /// generated and `01` imported, where Yubico says `01` and `02`): a
+    /// code [`KeyOrigin::from_code`] does not know leaves `origin` `None`.
+    pub origin_code: Option<u8>,
     /// The public key's items (81/82 or 86), without 7F49.
     pub public_key: Option<PublicKeyData>,
     /// Whether the PIN, PUK or management key still has its factory value.
@@ -582,7 +587,7 @@ impl Metadata {
         if let Some(p) = &policy {
             items.push((TAG_MD_POLICY, p));
         }
-        let origin = self.origin.map(|o| [o.code()]);
+        let origin = self.origin.map(KeyOrigin::code).or(self.origin_code).map(|o| [o]);
         if let Some(o) = &origin {
             items.push((TAG_MD_ORIGIN, o));
         }
@@ -603,37 +608,33 @@ impl Metadata {
         flat::encode(&items)
     }
 
-    /// Decodes a GET METADATA answer; unknown private-class items are skipped.
+    /// Decodes a GET METADATA answer field by field: unknown items are
+    /// skipped, an item of an unexpected size or an unknown code is left
+    /// out (`None`) rather than failing the whole answer; only a missing
+    /// algorithm (tag 01, in every answer Yubico documents) or a broken TLV
+    /// sequence is an error (piv-authenticator answers 9000 with no data).
     pub fn decode(data: &[u8]) -> Result<Metadata, SpecError> {
         let items = flat::parse(data)?;
         let get = |t| flat::find(&items, t);
         let pair = |t| match get(t) {
-            Some([a, b]) => Ok(Some((*a, *b))),
-            None => Ok(None),
-            Some(_) => Err(SpecError::Malformed("metadata item of two bytes")),
+            Some([a, b]) => Some((*a, *b)),
+            _ => None,
         };
-        let flag = |t| match get(t) {
-            Some([b]) => Ok(Some(*b != 0)),
-            None => Ok(None),
-            Some(_) => Err(SpecError::Malformed("metadata flag of one byte")),
+        let byte = |t| match get(t) {
+            Some([b]) => Some(*b),
+            _ => None,
         };
-        let algorithm = match get(TAG_MD_ALGORITHM) {
-            Some([a]) => *a,
-            _ => return Err(SpecError::Malformed("metadata without its algorithm")),
-        };
-        let origin = match get(TAG_MD_ORIGIN) {
-            Some([o]) => Some(KeyOrigin::from_code(*o).ok_or(SpecError::Malformed("unknown key origin"))?),
-            None => None,
-            Some(_) => return Err(SpecError::Malformed("origin of one byte")),
-        };
+        let algorithm = byte(TAG_MD_ALGORITHM).ok_or(SpecError::Malformed("metadata without its algorithm"))?;
+        let origin_code = byte(TAG_MD_ORIGIN);
         Ok(Metadata {
             algorithm,
-            policy: pair(TAG_MD_POLICY)?,
-            origin,
-            public_key: get(TAG_MD_PUBLIC_KEY).map(PublicKeyData::decode_inner).transpose()?,
-            is_default: flag(TAG_MD_DEFAULT)?,
-            retries: pair(TAG_MD_RETRIES)?,
-            import_forbidden: flag(TAG_MD_IMPORT_FORBIDDEN)?,
+            policy: pair(TAG_MD_POLICY),
+            origin: origin_code.and_then(KeyOrigin::from_code),
+            origin_code,
+            public_key: get(TAG_MD_PUBLIC_KEY).and_then(|k| PublicKeyData::decode_inner(k).ok()),
+            is_default: byte(TAG_MD_DEFAULT).map(|b| b != 0),
+            retries: pair(TAG_MD_RETRIES),
+            import_forbidden: byte(TAG_MD_IMPORT_FORBIDDEN).map(|b| b != 0),
         })
     }
 }
@@ -968,8 +969,8 @@ mod tests {
     fn select_answers_of_other_cards_decode() {
         // Several 80s in one AC, a private tag and a URL: all read, none fatal.
         let old = [
-            0x61, 0x1E, 0x4F, 0x06, 0, 0, 0x10, 0, 1, 0, 0xAC, 0x08, 0x80, 1, 0x03, 0x80, 1, 0x07, 0x06, 0, 0xDF,
-            0x20, 0x01, 0x00, 0x5F, 0x50, 0x03, b'a', b'/', b'b', 0x50, 0x00,
+            0x61, 0x1E, 0x4F, 0x06, 0, 0, 0x10, 0, 1, 0, 0xAC, 0x08, 0x80, 1, 0x03, 0x80, 1, 0x07, 0x06, 0, 0xDF, 0x20,
+            0x01, 0x00, 0x5F, 0x50, 0x03, b'a', b'/', b'b', 0x50, 0x00,
         ];
         let a = parse_select_response(&old).unwrap();
         assert_eq!((a.algorithms.as_slice(), a.unknown.as_slice()), (&[0x03, 0x07][..], &[vec![0xDF, 0x20]][..]));
@@ -1055,6 +1056,7 @@ mod tests {
             algorithm: 0x07,
             policy: Some((2, 1)),
             origin: Some(KeyOrigin::Imported),
+            origin_code: Some(2),
             public_key: Some(PublicKeyData::Rsa { modulus: vec![0xC1; 256], exponent: vec![1, 0, 1] }),
             is_default: None,
             retries: None,
@@ -1065,6 +1067,24 @@ mod tests {
         let pin = Metadata::decode(&[0x01, 0x01, 0xFF, 0x05, 0x01, 0x01, 0x06, 0x02, 0x03, 0x03]).unwrap();
         assert_eq!((pin.algorithm, pin.is_default, pin.retries), (0xFF, Some(true), Some((3, 3))));
         assert!(Metadata::decode(&[0x02, 0x02, 1, 1]).is_err(), "no algorithm");
+        // piv-authenticator: 9000 with no data.
+        assert!(Metadata::decode(&[]).is_err());
+        // PivApplet: origin 00 (generated) / 01 (imported), its own codes.
+        let pa = Metadata::decode(&[0x01, 0x01, 0x11, 0x02, 0x02, 0x02, 0x01, 0x03, 0x01, 0x00]).unwrap();
+        assert_eq!((pa.algorithm, pa.origin, pa.origin_code, pa.policy), (0x11, None, Some(0), Some((2, 1))));
+        let pa = Metadata::decode(&[0x01, 0x01, 0x07, 0x03, 0x01, 0x01]).unwrap();
+        assert_eq!((pa.origin, pa.origin_code), (Some(KeyOrigin::Generated), Some(1)), "Yubico's reading of 01");
+        // A YubiKey 5's slot answer: algorithm, policy (once, never), origin generated, a P-256 key.
+        let mut yk = vec![0x01, 0x01, 0x11, 0x02, 0x02, 0x02, 0x01, 0x03, 0x01, 0x01, 0x04, 0x43, 0x86, 0x41, 0x04];
+        yk.extend([0x5A; 64]);
+        let yk = Metadata::decode(&yk).unwrap();
+        assert_eq!(
+            (yk.origin, yk.public_key.map(|k| matches!(k, PublicKeyData::Ec { .. }))),
+            (Some(KeyOrigin::Generated), Some(true))
+        );
+        // Items of an odd size, an unknown tag: left out, not fatal.
+        let odd = Metadata::decode(&[0x01, 0x01, 0xFF, 0x06, 0x01, 0x03, 0x05, 0x02, 0, 0, 0x7A, 0x01, 0x00]).unwrap();
+        assert_eq!((odd.retries, odd.is_default), (None, None));
         let ec = PublicKeyData::Ec { point: vec![4; 65] };
         assert_eq!(PublicKeyData::decode(&ec.encode()).unwrap(), ec);
         let rsa = PublicKeyData::Rsa { modulus: vec![0xC5; 256], exponent: vec![1, 0, 1] };

@@ -27,7 +27,12 @@ fn select_by_full_aid_and_by_prefix() {
             .map_or(0, |c| c.iter().filter(|i| applet_spec::tlv::is(i, messages::TAG_ALGORITHM)).count());
         if n != 1 {
             assert!(!card.has(Profile::Subsim), "a sub-SIM lists one algorithm per AC template, not {n}");
-            finding("SELECT", Sw::OK, "SP 800-73-4 Part 2, 3.1.1, Table 5", &format!("an AC template with {n} algorithms"));
+            finding(
+                "SELECT",
+                Sw::OK,
+                "SP 800-73-4 Part 2, 3.1.1, Table 5",
+                &format!("an AC template with {n} algorithms"),
+            );
         }
     }
     if card.has(Profile::Subsim) {

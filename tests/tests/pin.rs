@@ -180,7 +180,12 @@ fn change_pin_refuses_a_malformed_new_pin_without_counting() {
     // cards in their mode) take any 6-8 bytes: a finding, and the PIN is put back.
     let r = raw(&mut card, "00 24 00 80 10 31 32 33 34 35 36 FF FF 31 32 33 34 35 61 FF FF");
     if r.sw == Sw::OK && !card.has(Profile::Subsim) {
-        finding("00 24 00 80 (new PIN 12345a)", r.sw, "SP 800-73-4 Part 2, 2.4.3", "a non-numeric PIN accepted, as YubiKeys do");
+        finding(
+            "00 24 00 80 (new PIN 12345a)",
+            r.sw,
+            "SP 800-73-4 Part 2, 2.4.3",
+            "a non-numeric PIN accepted, as YubiKeys do",
+        );
         let back = raw(&mut card, "00 24 00 80 10 31 32 33 34 35 61 FF FF 31 32 33 34 35 36 FF FF").sw;
         assert_eq!(back, Sw::OK, "the PIN put back to 123456");
         raw(&mut card, "00 20 FF 80");

@@ -174,7 +174,12 @@ fn another_command_discards_the_rest() {
             &[Sw::INCORRECT_P1_P2, Sw::INS_NOT_SUPPORTED, Sw::UNKNOWN_ERROR, Sw(0x6A81), Sw::WRONG_LENGTH],
         );
     } else {
-        finding("00 C0 after another command", r.sw, GET_RESPONSE, "the rest kept across another command (ISO is silent)");
+        finding(
+            "00 C0 after another command",
+            r.sw,
+            GET_RESPONSE,
+            "the rest kept across another command (ISO is silent)",
+        );
     }
 }
 
