@@ -111,7 +111,10 @@ pub fn with_pin_retry<T, E>(
     let first = op(s)?;
     let retry = s.pin_retry.take();
     match (first, retry) {
-        (Err(e), Some((p, keypad))) if is_6982(&e) => {
+        // Only with a PIN at hand: else the card's refusal is explained as it is.
+        (Err(e), Some((p, keypad)))
+            if is_6982(&e) && (keypad || pin_source(&p).given("SUBSIM_PIN") || std::io::stdin().is_terminal()) =>
+        {
             if s.opts.verbose {
                 eprintln!(
                     "subsim: slot {slot}'s key answered 6982 after the PIN was verified (this card drops the PIN \
