@@ -145,11 +145,13 @@ pub(super) fn csr(
     subject: &str,
     pubkey: Option<&Path>,
     to: Option<&Path>,
+    key_usage: Option<&KeyUsage>,
     pin: &PinArgs,
 ) -> Result<Out, Failure> {
     let public = slot_public_key(s, slot, pubkey)?;
+    let usage = key_usage.cloned().unwrap_or_else(|| x509::slot_key_usage(slot, public.algorithm()));
     prepare_signature(s, slot, pin, &FlowArgs::default())?;
-    let der = with_pin_retry(s, slot, builder_6982, |s| card_x509(s, slot, &public, subject, None))?;
+    let der = with_pin_retry(s, slot, builder_6982, |s| card_x509(s, slot, &public, subject, None, &usage))?;
     s.pin_fresh = false;
     let der = der.map_err(|e| signing_failed(s, slot, &public, e))?;
     check_request(&der, &public, slot, pubkey)?;
@@ -208,10 +210,13 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
                 json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }
-        CertCmd::Selfsign { slot, subject, pubkey, days, pin, mgm } => {
+        CertCmd::Selfsign { slot, subject, pubkey, days, key_usage, pin, mgm } => {
             let public = slot_public_key(s, *slot, pubkey.as_deref())?;
+            let usage =
+                key_usage.as_ref().map_or_else(|| x509::slot_key_usage(*slot, public.algorithm()), |k| k.0.clone());
             prepare_signature(s, *slot, pin, &FlowArgs::default())?;
-            let der = with_pin_retry(s, *slot, builder_6982, |s| card_x509(s, *slot, &public, subject, Some(*days)))?;
+            let der =
+                with_pin_retry(s, *slot, builder_6982, |s| card_x509(s, *slot, &public, subject, Some(*days), &usage))?;
             s.pin_fresh = false;
             let der = der.map_err(|e| signing_failed(s, *slot, &public, e))?;
             check_selfsigned(&der, &public, *slot, pubkey.as_deref())?;

@@ -61,6 +61,7 @@ use crate::{
     Policy, TxCmd,
 };
 use subsim_host::x509;
+use x509_cert::ext::pkix::KeyUsage;
 
 /// The card, as every command module sees it.
 pub type Card = Client<Box<dyn Transport>>;
@@ -125,8 +126,8 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Terminate { yes, mgm } => card::terminate(s, *yes, mgm),
         Cmd::Reset { yes } => yubico::reset(s, *yes),
         Cmd::Apdu { apdus, allow_sw } => card::apdu(s, apdus, allow_sw),
-        Cmd::Csr { slot, subject, pubkey, out, pin } => {
-            keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), pin)
+        Cmd::Csr { slot, subject, pubkey, out, key_usage, pin } => {
+            keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), key_usage.as_ref().map(|k| &k.0), pin)
         }
         Cmd::Run { .. } | Cmd::Shell => Err(Failure::Usage("sessions do not nest".into())),
         Cmd::Demo => crate::demo::run(s),
