@@ -132,8 +132,10 @@ fn p1_00_is_not_aes() {
 fn get_data_of_an_absent_7f61_answers_6a82() {
     let mut card = fresh_card!(Profile::Piv);
     assert_eq!(raw(&mut card, "00 CB 3F FF 04 5C 02 7F 61 00").sw, Sw::FILE_NOT_FOUND);
-    // An incomplete BER tag is malformed data.
-    assert_eq!(raw(&mut card, "00 CB 3F FF 04 5C 02 5F C1 00").sw, Sw::INCORRECT_DATA);
+    // An incomplete BER tag is malformed data (6A80); a card that reads it
+    // as some tag it lacks says 6A82.
+    let sw = raw(&mut card, "00 CB 3F FF 04 5C 02 5F C1 00").sw;
+    card.judge("00 CB 5C 02 5F C1", sw, "SP 800-73-4 Part 2, 3.1.2", &[Sw::INCORRECT_DATA], &[Sw::FILE_NOT_FOUND]);
 }
 
 /// Part 2, 3.2.3: when the PUK is wrong and the new PIN malformed, the card
@@ -176,8 +178,10 @@ fn reset_retry_counter_counts_the_puk_before_looking_at_the_new_pin() {
         &[Sw::AUTH_METHOD_BLOCKED],
         &[Sw(0x63C0)],
     );
-    // Data of the wrong length is still refused before anything is counted.
-    assert_eq!(raw(&mut card, "00 2C 00 80 08 3132333435363738").sw, Sw::INCORRECT_DATA);
+    // Data of the wrong length is still refused before anything is counted
+    // (6A80; ISO 7816-4's 6700 fits too).
+    let sw = raw(&mut card, "00 2C 00 80 08 3132333435363738").sw;
+    card.judge("00 2C (8 bytes)", sw, "SP 800-73-4 Part 2, 3.2.3", &[Sw::INCORRECT_DATA], &[Sw::WRONG_LENGTH]);
 }
 
 /// Part 2, 3.2.2 (CHANGE REFERENCE DATA): "If the card command succeeds,
