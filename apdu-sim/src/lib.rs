@@ -137,6 +137,12 @@ impl SimCard {
         self.applet.store_mut().tear_at(n);
     }
 
+    /// A test card for hosts: re-SELECT drops the keys' PIN state, as on
+    /// PivApplet (see [`SubSim::set_drop_pin_on_reselect`]).
+    pub fn set_drop_pin_on_reselect(&mut self, on: bool) {
+        self.applet.set_drop_pin_on_reselect(on);
+    }
+
     /// Chooses the library behind the private-key operation (default OpenSSL).
     pub fn set_rsa_backend(&mut self, backend: crypto::RsaBackend) {
         self.applet.set_rsa_backend(backend);

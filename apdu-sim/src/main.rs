@@ -39,6 +39,12 @@ struct Cli {
     /// With --timing: the reader's speed in bits per second (0: instant transfers).
     #[arg(long, global = true, default_value_t = 0, requires = "timing")]
     reader_bps: u32,
+    /// A test card for hosts, not the sub-SIM: every SELECT drops the keys'
+    /// PIN state while VERIFY's status query still says verified (as
+    /// PivApplet does); a host must send VERIFY right before each private-key
+    /// operation.
+    #[arg(long, global = true)]
+    drop_pin_on_reselect: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -119,6 +125,7 @@ struct Behaviour {
     backend: RsaBackend,
     timing: Option<timing::Profile>,
     reader_bps: u32,
+    drop_pin_on_reselect: bool,
 }
 
 /// Why the program ends early: a message and its exit code.
@@ -157,6 +164,7 @@ fn open_card(
         }
     };
     card.set_rsa_backend(behaviour.backend);
+    card.set_drop_pin_on_reselect(behaviour.drop_pin_on_reselect);
     let timing_seed = seed.unwrap_or_else(rand::random);
     card.set_timing(behaviour.timing.map(|p| timing::Timing::new(p, behaviour.reader_bps, timing_seed)));
     Ok(card)
@@ -253,7 +261,12 @@ fn main() -> ExitCode {
     // SAFETY: SIG_IGN for SIGXFSZ installs no handler code.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let cli = Cli::parse();
-    let behaviour = Behaviour { backend: cli.rsa_backend.into(), timing: cli.timing, reader_bps: cli.reader_bps };
+    let behaviour = Behaviour {
+        backend: cli.rsa_backend.into(),
+        timing: cli.timing,
+        reader_bps: cli.reader_bps,
+        drop_pin_on_reselect: cli.drop_pin_on_reselect,
+    };
     let result = match cli.command {
         Cmd::Script { file, state, wait, seed, tear_at_write } => {
             run_script(file, state, wait, seed, tear_at_write, &behaviour)

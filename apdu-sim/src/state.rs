@@ -267,6 +267,10 @@ pub struct Transient {
     pub keypad: Option<KeypadLayout>,
     /// The binding value was presented correctly in this session.
     pub binding_presented: bool,
+    /// Only with [`crate::applet::SubSim::set_drop_pin_on_reselect`]: a
+    /// re-SELECT took the keys' PIN state (VERIFY's status query still says
+    /// verified, as on PivApplet); the next VERIFY gives it back.
+    pub keys_pin_dropped: bool,
 }
 
 /// A persistent write refused because power is gone (fault injection).

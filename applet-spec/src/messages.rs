@@ -65,12 +65,84 @@ pub const TAG_TOUCH_POLICY: u8 = 0xAB;
 
 // ---- SELECT ------------------------------------------------------------------
 
-/// Private-class object in the SELECT answer: card serial (4 bytes) and
-/// change counter (4 bytes), so a host can trust its cached certificates
-/// without another round trip.
-pub const TAG_CARD_STATE: u32 = 0xDF20;
+/// Object identifier value in an `AC` template: `00`, "no OID" (SP 800-73-4
+/// part 2, table 5).
+pub const ALGORITHM_OID_NONE: u8 = 0x00;
 
-/// What SELECT tells about the card itself.
+/// The application property template SELECT answers (SP 800-73-4 part 2,
+/// 3.1.1, tables 3 and 5): `61 { 4F <PIX>, 79 { 4F <RID> }, 50 <label>,
+/// AC { 80 <alg> 06 00 } for each algorithm }`, one `AC` template per
+/// algorithm, every one [`crate::piv::card_algorithms`] lists.
+pub fn select_response() -> Vec<u8> {
+    let mut items = vec![
+        prim(TAG_AID, PIV_PIX),
+        cons(TAG_COEXISTENT, vec![prim(TAG_AID, PIV_RID)]),
+        prim(TAG_LABEL, APP_LABEL.as_bytes()),
+    ];
+    items.extend(
+        card_algorithms()
+            .map(|id| cons(TAG_ALGORITHMS, vec![prim(TAG_ALGORITHM, [id]), prim(TAG_OID, [ALGORITHM_OID_NONE])])),
+    );
+    cons(TAG_APT, items).to_vec()
+}
+
+/// What a SELECT answer says, read field by field: a card may add, omit or
+/// order items as it likes; only 4F is required (table 3: mandatory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectAnswer {
+    /// Tag 4F: the PIX or full AID the card answered with.
+    pub aid: Vec<u8>,
+    /// Tag 50: the application label; empty when absent.
+    pub label: String,
+    /// Tag 5F50: the URL, when the card gives one.
+    pub url: Option<Vec<u8>>,
+    /// Every algorithm identifier in the `AC` templates, in order, known or
+    /// not ([`crate::piv::KeyAlgorithm::from_id`] and
+    /// [`crate::piv::MgmAlgorithm::from_id`] tell). Templates holding several
+    /// `80` items (older cards, ours before) are read too.
+    pub algorithms: Vec<u8>,
+    /// Tags at the top level this decoder does not know (kept, never an error).
+    pub unknown: Vec<Vec<u8>>,
+}
+
+/// Tag 5F50 in the SELECT answer: the application's URL.
+pub const TAG_URL: u32 = 0x5F50;
+
+/// Decodes a SELECT answer (`61 { 4F, 79, 50, 5F50, AC... }`); 4F is required.
+pub fn parse_select_response(data: &[u8]) -> Result<SelectAnswer, SpecError> {
+    let apt = tlv::parse_one(data)?;
+    let items = children(&apt, TAG_APT)?;
+    let aid = find(items, TAG_AID).ok_or(SpecError::Malformed("SELECT answer without 4F"))?;
+    let label = find(items, TAG_LABEL).map(|l| String::from_utf8_lossy(l).into_owned());
+    let known = [TAG_AID, TAG_COEXISTENT, TAG_LABEL, TAG_URL, TAG_ALGORITHMS];
+    let mut algorithms = Vec::new();
+    let mut unknown = Vec::new();
+    for item in items {
+        if tlv::is(item, TAG_ALGORITHMS) {
+            // A template that is not one (a primitive AC) is skipped, not fatal.
+            for a in children(item, TAG_ALGORITHMS).unwrap_or(&[]) {
+                if let (true, Ok([id])) = (tlv::is(a, TAG_ALGORITHM), tlv::value(a)) {
+                    algorithms.push(*id);
+                }
+            }
+        } else if !known.iter().any(|&k| tlv::is(item, k)) {
+            unknown.push(item.tag().to_bytes().to_vec());
+        }
+    }
+    Ok(SelectAnswer {
+        aid: aid.to_vec(),
+        label: label.unwrap_or_default(),
+        url: find(items, TAG_URL).map(<[u8]>::to_vec),
+        algorithms,
+        unknown,
+    })
+}
+
+// ---- the card-state object ------------------------------------------------------
+
+/// The sub-SIM's card-state object (GET DATA `5FFF20`, always readable,
+/// never written by PUT DATA): serial and change counter, so a host can
+/// trust its cached certificates with one short round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectedCard {
     /// Card serial, as GET SERIAL returns it.
@@ -79,52 +151,25 @@ pub struct SelectedCard {
     pub changes: u32,
 }
 
-/// The application property template SELECT answers.
-pub fn select_response(card: SelectedCard) -> Vec<u8> {
-    let algs = [Algorithm::TripleDes, Algorithm::Rsa2048, Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256]
-        .iter()
-        .map(|a| prim(TAG_ALGORITHM, [a.id()]))
-        .chain([prim(TAG_OID, [0x00])])
-        .collect();
-    cons(
-        TAG_APT,
-        vec![
-            prim(TAG_AID, PIV_PIX),
-            cons(TAG_COEXISTENT, vec![prim(TAG_AID, PIV_RID)]),
-            prim(TAG_LABEL, APP_LABEL.as_bytes()),
-            cons(TAG_ALGORITHMS, algs),
-            prim(TAG_CARD_STATE, [card.serial.to_be_bytes(), card.changes.to_be_bytes()].concat()),
-        ],
-    )
-    .to_vec()
-}
+const TAG_CS_SERIAL: u8 = 0x81;
+const TAG_CS_CHANGES: u8 = 0x82;
 
-/// What a SELECT answer says: PIX (or AID), label, and (from a sub-SIM) the
-/// card's serial and change counter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectAnswer {
-    /// Tag 4F: the PIX or full AID the card answered with.
-    pub aid: Vec<u8>,
-    /// Tag 50: the application label; empty when absent.
-    pub label: String,
-    /// Serial and change counter (tag DF20), from a sub-SIM only.
-    pub card: Option<SelectedCard>,
-}
-
-/// Decodes a SELECT answer (`61 { 4F, 50, ... }`); 4F is required.
-pub fn parse_select_response(data: &[u8]) -> Result<SelectAnswer, SpecError> {
-    let apt = tlv::parse_one(data)?;
-    let items = children(&apt, TAG_APT)?;
-    let aid = find(items, TAG_AID).ok_or(SpecError::Malformed("SELECT answer without 4F"))?;
-    let label = find(items, TAG_LABEL).map(|l| String::from_utf8_lossy(l).into_owned());
-    let card = find(items, TAG_CARD_STATE).and_then(|v| {
-        let v: [u8; 8] = v.try_into().ok()?;
-        Some(SelectedCard {
-            serial: u32::from_be_bytes(v[..4].try_into().ok()?),
-            changes: u32::from_be_bytes(v[4..].try_into().ok()?),
-        })
-    });
-    Ok(SelectAnswer { aid: aid.to_vec(), label: label.unwrap_or_default(), card })
+impl SelectedCard {
+    /// The object's value (inside 53): `81 04 <serial> 82 04 <change counter>`.
+    pub fn encode(&self) -> Vec<u8> {
+        flat::encode(&[(TAG_CS_SERIAL, &self.serial.to_be_bytes()), (TAG_CS_CHANGES, &self.changes.to_be_bytes())])
+    }
+    /// Decodes the value; other items are skipped.
+    pub fn decode(value: &[u8]) -> Result<SelectedCard, SpecError> {
+        let items = flat::parse(value)?;
+        let word = |t| {
+            flat::find(&items, t)
+                .and_then(|v| <[u8; 4]>::try_from(v).ok())
+                .map(u32::from_be_bytes)
+                .ok_or(SpecError::Malformed("card state wants 81 and 82 of 4 bytes"))
+        };
+        Ok(SelectedCard { serial: word(TAG_CS_SERIAL)?, changes: word(TAG_CS_CHANGES)? })
+    }
 }
 
 // ---- data objects ------------------------------------------------------------
@@ -514,8 +559,12 @@ pub struct Metadata {
     pub algorithm: u8,
     /// PIN policy and touch policy codes.
     pub policy: Option<(u8, u8)>,
-    /// Where a slot's key came from (tag 03).
+    /// Where a slot's key came from (tag 03), when the card's code is Yubico's.
     pub origin: Option<KeyOrigin>,
+    /// Tag 03's byte as the card sent it, known or not (PivApplet says `00`
+    /// generated and `01` imported, where Yubico says `01` and `02`): a
+    /// code [`KeyOrigin::from_code`] does not know leaves `origin` `None`.
+    pub origin_code: Option<u8>,
     /// The public key's items (81/82 or 86), without 7F49.
     pub public_key: Option<PublicKeyData>,
     /// Whether the PIN, PUK or management key still has its factory value.
@@ -538,7 +587,7 @@ impl Metadata {
         if let Some(p) = &policy {
             items.push((TAG_MD_POLICY, p));
         }
-        let origin = self.origin.map(|o| [o.code()]);
+        let origin = self.origin.map(KeyOrigin::code).or(self.origin_code).map(|o| [o]);
         if let Some(o) = &origin {
             items.push((TAG_MD_ORIGIN, o));
         }
@@ -559,37 +608,33 @@ impl Metadata {
         flat::encode(&items)
     }
 
-    /// Decodes a GET METADATA answer; unknown private-class items are skipped.
+    /// Decodes a GET METADATA answer field by field: unknown items are
+    /// skipped, an item of an unexpected size or an unknown code is left
+    /// out (`None`) rather than failing the whole answer; only a missing
+    /// algorithm (tag 01, in every answer Yubico documents) or a broken TLV
+    /// sequence is an error (piv-authenticator answers 9000 with no data).
     pub fn decode(data: &[u8]) -> Result<Metadata, SpecError> {
         let items = flat::parse(data)?;
         let get = |t| flat::find(&items, t);
         let pair = |t| match get(t) {
-            Some([a, b]) => Ok(Some((*a, *b))),
-            None => Ok(None),
-            Some(_) => Err(SpecError::Malformed("metadata item of two bytes")),
+            Some([a, b]) => Some((*a, *b)),
+            _ => None,
         };
-        let flag = |t| match get(t) {
-            Some([b]) => Ok(Some(*b != 0)),
-            None => Ok(None),
-            Some(_) => Err(SpecError::Malformed("metadata flag of one byte")),
+        let byte = |t| match get(t) {
+            Some([b]) => Some(*b),
+            _ => None,
         };
-        let algorithm = match get(TAG_MD_ALGORITHM) {
-            Some([a]) => *a,
-            _ => return Err(SpecError::Malformed("metadata without its algorithm")),
-        };
-        let origin = match get(TAG_MD_ORIGIN) {
-            Some([o]) => Some(KeyOrigin::from_code(*o).ok_or(SpecError::Malformed("unknown key origin"))?),
-            None => None,
-            Some(_) => return Err(SpecError::Malformed("origin of one byte")),
-        };
+        let algorithm = byte(TAG_MD_ALGORITHM).ok_or(SpecError::Malformed("metadata without its algorithm"))?;
+        let origin_code = byte(TAG_MD_ORIGIN);
         Ok(Metadata {
             algorithm,
-            policy: pair(TAG_MD_POLICY)?,
-            origin,
-            public_key: get(TAG_MD_PUBLIC_KEY).map(PublicKeyData::decode_inner).transpose()?,
-            is_default: flag(TAG_MD_DEFAULT)?,
-            retries: pair(TAG_MD_RETRIES)?,
-            import_forbidden: flag(TAG_MD_IMPORT_FORBIDDEN)?,
+            policy: pair(TAG_MD_POLICY),
+            origin: origin_code.and_then(KeyOrigin::from_code),
+            origin_code,
+            public_key: get(TAG_MD_PUBLIC_KEY).and_then(|k| PublicKeyData::decode_inner(k).ok()),
+            is_default: byte(TAG_MD_DEFAULT).map(|b| b != 0),
+            retries: pair(TAG_MD_RETRIES),
+            import_forbidden: byte(TAG_MD_IMPORT_FORBIDDEN).map(|b| b != 0),
         })
     }
 }
@@ -899,18 +944,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn select_answer_has_pix_and_no_sm_algorithms() {
-        let card = SelectedCard { serial: 1234, changes: 5 };
-        let r = select_response(card);
+    fn select_answer_has_one_algorithm_per_template_and_no_sm_algorithms() {
+        let r = select_response();
         assert_eq!(r[0], 0x61);
         let a = parse_select_response(&r).unwrap();
-        assert_eq!((a.aid.as_slice(), a.label.as_str(), a.card), (&PIV_PIX[..], APP_LABEL, Some(card)));
-        // Algorithms 27 and 2E would turn on secure messaging in OpenSC.
+        assert_eq!((a.aid.as_slice(), a.label.as_str()), (&PIV_PIX[..], APP_LABEL));
+        assert_eq!(a.algorithms, card_algorithms().collect::<Vec<_>>());
+        assert!(a.unknown.is_empty(), "only table 3's tags: {:02X?}", a.unknown);
+        // Table 5: each AC holds one 80 and one 06.
         let t = tlv::parse_one(&r).unwrap();
-        let algs = children(&t, TAG_APT).unwrap().iter().find(|i| tlv::is(i, TAG_ALGORITHMS)).unwrap();
-        for a in children(algs, TAG_ALGORITHMS).unwrap() {
-            assert!(![0x27, 0x2E].contains(&tlv::value(a).unwrap()[0]));
+        for ac in children(&t, TAG_APT).unwrap().iter().filter(|i| tlv::is(i, TAG_ALGORITHMS)) {
+            let inner = children(ac, TAG_ALGORITHMS).unwrap();
+            assert!(inner.len() == 2 && tlv::is(&inner[0], TAG_ALGORITHM) && tlv::is(&inner[1], TAG_OID));
         }
+        // Algorithms 27 and 2E would turn on secure messaging in OpenSC.
+        assert!(!a.algorithms.iter().any(|id| [0x27, 0x2E].contains(id)));
+        // Every key algorithm the card generates is listed.
+        for k in KeyAlgorithm::ALL {
+            assert!(a.algorithms.contains(&k.id()), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn select_answers_of_other_cards_decode() {
+        // Several 80s in one AC, a private tag and a URL: all read, none fatal.
+        let old = [
+            0x61, 0x1E, 0x4F, 0x06, 0, 0, 0x10, 0, 1, 0, 0xAC, 0x08, 0x80, 1, 0x03, 0x80, 1, 0x07, 0x06, 0, 0xDF, 0x20,
+            0x01, 0x00, 0x5F, 0x50, 0x03, b'a', b'/', b'b', 0x50, 0x00,
+        ];
+        let a = parse_select_response(&old).unwrap();
+        assert_eq!((a.algorithms.as_slice(), a.unknown.as_slice()), (&[0x03, 0x07][..], &[vec![0xDF, 0x20]][..]));
+        assert_eq!(a.url.as_deref(), Some(&b"a/b"[..]));
+        // OpenSC needs only 4F; so does this decoder.
+        assert_eq!(parse_select_response(&[0x61, 0x03, 0x4F, 0x01, 0xAA]).unwrap().aid, [0xAA]);
+        assert!(parse_select_response(&[0x61, 0x02, 0x50, 0x00]).is_err(), "4F is mandatory");
+    }
+
+    #[test]
+    fn card_state_round_trips() {
+        let s = SelectedCard { serial: 1234, changes: 5 };
+        assert_eq!(s.encode(), [0x81, 4, 0, 0, 4, 0xD2, 0x82, 4, 0, 0, 0, 5]);
+        assert_eq!(SelectedCard::decode(&s.encode()).unwrap(), s);
+        assert!(SelectedCard::decode(&[0x81, 4, 0, 0, 4, 0xD2]).is_err());
     }
 
     #[test]
@@ -981,6 +1056,7 @@ mod tests {
             algorithm: 0x07,
             policy: Some((2, 1)),
             origin: Some(KeyOrigin::Imported),
+            origin_code: Some(2),
             public_key: Some(PublicKeyData::Rsa { modulus: vec![0xC1; 256], exponent: vec![1, 0, 1] }),
             is_default: None,
             retries: None,
@@ -991,6 +1067,24 @@ mod tests {
         let pin = Metadata::decode(&[0x01, 0x01, 0xFF, 0x05, 0x01, 0x01, 0x06, 0x02, 0x03, 0x03]).unwrap();
         assert_eq!((pin.algorithm, pin.is_default, pin.retries), (0xFF, Some(true), Some((3, 3))));
         assert!(Metadata::decode(&[0x02, 0x02, 1, 1]).is_err(), "no algorithm");
+        // piv-authenticator: 9000 with no data.
+        assert!(Metadata::decode(&[]).is_err());
+        // PivApplet: origin 00 (generated) / 01 (imported), its own codes.
+        let pa = Metadata::decode(&[0x01, 0x01, 0x11, 0x02, 0x02, 0x02, 0x01, 0x03, 0x01, 0x00]).unwrap();
+        assert_eq!((pa.algorithm, pa.origin, pa.origin_code, pa.policy), (0x11, None, Some(0), Some((2, 1))));
+        let pa = Metadata::decode(&[0x01, 0x01, 0x07, 0x03, 0x01, 0x01]).unwrap();
+        assert_eq!((pa.origin, pa.origin_code), (Some(KeyOrigin::Generated), Some(1)), "Yubico's reading of 01");
+        // A YubiKey 5's slot answer: algorithm, policy (once, never), origin generated, a P-256 key.
+        let mut yk = vec![0x01, 0x01, 0x11, 0x02, 0x02, 0x02, 0x01, 0x03, 0x01, 0x01, 0x04, 0x43, 0x86, 0x41, 0x04];
+        yk.extend([0x5A; 64]);
+        let yk = Metadata::decode(&yk).unwrap();
+        assert_eq!(
+            (yk.origin, yk.public_key.map(|k| matches!(k, PublicKeyData::Ec { .. }))),
+            (Some(KeyOrigin::Generated), Some(true))
+        );
+        // Items of an odd size, an unknown tag: left out, not fatal.
+        let odd = Metadata::decode(&[0x01, 0x01, 0xFF, 0x06, 0x01, 0x03, 0x05, 0x02, 0, 0, 0x7A, 0x01, 0x00]).unwrap();
+        assert_eq!((odd.retries, odd.is_default), (None, None));
         let ec = PublicKeyData::Ec { point: vec![4; 65] };
         assert_eq!(PublicKeyData::decode(&ec.encode()).unwrap(), ec);
         let rsa = PublicKeyData::Rsa { modulus: vec![0xC5; 256], exponent: vec![1, 0, 1] };

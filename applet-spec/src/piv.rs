@@ -274,6 +274,13 @@ impl KeyAlgorithm {
     }
 }
 
+/// Every algorithm the card has, as SELECT's algorithm list (`AC`) names
+/// them: each asymmetric key algorithm it generates, then each management
+/// key algorithm. The one list: SELECT reads it, nothing types it again.
+pub fn card_algorithms() -> impl Iterator<Item = u8> {
+    KeyAlgorithm::ALL.into_iter().map(KeyAlgorithm::id).chain(MgmAlgorithm::ALL.into_iter().map(MgmAlgorithm::id))
+}
+
 /// A symmetric algorithm the management key 9B can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MgmAlgorithm {
@@ -386,6 +393,9 @@ impl ObjectTag {
     /// Yubico's admin data ("PIVMAN data", ykman): flags such as "the
     /// management key is stored PIN-protected in the printed information".
     pub const ADMIN_DATA: ObjectTag = ObjectTag(0x5FFF00);
+    /// The sub-SIM's card state (serial and change counter), always
+    /// readable, written only by the card (`messages::SelectedCard`).
+    pub const CARD_STATE: ObjectTag = ObjectTag(0x5FFF20);
 
     /// Objects SP 800-73-4 part 1 (table 3, "access rule for read") lets
     /// be read only after the PIN: fingerprints, facial image and iris

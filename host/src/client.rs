@@ -27,12 +27,14 @@ pub struct AppInfo {
     pub aid: Vec<u8>,
     /// Tag 50: the application label (empty if the card sent none).
     pub label: String,
-    /// A sub-SIM's serial and change counter (absent on other PIV cards).
-    pub card: Option<SelectedCard>,
+    /// The algorithm identifiers the card lists in its `AC` templates,
+    /// known or not (see [`applet_spec::piv::KeyAlgorithm::from_id`]).
+    pub algorithms: Vec<u8>,
 }
 
 /// Certificates kept between connections, per card serial, trusted while
-/// the card's change counter (told by every SELECT) stays the same.
+/// the card's change counter (its card-state object, one short GET DATA)
+/// stays the same.
 #[derive(Debug, Default)]
 pub struct CertCache {
     /// Serial to (change counter, each slot's certificate or its absence).
@@ -119,8 +121,6 @@ pub enum PinState {
 /// ```
 pub struct Client<T: Transport> {
     t: T,
-    /// What the last SELECT told about the card.
-    selected: Option<SelectedCard>,
 }
 
 fn pin(value: &[u8], digits_only: bool, what: &str) -> Result<Zeroizing<[u8; 8]>> {
@@ -136,7 +136,7 @@ fn malformed(command: &'static str) -> impl FnOnce(SpecError) -> Error {
 impl<T: Transport> Client<T> {
     /// A client over `t`; nothing is sent until the first command (call [`Client::select`] first).
     pub fn new(t: T) -> Client<T> {
-        Client { t, selected: None }
+        Client { t }
     }
     /// The transport underneath.
     pub fn transport(&self) -> &T {
@@ -204,14 +204,23 @@ impl<T: Transport> Client<T> {
         let cmd = self.iso(ins::SELECT, 0x04, 0x00).with_data(piv::PIV_AID).with_ne(self.ne());
         let data = self.call("SELECT", cmd)?;
         let answer = messages::parse_select_response(&data).map_err(malformed("SELECT"))?;
-        self.selected = answer.card;
-        Ok(AppInfo { aid: answer.aid, label: answer.label, card: answer.card })
+        Ok(AppInfo { aid: answer.aid, label: answer.label, algorithms: answer.algorithms })
+    }
+
+    /// A sub-SIM's serial and change counter (object 5FFF20); `None` on a
+    /// card without that object (any other PIV card).
+    pub fn card_state(&mut self) -> Result<Option<SelectedCard>> {
+        match self.read_object(ObjectTag::CARD_STATE)? {
+            Some(value) => SelectedCard::decode(&value).map(Some).map_err(malformed("GET DATA")),
+            None => Ok(None),
+        }
     }
 
     /// A slot's certificate from `cache` when the card has not changed since
-    /// it was read (the last SELECT says), else from the card.
+    /// it was read (its card-state object says), else from the card.
     pub fn read_certificate_cached(&mut self, cache: &mut CertCache, slot: Slot) -> Result<Option<Vec<u8>>> {
-        let Some(card) = self.selected else {
+        // A card that refuses the object (an error other than 6A82) just gets no caching.
+        let Ok(Some(card)) = self.card_state() else {
             return self.read_certificate(slot);
         };
         if let Some(cert) = cache.get(card, slot) {
@@ -222,9 +231,10 @@ impl<T: Transport> Client<T> {
         Ok(cert)
     }
 
-    /// Login with the fewest round trips the card allows: SELECT (which
-    /// says whether the cached certificate is current), the certificate only
-    /// when it is not, VERIFY, and one signature (PKCS#1 v1.5, SHA-256) over
+    /// Login with the fewest round trips the card allows: SELECT, the
+    /// card-state object (which says whether the cached certificate is
+    /// current), the certificate only when it is not, then VERIFY right
+    /// before one signature (PKCS#1 v1.5, SHA-256) over
     /// the server's challenge with the 9A key.
     pub fn login(&mut self, cache: &mut CertCache, pin: &[u8], challenge: &[u8]) -> Result<LoginProof> {
         self.select()?;

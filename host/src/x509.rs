@@ -16,6 +16,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::Sha256;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile, RequestBuilder};
 use x509_cert::der::{Decode, Encode};
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
@@ -119,31 +120,84 @@ mod ecdsa_oid {
     pub const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 }
 
-/// A PKCS#10 request signed by any signer the builder takes (DER).
-pub fn csr_with<S, Sig>(signer: &S, subject: &str) -> Result<Vec<u8>, String>
+/// The key usage PIV gives a slot's certificate (SP 800-73-4 part 1,
+/// 3.1 and 3.3; the common policy of the FPKI): 9A and 9E
+/// digitalSignature; 9C digitalSignature and nonRepudiation; 9D and the
+/// retired key management slots keyEncipherment for RSA, keyAgreement for
+/// EC. OpenSC reads it: keyAgreement offers ECDH, nonRepudiation asks for
+/// the PIN at every use.
+pub fn slot_key_usage(slot: Slot, alg: KeyAlgorithm) -> KeyUsage {
+    KeyUsage(match slot {
+        Slot::Signature => KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
+        Slot::KeyManagement | Slot::Retired(_) if alg.rsa_bytes().is_some() => KeyUsages::KeyEncipherment.into(),
+        Slot::KeyManagement | Slot::Retired(_) => KeyUsages::KeyAgreement.into(),
+        Slot::Authentication | Slot::CardAuthentication | Slot::Attestation => KeyUsages::DigitalSignature.into(),
+    })
+}
+
+/// The names `--key-usage` takes (RFC 5280, 4.2.1.3), each with its bit.
+pub const KEY_USAGE_NAMES: [(&str, KeyUsages); 9] = [
+    ("digitalSignature", KeyUsages::DigitalSignature),
+    ("nonRepudiation", KeyUsages::NonRepudiation),
+    ("keyEncipherment", KeyUsages::KeyEncipherment),
+    ("dataEncipherment", KeyUsages::DataEncipherment),
+    ("keyAgreement", KeyUsages::KeyAgreement),
+    ("keyCertSign", KeyUsages::KeyCertSign),
+    ("cRLSign", KeyUsages::CRLSign),
+    ("encipherOnly", KeyUsages::EncipherOnly),
+    ("decipherOnly", KeyUsages::DecipherOnly),
+];
+
+/// A key usage from names separated by commas ("digitalSignature,keyAgreement", any case).
+pub fn parse_key_usage(list: &str) -> Result<KeyUsage, String> {
+    let mut usage = flagset::FlagSet::<KeyUsages>::default();
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (_, bit) = KEY_USAGE_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(item)).ok_or_else(|| {
+            let names: Vec<&str> = KEY_USAGE_NAMES.iter().map(|(n, _)| *n).collect();
+            format!("unknown key usage {item:?}: use {}", names.join(", "))
+        })?;
+        usage |= *bit;
+    }
+    if usage.is_empty() {
+        return Err("a key usage needs at least one name".into());
+    }
+    Ok(KeyUsage(usage))
+}
+
+/// The names of the bits a key usage has.
+pub fn key_usage_names(usage: &KeyUsage) -> Vec<&'static str> {
+    KEY_USAGE_NAMES.iter().filter(|(_, b)| usage.0.contains(*b)).map(|(n, _)| *n).collect()
+}
+
+/// A PKCS#10 request signed by any signer the builder takes (DER), asking
+/// for `usage` (the extensionRequest attribute).
+pub fn csr_with<S, Sig>(signer: &S, subject: &str, usage: &KeyUsage) -> Result<Vec<u8>, String>
 where
     S: Keypair + rsa::pkcs8::spki::DynSignatureAlgorithmIdentifier + Signer<Sig>,
     S::VerifyingKey: EncodePublicKey,
     Sig: rsa::pkcs8::spki::SignatureBitStringEncoding,
 {
-    let req = RequestBuilder::new(name(subject)?, signer).map_err(err)?;
+    let mut req = RequestBuilder::new(name(subject)?, signer).map_err(err)?;
+    req.add_extension(usage).map_err(err)?;
     req.build::<Sig>().map_err(err)?.to_der().map_err(err)
 }
 
-/// A self-signed certificate by any signer the builder takes (DER).
-pub fn selfsign_with<S, Sig>(signer: &S, subject: &str, days: u64) -> Result<Vec<u8>, String>
+/// A self-signed certificate by any signer the builder takes (DER): an
+/// end entity (basicConstraints CA false) with key usage `usage`.
+pub fn selfsign_with<S, Sig>(signer: &S, subject: &str, days: u64, usage: &KeyUsage) -> Result<Vec<u8>, String>
 where
     S: Keypair + rsa::pkcs8::spki::DynSignatureAlgorithmIdentifier + Signer<Sig>,
     S::VerifyingKey: EncodePublicKey,
     Sig: rsa::pkcs8::spki::SignatureBitStringEncoding,
 {
     let subject = name(subject)?;
-    let profile =
-        Profile::Leaf { issuer: subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
     let validity = Validity::from_now(Duration::from_secs(days * 86400)).map_err(err)?;
     let der = signer.verifying_key().to_public_key_der().map_err(err)?;
     let spki = SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(err)?;
-    let b = CertificateBuilder::new(profile, serial(), validity, subject, spki, signer).map_err(err)?;
+    let profile = Profile::Manual { issuer: None };
+    let mut b = CertificateBuilder::new(profile, serial(), validity, subject, spki, signer).map_err(err)?;
+    b.add_extension(&BasicConstraints { ca: false, path_len_constraint: None }).map_err(err)?;
+    b.add_extension(usage).map_err(err)?;
     b.build::<Sig>().map_err(err)?.to_der().map_err(err)
 }
 
@@ -156,10 +210,10 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// A PKCS#10 request for `subject`, signed on the card (DER).
+/// A PKCS#10 request for `subject`, signed on the card (DER), asking for
+/// the slot's PIV key usage.
 pub fn csr<T: Transport>(signer: &CardSigner<T>, subject: &str) -> Result<Vec<u8>, String> {
-    let req = RequestBuilder::new(name(subject)?, signer).map_err(err)?;
-    req.build::<Signature>().map_err(err)?.to_der().map_err(err)
+    csr_with::<_, Signature>(signer, subject, &slot_key_usage(signer.slot, rsa_algorithm(&signer.public)))
 }
 
 fn spki(key: &RsaPublicKey) -> Result<SubjectPublicKeyInfoOwned, String> {
@@ -173,15 +227,10 @@ fn serial() -> SerialNumber {
     SerialNumber::new(&b).expect("16 bytes make a serial")
 }
 
-/// A self-signed certificate for the card's key in the slot (DER): for the lab.
+/// A self-signed certificate for the card's key in the slot (DER), with
+/// the slot's PIV key usage: for the lab.
 pub fn selfsign<T: Transport>(signer: &CardSigner<T>, subject: &str, days: u64) -> Result<Vec<u8>, String> {
-    let subject = name(subject)?;
-    let profile =
-        Profile::Leaf { issuer: subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
-    let validity = Validity::from_now(Duration::from_secs(days * 86400)).map_err(err)?;
-    let b =
-        CertificateBuilder::new(profile, serial(), validity, subject, spki(&signer.public)?, signer).map_err(err)?;
-    b.build::<Signature>().map_err(err)?.to_der().map_err(err)
+    selfsign_with::<_, Signature>(signer, subject, days, &slot_key_usage(signer.slot, rsa_algorithm(&signer.public)))
 }
 
 /// A throw-away certificate authority, its key in memory only.
@@ -214,8 +263,12 @@ impl TestCa {
         let sig = Signature::try_from(req.signature.raw_bytes()).map_err(err)?;
         rsa::signature::Verifier::verify(&VerifyingKey::<Sha256>::new(public), &body, &sig)
             .map_err(|_| "the request's signature does not verify".to_string())?;
-        let profile =
-            Profile::Leaf { issuer: self.name.clone(), enable_key_agreement: false, enable_key_encipherment: false };
+        let profile = Profile::Leaf {
+            issuer: self.name.clone(),
+            enable_key_agreement: false,
+            enable_key_encipherment: false,
+            include_subject_key_identifier: true,
+        };
         let validity = Validity::from_now(Duration::from_secs(days * 86400)).map_err(err)?;
         let b = CertificateBuilder::new(
             profile,

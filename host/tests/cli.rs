@@ -1382,6 +1382,103 @@ fn empty_or_relative_home_variables_are_ignored_as_unset() {
     }
 }
 
+/// A card that drops the keys' PIN state on every SELECT while VERIFY's
+/// status still says verified (PivApplet; YubiKey 4, OpenSC issue 624; the
+/// embedded card's lab mode): every private-key operation must come right
+/// after its VERIFY, and a 6982 after one gets one more VERIFY and one retry.
+#[test]
+fn a_card_that_drops_the_pin_state_on_reselect() {
+    let sim = Sim::new("drop-pin");
+    let drop = ("SUBSIM_SIM_DROP_PIN_ON_RESELECT", "1");
+    let pin = ("SUBSIM_PIN", "123456");
+    std::fs::write(sim.file("data.txt"), b"pay 1 EUR").unwrap();
+    // One command per process: each detects the card's profile (a SELECT) before its VERIFY.
+    sim.ok(&["key", "generate", "9a", "--out", "9a.pub"], &[drop]);
+    sim.ok(&["cert", "selfsign", "9a", "--subject", "CN=drop", "--pubkey", "9a.pub"], &[drop, pin]);
+    sim.ok(&["sign", "9a", "data.txt", "--out", "9a.sig"], &[drop, pin]);
+    sim.ok(&["csr", "9a", "--subject", "CN=drop", "--out", "9a.csr"], &[drop, pin]);
+    sim.ok(&["login"], &[drop, pin]);
+    sim.ok(&["cert", "export", "9a", "--out", "9a.crt"], &[drop]);
+    // One session: `info` SELECTs after the login's VERIFY, so the card has
+    // dropped the state while its status says verified; the certificate's
+    // test signature (the piv profile reads no metadata) then meets 6982.
+    let session = "login\ninfo\ncert import 9a 9a.crt\nkey generate 9c --out 9c.pub\n\
+                   cert selfsign 9c --subject CN=drop-tx --pubkey 9c.pub\ninfo\ntx sign data.txt --out tx.sig\n\
+                   tx verify data.txt --signature-file tx.sig\nlogin\n";
+    let o = sim.run(&["-v", "--profile", "piv", "run", "-"], &[drop, pin], session.as_bytes());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("answered 6982 after the PIN was verified") && err.contains("retrying once"), "{err}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("transaction signature valid") && text.matches("login OK").count() == 2, "{text}");
+    // The same session on the card as it is: no retry needed, none made.
+    let o = sim.run(&["-v", "--profile", "piv", "run", "-"], &[pin], session.as_bytes());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("retrying once"), "{err}");
+}
+
+/// The key usage in a DER certificate or request (names, RFC 5280 order).
+fn key_usage_of(der: &[u8], request: bool) -> Vec<&'static str> {
+    use x509_cert::der::{Decode, Encode};
+    use x509_cert::ext::pkix::KeyUsage;
+    let ext: Vec<x509_cert::ext::Extension> = if request {
+        let req = x509_cert::request::CertReq::from_der(der).unwrap();
+        let attr = req.info.attributes.iter().find(|a| a.oid.to_string() == "1.2.840.113549.1.9.14").unwrap();
+        let any = attr.values.iter().next().unwrap();
+        x509_cert::request::ExtensionReq::from_der(&any.to_der().unwrap()).unwrap().0
+    } else {
+        x509_cert::Certificate::from_der(der).unwrap().tbs_certificate.extensions.unwrap()
+    };
+    let ku = ext.iter().find(|e| e.extn_id.to_string() == "2.5.29.15").expect("a keyUsage extension");
+    assert!(ku.critical, "keyUsage is critical (RFC 5280, 4.2.1.3)");
+    subsim_host::x509::key_usage_names(&KeyUsage::from_der(ku.extn_value.as_bytes()).unwrap())
+}
+
+/// `cert selfsign` and `csr` give each slot its PIV key usage (9D: key
+/// encipherment for RSA, key agreement for EC, so OpenSC offers ECDH), and
+/// `--key-usage` chooses another; openssl reads the same.
+#[test]
+fn certificates_and_requests_carry_the_slots_key_usage() {
+    let sim = Sim::new("key-usage");
+    let pin = ("SUBSIM_PIN", "123456");
+    let cases: [(&str, &str, &[&str]); 6] = [
+        ("9a", "rsa2048", &["digitalSignature"]),
+        ("9c", "p256", &["digitalSignature", "nonRepudiation"]),
+        ("9d", "rsa2048", &["keyEncipherment"]),
+        ("9d", "p384", &["keyAgreement"]),
+        ("9e", "p256", &["digitalSignature"]),
+        ("82", "p256", &["keyAgreement"]),
+    ];
+    for (slot, alg, want) in cases {
+        sim.ok(&["key", "generate", slot, "--algorithm", alg, "--out", "k.pub"], &[]);
+        sim.ok(&["cert", "selfsign", slot, "--subject", "CN=ku", "--pubkey", "k.pub"], &[pin]);
+        sim.ok(&["cert", "export", slot, "--format", "der", "--out", "c.der"], &[]);
+        let der = std::fs::read(sim.file("c.der")).unwrap();
+        assert_eq!(key_usage_of(&der, false), want, "{slot} {alg} certificate");
+        sim.ok(&["csr", slot, "--subject", "CN=ku", "--pubkey", "k.pub", "--out", "r.csr"], &[pin]);
+        let (_, req) = pem_rfc7468::decode_vec(&std::fs::read(sim.file("r.csr")).unwrap()).unwrap();
+        assert_eq!(key_usage_of(&req, true), want, "{slot} {alg} request");
+    }
+    // Chosen by hand.
+    sim.ok(&["key", "generate", "9d", "--algorithm", "p256", "--out", "k.pub"], &[]);
+    let args = ["cert", "selfsign", "9d", "--subject", "CN=ku", "--pubkey", "k.pub"];
+    sim.ok(&[&args[..], &["--key-usage", "digitalSignature,keyAgreement"]].concat(), &[pin]);
+    sim.ok(&["cert", "export", "9d", "--format", "der", "--out", "c.der"], &[]);
+    let der = std::fs::read(sim.file("c.der")).unwrap();
+    assert_eq!(key_usage_of(&der, false), ["digitalSignature", "keyAgreement"]);
+    let err = sim.fails(&[&args[..], &["--key-usage", "sign"]].concat(), &[pin], 2);
+    assert!(err.contains("unknown key usage \"sign\""), "{err}");
+    if openssl() {
+        let o = Command::new("openssl")
+            .args(["x509", "-inform", "DER", "-noout", "-ext", "keyUsage", "-in"])
+            .arg(sim.file("c.der"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("critical") && text.contains("Digital Signature, Key Agreement"), "{text}");
+    }
+}
+
 // ---- the new user's rough edges (issue 22): host/tests/ux/mod.rs ---------------------------
 
 #[path = "ux/mod.rs"]

@@ -376,6 +376,32 @@ macro_rules! admin_card {
     }};
 }
 
+/// Generates a key of `alg` in `slot` (the management key authenticated),
+/// or says the card has no such algorithm and returns `None`: asked of the
+/// card, never taken from our constants. A card that lists algorithms in
+/// SELECT's `AC` templates and leaves `alg` out, or refuses GENERATE with
+/// `6A80`/`6A86` (SP 800-73-4 Part 2, 3.3.2), lacks it; the test is skipped.
+pub fn generate_or_skip(
+    card: &mut Card,
+    slot: applet_spec::piv::Slot,
+    alg: applet_spec::piv::KeyAlgorithm,
+) -> Option<applet_spec::messages::PublicKeyData> {
+    let listed = card.select().map(|a| a.algorithms).unwrap_or_default();
+    if !listed.is_empty() && !listed.contains(&alg.id()) {
+        skip(&format!("the card does not list {} ({:02X}) in SELECT's algorithms", alg.name(), alg.id()));
+        return None;
+    }
+    admin(card);
+    match card.generate_key(slot, alg) {
+        Ok(k) => Some(k),
+        Err(e) if matches!(e.sw(), Some(Sw::INCORRECT_DATA | Sw::INCORRECT_P1_P2)) && !card.has(Profile::Subsim) => {
+            skip(&format!("the card has no {} keys: GENERATE answered {}", alg.name(), e.sw().unwrap()));
+            None
+        }
+        Err(e) => panic!("GENERATE {} in {slot}: {e}", alg.name()),
+    }
+}
+
 /// Sends raw hex as one APDU, bypassing chaining and GET RESPONSE.
 pub fn raw(card: &mut Card, hex_apdu: &str) -> Response {
     let bytes = hex::decode(hex_apdu.replace(' ', "")).expect("test APDU is hex");

@@ -9,8 +9,8 @@ use subsim_conformance::*;
 
 /// SP 800-73-4 Part 2, 3.1.2 (GET DATA).
 const GET_DATA: &str = "SP 800-73-4 Part 2, 3.1.2";
-/// SP 800-73-4 Part 2, 3.3.2 (PUT DATA).
-const PUT_DATA: &str = "SP 800-73-4 Part 2, 3.3.2";
+/// SP 800-73-4 Part 2, 3.3.1 (PUT DATA).
+const PUT_DATA: &str = "SP 800-73-4 Part 2, 3.3.1";
 
 #[test]
 fn certificates_of_every_slot_round_trip() {
@@ -118,7 +118,7 @@ fn put_data_needs_the_management_key() {
     let mut card = fresh_card!(Profile::Piv);
     card.verify_pin(b"123456").unwrap();
     // Write access of every object: the card management key (SP 800-73-4
-    // Part 1, 3.5, Table 6); else 6982 (Part 2, 3.3.2).
+    // Part 1, 3.5, Table 6); else 6982 (Part 2, 3.3.1).
     let sw = refused(card.write_certificate(Slot::Authentication, &[0x30, 0]));
     card.judge("PUT DATA 5FC105", sw, PUT_DATA, &[Sw::SECURITY_STATUS_NOT_SATISFIED], &[]);
     assert_eq!(card.read_certificate(Slot::Authentication).unwrap(), None);

@@ -19,10 +19,31 @@ fn select_by_full_aid_and_by_prefix() {
     let r = card.expect("00 A4 04 00 09 A0 00 00 03 08 00 00 10 00 00", SELECT, &[Sw::OK], &[]);
     let answer = messages::parse_select_response(&r.data).unwrap();
     assert_eq!(answer.aid, info.aid);
+    // Table 5: one algorithm per AC template (`AC { 80 <alg> 06 <oid> }`).
+    let t = applet_spec::tlv::parse_one(&r.data).unwrap();
+    let templates = applet_spec::tlv::children(&t, messages::TAG_APT).unwrap();
+    for ac in templates.iter().filter(|i| applet_spec::tlv::is(i, messages::TAG_ALGORITHMS)) {
+        let n = applet_spec::tlv::children(ac, messages::TAG_ALGORITHMS)
+            .map_or(0, |c| c.iter().filter(|i| applet_spec::tlv::is(i, messages::TAG_ALGORITHM)).count());
+        if n != 1 {
+            assert!(!card.has(Profile::Subsim), "a sub-SIM lists one algorithm per AC template, not {n}");
+            finding(
+                "SELECT",
+                Sw::OK,
+                "SP 800-73-4 Part 2, 3.1.1, Table 5",
+                &format!("an AC template with {n} algorithms"),
+            );
+        }
+    }
     if card.has(Profile::Subsim) {
-        // A sub-SIM also tells its serial and change counter.
+        // Table 3's tags only; the serial and change counter are object 5FFF20.
         assert!(!info.label.is_empty());
-        assert_eq!(answer.card.map(|c| c.serial), Some(card.serial().unwrap()));
+        assert!(answer.unknown.is_empty(), "tags outside table 3: {:02X?}", answer.unknown);
+        assert_eq!(card.card_state().unwrap().map(|c| c.serial), Some(card.serial().unwrap()));
+        // Every key algorithm the card generates is announced.
+        for k in applet_spec::piv::KeyAlgorithm::ALL {
+            assert!(answer.algorithms.contains(&k.id()), "{k:?} missing from the AC templates");
+        }
     }
     // The 5-byte RID alone, as yubico-piv-tool and ykman send it: ISO
     // 7816-4 lets a card refuse partial names (and those tools then fail).
@@ -98,7 +119,8 @@ fn commands_before_select_are_unknown() {
             r.sw,
             "ISO 7816-4, 8.4",
             &[Sw::INS_NOT_SUPPORTED],
-            &[Sw::CLA_NOT_SUPPORTED, Sw(0x6A81), Sw::CONDITIONS_NOT_SATISFIED, Sw::FILE_NOT_FOUND],
+            // ISO 7816-4, 5.6, Table 6: 6986 "command not allowed (no current EF)" fits too.
+            &[Sw::CLA_NOT_SUPPORTED, Sw(0x6A81), Sw::CONDITIONS_NOT_SATISFIED, Sw::FILE_NOT_FOUND, Sw(0x6986)],
         );
     }
     card.select().unwrap();

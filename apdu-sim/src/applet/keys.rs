@@ -61,7 +61,7 @@ impl SubSim {
         let fresh = std::mem::take(&mut self.t.pin_always);
         let ok = match policy {
             PinPolicy::Never => true,
-            PinPolicy::Once => self.t.pin_verified,
+            PinPolicy::Once => self.t.pin_verified && !self.t.keys_pin_dropped,
             PinPolicy::Always => fresh,
         };
         if ok {

@@ -28,6 +28,8 @@ pub struct SubSim {
     t: Transient,
     rng: CardRng,
     private_op: PrivateOp,
+    /// A lab mode: re-SELECT drops the keys' PIN state (see `set_drop_pin_on_reselect`).
+    drop_pin_on_reselect: bool,
 }
 
 impl SubSim {
@@ -38,7 +40,18 @@ impl SubSim {
             t: Transient::default(),
             rng,
             private_op: PrivateOp::new(RsaBackend::default()),
+            drop_pin_on_reselect: false,
         }
+    }
+    /// A test card for hosts, not the sub-SIM's behaviour: every SELECT of
+    /// PIV takes the keys' PIN state (9A/9D/retired and 9C refuse with
+    /// `6982` until the next VERIFY), while VERIFY's status query still
+    /// answers `9000`, as PivApplet does and YubiKey 4 is reported to
+    /// (OpenSC issue 624). SP 800-73-4 part 2, 3.1.1 asks a card to keep the
+    /// state; a host that sends each private-key operation right after its
+    /// VERIFY works on both.
+    pub fn set_drop_pin_on_reselect(&mut self, on: bool) {
+        self.drop_pin_on_reselect = on;
     }
     /// Chooses the library behind the private-key operation.
     pub fn set_rsa_backend(&mut self, backend: RsaBackend) {

@@ -20,16 +20,18 @@ impl SubSim {
         if !piv::aid_matches(&cmd.data) {
             return Err(Sw::FILE_NOT_FOUND);
         }
-        let p = self.store.get();
-        let card = messages::SelectedCard { serial: p.serial, changes: p.changes };
         let answer = match cmd.p2 {
-            0x00 => messages::select_response(card),
+            0x00 => messages::select_response(),
             0x0C => Vec::new(),
             _ => return Err(Sw::INCORRECT_P1_P2),
         };
         // Re-selecting is deselect + select: the keypad layout and a half-done
         // management key authentication go; PIN and keys' security state stay.
         self.t.selected = true;
+        if self.drop_pin_on_reselect {
+            self.t.keys_pin_dropped = true;
+            self.t.pin_always = false;
+        }
         self.t.keypad = None;
         self.t.mgm_pending = None;
         Ok(answer)
@@ -40,6 +42,12 @@ impl SubSim {
         let tag = messages::parse_get_data_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
         if tag == ObjectTag::DISCOVERY {
             return Ok(messages::discovery_object());
+        }
+        if tag == ObjectTag::CARD_STATE {
+            let p = self.store.get();
+            return Ok(messages::data_object(
+                &messages::SelectedCard { serial: p.serial, changes: p.changes }.encode(),
+            ));
         }
         // SP 800-73-4 part 1, table 3: these need the PIN (or OCC) to be
         // read. Checked before existence, so a refusal tells nothing.

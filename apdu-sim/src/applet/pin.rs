@@ -97,6 +97,7 @@ impl SubSim {
         let result = self.check_reference(RefKind::Pin, block, |_| {});
         self.t.pin_verified = result.is_ok();
         self.t.pin_always = result.is_ok();
+        self.t.keys_pin_dropped = false;
         result.map(|()| Vec::new())
     }
 

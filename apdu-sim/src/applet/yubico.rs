@@ -58,6 +58,7 @@ impl SubSim {
                     algorithm: k.key.algorithm().id(),
                     policy: Some((k.pin_policy.code(), TOUCH_POLICY_NEVER)),
                     origin: Some(k.origin),
+                    origin_code: Some(k.origin.code()),
                     public_key: Some(k.key.public()),
                     import_forbidden: Some(p.import_forbidden.contains(&slot)),
                     ..Default::default()

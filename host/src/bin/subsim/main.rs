@@ -134,6 +134,14 @@ fn parse_key_slot(s: &str) -> Result<Slot, String> {
     }
 }
 
+/// A key usage given with --key-usage (parsed by `subsim_host::x509::parse_key_usage`).
+#[derive(Clone, Debug)]
+pub struct KeyUsageArg(pub x509_cert::ext::pkix::KeyUsage);
+
+fn parse_key_usage(list: &str) -> Result<KeyUsageArg, String> {
+    subsim_host::x509::parse_key_usage(list).map(KeyUsageArg)
+}
+
 /// Where a PIN comes from (default: $SUBSIM_PIN, else a hidden prompt).
 #[derive(Args, Clone, Default)]
 pub struct PinArgs {
@@ -364,6 +372,13 @@ pub enum Cmd {
         /// Write the request to this file (`-`: stdout).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// The key usage the request asks for, names separated by commas (RFC 5280:
+        /// digitalSignature, nonRepudiation, keyEncipherment, keyAgreement...);
+        /// default: the slot's PIV usage (9A, 9E digitalSignature; 9C
+        /// digitalSignature,nonRepudiation; 9D and 82-95 keyEncipherment for
+        /// RSA, keyAgreement for EC).
+        #[arg(long, value_name = "LIST", value_parser = parse_key_usage)]
+        key_usage: Option<KeyUsageArg>,
         #[command(flatten)]
         pin: PinArgs,
     },
@@ -629,6 +644,13 @@ pub enum CertCmd {
         /// Days of validity (at least 1).
         #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=36500))]
         days: u64,
+        /// The certificate's key usage, names separated by commas (RFC 5280:
+        /// digitalSignature, nonRepudiation, keyEncipherment, keyAgreement...);
+        /// default: the slot's PIV usage (9A, 9E digitalSignature; 9C
+        /// digitalSignature,nonRepudiation; 9D and 82-95 keyEncipherment for
+        /// RSA, keyAgreement for EC).
+        #[arg(long, value_name = "LIST", value_parser = parse_key_usage)]
+        key_usage: Option<KeyUsageArg>,
         #[command(flatten)]
         pin: PinArgs,
         #[command(flatten)]

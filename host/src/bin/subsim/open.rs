@@ -60,7 +60,14 @@ fn open_sim(path: &Path, create: bool, wait: Duration) -> Result<SimTransport> {
             .map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
     }
     match SimCard::open(path, wait, rng::from_os()) {
-        Ok(card) => Ok(SimTransport::new(card)),
+        Ok(mut card) => {
+            // A lab mode for testing hosts (docs/lab.md): the embedded card
+            // drops the keys' PIN state on every SELECT, as PivApplet does.
+            if std::env::var_os("SUBSIM_SIM_DROP_PIN_ON_RESELECT").is_some_and(|v| v == "1") {
+                card.set_drop_pin_on_reselect(true);
+            }
+            Ok(SimTransport::new(card))
+        }
         Err(e @ StateError::InUse { .. }) => Err(Error::transport(
             TransportKind::SharingViolation,
             e.to_string(),

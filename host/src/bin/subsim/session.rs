@@ -46,11 +46,22 @@ pub struct Session {
     pub generated: HashMap<Slot, PublicKey>,
     /// A PIN verification no signature has used yet (9C's "always" policy).
     pub pin_fresh: bool,
+    /// How the PIN for the coming private-key operation is entered (set by
+    /// `prepare_signature`): what one retry after a `6982` verifies with.
+    pub pin_retry: Option<(crate::PinArgs, bool)>,
 }
 
 impl Session {
     pub fn new(target: Target, opts: Opts) -> Session {
-        Session { target, opts, card: None, profile: None, generated: HashMap::new(), pin_fresh: false }
+        Session {
+            target,
+            opts,
+            card: None,
+            profile: None,
+            generated: HashMap::new(),
+            pin_fresh: false,
+            pin_retry: None,
+        }
     }
 
     /// The card, opened and its applet selected on first use.

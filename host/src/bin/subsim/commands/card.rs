@@ -52,8 +52,9 @@ pub(super) fn readers() -> Result<Out, Failure> {
 pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
     let p = s.profile()?;
     let describe = shown(&s.card()?.transport().describe()); // a reader's name is the reader's words
-    let app = s.card()?.select()?;
-    let serial = if p.yubico { s.card()?.serial().ok() } else { None }.or(app.card.map(|c| c.serial));
+    s.card()?.select()?;
+    let state = if p.subsim { s.card()?.card_state().ok().flatten() } else { None };
+    let serial = if p.yubico { s.card()?.serial().ok() } else { None }.or(state.map(|c| c.serial));
     let version = p.version.map(|[a, b, c]| format!("{a}.{b}.{c}"));
     let status = if p.subsim { Some(s.card()?.status()?) } else { None };
     let (pin_tries, pin_verified) = match &status {

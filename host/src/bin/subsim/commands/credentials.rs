@@ -79,10 +79,18 @@ pub fn present_binding(s: &mut Session, value: &[u8]) -> Result<(), Failure> {
 /// PIN entered as the options say. A PIN this session already verified is
 /// not asked again (for 9C, whose key wants the PIN before every signature:
 /// only while no signature has used that verification).
+///
+/// Nothing that SELECTs comes after the VERIFY (the profile is detected
+/// first): some cards (PivApplet; YubiKey 4, OpenSC issue 624) drop the
+/// keys' PIN state on re-selection while VERIFY's status still says
+/// verified. The caller sends the private-key operation next, through
+/// [`with_pin_retry`].
 pub fn prepare_signature(s: &mut Session, slot: Slot, p: &PinArgs, f: &FlowArgs) -> Result<(), Failure> {
+    s.profile()?;
     if let Some(v) = binding_value(f)? {
         present_binding(s, &v)?;
     }
+    s.pin_retry = (slot.pin_policy() != PinPolicy::Never).then(|| (p.clone(), f.keypad));
     let needed = match slot.pin_policy() {
         PinPolicy::Never => false,
         PinPolicy::Always => !s.pin_fresh || f.keypad || pin_source(p).given("SUBSIM_PIN"),
@@ -97,6 +105,39 @@ pub fn prepare_signature(s: &mut Session, slot: Slot, p: &PinArgs, f: &FlowArgs)
         keypad_pin(s)
     } else {
         verify_pin(s, p)
+    }
+}
+
+/// Runs a private-key operation; when the card refuses it with `6982`
+/// although the PIN was verified (or its status said so), verifies once
+/// more, as `prepare_signature` did, and retries once; `-v` says so.
+pub fn with_pin_retry<T, E>(
+    s: &mut Session,
+    slot: Slot,
+    is_6982: impl Fn(&E) -> bool,
+    mut op: impl FnMut(&mut Session) -> Result<Result<T, E>, Failure>,
+) -> Result<Result<T, E>, Failure> {
+    let first = op(s)?;
+    let retry = s.pin_retry.take();
+    match (first, retry) {
+        // Only with a PIN at hand: else the card's refusal is explained as it is.
+        (Err(e), Some((p, keypad)))
+            if is_6982(&e) && (keypad || pin_source(&p).given("SUBSIM_PIN") || std::io::stdin().is_terminal()) =>
+        {
+            if s.opts.verbose {
+                eprintln!(
+                    "subsim: slot {slot}'s key answered 6982 after the PIN was verified (this card drops the PIN \
+                     state, e.g. on re-selection): verifying again and retrying once"
+                );
+            }
+            if keypad {
+                keypad_pin(s)?;
+            } else {
+                verify_pin(s, &p)?;
+            }
+            op(s)
+        }
+        (first, _) => Ok(first),
     }
 }
 

@@ -80,9 +80,10 @@ pub(super) fn tx(s: &mut Session, t: &TxCmd) -> Result<Out, Failure> {
     match t {
         TxCmd::Sign { file, out: to, pin, flow } => {
             let text = read_input(file, "the transaction")?;
-            prepare_signature(s, Slot::Signature, pin, flow)?;
             // RSA or ECDSA, as the 9C key is; the hash its kind pairs with.
+            // Asked before the VERIFY, so the signature comes right after it.
             let alg = slot_algorithm(s, Slot::Signature)?;
+            prepare_signature(s, Slot::Signature, pin, flow)?;
             let sig = sign(s, Slot::Signature, alg, &text, paired_hash(alg), Padding::Pkcs1v15)?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
             deliver(

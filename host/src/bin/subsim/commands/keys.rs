@@ -147,6 +147,9 @@ fn check_certificate_key(s: &mut Session, slot: Slot, cert_key: &PublicKey, pin:
     if slot.pin_policy() != PinPolicy::Never && !verified {
         verify_pin(s, pin)?;
     }
+    if slot.pin_policy() != PinPolicy::Never && pin_at_hand {
+        s.pin_retry = Some((pin.clone(), false));
+    }
     let mut challenge = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut challenge);
     let sig = sign(s, slot, cert_key.algorithm(), &challenge, cert_key.hash(), Padding::Pkcs1v15)?;
@@ -163,18 +166,26 @@ pub(super) fn csr(
     subject: &str,
     pubkey: Option<&Path>,
     to: Option<&Path>,
+    key_usage: Option<&KeyUsage>,
     pin: &PinArgs,
 ) -> Result<Out, Failure> {
     x509::name(subject).map_err(Failure::Usage)?; // before the card is asked for a PIN or a signature
     let public = slot_public_key(s, slot, pubkey)?;
+    let usage = key_usage.cloned().unwrap_or_else(|| x509::slot_key_usage(slot, public.algorithm()));
     prepare_signature(s, slot, pin, &FlowArgs::default())?;
-    let der = card_x509(s, slot, &public, subject, None)?;
+    let der = with_pin_retry(s, slot, builder_6982, |s| card_x509(s, slot, &public, subject, None, &usage))?;
     s.pin_fresh = false;
     let der = der.map_err(|e| signing_failed(s, slot, &public, e))?;
     check_request(&der, &public, slot, pubkey)?;
     let pem = pem_rfc7468::encode_string("CERTIFICATE REQUEST", pem_rfc7468::LineEnding::LF, &der)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     deliver(s, to, pem.into_bytes(), true, "csr_pem", json!({ "slot": names::slot(slot), "subject": subject }))
+}
+
+/// Whether the X.509 builder's error is the card's `6982` (its text carries
+/// the card's error: "... card answered 6982 ...").
+fn builder_6982(e: &String) -> bool {
+    e.contains(&Sw::SECURITY_STATUS_NOT_SATISFIED.to_string())
 }
 
 /// The card refused while signing a request or certificate: find out why.
@@ -221,11 +232,14 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
                 json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }
-        CertCmd::Selfsign { slot, subject, pubkey, days, pin, mgm } => {
+        CertCmd::Selfsign { slot, subject, pubkey, days, key_usage, pin, mgm } => {
             x509::name(subject).map_err(Failure::Usage)?; // before the card is asked for a PIN or a signature
             let public = slot_public_key(s, *slot, pubkey.as_deref())?;
+            let usage =
+                key_usage.as_ref().map_or_else(|| x509::slot_key_usage(*slot, public.algorithm()), |k| k.0.clone());
             prepare_signature(s, *slot, pin, &FlowArgs::default())?;
-            let der = card_x509(s, *slot, &public, subject, Some(*days))?;
+            let der =
+                with_pin_retry(s, *slot, builder_6982, |s| card_x509(s, *slot, &public, subject, Some(*days), &usage))?;
             s.pin_fresh = false;
             let der = der.map_err(|e| signing_failed(s, *slot, &public, e))?;
             check_selfsigned(&der, &public, *slot, pubkey.as_deref())?;

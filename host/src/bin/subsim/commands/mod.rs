@@ -64,6 +64,7 @@ use crate::{
     PinCmd, Policy, TxCmd,
 };
 use subsim_host::x509;
+use x509_cert::ext::pkix::KeyUsage;
 
 /// The card, as every command module sees it.
 pub type Card = Client<Box<dyn Transport>>;
@@ -79,13 +80,13 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Key(k) => keys::key(s, k),
         Cmd::Sign { slot, file, hash, pss, output, out, pin, flow } => {
             let msg = read_input(file, "the data to sign")?;
-            prepare_signature(s, *slot, pin, flow)?;
             let hash = match hash {
                 HashArg::Sha256 => Hash::Sha256,
                 HashArg::Sha384 => Hash::Sha384,
                 HashArg::Sha512 => Hash::Sha512,
             };
-            // RSA of any size or ECDSA, as the slot's key is.
+            // RSA of any size or ECDSA, as the slot's key is: asked before
+            // the VERIFY, so the signature comes right after it.
             let alg = slot_algorithm(s, *slot)?;
             if *pss && alg.rsa_bytes().is_none() {
                 return Err(Failure::Usage(format!(
@@ -93,6 +94,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
                     alg.name()
                 )));
             }
+            prepare_signature(s, *slot, pin, flow)?;
             let sig = sign(s, *slot, alg, &msg, hash, if *pss { Padding::Pss } else { Padding::Pkcs1v15 })?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
             let j = json!({ "slot": names::slot(*slot), "signature_base64": b64 });
@@ -128,8 +130,8 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Reset { confirm } => yubico::reset(s, *confirm),
         Cmd::Object(o) => objects::run(s, o),
         Cmd::Apdu { apdus, allow_sw } => card::apdu(s, apdus, allow_sw),
-        Cmd::Csr { slot, subject, pubkey, out, pin } => {
-            keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), pin)
+        Cmd::Csr { slot, subject, pubkey, out, key_usage, pin } => {
+            keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), key_usage.as_ref().map(|k| &k.0), pin)
         }
         Cmd::Run { .. } | Cmd::Shell => Err(Failure::Usage("sessions do not nest".into())),
         Cmd::Demo => crate::demo::run(s),

@@ -138,7 +138,8 @@ pub fn sign(
     hash: Hash,
     padding: Padding,
 ) -> Result<Vec<u8>, Failure> {
-    let r = s.card()?.sign_with(slot, alg, msg, hash, padding);
+    let is_6982 = |e: &subsim_host::Error| e.sw() == Some(Sw::SECURITY_STATUS_NOT_SATISFIED);
+    let r = with_pin_retry(s, slot, is_6982, |s| Ok(s.card()?.sign_with(slot, alg, msg, hash, padding)))?;
     s.pin_fresh = false;
     r.map_err(|e| explain(s, e, Op::Sign(slot)))
 }
@@ -158,28 +159,29 @@ pub fn card_x509(
     key: &PublicKey,
     subject: &str,
     days: Option<u64>,
+    usage: &KeyUsage,
 ) -> Result<Result<Vec<u8>, String>, Failure> {
     let c = s.card()?;
     Ok(match key {
         PublicKey::Rsa(k) => {
             let signer = x509::CardSigner::new(c, slot, k.clone());
             match days {
-                Some(d) => x509::selfsign(&signer, subject, d),
-                None => x509::csr(&signer, subject),
+                Some(d) => x509::selfsign_with::<_, rsa::pkcs1v15::Signature>(&signer, subject, d, usage),
+                None => x509::csr_with::<_, rsa::pkcs1v15::Signature>(&signer, subject, usage),
             }
         }
         PublicKey::P256(k) => {
             let signer = x509::P256CardSigner::new(c, slot, *k);
             match days {
-                Some(d) => x509::selfsign_with::<_, p256::ecdsa::DerSignature>(&signer, subject, d),
-                None => x509::csr_with::<_, p256::ecdsa::DerSignature>(&signer, subject),
+                Some(d) => x509::selfsign_with::<_, p256::ecdsa::DerSignature>(&signer, subject, d, usage),
+                None => x509::csr_with::<_, p256::ecdsa::DerSignature>(&signer, subject, usage),
             }
         }
         PublicKey::P384(k) => {
             let signer = x509::P384CardSigner::new(c, slot, *k);
             match days {
-                Some(d) => x509::selfsign_with::<_, p384::ecdsa::DerSignature>(&signer, subject, d),
-                None => x509::csr_with::<_, p384::ecdsa::DerSignature>(&signer, subject),
+                Some(d) => x509::selfsign_with::<_, p384::ecdsa::DerSignature>(&signer, subject, d, usage),
+                None => x509::csr_with::<_, p384::ecdsa::DerSignature>(&signer, subject, usage),
             }
         }
     })

@@ -33,11 +33,14 @@ fn require_metadata(s: &mut Session, what: &str) -> Result<(), Failure> {
     }
 }
 
-fn origin_name(o: Option<KeyOrigin>) -> &'static str {
-    match o {
-        Some(KeyOrigin::Generated) => "generated",
-        Some(KeyOrigin::Imported) => "imported",
-        None => "unknown",
+/// The key's origin in words; a code Yubico does not use is shown as
+/// unknown, with its byte (PivApplet's `00`/`01`, say).
+fn origin_name(o: Option<KeyOrigin>, code: Option<u8>) -> String {
+    match (o, code) {
+        (Some(KeyOrigin::Generated), _) => "generated".into(),
+        (Some(KeyOrigin::Imported), _) => "imported".into(),
+        (None, Some(c)) => format!("unknown ({c:02X})"),
+        (None, None) => "unknown".into(),
     }
 }
 
@@ -56,7 +59,7 @@ fn describe_slot(slot: Slot, m: Option<&Metadata>) -> Result<(String, Value), Fa
         return Ok((format!("{slot}: empty"), json!({ "slot": names::slot(slot), "empty": true })));
     };
     let alg = KeyAlgorithm::from_id(m.algorithm).map_or_else(|| format!("{:02X}", m.algorithm), |a| a.name().into());
-    let origin = origin_name(m.origin);
+    let origin = origin_name(m.origin, m.origin_code);
     let pin = policy_name(m.policy.map(|p| p.0));
     let forbidden = m.import_forbidden == Some(true);
     let pem = match &m.public_key {
@@ -65,7 +68,7 @@ fn describe_slot(slot: Slot, m: Option<&Metadata>) -> Result<(String, Value), Fa
     };
     let text = format!(
         "{slot}: {alg}, {}, PIN {pin}{}",
-        if origin == "generated" { "generated on the card" } else { origin },
+        if origin == "generated" { "generated on the card" } else { &origin },
         if forbidden { ", import forbidden" } else { "" }
     );
     let j = json!({
