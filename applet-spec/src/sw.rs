@@ -39,6 +39,11 @@ impl Sw {
     /// `6A81`: function not supported: MANAGE CHANNEL with no channel free,
     /// P1 not `00` or `80`, or closing the basic channel.
     pub const FUNCTION_NOT_SUPPORTED: Sw = Sw(0x6A81);
+    /// `6984`: reference data not usable: the ARA-M's rules changed between
+    /// GET DATA [all] and [next]; read them again.
+    pub const DATA_NOT_USABLE: Sw = Sw(0x6984);
+    /// `6A89`: a rule for this applet and app exists already (ARA-M STORE DATA).
+    pub const ALREADY_EXISTS: Sw = Sw(0x6A89);
     /// `6A82`: file or application not found (SELECT, GET DATA on an empty object).
     pub const FILE_NOT_FOUND: Sw = Sw(0x6A82);
     /// `6A84`: not enough memory (object larger than [`crate::piv::MAX_OBJECT_LEN`]).
@@ -107,6 +112,8 @@ impl Sw {
             Sw::INCORRECT_DATA => "incorrect data in the command",
             Sw::FUNCTION_NOT_SUPPORTED => "function not supported",
             Sw::FILE_NOT_FOUND => "file or application not found",
+            Sw::DATA_NOT_USABLE => "reference data not usable",
+            Sw::ALREADY_EXISTS => "data object already exists",
             Sw::NOT_ENOUGH_MEMORY => "not enough memory",
             Sw::INCORRECT_P1_P2 => "incorrect parameters P1-P2",
             Sw::REFERENCE_NOT_FOUND => "referenced data not found",
@@ -148,6 +155,8 @@ pub const ALL_STATUS_WORDS: &[Sw] = &[
     Sw::INCORRECT_DATA,
     Sw::FUNCTION_NOT_SUPPORTED,
     Sw::FILE_NOT_FOUND,
+    Sw::DATA_NOT_USABLE,
+    Sw::ALREADY_EXISTS,
     Sw::NOT_ENOUGH_MEMORY,
     Sw::INCORRECT_P1_P2,
     Sw::REFERENCE_NOT_FOUND,
