@@ -277,7 +277,11 @@ mod tests {
             }
         }
         fn select(&mut self, _: AppId, _: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
-            if cmd.p2 == 0x00 { Ok(Vec::new()) } else { Err(Sw::INCORRECT_P1_P2) }
+            if cmd.p2 == 0x00 {
+                Ok(Vec::new())
+            } else {
+                Err(Sw::INCORRECT_P1_P2)
+            }
         }
         fn select_on_new_channel(&mut self, _: AppId, _: u8) {}
         fn deselect(&mut self, _: AppId, _: u8) {}

@@ -563,7 +563,11 @@ mod tests {
     fn access_rules_round_trip_and_are_checked() {
         use applet_spec::aram::{AidRef, ApduRule, AppRef, Rule};
         let mut p = card(11);
-        let rule = |n: u8| Rule { aid: AidRef::Aid(vec![0xA0, 0, 0, 3, n]), app: AppRef::Hash(vec![n; 20]), apdu: ApduRule::Always };
+        let rule = |n: u8| Rule {
+            aid: AidRef::Aid(vec![0xA0, 0, 0, 3, n]),
+            app: AppRef::Hash(vec![n; 20]),
+            apdu: ApduRule::Always,
+        };
         p.access_rules = AccessRules { rules: vec![rule(1), rule(2)], refresh_tag: 7 };
         let back = parse(&render(&p).unwrap()).unwrap();
         assert_eq!(back.access_rules, p.access_rules);

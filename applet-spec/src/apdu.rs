@@ -212,7 +212,9 @@ impl Class {
         match cla & 0x60 {
             _ if cla == 0xFF => None,
             0x00 => Some(Class { proprietary, channel: cla & 0x03, chained, secure_messaging: cla & 0x0C != 0 }),
-            0x40 | 0x60 => Some(Class { proprietary, channel: 4 + (cla & 0x0F), chained, secure_messaging: cla & 0x20 != 0 }),
+            0x40 | 0x60 => {
+                Some(Class { proprietary, channel: 4 + (cla & 0x0F), chained, secure_messaging: cla & 0x20 != 0 })
+            }
             _ => None,
         }
     }
@@ -383,8 +385,8 @@ mod tests {
 
     #[test]
     fn manage_channel_parameters() {
-        use ManageChannel::*;
         use crate::Sw;
+        use ManageChannel::*;
         assert_eq!(ManageChannel::from_p1p2(0, 0), Ok(OpenAny));
         assert_eq!(ManageChannel::from_p1p2(0, 19), Ok(Open(19)));
         assert_eq!(ManageChannel::from_p1p2(0x80, 2), Ok(Close(2)));

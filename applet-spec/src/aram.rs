@@ -419,10 +419,7 @@ mod tests {
     fn the_most_specific_rule_wins_and_filters_mask() {
         let aid = [0xA0, 0, 0, 3, 8];
         let mine = vec![7u8; 32];
-        let rules = vec![
-            Rule { aid: AidRef::All, app: AppRef::All, apdu: ApduRule::Never },
-            rule(ApduRule::Always),
-        ];
+        let rules = vec![Rule { aid: AidRef::All, app: AppRef::All, apdu: ApduRule::Never }, rule(ApduRule::Always)];
         assert_eq!(rule_for(&rules, &aid, &[mine]).unwrap().apdu, ApduRule::Always);
         assert_eq!(rule_for(&rules, &aid, &[vec![8; 32]]).unwrap().apdu, ApduRule::Never);
         assert!(rule_for(&rules[1..], &aid, &[vec![8; 32]]).is_none());

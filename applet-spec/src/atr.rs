@@ -127,7 +127,12 @@ mod tests {
     #[test]
     fn the_simulator_atr_reads_back() {
         let info = parse(&SIMULATOR_ATR);
-        let channels = AtrInfo { logical_channels: 8, card_assigns_channels: true, host_assigns_channels: true, ..Default::default() };
+        let channels = AtrInfo {
+            logical_channels: 8,
+            card_assigns_channels: true,
+            host_assigns_channels: true,
+            ..Default::default()
+        };
         assert_eq!(info, AtrInfo { extended_length: true, chaining: true, simulator: true, ..channels });
         assert_eq!(SIMULATOR_ATR[1] & 0x0F, HISTORICAL.len() as u8);
         assert_eq!(SIMULATOR_ATR[1..].iter().fold(0, |a, b| a ^ b), 0, "TCK makes the XOR zero");
