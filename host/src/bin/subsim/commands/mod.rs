@@ -26,6 +26,7 @@ mod keys;
 mod output;
 mod pin;
 mod pubkey;
+mod rules;
 mod slots;
 mod yubico;
 
@@ -51,7 +52,7 @@ use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use subsim_host::{list_readers, Client, Error, Hash, Padding, PinState, ReaderChoice, Transport, TransportKind};
+use subsim_host::{list_readers, App, Client, Error, Hash, Padding, PinState, ReaderChoice, Transport, TransportKind};
 use zeroize::Zeroizing;
 
 use crate::secret::{self, Source};
@@ -119,6 +120,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Cert(c) => keys::cert(s, c),
         Cmd::Login { pin, flow, trust } => flows::login(s, pin, flow, trust),
         Cmd::Ca(c) => ca::run(c),
+        Cmd::Rules(r) => rules::rules(s, r),
         Cmd::Tx(t) => flows::tx(s, t),
         Cmd::Bind(b) => card::bind(s, b),
         Cmd::Terminate { yes, mgm } => card::terminate(s, *yes, mgm),
