@@ -107,6 +107,12 @@ fn each_channel_has_its_own_selection_and_security_state() {
     assert_eq!(select_piv(&mut card, n), Sw::OK);
     card.verify_pin(b"123456").unwrap();
     assert_eq!(verify_status(&mut card, 0), Sw::OK, "verified on channel 0");
+    // The management key too: 9B on channel 0 lets no PUT DATA through on n.
+    admin(&mut card);
+    let put = "00 DB 3F FF 0A 5C 03 5F C1 0A 53 03 70 01 00";
+    let r = on(&mut card, n, put);
+    card.judge(&format!("PUT DATA on channel {n}"), r.sw, CHANNELS, &[Sw::SECURITY_STATUS_NOT_SATISFIED], &[Sw::OK]);
+    assert_eq!(on(&mut card, 0, put).sw, Sw::OK, "channel 0 is authenticated");
     // docs/phone.md: the PIN's verified state is per channel (JCRE lets an
     // applet share it: OwnerPIN's flag is CLEAR_ON_RESET; a card doing so is a finding).
     let r = verify_status(&mut card, n);
