@@ -17,12 +17,13 @@
 //!   program moved a file there or removed it), the next save is a power
 //!   cut and the path is left as it is: the holder never writes over a
 //!   card someone else may now hold.
-//! - **Atomic replace.** The temporary file is `.<name>.<16 hex>.tmp` in the
-//!   card's folder, created `O_EXCL` (never through a planted link) and
-//!   `0600`, locked while it is written. It then takes the card file's
+//! - **Atomic replace.** The temporary file is `.<name>.<32 hex>.tmp` in the
+//!   card's folder, made nameless (`O_TMPFILE`) and linked under a new name
+//!   (never through a planted link), `0600`, locked while it is written;
+//!   its name carries a mark bound to its inode ([`mark`]). It then takes the card file's
 //!   mode and owner (a new card file is `0600`). Temporary files a killed
-//!   writer left behind (unlocked) are removed when the card is next opened
-//!   for writing.
+//!   writer left behind (unlocked, with our mark) are removed when the card
+//!   is next opened for writing; no other file is, whatever its name.
 //! - **Only regular files**, opened without following a final symlink and
 //!   without blocking (a FIFO), read up to [`MAX_FILE_LEN`] bytes.
 //! - **Read-only** when the file or its folder has no write permission bit
@@ -65,13 +66,33 @@ const RETRY: Duration = Duration::from_millis(20);
 /// New card files and temporary files: the owner alone (they hold keys).
 const NEW_FILE_MODE: u32 = 0o600;
 
-/// A card file held by this process.
-pub struct CardFile {
+/// A file held like a card in a reader, whatever it holds (a card, a test
+/// CA's state): one holder, saves that replace it whole and durably. The
+/// rules are the module's; [`CardFile`] is this with a card in it.
+pub struct HeldFile {
     path: PathBuf,
     /// The inode now at `path`, locked.
     file: File,
-    /// `Some(why)` when the card is read-only.
+    /// `Some(why)` when the file is read-only.
     read_only: Option<String>,
+}
+
+/// What makes a new held file's bytes.
+type MakeBytes = fn() -> Result<Zeroizing<Vec<u8>>, StateError>;
+
+/// What [`HeldFile::open`] found.
+pub struct HeldBytes {
+    /// The file, held (locked) for as long as this value lives.
+    pub file: HeldFile,
+    /// What it holds (at most the `max_len` asked for).
+    pub bytes: Zeroizing<Vec<u8>>,
+    /// The file did not exist: `bytes` are what `new` made, already saved.
+    pub created: bool,
+}
+
+/// A card file held by this process.
+pub struct CardFile {
+    held: HeldFile,
 }
 
 /// What [`CardFile::open`] found.
@@ -93,25 +114,72 @@ impl CardFile {
     /// holder to let go ([`StateError::InUse`] after that). A missing file
     /// is created (mode 0600) holding the card `new` makes.
     pub fn open(path: &Path, wait: Duration, new: impl FnOnce() -> Persistent) -> Result<Opened, StateError> {
+        let mut made = None;
+        let make = || {
+            let state = new();
+            let text = render(&state).map_err(|problem| StateError::Invalid { path: path.to_owned(), problem })?;
+            made = Some(state);
+            Ok(Zeroizing::new(text.as_bytes().to_vec()))
+        };
+        let held = HeldFile::open(path, wait, MAX_FILE_LEN, Some(make))?;
+        let state = match made {
+            Some(state) if held.created => state,
+            _ => parse_card(path, &held.bytes)?,
+        };
+        Ok(Opened { file: CardFile { held: held.file }, state, created: held.created })
+    }
+
+    /// Where the card file is.
+    pub fn path(&self) -> &Path {
+        self.held.path()
+    }
+
+    /// Why the card is read-only, if it is.
+    pub fn read_only(&self) -> Option<&str> {
+        self.held.read_only()
+    }
+
+    /// Replaces the file with `state`, durably (see [`HeldFile::save`]).
+    pub fn save(&mut self, state: &Persistent) -> Result<(), StateError> {
+        if let Some(why) = self.held.read_only() {
+            return Err(StateError::ReadOnly { path: self.path().to_owned(), why: why.to_owned() });
+        }
+        let text = render(state).map_err(|problem| StateError::Invalid { path: self.path().to_owned(), problem })?;
+        self.held.save(text.as_bytes())
+    }
+}
+
+impl HeldFile {
+    /// Holds the file at `path`, waiting up to `wait` for another holder
+    /// to let go ([`StateError::InUse`] after that), and reads it (at most
+    /// `max_len` bytes). A missing file is created (mode 0600) holding what
+    /// `new` makes; without `new`, a missing file is an I/O error (NotFound).
+    pub fn open(
+        path: &Path,
+        wait: Duration,
+        max_len: u64,
+        new: Option<impl FnOnce() -> Result<Zeroizing<Vec<u8>>, StateError>>,
+    ) -> Result<HeldBytes, StateError> {
         // A wait beyond what the clock can count is a wait without end.
         let deadline = Instant::now().checked_add(wait);
-        let mut new = Some(new);
-        let mut fresh = None;
+        let mut new = new;
+        let mut fresh: Option<Zeroizing<Vec<u8>>> = None;
         let mut second_looks = 0;
         loop {
             let mut file = match open_regular(path) {
                 Ok(f) => f,
                 Err(StateError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                    let state = fresh.get_or_insert_with(|| (new.take().expect("made once"))());
-                    match create(path, state)? {
+                    if fresh.is_none() {
+                        match new.take() {
+                            Some(make) => fresh = Some(make()?),
+                            None => return Err(io_error(path)(source)),
+                        }
+                    }
+                    match create(path, fresh.as_ref().expect("made above"))? {
                         Some(file) => {
-                            let read_only = None;
-                            let state = fresh.take().expect("made above");
-                            return Ok(Opened {
-                                file: CardFile { path: path.to_owned(), file, read_only },
-                                state,
-                                created: true,
-                            });
+                            let bytes = fresh.take().expect("made above");
+                            let file = HeldFile { path: path.to_owned(), file, read_only: None };
+                            return Ok(HeldBytes { file, bytes, created: true });
                         }
                         None => continue, // another opener created it first: hold theirs
                     }
@@ -138,45 +206,50 @@ impl CardFile {
                 }
                 Err(TryLockError::Error(e)) => return Err(io_error(path)(e)),
             }
-            // Replaced while we waited for it: the card is the new inode.
+            // Replaced while we waited for it: the file is the new inode.
             if !names(path, &file) {
                 continue;
             }
-            let state = read_card(path, &mut file)?;
+            let bytes = read_bounded(path, &mut file, max_len)?;
             let meta = file.metadata().map_err(io_error(path))?;
             let read_only = read_only(path, Some(&meta));
             if read_only.is_none() {
-                remove_stale_temporaries(path);
+                remove_stale_temporaries(folder(path));
             }
-            return Ok(Opened { file: CardFile { path: path.to_owned(), file, read_only }, state, created: false });
+            return Ok(HeldBytes { file: HeldFile { path: path.to_owned(), file, read_only }, bytes, created: false });
         }
     }
 
-    /// Where the card file is.
+    /// [`HeldFile::open`] of a file that must exist (a missing one is an
+    /// I/O error, NotFound).
+    pub fn open_existing(path: &Path, wait: Duration, max_len: u64) -> Result<HeldBytes, StateError> {
+        HeldFile::open(path, wait, max_len, None::<MakeBytes>)
+    }
+
+    /// Where the file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Why the card is read-only, if it is.
+    /// Why the file is read-only, if it is.
     pub fn read_only(&self) -> Option<&str> {
         self.read_only.as_deref()
     }
 
-    /// Replaces the file with `state`, durably: the old file stays whole
+    /// Replaces the file with `bytes`, durably: the old file stays whole
     /// until the new one is, and an error leaves it as it was (unless the
     /// folder's own fsync failed after the rename: then the file holds the
-    /// new state, not yet known durable).
-    pub fn save(&mut self, state: &Persistent) -> Result<(), StateError> {
+    /// new bytes, not yet known durable).
+    pub fn save(&mut self, bytes: &[u8]) -> Result<(), StateError> {
         if let Some(why) = &self.read_only {
             return Err(StateError::ReadOnly { path: self.path.clone(), why: why.clone() });
         }
         let io = io_error(&self.path);
-        let text = render(state).map_err(|problem| StateError::Invalid { path: self.path.clone(), problem })?;
         let old = self.file.metadata().map_err(&io)?;
         let (tmp, mut file) = temporary(&self.path).map_err(&io)?;
         let written = (|| {
             keep_owner_and_mode(&file, &old)?;
-            file.write_all(text.as_bytes())?;
+            file.write_all(bytes)?;
             file.sync_all()?;
             // Another program moved a file to our path (or removed it):
             // whoever opens the path gets that one now, so never write over it.
@@ -193,6 +266,26 @@ impl CardFile {
         self.file = file;
         sync_folder(&self.path).map_err(io)
     }
+}
+
+/// Replaces the file at `path` with `bytes`, whole or not at all, with
+/// exactly `mode` whatever the umask: a new temporary file beside it
+/// (made nameless and linked under a new name, never through a planted link), fsync, rename over the name
+/// (a symlink there is replaced, never followed), folder fsync. For files
+/// published beside a held one (a CA's certificate and CRL).
+pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let (tmp, mut file) = temporary(path)?;
+    let written = (|| {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_folder(path)
 }
 
 impl Backing for CardFile {
@@ -242,13 +335,24 @@ fn is_symlink(path: &Path) -> bool {
 
 /// Reads and checks the card an open file holds, at most [`MAX_FILE_LEN`] bytes.
 pub(crate) fn read_card(path: &Path, file: &mut File) -> Result<Persistent, StateError> {
+    parse_card(path, &read_bounded(path, file, MAX_FILE_LEN)?)
+}
+
+/// What an open file holds, refused when larger than `max_len` bytes.
+fn read_bounded(path: &Path, file: &mut File, max_len: u64) -> Result<Zeroizing<Vec<u8>>, StateError> {
     let mut raw = Zeroizing::new(Vec::new());
-    file.take(MAX_FILE_LEN + 1).read_to_end(&mut raw).map_err(io_error(path))?;
-    let invalid = |problem: String| StateError::Invalid { path: path.to_owned(), problem };
-    if raw.len() as u64 > MAX_FILE_LEN {
-        return Err(invalid(format!("larger than {MAX_FILE_LEN} bytes, the most a card file can be")));
+    file.take(max_len + 1).read_to_end(&mut raw).map_err(io_error(path))?;
+    if raw.len() as u64 > max_len {
+        let problem = format!("larger than {max_len} bytes, the most it can be");
+        return Err(StateError::Invalid { path: path.to_owned(), problem });
     }
-    let text = std::str::from_utf8(&raw).map_err(|_| invalid("not a card state file: not UTF-8".into()))?;
+    Ok(raw)
+}
+
+/// The card in a card file's bytes, checked.
+fn parse_card(path: &Path, raw: &[u8]) -> Result<Persistent, StateError> {
+    let invalid = |problem: String| StateError::Invalid { path: path.to_owned(), problem };
+    let text = std::str::from_utf8(raw).map_err(|_| invalid("not a card state file: not UTF-8".into()))?;
     parse(text).map_err(invalid)
 }
 
@@ -311,19 +415,85 @@ fn temporary_prefix(path: &Path) -> OsString {
 
 const TEMPORARY_SUFFIX: &str = ".tmp";
 
-/// A new, locked, empty temporary file beside `path`: a random name,
-/// `O_EXCL` (an existing name or planted symlink is never opened), `0600`.
+/// The mark in a temporary file's name that says we made it: bound to a
+/// random number and the file's own inode and birth time (where the file
+/// system keeps one), so no file we did not create (a user's
+/// `.card.json.<hex>.tmp`, a copy, a file made later on a reused inode)
+/// carries it.
+fn mark(random: u64, meta: &fs::Metadata) -> u64 {
+    use sha2::{Digest, Sha256};
+    let born = meta.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    let born = born.map_or(0, |d| d.as_nanos());
+    let digest = Sha256::new()
+        .chain_update(born.to_be_bytes())
+        .chain_update(b"subsim temporary file")
+        .chain_update(random.to_be_bytes())
+        .chain_update(meta.dev().to_be_bytes())
+        .chain_update(meta.ino().to_be_bytes())
+        .finalize();
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A new, locked, empty temporary file beside `path`, `0600`, named
+/// `.<name>.<random><mark>.tmp` (32 hex digits, [`mark`]). It is made
+/// without a name (`O_TMPFILE`), locked, then linked under a name that
+/// does not exist yet: it never opens an existing file or a planted link,
+/// and a killed writer leaves at most a file with our mark. Where the file
+/// system has no `O_TMPFILE`, an `O_EXCL` file under a random name without
+/// the mark: left alone by [`remove_stale_temporaries`] if a kill strands it.
 fn temporary(path: &Path) -> io::Result<(PathBuf, File)> {
+    let dir = folder(path);
+    let anonymous = fs::OpenOptions::new().write(true).custom_flags(libc::O_TMPFILE).mode(NEW_FILE_MODE).open(dir);
+    let file = match anonymous {
+        Ok(file) => file,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOENT)) => {
+            return unmarked_temporary(path);
+        }
+        Err(e) => return Err(e),
+    };
+    // Locked at once, so a cleaner never takes it for a dead writer's.
+    file.try_lock().map_err(|_| io::Error::other("a new temporary file was locked by another process"))?;
+    // Whatever the umask, exactly 0600 until the file's own mode is set.
+    file.set_permissions(fs::Permissions::from_mode(NEW_FILE_MODE))?;
+    let meta = file.metadata()?;
+    let from = c_path(Path::new(&format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file))))
+        .expect("no NUL in a /proc path");
+    let mut last = None;
+    for _ in 0..16 {
+        let random = rand::random::<u64>();
+        let mut name = temporary_prefix(path);
+        name.push(format!("{random:016x}{:016x}{TEMPORARY_SUFFIX}", mark(random, &meta)));
+        let tmp = dir.join(name);
+        let to = c_path(&tmp).ok_or_else(|| io::Error::other("a NUL in the path"))?;
+        // SAFETY: both are valid C strings; linkat only reads them.
+        let linked = unsafe {
+            libc::linkat(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+        };
+        if linked == 0 {
+            return Ok((tmp, file));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EEXIST) => last = Some(e),
+            // No /proc to link through: the plain way.
+            Some(libc::ENOENT) if !Path::new("/proc/self/fd").exists() => return unmarked_temporary(path),
+            _ => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// [`temporary`] without `O_TMPFILE`: `O_EXCL` under 32 random hex digits
+/// (which carry no valid mark).
+fn unmarked_temporary(path: &Path) -> io::Result<(PathBuf, File)> {
     let mut last = None;
     for _ in 0..16 {
         let mut name = temporary_prefix(path);
-        name.push(format!("{:016x}{TEMPORARY_SUFFIX}", rand::random::<u64>()));
+        name.push(format!("{:032x}{TEMPORARY_SUFFIX}", rand::random::<u128>()));
         let tmp = folder(path).join(name);
         match fs::OpenOptions::new().write(true).create_new(true).mode(NEW_FILE_MODE).open(&tmp) {
             Ok(file) => {
-                // Locked at once, so a cleaner never takes it for a dead writer's.
                 if file.try_lock().is_ok() {
-                    // Whatever the umask, exactly 0600 until the card's own mode is set.
                     file.set_permissions(fs::Permissions::from_mode(NEW_FILE_MODE))?;
                     return Ok((tmp, file));
                 }
@@ -358,7 +528,7 @@ fn sync_folder(path: &Path) -> io::Result<()> {
 /// written under a temporary name and hard-linked into place, which fails
 /// if the name exists (a rename would replace a card another opener just
 /// made). So creating a card needs a file system with hard links.
-fn create(path: &Path, state: &Persistent) -> Result<Option<File>, StateError> {
+fn create(path: &Path, bytes: &[u8]) -> Result<Option<File>, StateError> {
     let io = io_error(path);
     let cannot = |why: String| io(io::Error::other(format!("no such card, and cannot create it: {why}")));
     match fs::metadata(folder(path)) {
@@ -368,10 +538,8 @@ fn create(path: &Path, state: &Persistent) -> Result<Option<File>, StateError> {
     if let Some(why) = read_only(path, None) {
         return Err(cannot(why));
     }
-    let text = render(state).map_err(|problem| StateError::Invalid { path: path.to_owned(), problem })?;
     let (tmp, mut file) = temporary(path).map_err(&io)?;
-    let linked =
-        file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).and_then(|()| fs::hard_link(&tmp, path));
+    let linked = file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| fs::hard_link(&tmp, path));
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => {
@@ -383,23 +551,32 @@ fn create(path: &Path, state: &Persistent) -> Result<Option<File>, StateError> {
     }
 }
 
-/// Removes temporary files of this card that no process holds: a writer
-/// killed between creating and renaming one. Ours are locked while alive.
-fn remove_stale_temporaries(path: &Path) {
-    let prefix = temporary_prefix(path);
-    let Ok(entries) = fs::read_dir(folder(path)) else { return };
+/// Removes the temporary files in `dir` that we made ([`mark`]) and no
+/// process holds: a writer killed between creating and renaming one (ours
+/// are locked while their writer lives). Any other file is left alone,
+/// whatever its name.
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.as_bytes().strip_prefix(prefix.as_bytes()) else { continue };
-        let Some(random) = rest.strip_suffix(TEMPORARY_SUFFIX.as_bytes()) else { continue };
-        if random.len() != 16 || !random.iter().all(u8::is_ascii_hexdigit) {
+        let Some(rest) = name.as_bytes().strip_prefix(b".") else { continue };
+        let Some(rest) = rest.strip_suffix(TEMPORARY_SUFFIX.as_bytes()) else { continue };
+        if rest.len() < 33 || rest[rest.len() - 33] != b'.' {
             continue;
         }
+        let digits = &rest[rest.len() - 32..];
+        let Some((random, marked)) = std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+            .and_then(|d| Some((u64::from_str_radix(&d[..16], 16).ok()?, u64::from_str_radix(&d[16..], 16).ok()?)))
+        else {
+            continue;
+        };
         let tmp = entry.path();
-        if let Ok(f) = open_regular(&tmp) {
-            if f.try_lock().is_ok() && names(&tmp, &f) {
-                let _ = fs::remove_file(&tmp);
-            }
+        let Ok(f) = open_regular(&tmp) else { continue };
+        let ours = f.metadata().is_ok_and(|m| mark(random, &m) == marked);
+        if ours && f.try_lock().is_ok() && names(&tmp, &f) {
+            let _ = fs::remove_file(&tmp);
         }
     }
 }
@@ -496,16 +673,41 @@ mod tests {
         let dir = temp_dir("stale");
         let path = dir.join("card.json");
         drop(CardFile::open(&path, Duration::ZERO, factory).unwrap());
-        let stale = dir.join(".card.json.0123456789abcdef.tmp");
-        let live = dir.join(".card.json.fedcba9876543210.tmp");
+        let (stale, dead) = temporary(&path).unwrap();
+        drop(dead); // its writer is gone: unlocked
+        let (live, _alive) = temporary(&path).unwrap();
         let other = dir.join(".card.json.notrandom.tmp");
-        for f in [&stale, &live, &other] {
-            fs::write(f, "x").unwrap();
-        }
-        let live_lock = File::open(&live).unwrap();
-        live_lock.try_lock().unwrap();
+        fs::write(&other, "x").unwrap();
         drop(CardFile::open(&path, Duration::ZERO, factory).unwrap());
         assert!(!stale.exists() && live.exists() && other.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_users_file_named_like_a_temporary_file_is_never_removed() {
+        let dir = temp_dir("lookalike");
+        let path = dir.join("x.json");
+        drop(CardFile::open(&path, Duration::ZERO, factory).unwrap());
+        let (ours, file) = temporary(&path).unwrap();
+        drop(file);
+        let name = ours.file_name().unwrap().to_str().unwrap().to_string();
+        let lookalikes = [
+            ".x.json.0123456789abcdef.tmp".to_string(),
+            ".x.json.0123456789abcdef0123456789abcdef.tmp".to_string(),
+            // Our exact naming, but not the file it was made for (a copy).
+            name.replace(".tmp", "").replace(".x.json.", ".y.json.") + ".tmp",
+        ];
+        for l in &lookalikes {
+            fs::write(dir.join(l), "a user's file").unwrap();
+        }
+        // A copy of a real temporary file under its own name: another inode.
+        fs::remove_file(&ours).unwrap();
+        fs::write(&ours, "a copy").unwrap();
+        drop(CardFile::open(&path, Duration::ZERO, factory).unwrap());
+        for l in &lookalikes {
+            assert!(dir.join(l).exists(), "{l} was removed");
+        }
+        assert!(ours.exists(), "a file that only has our name was removed");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -247,6 +247,11 @@ fn run_script(
 }
 
 fn main() -> ExitCode {
+    // Past `ulimit -f` a write then fails with EFBIG, which a card save
+    // treats as a power cut (an error naming the file), instead of the
+    // default SIGXFSZ killing the card with no word.
+    // SAFETY: SIG_IGN for SIGXFSZ installs no handler code.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let cli = Cli::parse();
     let behaviour = Behaviour { backend: cli.rsa_backend.into(), timing: cli.timing, reader_bps: cli.reader_bps };
     let result = match cli.command {

@@ -58,10 +58,11 @@ const GET_ATR: u8 = 0x04;
 const POLL: Duration = Duration::from_millis(200);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// A connection that carried no frame and lasted less than this is a
-/// quick drop; after [`QUICK_DROPS`] in a row, reconnecting backs off.
-/// (pcscd's vpcd itself may drop a new connection or two while it notices
-/// an old one gone: those are redialled at once.)
+/// A connection that lasted less than this is a quick drop, however many
+/// frames it carried (a peer may send one and hang up, every time); after
+/// [`QUICK_DROPS`] in a row, reconnecting backs off. vpcd keeps its
+/// connection for as long as pcscd runs, and may drop a new one or two
+/// while it notices an old one gone: those are redialled at once.
 const QUICK_DROP: Duration = Duration::from_secs(1);
 const QUICK_DROPS: u32 = 5;
 /// The longest a frame may take once its first byte is in. vpcd writes a
@@ -208,12 +209,12 @@ fn connect(addr: &str, stop: &AtomicBool) -> Option<TcpStream> {
 pub fn serve<C: VirtualCard>(card: &mut C, addr: &str, stop: &AtomicBool) -> Result<(), String> {
     let (mut pause, mut quick_drops) = (Duration::ZERO, 0);
     while let Some(mut stream) = connect(addr, stop) {
-        let (began, mut frames) = (Instant::now(), 0u64);
+        let began = Instant::now();
         eprintln!("apdu-sim: card inserted in vpcd at {addr}");
         let result = stream
             .set_read_timeout(Some(POLL))
             .and_then(|()| stream.set_nodelay(true))
-            .and_then(|()| session(card, &mut stream, stop, &mut frames));
+            .and_then(|()| session(card, &mut stream, stop));
         card.power_cycle();
         if let Some(why) = card.failure() {
             let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -226,22 +227,16 @@ pub fn serve<C: VirtualCard>(card: &mut C, addr: &str, stop: &AtomicBool) -> Res
         }
         // A peer that drops us at once (not vpcd, or one going down) is not
         // redialled in a tight loop: back off as connect() does.
-        quick_drops = if frames == 0 && began.elapsed() < QUICK_DROP { quick_drops + 1 } else { 0 };
+        quick_drops = if began.elapsed() < QUICK_DROP { quick_drops + 1 } else { 0 };
         pause = if quick_drops >= QUICK_DROPS { (pause * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF) } else { Duration::ZERO };
         nap(pause, stop);
     }
     Ok(())
 }
 
-fn session<C: VirtualCard>(
-    card: &mut C,
-    stream: &mut TcpStream,
-    stop: &AtomicBool,
-    frames: &mut u64,
-) -> io::Result<()> {
+fn session<C: VirtualCard>(card: &mut C, stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<()> {
     let mut payload = Vec::new();
     while read_frame(stream, stop, &mut payload)? {
-        *frames += 1;
         match payload.as_slice() {
             [POWER_OFF] | [POWER_ON] | [RESET] => card.power_cycle(),
             [GET_ATR] => send(stream, &SIMULATOR_ATR)?,

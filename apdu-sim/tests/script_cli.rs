@@ -206,3 +206,31 @@ fn a_script_that_cannot_be_read_makes_no_card() {
     assert!(err.contains("missing.apdu"), "{err}");
     assert!(!state.exists(), "a card file was made for a script that never ran");
 }
+
+#[test]
+fn past_the_file_size_limit_the_card_stops_with_a_message_not_a_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = temp_dir("xfsz");
+    let state = dir.join("card.json");
+    let (code, _, err) = run(&["--state", state.to_str().unwrap()], &format!("{SELECT}\n"));
+    assert_eq!(code, 0, "{err}");
+    let before = std::fs::read(&state).unwrap();
+    // A wrong PIN is a write; `ulimit -f 1` (512 bytes) makes the save fail.
+    // No `trap '' XFSZ`: apdu-sim itself must not die of the signal.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -f 1; exec \"$@\"", "sh", BIN, "script", "--state"])
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(format!("{SELECT}\n{WRONG_PIN}\n").as_bytes());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.signal(), None, "killed by a signal: {err}");
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("card.json"), "{err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("63C"), "a try was answered though its write failed");
+    assert_eq!(std::fs::read(&state).unwrap(), before, "the card file is as it was");
+}

@@ -260,8 +260,8 @@ fn a_second_vpcd_on_one_card_file_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn a_peer_that_drops_every_connection_at_once_is_retried_with_backoff() {
+/// Connections a peer accepted in 2 s, each handled by `peer` and dropped.
+fn connections_in_two_seconds(peer: impl Fn(&mut TcpStream)) -> (usize, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let mut card = Command::new(BIN)
@@ -273,7 +273,9 @@ fn a_peer_that_drops_every_connection_at_once_is_retried_with_backoff() {
     let (mut connections, began) = (0, Instant::now());
     while began.elapsed() < Duration::from_secs(2) {
         match listener.accept() {
-            Ok((s, _)) => {
+            Ok((mut s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                peer(&mut s);
                 drop(s);
                 connections += 1;
             }
@@ -283,9 +285,28 @@ fn a_peer_that_drops_every_connection_at_once_is_retried_with_backoff() {
     assert!(terminate(&mut card).success());
     let mut err = String::new();
     card.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (connections, err)
+}
+
+#[test]
+fn a_peer_that_drops_every_connection_at_once_is_retried_with_backoff() {
+    let (connections, err) = connections_in_two_seconds(|_| {});
     // Five at once, then a backoff from 100 ms doubling to 2 s: a handful, not hundreds.
     assert!((1..=15).contains(&connections), "{connections} connections in 2 s");
     assert!(err.lines().count() <= 25, "{} lines on stderr", err.lines().count());
+}
+
+#[test]
+fn a_peer_that_sends_a_frame_then_drops_is_retried_with_backoff_too() {
+    // One frame (power on, or a GET ATR answered) and hang up, every time.
+    let (connections, err) = connections_in_two_seconds(|s| send(s, &[0x01]));
+    assert!((1..=15).contains(&connections), "{connections} connections in 2 s");
+    assert!(err.lines().count() <= 35, "{} lines on stderr", err.lines().count());
+    let (connections, _) = connections_in_two_seconds(|s| {
+        send(s, &[0x04]);
+        let _ = recv(s);
+    });
+    assert!((1..=15).contains(&connections), "{connections} connections in 2 s (GET ATR)");
 }
 
 #[test]

@@ -134,7 +134,7 @@ fn the_test_ca_refuses_what_it_should() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(lab.f("ca/ca-key.pem")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(lab.f("ca/ca.json")).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "the CA key is private to its owner");
     }
     std::fs::write(lab.f("junk.csr"), "not a request").unwrap();

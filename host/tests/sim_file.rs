@@ -263,3 +263,46 @@ fn subsim_info_works_on_a_read_only_file_system() {
     let _ = std::fs::remove_dir_all(&dir);
     checked.unwrap();
 }
+
+#[test]
+fn past_the_file_size_limit_subsim_reports_like_a_full_disk() {
+    let dir = temp_dir("xfsz");
+    let card = dir.join("card.json");
+    assert!(subsim(&card, &["info"]).output().unwrap().status.success());
+    let before = std::fs::read(&card).unwrap();
+    // No `trap '' XFSZ` here: subsim itself must not die of the signal.
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -f 1; exec \"$@\"", "sh", SUBSIM, "--json", "--sim"])
+        .arg(&card)
+        .args(["pin", "verify"])
+        .env("SUBSIM_PIN", "999999")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.signal(), None, "killed by a signal: {}", err(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["exit_code"], 3);
+    assert!(j["error"].as_str().unwrap().contains("card.json"), "{j}");
+    assert_eq!(std::fs::read(&card).unwrap(), before);
+}
+
+#[test]
+fn a_users_file_named_like_our_temporary_files_is_left_alone() {
+    let dir = temp_dir("lookalike");
+    let card = dir.join("x.json");
+    assert!(subsim(&card, &["info"]).output().unwrap().status.success());
+    let other = dir.join(".x.json.0123456789abcdef.tmp");
+    let longer = dir.join(".x.json.0123456789abcdef0123456789abcdef.tmp");
+    for f in [&other, &longer] {
+        std::fs::write(f, "another card").unwrap();
+    }
+    // A write (a PIN try) and a read: neither removes them.
+    let o = pin(&card, "999999", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(subsim(&card, &["info"]).output().unwrap().status.success());
+    for f in [&other, &longer] {
+        assert_eq!(std::fs::read_to_string(f).unwrap(), "another card", "{}", f.display());
+    }
+    unblock(&card);
+}

@@ -317,3 +317,45 @@ fn key_import_refuses_what_is_not_a_private_key() {
     assert!(err.contains("not an unencrypted RSA, P-256 or P-384 private key"), "{err}");
     assert!(h.ok(&["key", "info", "9d"]).contains("9D: empty"), "nothing imported");
 }
+
+#[test]
+fn unusable_rsa_exponents_are_refused_before_the_card_is_asked() {
+    let h = Home::new("exponent");
+    if !openssl() {
+        return;
+    }
+    let key = h.file("e3.pem");
+    let o = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-pkeyopt", "rsa_keygen_pubexp:3"])
+        .arg("-out")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // --trace shows every APDU: no management-key authentication, no import.
+    let err = h.fails(&["--trace", "key", "import", "9d", key.to_str().unwrap()], 2);
+    assert!(err.contains("public exponent 3"), "{err}");
+    assert!(!err.contains("GENERAL AUTHENTICATE") && !err.contains("IMPORT"), "the card was asked: {err}");
+    // A public key with such an exponent (e=3, e even, e=1) is refused wherever one is taken.
+    let public = h.file("e3.pub");
+    let o =
+        Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&key).arg("-out").arg(&public).output().unwrap();
+    assert!(o.status.success());
+    let err = h.fails(&["csr", "9a", "--subject", "CN=E3", "--pubkey", public.to_str().unwrap()], 2);
+    assert!(err.contains("public exponent 3"), "{err}");
+    use subsim_host::rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+    let n = subsim_host::rsa::traits::PublicKeyParts::n(
+        &subsim_host::rsa::RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&key).unwrap()).unwrap(),
+    )
+    .clone();
+    for e in [4u32, 65538] {
+        if let Ok(k) =
+            subsim_host::rsa::RsaPublicKey::new_unchecked(n.clone(), e.into()).to_public_key_pem(Default::default())
+        {
+            let f = h.file(&format!("e{e}.pub"));
+            std::fs::write(&f, k).unwrap();
+            // Refused (by the RSA library's own parser already, or by our rule).
+            h.fails(&["csr", "9a", "--subject", "CN=E", "--pubkey", f.to_str().unwrap()], 2);
+        }
+    }
+}

@@ -10,7 +10,8 @@
 //! - revocation ([`Revocation::Chain`], the default): for every certificate
 //!   below the anchor, a CRL issued and signed by its issuer, in force at
 //!   that time (thisUpdate ≤ time < nextUpdate), not listing it. A missing
-//!   CRL or one past its nextUpdate is a refusal, never a pass;
+//!   CRL or one past its nextUpdate is a refusal, never a pass. Of the
+//!   CRLs held, only each issuer's newest counts ([`crate::crl`]);
 //! - key usage, per [`Role`], on the end-entity certificate:
 //!   - the keyUsage extension must be present and must not include
 //!     keyCertSign or cRLSign, and basicConstraints must not say CA: a
@@ -200,16 +201,23 @@ impl Verifier {
 
     /// The path alone (no role): the subjects from `cert` to the anchor.
     pub fn verify_path(&self, cert: &X509Ref, at: SystemTime) -> Result<Vec<String>, Refusal> {
-        self.path(cert, at).map_err(|e| Refusal::malformed("trust store", e))?
+        let known: Vec<&X509> = self.anchors.iter().chain(&self.intermediates).collect();
+        let crls = crate::crl::newest(&self.crls, &known, at)?;
+        self.path(cert, &crls, at).map_err(|e| Refusal::malformed("trust store", e))?
     }
 
-    /// OpenSSL's verdict on the path; the subjects on success.
-    fn path(&self, leaf: &X509Ref, at: SystemTime) -> Result<Result<Vec<String>, Refusal>, ErrorStack> {
+    /// OpenSSL's verdict on the path, with each issuer's chosen CRL; the subjects on success.
+    fn path(
+        &self,
+        leaf: &X509Ref,
+        crls: &[&X509Crl],
+        at: SystemTime,
+    ) -> Result<Result<Vec<String>, Refusal>, ErrorStack> {
         let mut store = X509StoreBuilder::new()?;
         for a in &self.anchors {
             store.add_cert(a.clone())?;
         }
-        for crl in &self.crls {
+        for crl in crls {
             add_crl(&mut store, crl)?;
         }
         let mut param = X509VerifyParam::new()?;
@@ -236,15 +244,17 @@ impl Verifier {
             let code = c.error().as_raw();
             let detail = c.error().error_string().to_string();
             let at_cert = c.current_cert().unwrap_or(leaf);
-            Ok(Err(self.refusal(code, detail, at_cert)))
+            Ok(Err(refusal(crls, code, detail, at_cert)))
         })
     }
+}
 
-    /// OpenSSL's verify error, as our reason.
-    fn refusal(&self, code: c_int, detail: String, c: &X509Ref) -> Refusal {
+/// OpenSSL's verify error, as our reason (`crls`: the CRLs it was given).
+fn refusal(crls: &[&X509Crl], code: c_int, detail: String, c: &X509Ref) -> Refusal {
+    {
         let subject = name(c.subject_name());
         let issuer = name(c.issuer_name());
-        let crl_of_issuer = || self.crls.iter().find(|l| name(l.issuer_name()) == issuer);
+        let crl_of_issuer = || crls.iter().find(|l| name(l.issuer_name()) == issuer);
         match code {
             sys::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
             | sys::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY

@@ -139,6 +139,21 @@ pub enum Refusal {
         /// The CRL issuer's DN, one line.
         issuer: String,
     },
+    /// Two different CRLs of one issuer claim to be the same one (the same
+    /// CRL number): which is in force cannot be told.
+    #[error("conflicting CRLs: {issuer} signed two different CRLs with {what}")]
+    CrlConflict {
+        /// The CRL issuer's DN, one line.
+        issuer: String,
+        /// What they share ("number 5").
+        what: String,
+    },
+    /// A delta CRL: only complete CRLs are read (a delta alone would hide its base's revocations).
+    #[error("delta CRL refused: the CRL of {issuer} is a delta CRL; give its complete CRL")]
+    DeltaCrl {
+        /// The CRL issuer's DN, one line.
+        issuer: String,
+    },
     /// The CRL's issuer may not sign CRLs, or is otherwise unusable.
     #[error("CRL issuer refused: {detail}")]
     CrlIssuer {
@@ -264,6 +279,8 @@ impl Refusal {
             Refusal::StaleCrl { .. } => "stale-crl",
             Refusal::CrlNotYetValid { .. } => "crl-not-yet-valid",
             Refusal::BadCrlSignature { .. } => "bad-crl-signature",
+            Refusal::CrlConflict { .. } => "crl-conflict",
+            Refusal::DeltaCrl { .. } => "delta-crl",
             Refusal::CrlIssuer { .. } => "crl-issuer",
             Refusal::PathRefused { .. } => "path-refused",
             Refusal::WrongKeyUsage { .. } => "wrong-key-usage",

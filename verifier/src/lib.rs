@@ -3,12 +3,13 @@
 //!
 //! - [`chain`]: certificate paths to trusted CAs at a given time, CRL
 //!   revocation, key usage per [`Role`] (OpenSSL's verifier);
+//! - [`crl`]: which of the CRLs held counts (the newest, per issuer);
 //! - [`challenge`]: single-use, expiring login challenges bound to a session;
 //! - [`statement`]: transfer statements in one canonical encoding, and the
 //!   ledger that tells an issued statement from an altered or replayed one;
 //! - [`server`]: the two checks end to end ([`Server::login`], [`Server::confirm`]);
 //! - [`attest`]: key attestation at issuance (Yubico's PIV format);
-//! - [`testca`]: a TEST CA for labs, demos and tests.
+//! - [`testca`]: a TEST CA for labs, demos and tests; [`ca_dir`]: its directory.
 //!
 //! Every refusal is a [`Refusal`], one variant per reason. The clock is
 //! always passed in.
@@ -55,8 +56,10 @@
 #![warn(missing_docs)]
 
 pub mod attest;
+pub mod ca_dir;
 pub mod chain;
 pub mod challenge;
+pub mod crl;
 pub mod error;
 pub mod server;
 pub mod session;

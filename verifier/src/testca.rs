@@ -3,12 +3,16 @@
 //! revokes them, and publishes CRLs. Its key is an unencrypted file: it is
 //! not a CA to trust with anything real, and its name says so.
 //!
-//! On disk (`save`/`open`), a directory holds:
-//! `README.txt`, `ca.pem` (its certificate), `ca-key.pem` (its private key,
-//! mode 0600), `state.json` (what it issued and revoked, the CRL number),
-//! and whatever the command line writes next to them (`crl.pem`, `issued/`).
+//! On disk, a CA is a directory held like a card file ([`crate::ca_dir`]):
+//! one state file holds everything (key, certificate, records, counters),
+//! replaced whole; the certificate and CRLs are published beside it.
+//!
+//! Serials are 127 random bits, never one already issued; CRL numbers
+//! count up from 1 and never wrap (a CA out of numbers refuses to publish).
+//! Revocation is by issuer and serial: a certificate file is revoked only
+//! if this CA's key signed it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
@@ -42,6 +46,14 @@ pub enum CaError {
         path: String,
         /// What went wrong with it.
         detail: String,
+    },
+    /// Another program holds the CA's directory (and `--wait` did not outlast it).
+    #[error("test CA {dir} is in use by {holder}")]
+    InUse {
+        /// The CA's directory.
+        dir: String,
+        /// Who holds it, as far as can be told.
+        holder: String,
     },
     /// OpenSSL failed.
     #[error("OpenSSL: {0}")]
@@ -77,7 +89,7 @@ pub struct RevokedRecord {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Records {
+pub(crate) struct Records {
     issued: Vec<IssuedRecord>,
     revoked: Vec<RevokedRecord>,
     crl_number: u64,
@@ -85,11 +97,28 @@ struct Records {
 
 /// A test CA: an EC P-256 key and its certificate (self-signed root, or an
 /// intermediate signed by another test CA).
+#[derive(Clone)]
 pub struct TestCa {
     key: PKey<Private>,
     cert: X509,
     records: Records,
 }
+
+/// The state file's format: everything a CA is, in one JSON object.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    format: u32,
+    /// PKCS#8 PEM: the file is the owner's alone (0600).
+    key_pem: String,
+    cert_pem: String,
+    issued: Vec<IssuedRecord>,
+    revoked: Vec<RevokedRecord>,
+    /// The last CRL number used (0: none yet).
+    crl_number: u64,
+}
+
+const STATE_FORMAT: u32 = 2;
 
 /// Parses `CN=Alice,O=Bank` (RFC 4514: the last RDN first) or
 /// `/O=Bank/CN=Alice` (OpenSSL's form: the first RDN first).
@@ -114,11 +143,18 @@ pub fn parse_name(s: &str) -> Result<X509Name, CaError> {
     Ok(b.build())
 }
 
-fn random_serial() -> Result<Asn1Integer, ErrorStack> {
-    let mut b = crate::random::<16>();
-    b[0] &= 0x7F; // positive
-    b[0] |= 0x01; // and 16 bytes long
-    BigNum::from_slice(&b)?.to_asn1_integer()
+/// A serial this CA never used: 16 random bytes, positive, 16 bytes long.
+fn random_serial(records: &Records) -> Result<Asn1Integer, ErrorStack> {
+    loop {
+        let mut b = crate::random::<16>();
+        b[0] &= 0x7F; // positive
+        b[0] |= 0x01; // and 16 bytes long
+        let n = BigNum::from_slice(&b)?;
+        let hex = n.to_hex_str()?.to_string();
+        if !records.issued.iter().any(|i| i.serial.eq_ignore_ascii_case(&hex)) {
+            return n.to_asn1_integer();
+        }
+    }
 }
 
 fn time(t: SystemTime) -> Result<Asn1Time, ErrorStack> {
@@ -133,17 +169,13 @@ fn serial_hex(c: &X509) -> String {
     c.serial_number().to_bn().and_then(|b| b.to_hex_str().map(|s| s.to_string())).unwrap_or_default()
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> CaError + '_ {
-    move |e| CaError::File { path: path.display().to_string(), detail: e.to_string() }
-}
-
 impl TestCa {
     /// A self-signed root valid from `now` for `days`; "TEST CA" is added to
     /// the name's CN when it is not there.
     pub fn new(subject: &str, now: SystemTime, days: u32) -> Result<TestCa, CaError> {
         let key = new_key()?;
         let name = parse_name(&marked(subject))?;
-        let cert = ca_certificate(&name, &key, &name, &key, None, now, days)?;
+        let cert = ca_certificate(&name, &key, None, now, days)?;
         Ok(TestCa { key, cert, records: Records::default() })
     }
 
@@ -151,7 +183,7 @@ impl TestCa {
     pub fn intermediate(&mut self, subject: &str, now: SystemTime, days: u32) -> Result<TestCa, CaError> {
         let key = new_key()?;
         let name = parse_name(&marked(subject))?;
-        let cert = ca_certificate(&name, &key, self.cert.subject_name(), &self.key, Some(&self.cert), now, days)?;
+        let cert = ca_certificate(&name, &key, Some(self), now, days)?;
         self.records.issued.push(IssuedRecord {
             serial: serial_hex(&cert),
             subject: crate::chain::name(&name),
@@ -210,7 +242,7 @@ impl TestCa {
         not_before: SystemTime,
         not_after: SystemTime,
     ) -> Result<X509, CaError> {
-        let mut b = builder(subject, self.cert.subject_name(), public, not_before, not_after)?;
+        let mut b = builder(subject, self.cert.subject_name(), public, not_before, not_after, &self.records)?;
         b.append_extension(BasicConstraints::new().critical().build()?)?;
         let ku = match role {
             Role::Login => KeyUsage::new().critical().digital_signature().build()?,
@@ -249,15 +281,29 @@ impl TestCa {
         Ok(())
     }
 
-    /// Revokes `cert`, if this CA issued it; the next CRL lists it.
+    /// Revokes `cert`, if this CA issued it (its issuer is this CA's name
+    /// and this CA's key signed it: another CA's certificate that happens
+    /// to carry one of our serials is refused); the next CRL lists it.
     pub fn revoke_certificate(&mut self, cert: &X509, now: SystemTime) -> Result<(), CaError> {
+        let ours = cert.issuer_name().to_der()? == self.cert.subject_name().to_der()?;
+        if !ours || !cert.verify(&self.key)? {
+            return Err(CaError::Invalid(format!(
+                "this CA did not issue the certificate of {} (issuer {}, serial {}): not revoked",
+                crate::chain::name(cert.subject_name()),
+                crate::chain::name(cert.issuer_name()),
+                serial_hex(cert)
+            )));
+        }
         self.revoke(&serial_hex(cert), now)
     }
 
     /// A CRL listing every revoked certificate, in force from `this_update`
     /// until `next_update`, with the next CRL number.
     pub fn crl(&mut self, this_update: SystemTime, next_update: SystemTime) -> Result<X509Crl, CaError> {
-        self.records.crl_number += 1;
+        let number =
+            self.records.crl_number.checked_add(1).ok_or_else(|| {
+                CaError::Invalid("this CA used every CRL number it has (2^64 - 1): make a new CA".into())
+            })?;
         let mut b = X509CrlBuilder::new()?;
         b.set_issuer_name(self.cert.subject_name())?;
         b.set_last_update(&*time(this_update)?)?;
@@ -273,58 +319,73 @@ impl TestCa {
         let aki =
             AuthorityKeyIdentifier::new().keyid(true).build(&ctx_holder.x509v3_context(Some(&self.cert), None))?;
         b.append_extension(aki)?;
-        let number = BigNum::from_u32(self.records.crl_number as u32)?.to_asn1_integer()?;
+        let number_der = BigNum::from_slice(&number.to_be_bytes())?.to_asn1_integer()?;
         b.append_extension(openssl::x509::X509Extension::new_from_der(
             &*Asn1Object::from_str("2.5.29.20")?,
             false,
-            &*Asn1OctetString::new_from_bytes(&der_integer(&number)?)?,
+            &*Asn1OctetString::new_from_bytes(&der_integer(&number_der)?)?,
         )?)?;
         b.sort()?;
         b.sign(&self.key, MessageDigest::sha256())?;
-        Ok(b.build()?)
+        let crl = b.build()?;
+        self.records.crl_number = number;
+        Ok(crl)
     }
 
-    /// Writes the CA into `dir` (created if needed).
-    /// A new directory is the owner's alone (0700); each file is replaced
-    /// whole, the key created 0600 under a new name (never through a file
-    /// or link already at `ca-key.pem`).
+    /// The last CRL number used (0: none yet).
+    pub fn crl_number(&self) -> u64 {
+        self.records.crl_number
+    }
+
+    /// Writes the CA into `dir` (created if needed), replacing a CA there:
+    /// [`crate::ca_dir::CaDirectory::create`], waiting up to 10 s for its holder.
     pub fn save(&self, dir: &Path) -> Result<(), CaError> {
-        let mut mkdir = std::fs::DirBuilder::new();
-        mkdir.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut mkdir, 0o700);
-        mkdir.create(dir).map_err(io(dir))?;
-        write(&dir.join("README.txt"), README.as_bytes(), false)?;
-        write(&dir.join("ca.pem"), &self.cert.to_pem()?, false)?;
-        write(&dir.join("ca-key.pem"), &self.key.private_key_to_pem_pkcs8()?, true)?;
-        let json = serde_json::to_vec_pretty(&self.records).map_err(|e| CaError::Invalid(e.to_string()))?;
-        write(&dir.join("state.json"), &json, false)
+        let ca = self.clone();
+        crate::ca_dir::CaDirectory::create(dir, std::time::Duration::from_secs(10), true, move || Ok(ca)).map(drop)
     }
 
-    /// Reads a CA that `save` wrote.
+    /// Reads the CA in `dir` ([`crate::ca_dir::CaDirectory::open`], letting go at once).
     pub fn open(dir: &Path) -> Result<TestCa, CaError> {
-        let read = |n: &str| {
-            let p = dir.join(n);
-            std::fs::read(&p).map_err(io(&p))
-        };
-        let cert = X509::from_pem(&read("ca.pem")?)?;
-        let key = PKey::private_key_from_pem(&read("ca-key.pem")?)?;
-        let records = serde_json::from_slice(&read("state.json")?)
-            .map_err(|e| CaError::File { path: dir.join("state.json").display().to_string(), detail: e.to_string() })?;
-        if !cert.public_key()?.public_eq(&key) {
-            return Err(CaError::Invalid(format!("{}: the key does not match ca.pem", dir.display())));
-        }
-        Ok(TestCa { key, cert, records })
+        crate::ca_dir::CaDirectory::open(dir, std::time::Duration::from_secs(10)).map(|d| d.ca().clone())
     }
 
-    /// Whether `dir` holds a saved CA.
+    /// Whether `dir` holds a saved CA (of this or an older layout).
     pub fn exists(dir: &Path) -> bool {
-        dir.join("ca.pem").exists() && dir.join("ca-key.pem").exists()
+        crate::ca_dir::CaDirectory::holds_a_ca(dir)
+    }
+
+    /// The whole CA as its state file's bytes (it holds the private key).
+    pub(crate) fn to_state(&self) -> Result<Vec<u8>, CaError> {
+        let file = StateFile {
+            format: STATE_FORMAT,
+            key_pem: String::from_utf8_lossy(&self.key.private_key_to_pem_pkcs8()?).into_owned(),
+            cert_pem: String::from_utf8_lossy(&self.cert.to_pem()?).into_owned(),
+            issued: self.records.issued.clone(),
+            revoked: self.records.revoked.clone(),
+            crl_number: self.records.crl_number,
+        };
+        let mut text = serde_json::to_vec_pretty(&file).map_err(|e| CaError::Invalid(e.to_string()))?;
+        text.push(b'\n');
+        Ok(text)
+    }
+
+    /// A CA from its state file's bytes: the key must match the certificate.
+    pub(crate) fn from_state(bytes: &[u8]) -> Result<TestCa, String> {
+        let f: StateFile = serde_json::from_slice(bytes).map_err(|e| format!("not a test CA's state: {e}"))?;
+        if f.format != STATE_FORMAT {
+            return Err(format!("unknown state format {} (this build reads {STATE_FORMAT})", f.format));
+        }
+        let cert = X509::from_pem(f.cert_pem.as_bytes()).map_err(|e| format!("cert_pem: {e}"))?;
+        let key = PKey::private_key_from_pem(f.key_pem.as_bytes()).map_err(|e| format!("key_pem: {e}"))?;
+        if !cert.public_key().map_err(|e| e.to_string())?.public_eq(&key) {
+            return Err("the key does not match the certificate".into());
+        }
+        Ok(TestCa { key, cert, records: Records { issued: f.issued, revoked: f.revoked, crl_number: f.crl_number } })
     }
 }
 
-const README: &str = "This directory is a TEST certification authority made by `subsim ca init`.\n\
-Its private key (ca-key.pem) is an unencrypted file: it is for labs and demos only.\n\
+pub(crate) const README: &str = "This directory is a TEST certification authority made by `subsim ca init`.\n\
+Its private key is in ca.json, an unencrypted file: it is for labs and demos only.\n\
 Never trust it for anything real.\n";
 
 fn marked(subject: &str) -> String {
@@ -349,10 +410,11 @@ fn builder<T: openssl::pkey::HasPublic>(
     key: &PKeyRef<T>,
     not_before: SystemTime,
     not_after: SystemTime,
+    records: &Records,
 ) -> Result<X509Builder, ErrorStack> {
     let mut b = X509Builder::new()?;
     b.set_version(2)?;
-    b.set_serial_number(&*random_serial()?)?;
+    b.set_serial_number(&*random_serial(records)?)?;
     b.set_subject_name(subject)?;
     b.set_issuer_name(issuer)?;
     b.set_pubkey(key)?;
@@ -361,17 +423,22 @@ fn builder<T: openssl::pkey::HasPublic>(
     Ok(b)
 }
 
+/// A CA certificate for `key`: issued by `parent`, or self-signed without one.
 fn ca_certificate(
     subject: &X509Name,
     key: &PKey<Private>,
-    issuer: &openssl::x509::X509NameRef,
-    issuer_key: &PKey<Private>,
-    issuer_cert: Option<&X509>,
+    parent: Option<&TestCa>,
     now: SystemTime,
     days: u32,
 ) -> Result<X509, ErrorStack> {
     let until = now + std::time::Duration::from_secs(u64::from(days) * 86400);
-    let mut b = builder(subject, issuer, key, now, until)?;
+    let none = Records::default();
+    let (issuer, issuer_key, records) = match parent {
+        Some(p) => (p.cert.subject_name(), &p.key, &p.records),
+        None => (&**subject, key, &none),
+    };
+    let issuer_cert = parent.map(|p| &p.cert);
+    let mut b = builder(subject, issuer, key, now, until, records)?;
     b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
     b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer_cert.map(|c| &**c), None))?;
@@ -398,32 +465,4 @@ fn der_integer(i: &openssl::asn1::Asn1IntegerRef) -> Result<Vec<u8>, ErrorStack>
     let mut der = vec![0x02, v.len() as u8];
     der.extend(v);
     Ok(der)
-}
-
-/// Writes `path` whole: a new file beside it (`O_EXCL`, 0600, or 0644 less
-/// the umask for what is public), synced, renamed over whatever was at the
-/// name (a link there is replaced, never followed).
-fn write(path: &PathBuf, bytes: &[u8], secret: bool) -> Result<(), CaError> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut random = [0u8; 8];
-    openssl::rand::rand_bytes(&mut random)?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random)));
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    // Public files as the umask allows, at most 0644; the key 0600 whatever it says.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, if secret { 0o600 } else { 0o644 });
-    let mut f = o.open(&tmp).map_err(io(&tmp))?;
-    let written = (|| {
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(path)(e));
-    }
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }

@@ -183,3 +183,70 @@ fn a_crl_from_a_ca_without_crl_sign_is_refused() {
     let e = p.check(&v, "nocrl.pem", Role::Login, p.now()).unwrap_err();
     assert!(matches!(e, Refusal::CrlIssuer { .. }), "{e}");
 }
+
+/// Every order of `files`, one file each and all in one PEM file: the verdict on `cert`.
+fn in_every_order(p: &Pki, files: &[&str], cert: &str, role: Role) -> Vec<Result<(), Refusal>> {
+    let mut verdicts = Vec::new();
+    let orders: Vec<Vec<&str>> = match files {
+        [a, b] => vec![vec![a, b], vec![b, a]],
+        [a, b, c] => vec![vec![a, b, c], vec![a, c, b], vec![b, a, c], vec![b, c, a], vec![c, a, b], vec![c, b, a]],
+        _ => unreachable!(),
+    };
+    for order in orders {
+        let mut with_root = order.clone();
+        with_root.push("root.crl");
+        verdicts.push(p.check(&p.verifier(&with_root), cert, role, p.now()));
+        let joined: Vec<u8> = order.iter().flat_map(|f| p.bytes(f)).collect();
+        let one_file = p.dir.join(format!("joined-{}.crl", order.join("+")));
+        std::fs::write(&one_file, joined).unwrap();
+        let name = one_file.file_name().unwrap().to_str().unwrap().to_string();
+        verdicts.push(p.check(&p.verifier(&[&name, "root.crl"]), cert, role, p.now()));
+    }
+    verdicts
+}
+
+#[test]
+fn the_newest_crl_by_number_counts_in_any_order_and_in_one_file() {
+    let Some(p) = pki() else { return };
+    // Number 01 is from before eve's revocation, 02 lists it.
+    p.check(&p.verifier(&["inter-before.crl", "root.crl"]), "revoked.pem", Role::Login, p.now()).unwrap();
+    for v in in_every_order(p, &["inter-before.crl", "inter.crl"], "revoked.pem", Role::Login) {
+        assert_eq!(v.unwrap_err().reason(), "revoked");
+    }
+    // Number 03 lists eve as well; alice stays good whatever the order.
+    for v in in_every_order(p, &["inter-before.crl", "inter-1h.crl", "inter.crl"], "revoked.pem", Role::Login) {
+        assert_eq!(v.unwrap_err().reason(), "revoked");
+    }
+    for v in in_every_order(p, &["inter-before.crl", "inter-1h.crl", "inter.crl"], "login.pem", Role::Login) {
+        v.unwrap();
+    }
+}
+
+#[test]
+fn unnumbered_crls_are_ordered_by_this_update() {
+    let Some(p) = pki() else { return };
+    p.check(&p.verifier(&["inter-nonum-old.crl", "root.crl"]), "tx.pem", Role::Transaction, p.now()).unwrap();
+    for v in in_every_order(p, &["inter-nonum-old.crl", "inter-nonum-new.crl"], "tx.pem", Role::Transaction) {
+        assert_eq!(v.unwrap_err().reason(), "revoked");
+    }
+}
+
+#[test]
+fn two_different_crls_with_one_number_are_refused() {
+    let Some(p) = pki() else { return };
+    for v in in_every_order(p, &["inter.crl", "inter-dup.crl"], "login.pem", Role::Login) {
+        let e = v.unwrap_err();
+        assert_eq!(e.reason(), "crl-conflict", "{e}");
+    }
+    // The same CRL twice is no conflict.
+    p.check(&p.verifier(&["inter.crl", "inter.crl", "root.crl"]), "login.pem", Role::Login, p.now()).unwrap();
+}
+
+#[test]
+fn a_delta_crl_is_refused_not_ignored() {
+    let Some(p) = pki() else { return };
+    for v in in_every_order(p, &["inter.crl", "inter-delta.crl"], "login.pem", Role::Login) {
+        let e = v.unwrap_err();
+        assert_eq!(e.reason(), "delta-crl", "{e}");
+    }
+}

@@ -93,6 +93,8 @@ issue nocrlsign nocrl "kim" login
 # A certificate "issued" by an end entity (alice's key): its issuer is no CA.
 request sub "mallory"
 openssl x509 -req -in sub.csr -CA login.pem -CAkey login.key -set_serial 7 -days 30 -out sub.pem 2>/dev/null
+# The CRL before eve's revocation (number 01), then the ones after (02, 03).
+openssl ca -config inter_ca/ca.cnf -gencrl -out inter-before.crl 2>/dev/null
 openssl ca -config inter_ca/ca.cnf -revoke revoked.pem 2>/dev/null
 
 openssl ca -config inter_ca/ca.cnf -gencrl -out inter.crl 2>/dev/null
@@ -100,4 +102,17 @@ openssl ca -config inter_ca/ca.cnf -gencrl -crlhours 1 -out inter-1h.crl 2>/dev/
 openssl ca -config root/ca.cnf -gencrl -out root.crl 2>/dev/null
 openssl ca -config other/ca.cnf -gencrl -out other.crl 2>/dev/null
 openssl ca -config nocrlsign/ca.cnf -gencrl -out nocrlsign.crl 2>/dev/null
+# Unnumbered CRLs (no crlnumber file): one from an hour ago without tx's
+# revocation, then tx revoked and a current one; and a second number 02
+# that differs from inter.crl (the CRL number file put back).
+sed '/^crlnumber/d' inter_ca/ca.cnf > inter_ca/nonum.cnf
+openssl ca -config inter_ca/nonum.cnf -gencrl -crl_lastupdate "$(at '-1 hour')" -out inter-nonum-old.crl 2>/dev/null
+openssl ca -config inter_ca/ca.cnf -revoke tx.pem 2>/dev/null
+openssl ca -config inter_ca/nonum.cnf -gencrl -out inter-nonum-new.crl 2>/dev/null
+echo 02 > inter_ca/crlnumber
+openssl ca -config inter_ca/ca.cnf -gencrl -out inter-dup.crl 2>/dev/null
+# A delta CRL (RFC 5280 5.2.4; openssl's config knows the extension by OID only).
+sed 's/^default_crl_days = 7$/&\ncrl_extensions = delta/' inter_ca/ca.cnf > inter_ca/delta.cnf
+printf '[ delta ]\n2.5.29.27 = critical, DER:02:01:01\n' >> inter_ca/delta.cnf
+openssl ca -config inter_ca/delta.cnf -gencrl -out inter-delta.crl 2>/dev/null
 echo done

@@ -737,6 +737,11 @@ pub enum BindCmd {
 
 fn main() -> ExitCode {
     session::install_interrupt_handler();
+    // Past `ulimit -f` a write fails with EFBIG instead of the default
+    // SIGXFSZ killing us silently: reported like a full disk (a card save
+    // that fails is a power cut: exit 3, with JSON).
+    // SAFETY: SIG_IGN for SIGXFSZ installs no handler code.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,

@@ -67,7 +67,7 @@ impl Session {
             }
             let mut c = Client::new(t);
             if self.opts.verbose {
-                eprintln!("subsim: using the {}", c.transport().describe());
+                eprintln!("subsim: using the {}", crate::commands::shown(&c.transport().describe()));
             }
             c.select()?;
             self.card = Some(c);
@@ -174,9 +174,10 @@ pub fn emit(result: Result<Out, Failure>, opts: &Opts) -> u8 {
             if opts.json {
                 stdout(format!("{}\n", r.json()).as_bytes());
             }
-            eprintln!("subsim: {}", r.message);
+            // A message may carry a certificate's or a card's words: shown escaped.
+            eprintln!("subsim: {}", crate::commands::shown(&r.message));
             if let Some(h) = &r.hint {
-                eprintln!("hint: {h}");
+                eprintln!("hint: {}", crate::commands::shown(h));
             }
             r.code
         }

@@ -11,11 +11,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use subsim_host::{Client, Error, Transport};
 use subsim_verifier::attest::AttestationTrust;
+use subsim_verifier::ca_dir::CaDirectory;
 use subsim_verifier::chain::{certificates, crls};
 use subsim_verifier::testca::CaError;
 use subsim_verifier::{Refusal, Revocation, Role, TestCa, Verifier};
 
-use super::{out, Out};
+use super::{out, shown, Out};
 use crate::Failure;
 
 /// Whom the server trusts, for `login` and `tx verify`.
@@ -201,6 +202,7 @@ pub fn trust_note(v: Option<&Verifier>, path: &[String]) -> String {
                 Revocation::NotChecked => "revocation NOT checked (no --crl)",
                 _ => "not revoked (CRLs in force)",
             };
+            let path: Vec<String> = path.iter().map(|p| shown(p)).collect();
             format!("certificate path {} to a trusted CA; {revocation}", path.join(" <- "))
         }
     }
@@ -228,23 +230,49 @@ pub fn card_attestation<T: Transport>(c: &mut Client<T>, slot: Slot) -> Result<O
     Ok(Some(CardAttestation { statement, device }))
 }
 
-pub fn run(cmd: &CaCmd) -> Result<Out, Failure> {
+/// The CA's failure in the command line's words; another holder is exit 7 ("in use").
+fn ca_error(e: CaError) -> Failure {
+    match e {
+        CaError::InUse { dir, holder } => Failure::Card(Error::transport(
+            subsim_host::TransportKind::SharingViolation,
+            format!("test CA {dir} is in use by {holder}"),
+            Some("wait for it with --wait SECONDS"),
+        )),
+        e => ca_failure(e),
+    }
+}
+
+/// Writes a published file's copy to `--out` (`-`: standard output,
+/// where `text` says it is shown instead of the summary).
+fn copy_out(to: &Option<PathBuf>, bytes: &[u8]) -> Result<Option<PathBuf>, Failure> {
+    match to.as_deref().and_then(crate::session::file_arg) {
+        Some(p) => {
+            apdu_sim::cardfile::replace_file(p, bytes, 0o644)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
+            Ok(Some(p.to_path_buf()))
+        }
+        None => Ok(None),
+    }
+}
+
+pub fn run(cmd: &CaCmd, wait: Duration) -> Result<Out, Failure> {
     let now = SystemTime::now();
     match cmd {
         CaCmd::Init { dir, subject, days, force } => {
             let dir = dir.path();
-            if TestCa::exists(&dir) && !force {
+            let make = || TestCa::new(subject, now, *days);
+            let (held, made) = CaDirectory::create(&dir, wait, *force, make).map_err(ca_error)?;
+            if !made {
                 return Err(Failure::Usage(format!(
                     "{} already holds a CA (use --force to replace it)",
                     dir.display()
                 )));
             }
-            let ca = TestCa::new(subject, now, *days).map_err(ca_failure)?;
-            ca.save(&dir).map_err(ca_failure)?;
-            let name = subsim_verifier::chain::name(ca.certificate().subject_name());
+            let name = subsim_verifier::chain::name(held.ca().certificate().subject_name());
             out(
                 format!(
-                    "TEST CA {name} created in {}: certificate {}; its key is an unencrypted file: for labs only",
+                    "TEST CA {} created in {}: certificate {}; its key is an unencrypted file: for labs only",
+                    shown(&name),
                     dir.display(),
                     dir.join("ca.pem").display()
                 ),
@@ -263,8 +291,6 @@ pub fn run(cmd: &CaCmd) -> Result<Out, Failure> {
             device_cert,
             attestation_intermediate,
         } => {
-            let dir = dir.path();
-            let mut ca = TestCa::open(&dir).map_err(ca_failure)?;
             let csr = read(request)?;
             let attested = match (attestation, device_cert) {
                 (Some(st), Some(dev)) => {
@@ -282,24 +308,21 @@ pub fn run(cmd: &CaCmd) -> Result<Out, Failure> {
                 }
                 _ => None,
             };
-            let cert = ca.issue(&csr, subject.as_deref(), role.role(), now, *days).map_err(ca_failure)?;
-            ca.save(&dir).map_err(ca_failure)?;
+            let mut held = CaDirectory::open(&dir.path(), wait).map_err(ca_error)?;
+            let cert = held.ca_mut().issue(&csr, subject.as_deref(), role.role(), now, *days).map_err(ca_failure)?;
+            // Recorded before anything says it was issued.
+            held.commit().map_err(ca_error)?;
             let pem = cert.to_pem().map_err(|e| Failure::Usage(e.to_string()))?;
-            let serial = ca.issued().last().map(|i| i.serial.clone()).unwrap_or_default();
-            let issued_dir = dir.join("issued");
-            std::fs::create_dir_all(&issued_dir)
-                .map_err(|e| Failure::Usage(format!("{}: {e}", issued_dir.display())))?;
-            let file = issued_dir.join(format!("{serial}.pem"));
-            for p in std::iter::once(&file).chain(to.iter()) {
-                std::fs::write(p, &pem).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
-            }
+            let serial = held.ca().issued().last().map(|i| i.serial.clone()).unwrap_or_default();
+            let file = held.publish_issued(&serial, &pem).map_err(ca_error)?;
+            let copy = copy_out(to, &pem)?;
             let who = subsim_verifier::chain::name(cert.subject_name());
             let note = match &attested {
-                Some(a) => format!(", key attested by the card ({})", a.device),
+                Some(a) => format!(", key attested by the card ({})", shown(&a.device)),
                 None => String::new(),
             };
-            let text = match to {
-                Some(_) => format!("issued {who} for {}, serial {serial}{note}", role.role()),
+            let text = match copy {
+                Some(_) => format!("issued {} for {}, serial {serial}{note}", shown(&who), role.role()),
                 None => String::from_utf8_lossy(&pem).trim_end().to_string(),
             };
             out(
@@ -309,37 +332,55 @@ pub fn run(cmd: &CaCmd) -> Result<Out, Failure> {
             )
         }
         CaCmd::Revoke { dir, serial_or_file } => {
-            let dir = dir.path();
-            let mut ca = TestCa::open(&dir).map_err(ca_failure)?;
             let p = Path::new(serial_or_file);
-            if p.exists() {
-                let cert = certificates(&read(p)?).map_err(in_file(p))?.remove(0);
-                ca.revoke_certificate(&cert, now).map_err(ca_failure)?;
+            let cert = if p.exists() || serial_or_file == "-" {
+                Some(certificates(&read(p)?).map_err(in_file(p))?.remove(0))
             } else {
-                ca.revoke(serial_or_file, now).map_err(ca_failure)?;
-            }
-            ca.save(&dir).map_err(ca_failure)?;
-            let serial = ca.revoked().last().map(|r| r.serial.clone()).unwrap_or_default();
+                None
+            };
+            let mut held = CaDirectory::open(&dir.path(), wait).map_err(ca_error)?;
+            let serial = match &cert {
+                Some(cert) => {
+                    held.ca_mut().revoke_certificate(cert, now).map_err(ca_failure)?;
+                    cert.serial_number()
+                        .to_bn()
+                        .and_then(|b| b.to_hex_str().map(|s| s.to_string()))
+                        .map_err(|e| Failure::Usage(e.to_string()))?
+                }
+                None => {
+                    held.ca_mut().revoke(serial_or_file, now).map_err(ca_failure)?;
+                    serial_or_file.trim().trim_start_matches("0x").to_ascii_uppercase()
+                }
+            };
+            // Recorded before anything says it was revoked: the next CRL lists it.
+            held.commit().map_err(ca_error)?;
+            let total = held.ca().revoked().len();
             out(
                 format!("revoked serial {serial}: publish a new CRL with `subsim ca crl` for verifiers to see it"),
-                json!({ "revoked": serial, "revoked_total": ca.revoked().len() }),
+                json!({ "revoked": serial, "revoked_total": total }),
             )
         }
         CaCmd::Crl { dir, days, out: to } => {
-            let dir = dir.path();
-            let mut ca = TestCa::open(&dir).map_err(ca_failure)?;
-            let crl = ca.crl(now, now + Duration::from_secs(u64::from(*days) * 86400)).map_err(ca_failure)?;
-            ca.save(&dir).map_err(ca_failure)?;
+            let mut held = CaDirectory::open(&dir.path(), wait).map_err(ca_error)?;
+            let until = now + Duration::from_secs(u64::from(*days) * 86400);
+            let crl = held.ca_mut().crl(now, until).map_err(ca_failure)?;
+            // The number is spent before the CRL is seen: never used twice.
+            held.commit().map_err(ca_error)?;
             let pem = crl.to_pem().map_err(|e| Failure::Usage(e.to_string()))?;
-            let file = dir.join("crl.pem");
-            for p in std::iter::once(&file).chain(to.iter()) {
-                std::fs::write(p, &pem).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
-            }
-            let text = match to {
-                Some(p) => format!("CRL with {} revoked certificate(s) written to {}", ca.revoked().len(), p.display()),
+            let file = held.publish("crl.pem", &pem).map_err(ca_error)?;
+            let copy = copy_out(to, &pem)?;
+            let (revoked, number) = (held.ca().revoked().len(), held.ca().crl_number());
+            let text = match copy {
+                Some(p) => {
+                    format!("CRL number {number} with {revoked} revoked certificate(s) written to {}", p.display())
+                }
                 None => String::from_utf8_lossy(&pem).trim_end().to_string(),
             };
-            out(text, json!({ "file": file, "revoked": ca.revoked().len(), "crl_pem": String::from_utf8_lossy(&pem) }))
+            out(
+                text,
+                json!({ "file": file, "revoked": revoked, "crl_number": number,
+                        "crl_pem": String::from_utf8_lossy(&pem) }),
+            )
         }
     }
 }

@@ -39,7 +39,7 @@ pub(super) fn readers() -> Result<Out, Failure> {
             (true, Some(s)) => format!("card {s}"),
             (true, None) => "card (no serial told)".to_string(),
         };
-        rows.push(format!("{}: {card}", r.name));
+        rows.push(format!("{}: {card}", shown(&r.name)));
         json_rows.push(json!({ "reader": r.name, "card_present": r.card_present, "serial": serial, "atr": hex::encode_upper(&r.atr) }));
     }
     let text = if rows.is_empty() { "no readers".to_string() } else { rows.join("\n") };
@@ -51,7 +51,7 @@ pub(super) fn readers() -> Result<Out, Failure> {
 /// on Yubico-compatible cards; VERIFY and GET DATA on any PIV card.
 pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
     let p = s.profile()?;
-    let describe = s.card()?.transport().describe();
+    let describe = shown(&s.card()?.transport().describe()); // a reader's name is the reader's words
     let app = s.card()?.select()?;
     let serial = if p.yubico { s.card()?.serial().ok() } else { None }.or(app.card.map(|c| c.serial));
     let version = p.version.map(|[a, b, c]| format!("{a}.{b}.{c}"));
@@ -161,7 +161,7 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
         text.push_str(&format!(", change counter {}", st.changes));
     }
     for (slot, subject, not_after) in &certs {
-        text.push_str(&format!("\ncertificate {slot}: {subject}, valid until {not_after}"));
+        text.push_str(&format!("\ncertificate {slot}: {}, valid until {not_after}", shown(subject)));
     }
     out(
         text,
@@ -215,7 +215,7 @@ pub(super) fn confirm(s: &mut Session, question: &str, command: &str) -> Result<
     if !std::io::stdin().is_terminal() {
         return Err(Failure::Usage(format!("{command} wipes the card: confirm with --yes")));
     }
-    let describe = s.card()?.transport().describe();
+    let describe = shown(&s.card()?.transport().describe());
     eprint!("{question} {describe}? Type 'yes': ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Usage(e.to_string()))?;

@@ -83,9 +83,9 @@ pub fn read_public_key(p: &Path) -> Result<PublicKey, Failure> {
         )));
     }
     let parsed = match std::str::from_utf8(&bytes).ok().filter(|t| t.contains("-----BEGIN")) {
-        Some(pem) if pem.contains("RSA PUBLIC KEY") => {
-            RsaPublicKey::from_pkcs1_pem(pem).map(PublicKey::Rsa).map_err(|e| e.to_string())
-        }
+        Some(pem) if pem.contains("RSA PUBLIC KEY") => RsaPublicKey::from_pkcs1_pem(pem)
+            .map_err(|e| e.to_string())
+            .and_then(|k| usable_rsa(&k).map(|()| PublicKey::Rsa(k))),
         Some(pem) => pem_rfc7468::decode_vec(pem.trim().as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|(_, der)| PublicKey::from_spki_der(&der)),

@@ -19,11 +19,12 @@ pub(super) fn login(s: &mut Session, p: &PinArgs, f: &FlowArgs, trust: &TrustArg
         let sig = sign(s, Slot::Authentication, key.algorithm(), &challenge, key.hash(), Padding::Pkcs1v15)?;
         if !key.verifies(&challenge, &sig) {
             return Err(Failure::NotVerified(format!(
-                "login FAILED: the card's signature does not match the certificate of {subject}"
+                "login FAILED: the card's signature does not match the certificate of {}",
+                shown(&subject)
             )));
         }
         return out(
-            format!("login OK: {subject} signed a fresh challenge; {}", trust_note(None, &[])),
+            format!("login OK: {} signed a fresh challenge; {}", shown(&subject), trust_note(None, &[])),
             json!({ "login": true, "subject": subject, "challenge": hex::encode(challenge), "authority_checked": false }),
         );
     };
@@ -37,7 +38,7 @@ pub(super) fn login(s: &mut Session, p: &PinArgs, f: &FlowArgs, trust: &TrustArg
     out(
         format!(
             "login OK: {} signed a fresh single-use challenge; {}",
-            who.subject,
+            shown(&who.subject),
             trust_note(Some(&server.trust), &who.path)
         ),
         json!({ "login": true, "subject": who.subject, "challenge": hex::encode(challenge.bytes),
@@ -119,7 +120,7 @@ pub(super) fn tx(s: &mut Session, t: &TxCmd) -> Result<Out, Failure> {
                 }
             };
             out(
-                format!("transaction signature valid ({subject}); {}", trust_note(trust.as_ref(), &path)),
+                format!("transaction signature valid ({}); {}", shown(&subject), trust_note(trust.as_ref(), &path)),
                 json!({ "valid": true, "subject": subject, "authority_checked": trust.is_some(),
                         "statement_checked": expect.is_some() }),
             )

@@ -195,7 +195,7 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
             let r = s.card()?.write_certificate(*slot, &der);
             r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
             out(
-                format!("certificate for {subject} (valid until {not_after}) stored in {slot}"),
+                format!("certificate for {} (valid until {not_after}) stored in {slot}", shown(&subject)),
                 json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }
@@ -211,7 +211,7 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
             r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
             let (_, not_after, _) = describe_cert(&der)?;
             out(
-                format!("self-signed certificate for {subject} (valid until {not_after}) stored in {slot}"),
+                format!("self-signed certificate for {} (valid until {not_after}) stored in {slot}", shown(subject)),
                 json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }

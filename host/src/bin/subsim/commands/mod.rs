@@ -119,7 +119,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         }
         Cmd::Cert(c) => keys::cert(s, c),
         Cmd::Login { pin, flow, trust } => flows::login(s, pin, flow, trust),
-        Cmd::Ca(c) => ca::run(c),
+        Cmd::Ca(c) => ca::run(c, s.opts.wait),
         Cmd::Rules(r) => rules::rules(s, r),
         Cmd::Tx(t) => flows::tx(s, t),
         Cmd::Bind(b) => card::bind(s, b),

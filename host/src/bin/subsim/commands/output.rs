@@ -16,6 +16,38 @@ pub fn out(text: impl Into<String>, json: Value) -> Result<Out, Failure> {
     Ok(Out { text: text.into(), json, bytes: None })
 }
 
+/// A string from outside (a certificate's subject, a CRL's issuer, a card's
+/// label, a file's content) as it may be shown on a terminal or in plain
+/// output: every character that could move the cursor, recolour, hide or
+/// reorder text is written visibly as an escape, so a certificate cannot
+/// forge a line of our output. Control characters (C0, DEL, C1, so ANSI
+/// escapes and NUL) become `\n`, `\0`, `\x1b`...; bidirectional and
+/// invisible format characters (U+202E, U+2066, U+200B, U+FEFF...) become
+/// `\u{202e}`. JSON carries the exact value instead. The one place this is done.
+pub fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() || is_format(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Unicode format characters that reorder or hide text (bidi controls,
+/// zero-width characters, tags, the line and paragraph separators).
+fn is_format(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0xE0001 | 0xE0020..=0xE007F)
+}
+
 /// A command's failure. Each kind has its exit code and JSON `kind`.
 pub enum Failure {
     /// The card or transport failed; see [`explain()`] for the meaning.
@@ -210,5 +242,23 @@ pub fn mgm_alg(a: MgmAlg) -> MgmAlgorithm {
         MgmAlg::Aes128 => MgmAlgorithm::Aes128,
         MgmAlg::Aes192 => MgmAlgorithm::Aes192,
         MgmAlg::Aes256 => MgmAlgorithm::Aes256,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn foreign_strings_are_shown_with_every_control_and_bidi_character_visible() {
+        let forged =
+            "Mallory\nlogin refused (revoked): x\r\x1b[2K\x1b[1A\0\u{202e}KO\u{2066}\u{200b}\u{9b}\u{7f}\u{feff}";
+        let s = shown(forged);
+        assert_eq!(
+            s,
+            "Mallory\\nlogin refused (revoked): x\\r\\x1b[2K\\x1b[1A\\0\\u{202e}KO\\u{2066}\\u{200b}\\u{009b}\\x7f\\u{feff}"
+        );
+        assert!(s.chars().all(|c| !c.is_control()));
+        assert_eq!(shown("CN=Alice,O=Bank äöü 日本"), "CN=Alice,O=Bank äöü 日本", "ordinary text stays as it is");
     }
 }

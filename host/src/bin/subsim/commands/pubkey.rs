@@ -15,10 +15,27 @@ pub enum PublicKey {
     P384(p384::ecdsa::VerifyingKey),
 }
 
+/// Refuses an RSA key whose public exponent no signature should be checked
+/// with: FIPS 186-5 (5.4) wants e odd and 2^16 < e < 2^256. e = 1 is no
+/// encryption at all, an even e no RSA key, and e = 3 invites forged
+/// PKCS#1 v1.5 signatures against lax verifiers. Checked wherever a key is
+/// taken (a file, a certificate, the card, an import), before the card is asked.
+pub fn usable_rsa(k: &RsaPublicKey) -> Result<(), String> {
+    let e = rsa::traits::PublicKeyParts::e(k);
+    let bits = e.bits();
+    if e % 2u32 == BigUint::from(0u32) || bits <= 16 || bits > 256 {
+        return Err(format!(
+            "an RSA key with public exponent {e}: unusable (it must be odd, above 65536 and below 2^256)"
+        ));
+    }
+    Ok(())
+}
+
 impl PublicKey {
     /// From a SubjectPublicKeyInfo (DER).
     pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, String> {
         if let Ok(k) = RsaPublicKey::from_public_key_der(der) {
+            usable_rsa(&k)?;
             return Ok(PublicKey::Rsa(k));
         }
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
@@ -34,9 +51,10 @@ impl PublicKey {
         let bad = |e: &dyn std::fmt::Display| Failure::Usage(format!("the card's public key: {e}"));
         match data {
             PublicKeyData::Rsa { modulus, exponent } => {
-                RsaPublicKey::new(BigUint::from_bytes_be(modulus), BigUint::from_bytes_be(exponent))
-                    .map(PublicKey::Rsa)
-                    .map_err(|e| bad(&e))
+                let k = RsaPublicKey::new(BigUint::from_bytes_be(modulus), BigUint::from_bytes_be(exponent))
+                    .map_err(|e| bad(&e))?;
+                usable_rsa(&k).map_err(|e| bad(&e))?;
+                Ok(PublicKey::Rsa(k))
             }
             PublicKeyData::Ec { point } if point.len() == 65 => {
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map(PublicKey::P256).map_err(|e| bad(&e))

@@ -182,6 +182,9 @@ pub(super) fn key_import(s: &mut Session, slot: Slot, file: &Path, m: &MgmArgs) 
     s.require(Profile::Yubico, "key import")?;
     let text = secret::read_private_key(file).map_err(Failure::Usage)?;
     let key = read_private_key(&text)?;
+    if let PrivateKey::Rsa(k) = &key {
+        usable_rsa(&k.to_public_key()).map_err(Failure::Usage)?;
+    }
     authenticate(s, m)?;
     let (r, alg) = match &key {
         PrivateKey::Rsa(k) => {
