@@ -1,9 +1,18 @@
-//! The ISO 7816-4 transport layer: bytes in, bytes out, around any [`Applet`].
+//! The ISO 7816-4 transport layer and the card's runtime: bytes in, bytes
+//! out, around the card's [`Applications`].
 //!
-//! It owns everything that is not the applet's business: APDU framing (6700
-//! for malformed lengths), the class byte (channels, secure messaging), command
-//! chaining, and response chaining with `61xx` + GET RESPONSE. Every transport
-//! (in-process, script, vpcd) goes through one of these.
+//! It owns everything that is not an application's business: APDU framing
+//! (6700 for malformed lengths), the class byte (channels, secure
+//! messaging), logical channels (MANAGE CHANNEL; which application is
+//! selected on each; SELECT by AID), command chaining, and response chaining
+//! with `61xx` + GET RESPONSE. Every transport (in-process, script, vpcd)
+//! goes through one of these.
+//!
+//! Each open channel (0 to 19) has its own selected application, its own
+//! chain and its own pending answer: a chain or a `61xx` on one channel is
+//! neither seen nor broken by commands on another (docs/phone.md).
+//! MANAGE CHANNEL is answered here, as the Java Card runtime does (JCRE
+//! 3.0.5, 4.5.1 and 4.6.1; the words in [`ManageChannel::from_p1p2`]).
 //!
 //! Command data is limited to [`MAX_COMMAND_DATA`] bytes, chained or not.
 //!
@@ -12,19 +21,35 @@
 //! 256 or more are left (ISO 7816-4 5.3.4). GET RESPONSE `00 C0 00 00 Le`
 //! fetches the next min(Le, left) bytes. A command without Le is answered as if
 //! Le were `00` (256 bytes; 65536 for an extended APDU): PC/SC hosts often omit
-//! Le and still expect the data. Any command other than GET RESPONSE discards
-//! what was left.
+//! Le and still expect the data. Any command other than GET RESPONSE on the
+//! same channel discards what was left.
 
-use applet_spec::apdu::{Command, Response, EXTENDED_MAX_NE, SHORT_MAX_NE};
-use applet_spec::ins::{CLA_CHAIN, GET_RESPONSE};
+use applet_spec::apdu::{Class, Command, ManageChannel, Response, CHANNELS, EXTENDED_MAX_NE, SHORT_MAX_NE};
+use applet_spec::ins::{CLA_CHAIN, GET_RESPONSE, MANAGE_CHANNEL, SELECT};
 use applet_spec::Sw;
 use zeroize::{Zeroize, Zeroizing};
 
-/// A card application: one complete command in, data or an error status out.
-/// It never sees chaining, GET RESPONSE or Le.
-pub trait Applet {
-    /// Runs one complete command: the response data, or the status word of a refusal.
-    fn process(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw>;
+/// Which application: an index into the card's list.
+pub type AppId = usize;
+
+/// The applications on a card, as its runtime sees them (Java Card: applet
+/// instances, all multiselectable). They never see chaining, GET RESPONSE,
+/// Le or MANAGE CHANNEL; each call names the logical channel, so an
+/// application keeps per-channel state where it wants it.
+pub trait Applications {
+    /// The application SELECT by DF name (P1 `04`) picks for this AID.
+    fn find(&self, aid: &[u8]) -> Option<AppId>;
+    /// SELECT of `app` on `channel` (also when it is selected there
+    /// already): its answer, or a refusal that leaves the channel as it was.
+    fn select(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw>;
+    /// `app` becomes selected on a channel MANAGE CHANNEL opened from a
+    /// channel where it is selected (JCRE 4.5.1): fresh per-channel state.
+    fn select_on_new_channel(&mut self, app: AppId, channel: u8);
+    /// `app` is no longer selected on `channel` (another was selected there,
+    /// or the channel closed): its state for that channel goes.
+    fn deselect(&mut self, app: AppId, channel: u8);
+    /// One complete command for `app`, selected on `channel`.
+    fn process(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw>;
     /// Power-off, power-on or warm reset: transient state is lost.
     fn power_reset(&mut self);
 }
@@ -44,62 +69,77 @@ struct Chain {
     data: Zeroizing<Vec<u8>>,
 }
 
-/// Transient state of the transport layer.
+/// One open logical channel.
 #[derive(Default)]
-pub struct IsoLayer {
+struct Channel {
+    /// The application selected on it.
+    app: Option<AppId>,
     chain: Option<Chain>,
     /// Response bytes still to be fetched with GET RESPONSE.
     pending: Zeroizing<Vec<u8>>,
 }
 
-/// Checks the class byte: basic logical channel only, no secure messaging.
-fn check_class(cla: u8) -> Result<(), Sw> {
-    match cla {
-        // First interindustry (0x00-0x1F) and proprietary (0x80-0x9F, coded
-        // alike as GlobalPlatform does): b1-b2 channel, b3-b4 secure messaging.
-        0x00..=0x1F | 0x80..=0x9F => {
-            if cla & 0x03 != 0 {
-                Err(Sw::LOGICAL_CHANNEL_NOT_SUPPORTED)
-            } else if cla & 0x0C != 0 {
-                Err(Sw::SECURE_MESSAGING_NOT_SUPPORTED)
-            } else {
-                Ok(())
-            }
-        }
-        // Further interindustry: logical channels 4 to 19.
-        0x40..=0x7F => Err(Sw::LOGICAL_CHANNEL_NOT_SUPPORTED),
-        _ => Err(Sw::CLA_NOT_SUPPORTED),
+/// Transient state of the transport layer: the open channels (channel 0
+/// always is).
+pub struct IsoLayer {
+    channels: Vec<Option<Channel>>,
+}
+
+impl Default for IsoLayer {
+    fn default() -> Self {
+        let mut channels: Vec<Option<Channel>> = (0..CHANNELS).map(|_| None).collect();
+        channels[0] = Some(Channel::default());
+        IsoLayer { channels }
     }
 }
 
 impl IsoLayer {
     /// Runs one C-APDU and returns the R-APDU bytes.
-    pub fn transmit(&mut self, applet: &mut dyn Applet, raw: &[u8]) -> Vec<u8> {
-        self.handle(applet, raw).to_bytes()
+    pub fn transmit(&mut self, apps: &mut dyn Applications, raw: &[u8]) -> Vec<u8> {
+        self.handle(apps, raw).to_bytes()
     }
 
-    /// Forgets chains and pending response data (power-off or reset).
+    /// Closes every channel but 0 and forgets chains, selections and
+    /// pending response data (power-off or reset).
     pub fn reset(&mut self) {
         *self = IsoLayer::default();
     }
 
-    fn handle(&mut self, applet: &mut dyn Applet, raw: &[u8]) -> Response {
+    /// The logical channels open now, 0 first.
+    pub fn open_channels(&self) -> Vec<u8> {
+        (0..CHANNELS).filter(|&c| self.channels[c as usize].is_some()).collect()
+    }
+
+    /// The application selected on `channel`, if it is open and has one.
+    pub fn selected(&self, channel: u8) -> Option<AppId> {
+        self.channels.get(channel as usize)?.as_ref()?.app
+    }
+
+    fn handle(&mut self, apps: &mut dyn Applications, raw: &[u8]) -> Response {
+        // Only the class byte says which channel a command is for: an
+        // unreadable one, or one for a channel not open, changes nothing.
+        let Some(class) = raw.first().and_then(|&cla| Class::decode(cla)) else {
+            return Response::status(if raw.is_empty() { Sw::WRONG_LENGTH } else { Sw::CLA_NOT_SUPPORTED });
+        };
+        let channel = class.channel;
+        let Some(ch) = self.channels[channel as usize].as_mut() else {
+            return Response::status(Sw::LOGICAL_CHANNEL_NOT_SUPPORTED);
+        };
         let mut cmd = match Command::parse(raw) {
             Ok(c) => c,
             Err(_) => {
-                self.reset();
+                (ch.chain, ch.pending) = (None, Zeroizing::default());
                 return Response::status(Sw::WRONG_LENGTH);
             }
         };
-        if let Err(sw) = check_class(cmd.cla) {
-            self.reset();
-            return Response::status(sw);
+        if class.secure_messaging {
+            (ch.chain, ch.pending) = (None, Zeroizing::default());
+            return Response::status(Sw::SECURE_MESSAGING_NOT_SUPPORTED);
         }
-        let pending = std::mem::take(&mut self.pending);
-        let chained = cmd.cla & CLA_CHAIN != 0;
+        let pending = std::mem::take(&mut ch.pending);
         let header = [cmd.cla & !CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2];
 
-        if let Some(mut chain) = self.chain.take() {
+        if let Some(mut chain) = ch.chain.take() {
             if chain.header != header {
                 return Response::status(Sw::LAST_COMMAND_OF_CHAIN_EXPECTED);
             }
@@ -110,22 +150,91 @@ impl IsoLayer {
         if cmd.data.len() > MAX_COMMAND_DATA {
             return Response::status(Sw::WRONG_LENGTH);
         }
-        if chained {
-            self.chain = Some(Chain { header, data: Zeroizing::new(std::mem::take(&mut cmd.data)) });
+        if class.chained {
+            ch.chain = Some(Chain { header, data: Zeroizing::new(std::mem::take(&mut cmd.data)) });
             return Response::status(Sw::OK);
         }
         cmd.cla &= !CLA_CHAIN;
 
-        if header[0] & 0x80 == 0 && cmd.ins == GET_RESPONSE {
-            return self.get_response(&cmd, pending);
+        if !class.proprietary {
+            match cmd.ins {
+                GET_RESPONSE => return self.get_response(channel, &cmd, pending),
+                MANAGE_CHANNEL => return self.manage_channel(apps, channel, &cmd),
+                SELECT if cmd.p1 == 0x04 => return self.select(apps, channel, &cmd),
+                _ => {}
+            }
         }
-        match applet.process(&cmd) {
-            Ok(data) => self.respond(data, &cmd),
+        let ch = self.channels[channel as usize].as_mut().expect("open");
+        let Some(app) = ch.app else {
+            // Nothing selected: the runtime knows none of these (SELECT
+            // other than by DF name has no file system to act on).
+            let sw = if cmd.ins == SELECT && !class.proprietary { Sw::INCORRECT_P1_P2 } else { Sw::INS_NOT_SUPPORTED };
+            return Response::status(sw);
+        };
+        match apps.process(app, channel, &cmd) {
+            Ok(data) => self.respond(channel, data, &cmd),
             Err(sw) => Response::status(sw),
         }
     }
 
-    fn get_response(&mut self, cmd: &Command, mut pending: Zeroizing<Vec<u8>>) -> Response {
+    /// SELECT by DF name: the application with that AID, else `6A82` and the
+    /// channel keeps the one it had (and its state).
+    fn select(&mut self, apps: &mut dyn Applications, channel: u8, cmd: &Command) -> Response {
+        let Some(app) = apps.find(&cmd.data) else {
+            return Response::status(Sw::FILE_NOT_FOUND);
+        };
+        match apps.select(app, channel, cmd) {
+            Ok(data) => {
+                let ch = self.channels[channel as usize].as_mut().expect("open");
+                if let Some(old) = ch.app.replace(app).filter(|&old| old != app) {
+                    apps.deselect(old, channel);
+                }
+                self.respond(channel, data, cmd)
+            }
+            Err(sw) => Response::status(sw),
+        }
+    }
+
+    fn manage_channel(&mut self, apps: &mut dyn Applications, origin: u8, cmd: &Command) -> Response {
+        let op = match ManageChannel::from_p1p2(cmd.p1, cmd.p2) {
+            Ok(op) => op,
+            Err(sw) => return Response::status(sw),
+        };
+        let free = |layer: &IsoLayer, n: u8| layer.channels[n as usize].is_none();
+        let new = match op {
+            ManageChannel::Close(n) => {
+                return match self.channels[n as usize].take() {
+                    Some(closed) => {
+                        if let Some(app) = closed.app {
+                            apps.deselect(app, n);
+                        }
+                        Response::status(Sw::OK)
+                    }
+                    None => Response::status(Sw::WARNING_UNCHANGED),
+                };
+            }
+            ManageChannel::Open(n) if free(self, n) => n,
+            ManageChannel::Open(_) => return Response::status(Sw::INCORRECT_P1_P2),
+            ManageChannel::OpenAny => match (1..CHANNELS).find(|&n| free(self, n)) {
+                Some(n) => n,
+                None => return Response::status(Sw::FUNCTION_NOT_SUPPORTED),
+            },
+        };
+        if !cmd.data.is_empty() {
+            return Response::status(Sw::WRONG_LENGTH);
+        }
+        // Opened from channel 0 nothing is selected (this card has no
+        // default application); from another channel, its application.
+        let app = if origin == 0 { None } else { self.selected(origin) };
+        if let Some(app) = app {
+            apps.select_on_new_channel(app, new);
+        }
+        self.channels[new as usize] = Some(Channel { app, ..Channel::default() });
+        let data = if op == ManageChannel::OpenAny { vec![new] } else { Vec::new() };
+        self.respond(origin, data, cmd)
+    }
+
+    fn get_response(&mut self, channel: u8, cmd: &Command, mut pending: Zeroizing<Vec<u8>>) -> Response {
         if (cmd.p1, cmd.p2) != (0, 0) {
             return Response::status(Sw::INCORRECT_P1_P2);
         }
@@ -135,17 +244,18 @@ impl IsoLayer {
         if pending.is_empty() {
             return Response::status(Sw::CONDITIONS_NOT_SATISFIED);
         }
-        self.respond(std::mem::take(&mut *pending), cmd)
+        self.respond(channel, std::mem::take(&mut *pending), cmd)
     }
 
-    /// Sends at most Ne bytes; keeps the rest for GET RESPONSE.
-    fn respond(&mut self, mut data: Vec<u8>, cmd: &Command) -> Response {
+    /// Sends at most Ne bytes; keeps the rest for GET RESPONSE on the channel.
+    fn respond(&mut self, channel: u8, mut data: Vec<u8>, cmd: &Command) -> Response {
         let ne = cmd.ne.unwrap_or(if cmd.extended { EXTENDED_MAX_NE } else { SHORT_MAX_NE });
         if data.len() <= ne {
             return Response::new(data, Sw::OK);
         }
-        self.pending = Zeroizing::new(data.split_off(ne));
-        let left = self.pending.len();
+        let ch = self.channels[channel as usize].as_mut().expect("open");
+        ch.pending = Zeroizing::new(data.split_off(ne));
+        let left = ch.pending.len();
         Response::new(data, Sw::bytes_remaining(if left >= 256 { 0 } else { left as u8 }))
     }
 }
@@ -154,13 +264,32 @@ impl IsoLayer {
 mod tests {
     use super::*;
 
-    /// Answers INS 01 with P1*100 + P2 bytes counting up; echoes data for INS 02.
+    /// Two applications, AIDs `E1 E1 E1 E1 E1` and `E2 ...`. INS 01 answers
+    /// P1*100 + P2 bytes counting up; INS 02 echoes data; INS 03 tells the
+    /// application and the channel.
     struct Echo;
-    impl Applet for Echo {
-        fn process(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+    impl Applications for Echo {
+        fn find(&self, aid: &[u8]) -> Option<AppId> {
+            match aid {
+                [0xE1, 0xE1, 0xE1, 0xE1, 0xE1] => Some(1),
+                [0xE2, 0xE2, 0xE2, 0xE2, 0xE2] => Some(2),
+                _ => None,
+            }
+        }
+        fn select(&mut self, _: AppId, _: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
+            if cmd.p2 == 0x00 {
+                Ok(Vec::new())
+            } else {
+                Err(Sw::INCORRECT_P1_P2)
+            }
+        }
+        fn select_on_new_channel(&mut self, _: AppId, _: u8) {}
+        fn deselect(&mut self, _: AppId, _: u8) {}
+        fn process(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
             match cmd.ins {
                 0x01 => Ok((0..cmd.p1 as usize * 100 + cmd.p2 as usize).map(|i| i as u8).collect()),
                 0x02 => Ok(cmd.data.clone()),
+                0x03 => Ok(vec![app as u8, channel]),
                 _ => Err(Sw::INS_NOT_SUPPORTED),
             }
         }
@@ -171,9 +300,75 @@ mod tests {
         Response::parse(&iso.transmit(&mut Echo, raw)).unwrap()
     }
 
+    /// A layer with application 1 selected on channel 0.
+    fn layer() -> IsoLayer {
+        let mut iso = IsoLayer::default();
+        assert_eq!(run(&mut iso, &[0, 0xA4, 4, 0, 5, 0xE1, 0xE1, 0xE1, 0xE1, 0xE1]).sw, Sw::OK);
+        iso
+    }
+
+    #[test]
+    fn channels_open_close_and_keep_their_own_selection() {
+        let mut iso = layer();
+        let r = run(&mut iso, &[0x00, 0x70, 0x00, 0x00, 0x01]);
+        assert_eq!((r.data, r.sw), (vec![1], Sw::OK), "the card picks channel 1");
+        assert_eq!(run(&mut iso, &[0x01, 0x03, 0, 0]).sw, Sw::INS_NOT_SUPPORTED, "opened from 0: nothing selected");
+        assert_eq!(run(&mut iso, &[0x01, 0xA4, 4, 0, 5, 0xE2, 0xE2, 0xE2, 0xE2, 0xE2]).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &[0x01, 0x03, 0, 0]).data, vec![2, 1]);
+        assert_eq!(run(&mut iso, &[0x00, 0x03, 0, 0]).data, vec![1, 0], "channel 0 keeps its application");
+        // Host-assigned channel 7 (CLA 43) from channel 1: application 2 is selected there too.
+        assert_eq!(run(&mut iso, &[0x01, 0x70, 0x00, 0x07]).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &[0x43, 0x03, 0, 0]).data, vec![2, 7]);
+        assert_eq!(run(&mut iso, &[0x00, 0x70, 0x00, 0x07]).sw, Sw::INCORRECT_P1_P2, "open already");
+        assert_eq!(iso.open_channels(), vec![0, 1, 7]);
+        assert_eq!(run(&mut iso, &[0x00, 0x70, 0x80, 0x07]).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &[0x43, 0x03, 0, 0]).sw, Sw::LOGICAL_CHANNEL_NOT_SUPPORTED, "closed");
+        assert_eq!(run(&mut iso, &[0x00, 0x70, 0x80, 0x07]).sw, Sw::WARNING_UNCHANGED, "closed already");
+        assert_eq!(run(&mut iso, &[0x00, 0x70, 0x80, 0x00]).sw, Sw::FUNCTION_NOT_SUPPORTED, "channel 0");
+        assert_eq!(run(&mut iso, &[0x00, 0x70, 0x40, 0x00]).sw, Sw::FUNCTION_NOT_SUPPORTED, "P1");
+        assert_eq!(run(&mut iso, &[0x00, 0x70, 0x00, 0x14]).sw, Sw::INCORRECT_P1_P2, "channel 20");
+        assert_eq!(run(&mut iso, &[0x02, 0x70, 0x00, 0x00, 0x01]).sw, Sw::LOGICAL_CHANNEL_NOT_SUPPORTED);
+        // Every channel taken: 6A81, and nothing else changed.
+        for n in 2..CHANNELS {
+            assert_eq!(run(&mut iso, &[0x00, 0x70, 0x00, n]).sw, Sw::OK, "channel {n}");
+        }
+        assert_eq!(run(&mut iso, &[0x00, 0x70, 0x00, 0x00, 0x01]).sw, Sw::FUNCTION_NOT_SUPPORTED);
+        assert_eq!(run(&mut iso, &[0x4F, 0x03, 0, 0]).sw, Sw::INS_NOT_SUPPORTED, "channel 19 open, empty");
+        assert_eq!(run(&mut iso, &[0x01, 0x03, 0, 0]).data, vec![2, 1]);
+        iso.reset();
+        assert_eq!(iso.open_channels(), vec![0]);
+    }
+
+    #[test]
+    fn chains_and_pending_answers_belong_to_their_channel() {
+        let mut iso = layer();
+        run(&mut iso, &[0x00, 0x70, 0x00, 0x01]);
+        run(&mut iso, &[0x01, 0xA4, 4, 0, 5, 0xE1, 0xE1, 0xE1, 0xE1, 0xE1]);
+        // A 300-byte answer on 0, a chain on 1: neither disturbs the other.
+        assert_eq!(run(&mut iso, &[0x00, 1, 3, 0, 8]).sw, Sw(0x6100));
+        assert_eq!(run(&mut iso, &[0x11, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &[0x01, 0xC0, 0, 0, 0]).sw, Sw::LAST_COMMAND_OF_CHAIN_EXPECTED, "GET RESPONSE on 1");
+        assert_eq!(run(&mut iso, &[0x11, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
+        // The last part on channel 0 is a command of its own there.
+        let r = run(&mut iso, &[0x00, 2, 0, 0, 1, 3]);
+        assert_eq!((r.data, r.sw), (vec![3], Sw::OK));
+        assert_eq!(run(&mut iso, &[0x00, 0xC0, 0, 0, 0]).sw, Sw::CONDITIONS_NOT_SATISFIED, "0's answer went");
+        let r = run(&mut iso, &[0x01, 2, 0, 0, 1, 3]);
+        assert_eq!((r.data, r.sw), (vec![1, 2, 3], Sw::OK), "channel 1's chain was whole");
+        // GET RESPONSE on the wrong channel.
+        assert_eq!(run(&mut iso, &[0x01, 1, 3, 0, 8]).sw, Sw(0x6100));
+        assert_eq!(run(&mut iso, &[0x00, 0xC0, 0, 0, 0]).sw, Sw::CONDITIONS_NOT_SATISFIED);
+        let r = run(&mut iso, &[0x01, 0xC0, 0, 0, 0]);
+        assert_eq!((r.data.len(), r.data[0], r.sw), (256, 8, Sw(0x6124)));
+        // A bad class or a channel not open changes nothing.
+        assert_eq!(run(&mut iso, &[0x02, 0xC0, 0, 0, 0]).sw, Sw::LOGICAL_CHANNEL_NOT_SUPPORTED);
+        assert_eq!(run(&mut iso, &[0xA1, 0xC0, 0, 0, 0]).sw, Sw::CLA_NOT_SUPPORTED);
+        assert_eq!(run(&mut iso, &[0x01, 0xC0, 0, 0, 0x24]).data.len(), 36);
+    }
+
     #[test]
     fn response_chaining_with_small_and_zero_le() {
-        let mut iso = IsoLayer::default();
+        let mut iso = layer();
         let r = run(&mut iso, &[0, 1, 3, 0, 8]); // 300 bytes, Le = 8
         assert_eq!((r.data.len(), r.sw), (8, Sw(0x6100)));
         let r = run(&mut iso, &[0, 0xC0, 0, 0, 0]); // 256 of 292
@@ -186,7 +381,7 @@ mod tests {
 
     #[test]
     fn no_le_means_256_and_extended_gets_all() {
-        let mut iso = IsoLayer::default();
+        let mut iso = layer();
         let r = run(&mut iso, &[0, 1, 3, 0]);
         assert_eq!((r.data.len(), r.sw), (256, Sw(0x612C)));
         let r = run(&mut iso, &[0, 1, 3, 0, 0, 0, 0]);
@@ -195,7 +390,7 @@ mod tests {
 
     #[test]
     fn another_command_discards_pending_data() {
-        let mut iso = IsoLayer::default();
+        let mut iso = layer();
         run(&mut iso, &[0, 1, 3, 0, 0]);
         assert_eq!(run(&mut iso, &[0, 1, 0, 1]).sw, Sw::OK);
         assert_eq!(run(&mut iso, &[0, 0xC0, 0, 0, 0]).sw, Sw::CONDITIONS_NOT_SATISFIED);
@@ -203,7 +398,7 @@ mod tests {
 
     #[test]
     fn command_chaining_assembles_and_rejects_changed_headers() {
-        let mut iso = IsoLayer::default();
+        let mut iso = layer();
         assert_eq!(run(&mut iso, &[0x10, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
         let r = run(&mut iso, &[0x00, 2, 0, 0, 1, 3]);
         assert_eq!((r.data, r.sw), (vec![1, 2, 3], Sw::OK));
@@ -217,7 +412,7 @@ mod tests {
 
     #[test]
     fn chain_has_a_size_limit() {
-        let mut iso = IsoLayer::default();
+        let mut iso = layer();
         let part = [&[0x10, 2, 0, 0, 0xFF][..], &[0xAA; 255]].concat();
         let mut last = Sw::OK;
         for _ in 0..=MAX_COMMAND_DATA / 255 {
@@ -229,14 +424,16 @@ mod tests {
 
     #[test]
     fn class_and_length_errors() {
-        let mut iso = IsoLayer::default();
+        let mut iso = layer();
         assert_eq!(run(&mut iso, &[0, 1, 0]).sw, Sw::WRONG_LENGTH);
         assert_eq!(run(&mut iso, &[0, 1, 0, 0, 5, 1]).sw, Sw::WRONG_LENGTH);
-        assert_eq!(run(&mut iso, &[0x01, 1, 0, 0]).sw, Sw::LOGICAL_CHANNEL_NOT_SUPPORTED);
+        assert_eq!(run(&mut iso, &[0x01, 1, 0, 0]).sw, Sw::LOGICAL_CHANNEL_NOT_SUPPORTED, "channel 1 not open");
         assert_eq!(run(&mut iso, &[0x41, 1, 0, 0]).sw, Sw::LOGICAL_CHANNEL_NOT_SUPPORTED);
         assert_eq!(run(&mut iso, &[0x0C, 1, 0, 0]).sw, Sw::SECURE_MESSAGING_NOT_SUPPORTED);
         assert_eq!(run(&mut iso, &[0xFF, 1, 0, 0]).sw, Sw::CLA_NOT_SUPPORTED);
         assert_eq!(run(&mut iso, &[0xA0, 1, 0, 0]).sw, Sw::CLA_NOT_SUPPORTED);
         assert_eq!(run(&mut iso, &[0x00, 0xC0, 1, 0]).sw, Sw::INCORRECT_P1_P2);
+        assert_eq!(run(&mut iso, &[0x00, 0xA4, 4, 0, 5, 9, 9, 9, 9, 9]).sw, Sw::FILE_NOT_FOUND);
+        assert_eq!(run(&mut IsoLayer::default(), &[0x00, 0xA4, 0, 0]).sw, Sw::INCORRECT_P1_P2, "nothing selected");
     }
 }

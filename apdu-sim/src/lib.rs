@@ -1,7 +1,9 @@
 //! The simulated sub-SIM card.
 //!
-//! - [`iso`]: the ISO 7816-4 transport layer (framing, chaining, GET RESPONSE);
-//! - [`applet`]: the sub-SIM applet model (PIV core and class-80 extensions);
+//! - [`iso`]: the ISO 7816-4 transport layer and runtime (framing, logical
+//!   channels, SELECT by AID, chaining, GET RESPONSE);
+//! - [`applet`]: the card's two applications: the sub-SIM applet model (PIV
+//!   core and class-80 extensions) and the ARA-M ([`applet::aram`]);
 //! - [`state`]: persistent and transient card state, atomic updates;
 //! - [`persist`]: the card state file's format and its checks;
 //! - [`cardfile`]: a card file held like a card in a reader (one holder,
@@ -9,8 +11,8 @@
 //! - [`rng`], [`crypto`]: the card's randomness and RSA operations;
 //! - [`vpcd`]: the card served to `pcscd` through vsmartcard's vpcd driver.
 //!
-//! [`SimCard`] puts the transport layer in front of the applet: raw C-APDU
-//! bytes in, raw R-APDU bytes out, for any transport to carry.
+//! [`SimCard`] puts the transport layer in front of the applications: raw
+//! C-APDU bytes in, raw R-APDU bytes out, for any transport to carry.
 //!
 //! # Quick start
 //!
@@ -54,15 +56,69 @@ pub mod state;
 pub mod timing;
 pub mod vpcd;
 
+use applet::aram::AraM;
 use applet::SubSim;
-use iso::{Applet, IsoLayer};
+use applet_spec::apdu::Command;
+use applet_spec::Sw;
+use iso::{AppId, Applications, IsoLayer};
 use rng::CardRng;
 use state::Persistent;
 
-/// A whole card: transport layer plus applet.
+/// The card's applications: PIV (the sub-SIM) and the ARA-M. The ARA-M
+/// keeps its rules in the same store, so every write of either goes
+/// through one card file.
+struct Apps {
+    piv: SubSim,
+    aram: AraM,
+}
+
+const PIV: AppId = 0;
+const ARAM: AppId = 1;
+
+impl Applications for Apps {
+    fn find(&self, aid: &[u8]) -> Option<AppId> {
+        if applet_spec::piv::aid_matches(aid) {
+            Some(PIV)
+        } else if AraM::matches(aid) {
+            Some(ARAM)
+        } else {
+            None
+        }
+    }
+    fn select(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        match app {
+            PIV => self.piv.select_on(channel, cmd),
+            _ => self.aram.select(channel, cmd),
+        }
+    }
+    fn select_on_new_channel(&mut self, app: AppId, channel: u8) {
+        match app {
+            PIV => self.piv.select_on_new_channel(channel),
+            _ => self.aram.deselect(channel),
+        }
+    }
+    fn deselect(&mut self, app: AppId, channel: u8) {
+        match app {
+            PIV => self.piv.deselect(channel),
+            _ => self.aram.deselect(channel),
+        }
+    }
+    fn process(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        match app {
+            PIV => self.piv.process(channel, cmd),
+            _ => self.aram.process(channel, cmd, &mut self.piv),
+        }
+    }
+    fn power_reset(&mut self) {
+        self.piv.power_reset();
+        self.aram.power_reset();
+    }
+}
+
+/// A whole card: transport layer plus applications.
 pub struct SimCard {
     iso: IsoLayer,
-    applet: SubSim,
+    apps: Apps,
     /// Real chips' delays, when asked for.
     timing: Option<timing::Timing>,
 }
@@ -70,7 +126,11 @@ pub struct SimCard {
 impl SimCard {
     /// A card holding `state`, drawing its randomness from `rng`; kept in memory only.
     pub fn new(state: Persistent, rng: CardRng) -> SimCard {
-        SimCard { iso: IsoLayer::default(), applet: SubSim::new(state, rng), timing: None }
+        SimCard {
+            iso: IsoLayer::default(),
+            apps: Apps { piv: SubSim::new(state, rng), aram: AraM::default() },
+            timing: None,
+        }
     }
 
     /// A factory-fresh card whose serial, GUID and keys all come from `seed`.
@@ -93,14 +153,14 @@ impl SimCard {
     ) -> Result<SimCard, persist::StateError> {
         let opened = cardfile::CardFile::open(path, wait, || Persistent::manufacture(&mut rng))?;
         let mut card = SimCard::new(opened.state, rng);
-        card.applet.store_mut().set_backing(Box::new(opened.file));
+        card.apps.piv.store_mut().set_backing(Box::new(opened.file));
         Ok(card)
     }
 
     /// Why the card stopped for good: a write that could not be saved to
     /// its file. It answers nothing from then on, power cycles or not.
     pub fn failure(&self) -> Option<&str> {
-        self.applet.store().failure()
+        self.apps.piv.store().failure()
     }
 
     /// Runs one C-APDU, returns the R-APDU (data then SW1 SW2), or nothing
@@ -109,7 +169,7 @@ impl SimCard {
         if self.power_lost() {
             return Vec::new();
         }
-        let answer = self.iso.transmit(&mut self.applet, apdu);
+        let answer = self.iso.transmit(&mut self.apps, apdu);
         if self.power_lost() {
             return Vec::new();
         }
@@ -134,7 +194,7 @@ impl SimCard {
     /// leaves its file as after write `n - 1` (cut at `n`) or, killed after
     /// write `n` reached the disk, as after write `n` (cut at `n + 1`).
     pub fn tear_at_write(&mut self, n: u64) {
-        self.applet.store_mut().tear_at(n);
+        self.apps.piv.store_mut().tear_at(n);
     }
 
     /// A test card for hosts: re-SELECT drops the keys' PIN state, as on
@@ -145,36 +205,36 @@ impl SimCard {
 
     /// Chooses the library behind the private-key operation (default OpenSSL).
     pub fn set_rsa_backend(&mut self, backend: crypto::RsaBackend) {
-        self.applet.set_rsa_backend(backend);
+        self.apps.piv.set_rsa_backend(backend);
     }
 
     /// Power was cut and not yet restored.
     pub fn power_lost(&self) -> bool {
-        self.applet.store().torn()
+        self.apps.piv.store().torn()
     }
 
     /// Persistent writes made so far.
     pub fn writes(&self) -> u64 {
-        self.applet.store().writes()
+        self.apps.piv.store().writes()
     }
 
     /// Power off and on: all transient state is lost, persistent state stays.
     pub fn power_cycle(&mut self) {
         self.iso.reset();
-        self.applet.power_reset();
+        self.apps.power_reset();
     }
 
     /// The applet behind the transport layer, for inspection.
     pub fn applet(&self) -> &SubSim {
-        &self.applet
+        &self.apps.piv
     }
     /// What the card keeps across power loss.
     pub fn persistent(&self) -> &Persistent {
-        self.applet.persistent()
+        self.apps.piv.persistent()
     }
     /// Takes the card apart into its persistent state (e.g. to save it).
     pub fn into_persistent(self) -> Persistent {
-        self.applet.into_persistent()
+        self.apps.piv.into_persistent()
     }
 }
 
@@ -223,7 +283,7 @@ mod tests {
     fn card(fail_at: usize) -> (SimCard, Arc<AtomicUsize>) {
         let mut card = SimCard::seeded(1);
         let commits = Arc::new(AtomicUsize::new(0));
-        card.applet.store_mut().set_backing(Box::new(Counting { commits: commits.clone(), fail_at }));
+        card.apps.piv.store_mut().set_backing(Box::new(Counting { commits: commits.clone(), fail_at }));
         (card, commits)
     }
 

@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::crypto::PrivateKey;
-use crate::state::{Binding, MgmKey, Persistent, Reference, SlotKey};
+use crate::state::{AccessRules, Binding, MgmKey, Persistent, Reference, SlotKey};
+use applet_spec::aram;
 
 /// The current state file format.
 pub const FORMAT: u32 = 2;
@@ -132,6 +133,45 @@ struct CardFile {
     /// Slots the issuer forbade importing into.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     import_forbidden: Vec<String>,
+    /// The ARA-M's rules (issue 23): absent in files from before, and while
+    /// the card has none and never had (a build without it refuses a file
+    /// with it, as an unknown field, rather than drop the rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_rules: Option<RulesFile>,
+}
+
+/// The ARA-M's rules: each a REF-AR-DO in hex, as STORE DATA carries it,
+/// checked on load by the same decoder and limits as STORE DATA.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    refresh_tag: u64,
+    rules: Vec<String>,
+}
+
+fn rules_to_file(r: &AccessRules) -> Option<RulesFile> {
+    (r != &AccessRules::default()).then(|| RulesFile {
+        refresh_tag: r.refresh_tag,
+        rules: r.rules.iter().map(|rule| hex::encode_upper(rule.encode())).collect(),
+    })
+}
+
+/// The rules of a file: each a well-formed REF-AR-DO, at most
+/// [`aram::MAX_RULES`], no two for the same applet and app.
+fn rules_from_file(f: &RulesFile) -> Result<AccessRules, String> {
+    if f.rules.len() > aram::MAX_RULES {
+        return Err(bad("access_rules.rules", format!("{} rules, the card holds {}", f.rules.len(), aram::MAX_RULES)));
+    }
+    let mut rules: Vec<aram::Rule> = Vec::new();
+    for (i, text) in f.rules.iter().enumerate() {
+        let field = format!("access_rules.rules[{i}]");
+        let rule = aram::Rule::decode(&bytes(&field, text)?).map_err(|e| bad(&field, e))?;
+        if rules.iter().any(|r| r.same_ref(&rule)) {
+            return Err(bad(&field, "a second rule for the same applet and app"));
+        }
+        rules.push(rule);
+    }
+    Ok(AccessRules { rules, refresh_tag: f.refresh_tag })
 }
 
 /// Every key of the card (F9 included) as the file's three maps.
@@ -302,6 +342,7 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         ec_keys,
         key_origins,
         import_forbidden: p.import_forbidden.iter().map(Slot::to_string).collect(),
+        access_rules: rules_to_file(&p.access_rules),
     })
 }
 
@@ -403,6 +444,7 @@ fn from_file(f: CardFile) -> Result<Persistent, String> {
             .ok_or_else(|| bad("pin_entry", format!("{} is not a PIN entry policy", f.pin_entry)))?,
         binding: f.binding.as_ref().map(binding).transpose()?,
         changes: f.changes,
+        access_rules: f.access_rules.as_ref().map(rules_from_file).transpose()?.unwrap_or_default(),
     };
     keys_from_file(&f, &mut p)?;
     Ok(p)
@@ -515,6 +557,40 @@ mod tests {
         assert_eq!(back.keys[&Slot::KeyManagement].key.public(), p.keys[&Slot::KeyManagement].key.public());
         assert_eq!(back.keys[&Slot::CardAuthentication].key.algorithm(), KeyAlgorithm::EccP384);
         assert_eq!(render(&p).unwrap().as_str(), sealed(&card_text(&p)));
+    }
+
+    #[test]
+    fn access_rules_round_trip_and_are_checked() {
+        use applet_spec::aram::{AidRef, ApduRule, AppRef, Rule};
+        let mut p = card(11);
+        let rule = |n: u8| Rule {
+            aid: AidRef::Aid(vec![0xA0, 0, 0, 3, n]),
+            app: AppRef::Hash(vec![n; 20]),
+            apdu: ApduRule::Always,
+        };
+        p.access_rules = AccessRules { rules: vec![rule(1), rule(2)], refresh_tag: 7 };
+        let back = parse(&render(&p).unwrap()).unwrap();
+        assert_eq!(back.access_rules, p.access_rules);
+        let text = card_text(&p);
+        let one = hex::encode_upper(rule(1).encode());
+        let cases = [
+            (text.replacen(&one, "E200", 1), "card.access_rules.rules[0]: malformed"),
+            (text.replacen(&one, "zz", 1), "card.access_rules.rules[0]: not hex"),
+            (text.replacen(&hex::encode_upper(rule(2).encode()), &one, 1), "rules[1]: a second rule for the same"),
+            (text.replacen("\"refresh_tag\": 7", "\"refresh_tag\": 7, \"x\": 1", 1), "unknown field `x`"),
+        ];
+        for (edited, want) in cases {
+            assert_ne!(edited, text, "the edit for {want:?} applies");
+            let err = parse(&sealed(&edited)).unwrap_err();
+            assert!(err.contains(want), "{want:?} not in {err:?}");
+        }
+        let many = format!("[{}]", (0..17).map(|_| format!("\"{one}\"")).collect::<Vec<_>>().join(","));
+        let start = text.find("\"rules\": [").unwrap();
+        let end = start + text[start..].find(']').unwrap() + 1;
+        let edited = format!("{}\"rules\": {many}{}", &text[..start], &text[end..]);
+        assert!(parse(&sealed(&edited)).unwrap_err().contains("17 rules, the card holds 16"));
+        // A card without rules writes no field: files from before load, and stay the same.
+        assert!(!card_text(&card(11)).contains("access_rules"));
     }
 
     #[test]

@@ -119,6 +119,17 @@ pub struct Persistent {
     pub binding: Option<Binding>,
     /// Bumped on every change to keys or data objects; hosts cache by it.
     pub changes: u32,
+    /// The ARA-M's access rules: the issuer's, so PIV's RESET and TERMINATE keep them.
+    pub access_rules: AccessRules,
+}
+
+/// The ARA-M's persistent part (GP SEAC 1.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessRules {
+    /// The rules, in the order they were stored, at most [`applet_spec::aram::MAX_RULES`].
+    pub rules: Vec<applet_spec::aram::Rule>,
+    /// Changes with every change to the rules, so a phone knows to read them again.
+    pub refresh_tag: u64,
 }
 
 // Debug never shows PINs, keys or the binding value.
@@ -136,6 +147,7 @@ impl std::fmt::Debug for Persistent {
             .field("pin_entry", &self.pin_entry)
             .field("binding_set", &self.binding.is_some())
             .field("changes", &self.changes)
+            .field("access_rules", &self.access_rules.rules.len())
             .finish()
     }
 }
@@ -175,6 +187,7 @@ impl Persistent {
             pin_entry: PinEntry::Any,
             binding: None,
             changes,
+            access_rules: AccessRules::default(),
         }
     }
 
@@ -183,6 +196,7 @@ impl Persistent {
     pub fn wipe(&mut self) {
         let mut next = Persistent::factory(self.serial, self.guid, self.changes.wrapping_add(1));
         next.attestation = self.attestation.take();
+        next.access_rules = std::mem::take(&mut self.access_rules);
         if let Some(cert) = self.objects.remove(&ObjectTag::ATTESTATION_CERT) {
             next.objects.insert(ObjectTag::ATTESTATION_CERT, cert);
         }

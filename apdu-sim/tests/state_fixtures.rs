@@ -25,6 +25,8 @@ fn check(p: &apdu_sim::state::Persistent) {
     key.validate().expect("the private key is whole");
     assert_eq!(p.objects[&ObjectTag::CERT_9A].as_slice(), applet_spec::messages::cert_object(&[0x30, 3, 1, 2, 3]));
     assert_eq!(p.binding.as_ref().map(|b| b.value.to_vec()), Some(vec![0xB1; 32]));
+    // Files from before the ARA-M: no access rules, refresh tag 0.
+    assert_eq!(p.access_rules, apdu_sim::state::AccessRules::default());
 }
 
 #[test]

@@ -182,6 +182,99 @@ impl Command {
     }
 }
 
+/// Logical channels the card offers: the basic channel 0 and 1 to 19
+/// (ISO 7816-4 (2013) 5.1.1: the most the two class byte codings can name).
+pub const CHANNELS: u8 = 20;
+
+/// What a class byte says (ISO 7816-4 (2013) 5.1.1, tables 2 and 3).
+///
+/// First interindustry coding `0x`/`1x` (and the proprietary `8x`/`9x`, coded
+/// alike as GlobalPlatform does): channels 0-3 in b2-b1, secure messaging in
+/// b4-b3, chaining in b5. Further interindustry coding `4x`-`7x` (proprietary
+/// `Cx`-`Ex`): channels 4-19 as 4 + b4-b1, secure messaging in b6, chaining
+/// in b5. `2x`, `3x`, `Ax`, `Bx` and `FF` are not class bytes of either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Class {
+    /// b8 set: a proprietary class (the sub-SIM extensions, GlobalPlatform, ARA-M).
+    pub proprietary: bool,
+    /// The logical channel, 0 to 19.
+    pub channel: u8,
+    /// b5: more parts of a chained command follow.
+    pub chained: bool,
+    /// Secure messaging is indicated.
+    pub secure_messaging: bool,
+}
+
+impl Class {
+    /// Reads a class byte; `None` for a value neither coding defines.
+    pub fn decode(cla: u8) -> Option<Class> {
+        let (proprietary, chained) = (cla & 0x80 != 0, cla & 0x10 != 0);
+        match cla & 0x60 {
+            _ if cla == 0xFF => None,
+            0x00 => Some(Class { proprietary, channel: cla & 0x03, chained, secure_messaging: cla & 0x0C != 0 }),
+            0x40 | 0x60 => {
+                Some(Class { proprietary, channel: 4 + (cla & 0x0F), chained, secure_messaging: cla & 0x20 != 0 })
+            }
+            _ => None,
+        }
+    }
+
+    /// The class byte, in the coding the channel needs; `None` for a
+    /// channel above 19. Secure messaging on channels 0-3 is coded `b4-b3 = 01`.
+    pub fn encode(self) -> Option<u8> {
+        let mut cla = if self.proprietary { 0x80 } else { 0x00 } | if self.chained { 0x10 } else { 0 };
+        match self.channel {
+            0..=3 => cla |= self.channel | if self.secure_messaging { 0x04 } else { 0 },
+            4..=19 => cla |= 0x40 | (self.channel - 4) | if self.secure_messaging { 0x20 } else { 0 },
+            _ => return None,
+        }
+        Some(cla)
+    }
+
+    /// `cla` moved to `channel`, everything else kept; `None` when `cla` is
+    /// not a class byte or the channel is above 19.
+    pub fn on_channel(cla: u8, channel: u8) -> Option<u8> {
+        Class { channel, ..Class::decode(cla)? }.encode()
+    }
+}
+
+/// MANAGE CHANNEL (ISO 7816-4 (2013) 11.1.2): what P1 and P2 ask for, read
+/// as the Java Card runtime reads them (JCRE 3.0.5, 4.5.1 and 4.6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManageChannel {
+    /// P1 `00`, P2 `00`: open a channel the card picks; it answers its number (1 byte).
+    OpenAny,
+    /// P1 `00`, P2 1-19: open this channel.
+    Open(u8),
+    /// P1 `80`, P2 1-19: close this channel.
+    Close(u8),
+}
+
+impl ManageChannel {
+    /// P1 and P2 of a MANAGE CHANNEL: P1 neither `00` nor `80`, or closing
+    /// the basic channel or one above 19, is `6A81` (function not
+    /// supported); opening a channel above 19 is `6A86`.
+    pub fn from_p1p2(p1: u8, p2: u8) -> Result<ManageChannel, crate::Sw> {
+        match (p1, p2) {
+            (0x00, 0x00) => Ok(ManageChannel::OpenAny),
+            (0x00, n) if n < CHANNELS => Ok(ManageChannel::Open(n)),
+            (0x00, _) => Err(crate::Sw::INCORRECT_P1_P2),
+            (0x80, n) if (1..CHANNELS).contains(&n) => Ok(ManageChannel::Close(n)),
+            _ => Err(crate::Sw::FUNCTION_NOT_SUPPORTED),
+        }
+    }
+
+    /// The command on the basic channel (CLA `00`), Le = 1 for [`ManageChannel::OpenAny`].
+    pub fn command(self) -> Command {
+        let ins = crate::ins::MANAGE_CHANNEL;
+        match self {
+            ManageChannel::OpenAny => Command::new(0x00, ins, 0x00, 0x00).with_ne(1),
+            ManageChannel::Open(n) => Command::new(0x00, ins, 0x00, n),
+            ManageChannel::Close(n) => Command::new(0x00, ins, 0x80, n),
+        }
+    }
+}
+
 /// A response APDU: data then SW1 SW2.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Response {
@@ -268,6 +361,41 @@ mod tests {
         assert!(!shown.contains("49") && !shown.contains("31") && shown.contains("8 data bytes"), "{shown}");
         let r = Response::new(vec![0x31, 0x32], crate::Sw::OK);
         assert!(!format!("{r:?}").contains("31"));
+    }
+
+    #[test]
+    fn class_bytes_name_channels_0_to_19() {
+        let c = |cla| Class::decode(cla).unwrap();
+        assert_eq!((c(0x00).channel, c(0x03).channel, c(0x13).chained, c(0x0C).secure_messaging), (0, 3, true, true));
+        assert_eq!((c(0x40).channel, c(0x4F).channel, c(0x5F).chained, c(0x61).secure_messaging), (4, 19, true, true));
+        assert_eq!((c(0x81).proprietary, c(0x81).channel, c(0xC3).channel, c(0xC3).proprietary), (true, 1, 7, true));
+        for bad in [0x20, 0x3F, 0xA0, 0xBF, 0xFF] {
+            assert_eq!(Class::decode(bad), None, "{bad:02X}");
+        }
+        for ch in 0..CHANNELS {
+            for cla in [0x00, 0x10, 0x80, 0x90] {
+                let moved = Class::on_channel(cla, ch).unwrap();
+                let back = c(moved);
+                assert_eq!((back.channel, back.chained, back.proprietary), (ch, cla & 0x10 != 0, cla & 0x80 != 0));
+            }
+        }
+        assert_eq!(Class::on_channel(0x00, 20), None);
+        assert_eq!(Class::on_channel(0x80, 5), Some(0xC1));
+    }
+
+    #[test]
+    fn manage_channel_parameters() {
+        use crate::Sw;
+        use ManageChannel::*;
+        assert_eq!(ManageChannel::from_p1p2(0, 0), Ok(OpenAny));
+        assert_eq!(ManageChannel::from_p1p2(0, 19), Ok(Open(19)));
+        assert_eq!(ManageChannel::from_p1p2(0x80, 2), Ok(Close(2)));
+        assert_eq!(ManageChannel::from_p1p2(0, 20), Err(Sw::INCORRECT_P1_P2));
+        for (p1, p2) in [(0x80, 0), (0x80, 20), (0x01, 0), (0x40, 1)] {
+            assert_eq!(ManageChannel::from_p1p2(p1, p2), Err(Sw::FUNCTION_NOT_SUPPORTED), "{p1:02X} {p2:02X}");
+        }
+        assert_eq!(OpenAny.command().to_bytes().as_slice(), [0x00, 0x70, 0x00, 0x00, 0x01]);
+        assert_eq!(Close(4).command().to_bytes().as_slice(), [0x00, 0x70, 0x80, 0x04]);
     }
 
     proptest! {

@@ -27,6 +27,10 @@ pub const GENERAL_AUTHENTICATE: u8 = 0x87;
 pub const GENERATE_ASYMMETRIC_KEY_PAIR: u8 = 0x47;
 /// GET RESPONSE: fetch the rest of a `61xx` answer (ISO 7816-4 11.7.1).
 pub const GET_RESPONSE: u8 = 0xC0;
+/// MANAGE CHANNEL: open or close a logical channel (ISO 7816-4 (2013) 11.1.2);
+/// the card's runtime answers it, never an application
+/// ([`crate::apdu::ManageChannel`]).
+pub const MANAGE_CHANNEL: u8 = 0x70;
 // Yubico's PIV extensions (class 00), in the shape yubico-piv-tool and ykman send.
 /// SET MANAGEMENT KEY (Yubico): replace the 9B key and its algorithm.
 pub const SET_MANAGEMENT_KEY: u8 = 0xFF;

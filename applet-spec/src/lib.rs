@@ -1,7 +1,8 @@
 //! The sub-SIM applet's interface, written once and shared by the simulated
 //! card (`apdu-sim`) and the host driver (`subsim-host`).
 //!
-//! - [`apdu`]: command and response APDUs (ISO 7816-4, short and extended);
+//! - [`apdu`]: command and response APDUs (ISO 7816-4, short and extended), class byte and logical channels;
+//! - [`aram`]: the ARA-M (GlobalPlatform Secure Element Access Control): access rules, their commands;
 //! - [`sw`]: status words and their meaning;
 //! - [`ins`]: classes, instructions and the table of commands;
 //! - [`piv`]: AIDs, slots, key references, algorithms, objects, PIN encoding;
@@ -43,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod apdu;
+pub mod aram;
 pub mod atr;
 pub mod ins;
 pub mod messages;

@@ -17,9 +17,12 @@ impl Sw {
     pub const fn tries_left(n: u8) -> Sw {
         Sw(0x63C0 | (n & 0x0F) as u16)
     }
+    /// `6200`: warning, state unchanged (MANAGE CHANNEL closing a channel that is not open).
+    pub const WARNING_UNCHANGED: Sw = Sw(0x6200);
     /// `6700`: wrong length (Lc, Le or the data field's size).
     pub const WRONG_LENGTH: Sw = Sw(0x6700);
-    /// `6881`: logical channels are not supported.
+    /// `6881`: logical channel not supported: the channel CLA names is not open
+    /// (or the card has no logical channels).
     pub const LOGICAL_CHANNEL_NOT_SUPPORTED: Sw = Sw(0x6881);
     /// `6882`: secure messaging is not supported.
     pub const SECURE_MESSAGING_NOT_SUPPORTED: Sw = Sw(0x6882);
@@ -33,6 +36,14 @@ impl Sw {
     pub const CONDITIONS_NOT_SATISFIED: Sw = Sw(0x6985);
     /// `6A80`: incorrect data field.
     pub const INCORRECT_DATA: Sw = Sw(0x6A80);
+    /// `6A81`: function not supported: MANAGE CHANNEL with no channel free,
+    /// P1 not `00` or `80`, or closing the basic channel.
+    pub const FUNCTION_NOT_SUPPORTED: Sw = Sw(0x6A81);
+    /// `6984`: reference data not usable: the ARA-M's rules changed between
+    /// GET DATA [all] and [next]; read them again.
+    pub const DATA_NOT_USABLE: Sw = Sw(0x6984);
+    /// `6A89`: a rule for this applet and app exists already (ARA-M STORE DATA).
+    pub const ALREADY_EXISTS: Sw = Sw(0x6A89);
     /// `6A82`: file or application not found (SELECT, GET DATA on an empty object).
     pub const FILE_NOT_FOUND: Sw = Sw(0x6A82);
     /// `6A84`: not enough memory (object larger than [`crate::piv::MAX_OBJECT_LEN`]).
@@ -90,6 +101,7 @@ impl Sw {
         }
         let text = match self {
             Sw::OK => "success",
+            Sw::WARNING_UNCHANGED => "warning: nothing changed",
             Sw::WRONG_LENGTH => "wrong length",
             Sw::LOGICAL_CHANNEL_NOT_SUPPORTED => "logical channel not supported",
             Sw::SECURE_MESSAGING_NOT_SUPPORTED => "secure messaging not supported",
@@ -98,7 +110,10 @@ impl Sw {
             Sw::AUTH_METHOD_BLOCKED => "authentication method blocked",
             Sw::CONDITIONS_NOT_SATISFIED => "conditions of use not satisfied",
             Sw::INCORRECT_DATA => "incorrect data in the command",
+            Sw::FUNCTION_NOT_SUPPORTED => "function not supported",
             Sw::FILE_NOT_FOUND => "file or application not found",
+            Sw::DATA_NOT_USABLE => "reference data not usable",
+            Sw::ALREADY_EXISTS => "data object already exists",
             Sw::NOT_ENOUGH_MEMORY => "not enough memory",
             Sw::INCORRECT_P1_P2 => "incorrect parameters P1-P2",
             Sw::REFERENCE_NOT_FOUND => "referenced data not found",
@@ -129,6 +144,7 @@ pub const ALL_STATUS_WORDS: &[Sw] = &[
     Sw::OK,
     Sw(0x6100),
     Sw(0x63C0),
+    Sw::WARNING_UNCHANGED,
     Sw::WRONG_LENGTH,
     Sw::LOGICAL_CHANNEL_NOT_SUPPORTED,
     Sw::SECURE_MESSAGING_NOT_SUPPORTED,
@@ -137,7 +153,10 @@ pub const ALL_STATUS_WORDS: &[Sw] = &[
     Sw::AUTH_METHOD_BLOCKED,
     Sw::CONDITIONS_NOT_SATISFIED,
     Sw::INCORRECT_DATA,
+    Sw::FUNCTION_NOT_SUPPORTED,
     Sw::FILE_NOT_FOUND,
+    Sw::DATA_NOT_USABLE,
+    Sw::ALREADY_EXISTS,
     Sw::NOT_ENOUGH_MEMORY,
     Sw::INCORRECT_P1_P2,
     Sw::REFERENCE_NOT_FOUND,

@@ -25,6 +25,9 @@ pub enum TransportKind {
     ExtendedRejected,
     /// The card or reader answered something that is not an R-APDU.
     Protocol,
+    /// The phone's access control (the card's ARA-M rules) refused the app
+    /// or this APDU; the message is OMAPI's `SecurityException`.
+    AccessDenied,
     /// Any other PC/SC failure; the message has the details.
     Other,
 }

@@ -8,6 +8,8 @@
 //! - [`trace`]: APDU traces for people, secrets redacted;
 //! - [`profile`]: which feature sets a card has (`piv`, `yubico`, `subsim`);
 //! - [`metered`]: a transport that counts APDUs and bytes;
+//! - [`phone`]: the card as an Android app reaches it (OMAPI: access rules,
+//!   a logical channel per session, APDU filters);
 //! - [`x509`]: certificate requests and certificates signed on the card, a test CA.
 //!
 //! # Quick start
@@ -59,6 +61,7 @@ pub mod exchange;
 pub mod metered;
 pub mod padding;
 pub mod pcsc;
+pub mod phone;
 pub mod profile;
 pub mod sim;
 pub mod trace;
@@ -69,6 +72,7 @@ pub use client::{AppInfo, CardInfo, CertCache, Client, LoginProof, PinState};
 pub use error::{Error, Result, TransportKind};
 pub use padding::{Hash, Padding};
 pub use pcsc::{list_readers, PcscTransport, ReaderChoice, ReaderInfo};
+pub use phone::{App, Phone, PhoneChannel};
 pub use profile::{CardProfile, Profile};
 pub use sim::SimTransport;
 pub use transport::{Capabilities, Transport};

@@ -1124,6 +1124,9 @@ fn json_results_match_docs_cli_md() {
         ("pin retries", vec!["pin".into(), "retries".into(), "4".into(), "5".into(), "--yes".into()], vec![PIN]),
         ("reset", vec!["reset".into(), "--yes".into()], vec![]),
         ("terminate", vec!["terminate".into(), "--yes".into()], vec![]),
+        ("rules add", vec!["rules".into(), "add".into(), "--hash".into(), "AB".repeat(32)], vec![]),
+        ("rules list", vec!["rules".into(), "list".into()], vec![]),
+        ("rules remove", vec!["rules".into(), "remove".into(), "--hash".into(), "AB".repeat(32)], vec![]),
         ("demo", vec!["demo".into()], vec![]),
     ];
     // A P-256 private key made elsewhere, for `key import`.

@@ -6,6 +6,11 @@
 //! - `sim` (the default): a fresh in-process simulated card for every test;
 //! - `pcsc:<reader name or substring>`: the card in that PC/SC reader. PC/SC
 //!   tests share one card: run them with `--test-threads=1`.
+//! - `phone:sim` or `phone:pcsc:<reader>`: that card as an Android app
+//!   reaches it ([`subsim_host::phone`]): every test runs on a logical
+//!   channel the phone opened for the suite's app ([`conformance_app`]),
+//!   after its access rule is on the card (written as the issuer with the
+//!   factory management key, if missing).
 //!
 //! Every test says what it needs ([`Needs`]): a card profile (`piv`, `yubico`,
 //! `subsim`, detected from the card by [`Client::detect_profile`] and narrowed
@@ -43,16 +48,95 @@ pub enum Target {
     Sim,
     /// The card in the PC/SC reader whose name contains this.
     Pcsc(String),
+    /// That card, reached through the phone (OMAPI) on a logical channel.
+    Phone(Box<Target>),
+}
+
+impl Target {
+    fn parse(t: &str) -> Option<Target> {
+        match t {
+            "" | "sim" => Some(Target::Sim),
+            _ => match (t.strip_prefix("pcsc:"), t.strip_prefix("phone:")) {
+                (Some(reader), _) => Some(Target::Pcsc(reader.to_string())),
+                (_, Some(inner)) => match Target::parse(inner)? {
+                    Target::Phone(_) => None,
+                    inner => Some(Target::Phone(Box::new(inner))),
+                },
+                _ => None,
+            },
+        }
+    }
+    /// A new card for every test (in this process).
+    pub fn fresh_per_test(&self) -> bool {
+        match self {
+            Target::Sim => true,
+            Target::Phone(inner) => inner.fresh_per_test(),
+            Target::Pcsc(_) => false,
+        }
+    }
 }
 
 pub fn target() -> Target {
-    match std::env::var("SUBSIM_TARGET").as_deref() {
-        Err(_) | Ok("") | Ok("sim") => Target::Sim,
-        Ok(t) => match t.strip_prefix("pcsc:") {
-            Some(reader) => Target::Pcsc(reader.to_string()),
-            None => panic!("SUBSIM_TARGET={t:?}: use \"sim\" or \"pcsc:<reader name or substring>\""),
-        },
+    let t = std::env::var("SUBSIM_TARGET").unwrap_or_default();
+    Target::parse(&t).unwrap_or_else(|| {
+        panic!("SUBSIM_TARGET={t:?}: use \"sim\", \"pcsc:<reader name or substring>\", \"phone:sim\" or \"phone:pcsc:<reader>\"")
+    })
+}
+
+/// Whether the suite runs through the phone: the phone owns the class
+/// byte's channel bits, so tests of raw channel bits do not apply.
+pub fn on_phone() -> bool {
+    matches!(target(), Target::Phone(_))
+}
+
+/// The app the suite plays on a phone target: a fixed test certificate.
+pub fn conformance_app() -> subsim_host::App {
+    subsim_host::App::from_certificate(b"subsim conformance suite: test app certificate (not a real certificate)")
+}
+
+/// The card behind the target, before any phone: a transport, its ATR
+/// (PC/SC), whether it is the simulator, and a name.
+fn connect(target: &Target) -> (Box<dyn Transport>, Option<Vec<u8>>, bool, String) {
+    match target {
+        Target::Sim => {
+            let t = SimTransport::new(apdu_sim::SimCard::seeded(seed()));
+            (Box::new(t), None, true, "simulated card (in-process, a fresh card per test)".to_string())
+        }
+        Target::Pcsc(reader) => {
+            let t = PcscTransport::connect(&ReaderChoice::Substring(reader.clone()))
+                .unwrap_or_else(|e| panic!("SUBSIM_TARGET=pcsc:{reader}: {e}"));
+            let (atr, simulator, name) = (t.atr().to_vec(), t.atr_info().simulator, t.reader().to_string());
+            (Box::new(t), Some(atr), simulator, format!("PC/SC reader {name:?}"))
+        }
+        Target::Phone(inner) => {
+            let (card, atr, simulator, name) = connect(inner);
+            (
+                Box::new(phone_channel(card)),
+                atr,
+                simulator,
+                format!("{name}, through the phone (OMAPI, a logical channel)"),
+            )
+        }
     }
+}
+
+/// The suite's app on its own logical channel to PIV, its rule written first if missing.
+pub fn phone_channel(card: Box<dyn Transport>) -> subsim_host::PhoneChannel<Box<dyn Transport>> {
+    use applet_spec::aram::{AidRef, ApduRule, AppRef, Rule, StoreCommand};
+    let phone = subsim_host::Phone::new(card);
+    let app = conformance_app();
+    let aid = applet_spec::piv::PIV_AID.to_vec();
+    let rules = phone.rules().unwrap_or_else(|e| panic!("the phone reads the ARA-M's rules: {e}"));
+    if applet_spec::aram::rule_for(&rules, &aid, &app.hashes).is_none() {
+        let rule =
+            Rule { aid: AidRef::Aid(aid.clone()), app: AppRef::Hash(app.sha256().to_vec()), apdu: ApduRule::Always };
+        phone
+            .store_rules(&StoreCommand::Store(vec![rule]), &mut |t| reset::authenticate_factory(&mut Client::new(t)))
+            .unwrap_or_else(|e| {
+                panic!("the suite's access rule, written as the issuer with the factory management key: {e}")
+            });
+    }
+    phone.open_channel(&app, &aid).unwrap_or_else(|e| panic!("the phone opens a channel for the suite's app: {e}"))
 }
 
 /// `SUBSIM_PROFILE`: the widest profile the suite may use, if set.
@@ -245,18 +329,8 @@ fn announce(
 pub fn try_card(needs: Needs) -> Option<Card> {
     record::needs(needs.profile.name(), needs.destructive);
     let requested = reset::requested();
-    let (mut client, atr, simulator, target_name): (Client<Box<dyn Transport>>, _, _, _) = match target() {
-        Target::Sim => {
-            let t = SimTransport::new(apdu_sim::SimCard::seeded(seed()));
-            (Client::new(Box::new(t)), None, true, "simulated card (in-process, a fresh card per test)".to_string())
-        }
-        Target::Pcsc(reader) => {
-            let t = PcscTransport::connect(&ReaderChoice::Substring(reader.clone()))
-                .unwrap_or_else(|e| panic!("SUBSIM_TARGET=pcsc:{reader}: {e}"));
-            let (atr, simulator, name) = (t.atr().to_vec(), t.atr_info().simulator, t.reader().to_string());
-            (Client::new(Box::new(t)), Some(atr), simulator, format!("PC/SC reader {name:?}"))
-        }
-    };
+    let (transport, atr, simulator, target_name) = connect(&target());
+    let mut client = Client::new(transport);
     let mut detected = client.detect_profile();
     if let (Err(Error::Transport { .. }), Target::Pcsc(reader)) = (&detected, target()) {
         // A card that left the reader in an earlier test (a crash, say) and
@@ -273,7 +347,7 @@ pub fn try_card(needs: Needs) -> Option<Card> {
         None => detected.clone(),
     };
     let id = Identity::read(&mut client, &detected);
-    let sim = target() == Target::Sim;
+    let sim = target().fresh_per_test();
     // How this card gets back to factory state, and whether it may be.
     let mode = match requested {
         Some(mode) => mode,
@@ -404,9 +478,24 @@ pub fn generate_or_skip(
 
 /// Sends raw hex as one APDU, bypassing chaining and GET RESPONSE.
 pub fn raw(card: &mut Card, hex_apdu: &str) -> Response {
+    try_raw(card, hex_apdu).expect("transport")
+}
+
+/// As [`raw`], with the transport's refusal (a phone's access control, say) as an error.
+pub fn try_raw(card: &mut Card, hex_apdu: &str) -> Result<Response, Error> {
     let bytes = hex::decode(hex_apdu.replace(' ', "")).expect("test APDU is hex");
-    let out = card.transport_mut().transmit(&bytes).expect("transport");
-    Response::parse(&out).expect("response has a status word")
+    let out = card.transport_mut().transmit(&bytes)?;
+    Ok(Response::parse(&out).expect("response has a status word"))
+}
+
+/// On a phone target, skips a test of what an app cannot send (OMAPI
+/// refuses SELECT of other applets and MANAGE CHANNEL, and sets the channel
+/// bits itself): `true` when the test should stop.
+pub fn not_on_phone(what: &str) -> bool {
+    if on_phone() {
+        skip(&format!("through the phone an app cannot {what}"));
+    }
+    on_phone()
 }
 
 /// Sends a command through the shared exchange (chaining, GET RESPONSE).

@@ -12,10 +12,11 @@
 use apdu_sim::persist::snapshot;
 use apdu_sim::state::{Persistent, RefKind};
 use apdu_sim::SimCard;
+use applet_spec::aram::{AidRef, ApduRule, AppRef, Rule, StoreCommand};
 use applet_spec::messages::PinEntry;
 use applet_spec::piv::{MgmAlgorithm, ObjectTag, Slot};
 use subsim_conformance::sim_only;
-use subsim_host::{Client, Hash, Padding, SimTransport, TransportKind};
+use subsim_host::{Client, Hash, Padding, Phone, SimTransport, TransportKind};
 
 type Sim = Client<SimTransport>;
 type Op = fn(&mut Sim) -> subsim_host::Result<()>;
@@ -92,6 +93,18 @@ fn admin_with_keys(c: &mut Sim) -> subsim_host::Result<()> {
 }
 fn nothing(_: &mut Sim) -> subsim_host::Result<()> {
     Ok(())
+}
+/// The issuer writes to the ARA-M (on a channel of its own, 9B proven to it).
+fn store_rules(c: &mut Sim, command: StoreCommand) -> subsim_host::Result<()> {
+    Phone::new(c.transport_mut()).store_rules(&command, &mut |t| Client::new(t).authenticate_default())
+}
+fn a_rule() -> StoreCommand {
+    let app = AppRef::Hash(vec![0xA5; 32]);
+    StoreCommand::Store(vec![Rule {
+        aid: AidRef::Aid(applet_spec::piv::PIV_AID.to_vec()),
+        app,
+        apdu: ApduRule::Always,
+    }])
 }
 fn expect_refused(r: subsim_host::Result<()>) -> subsim_host::Result<()> {
     match r {
@@ -262,6 +275,18 @@ fn scenarios() -> Vec<Scenario> {
             command: |c| c.set_import_policy(Slot::Authentication, true),
             intermediate: None,
         },
+        Scenario {
+            name: "ARA-M STORE DATA (a rule)",
+            setup: nothing,
+            command: |c| store_rules(c, a_rule()),
+            intermediate: None,
+        },
+        Scenario {
+            name: "ARA-M STORE DATA (delete all)",
+            setup: |c| store_rules(c, a_rule()),
+            command: |c| store_rules(c, StoreCommand::DeleteAll),
+            intermediate: None,
+        },
     ]
 }
 
@@ -308,8 +333,9 @@ fn every_cut_leaves_before_after_or_the_documented_intermediate() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    // Nine counted checks of two writes each, fourteen single-write commands.
-    assert_eq!(cuts, 9 * 2 + 14, "cut points exercised");
+    // Nine counted checks of two writes each, sixteen single-write commands
+    // (two of them the ARA-M's).
+    assert_eq!(cuts, 9 * 2 + 16, "cut points exercised");
 }
 
 #[test]

@@ -4,7 +4,14 @@
 //! submodules, each named for the part of the interface it serves. Handlers
 //! check in a fixed order: P1/P2 (6A86), data shape (6700/6A80), security
 //! condition (6982/6985), then act.
+//!
+//! The applet is multiselectable: selected on several logical channels at
+//! once, it keeps one [`Transient`] (PIN verified, 9B, keypad, binding) per
+//! channel, and the handlers see the one of the channel the command came
+//! on. Persistent state (try counters included) is one for the card.
+//! [`aram`] is the card's second application, the ARA-M.
 
+pub mod aram;
 mod keys;
 mod mgm;
 mod objects;
@@ -17,7 +24,6 @@ use applet_spec::ins::{self, CLA_PROPRIETARY};
 use applet_spec::Sw;
 
 use crate::crypto::{PrivateOp, RsaBackend};
-use crate::iso::Applet;
 use crate::rng::CardRng;
 use crate::state::{Persistent, Store, Transient};
 
@@ -25,7 +31,10 @@ use crate::state::{Persistent, Store, Transient};
 /// its RSA engine.
 pub struct SubSim {
     store: Store,
+    /// The state of the channel whose command runs now (see [`SubSim::on_channel`]).
     t: Transient,
+    /// Every channel's state while no command of it runs.
+    parked: Vec<Transient>,
     rng: CardRng,
     private_op: PrivateOp,
     /// A lab mode: re-SELECT drops the keys' PIN state (see `set_drop_pin_on_reselect`).
@@ -38,6 +47,7 @@ impl SubSim {
         SubSim {
             store: Store::new(state),
             t: Transient::default(),
+            parked: (0..applet_spec::apdu::CHANNELS).map(|_| Transient::default()).collect(),
             rng,
             private_op: PrivateOp::new(RsaBackend::default()),
             drop_pin_on_reselect: false,
@@ -65,9 +75,53 @@ impl SubSim {
     pub fn store(&self) -> &Store {
         &self.store
     }
-    /// The card session's state: selection, PIN and management key status.
-    pub fn transient(&self) -> &Transient {
-        &self.t
+    /// The card session's state on a logical channel: selection, PIN and
+    /// management key status.
+    pub fn transient(&self, channel: u8) -> &Transient {
+        &self.parked[channel as usize]
+    }
+
+    /// Runs `f` with `channel`'s transient state as the current one.
+    fn on_channel<R>(&mut self, channel: u8, f: impl FnOnce(&mut SubSim) -> R) -> R {
+        let c = channel as usize;
+        std::mem::swap(&mut self.t, &mut self.parked[c]);
+        let out = f(self);
+        std::mem::swap(&mut self.t, &mut self.parked[c]);
+        out
+    }
+
+    /// One complete command on `channel`, where the applet is selected.
+    pub fn process(&mut self, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        self.on_channel(channel, |a| a.dispatch(cmd))
+    }
+
+    /// SELECT on `channel` (also a re-SELECT, which keeps the security state).
+    pub fn select_on(&mut self, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        self.on_channel(channel, |a| a.select(cmd))
+    }
+
+    /// Selected on a channel MANAGE CHANNEL opened: nothing verified there yet.
+    pub fn select_on_new_channel(&mut self, channel: u8) {
+        self.parked[channel as usize] = Transient { selected: true, ..Transient::default() };
+    }
+
+    /// Deselected on `channel`: its PIN, 9B and binding state go.
+    pub fn deselect(&mut self, channel: u8) {
+        self.parked[channel as usize] = Transient::default();
+    }
+
+    /// The issuer's proof for another application (the ARA-M): the
+    /// management key exchange of GENERAL AUTHENTICATE 9B, run against
+    /// `session` instead of a PIV channel's state. Java Card: a Shareable
+    /// interface of this applet.
+    pub fn issuer_authenticate(&mut self, session: &mut Transient, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        if cmd.p2 != applet_spec::piv::KEY_REF_MANAGEMENT {
+            return Err(Sw::INCORRECT_P1_P2);
+        }
+        std::mem::swap(&mut self.t, session);
+        let out = self.general_authenticate(cmd);
+        std::mem::swap(&mut self.t, session);
+        out
     }
     /// Gives the persistent state back.
     pub fn into_persistent(self) -> Persistent {
@@ -105,8 +159,8 @@ fn no_data(cmd: &Command) -> Result<(), Sw> {
     }
 }
 
-impl Applet for SubSim {
-    fn process(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+impl SubSim {
+    fn dispatch(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
         if cmd.cla & CLA_PROPRIETARY == 0 && cmd.ins == ins::SELECT {
             return self.select(cmd);
         }
@@ -148,8 +202,10 @@ impl Applet for SubSim {
         }
     }
 
-    fn power_reset(&mut self) {
+    /// Power-off, power-on or reset: every channel's transient state goes.
+    pub fn power_reset(&mut self) {
         self.t = Transient::default();
+        self.parked.iter_mut().for_each(|t| *t = Transient::default());
         self.store.power_restored();
     }
 }

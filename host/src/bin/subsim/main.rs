@@ -72,6 +72,15 @@ pub struct Cli {
     /// SECONDS for it instead of failing at once (exit code 7).
     #[arg(help_heading = "Global options", long, global = true, value_name = "SECONDS", value_parser = apdu_sim::cardfile::parse_wait)]
     wait: Option<std::time::Duration>,
+    /// Run the command as an Android app would reach the card: through the
+    /// Open Mobile API's checks (the card's access rules for the app signed
+    /// with --app-cert), on a logical channel of its own (docs/phone.md).
+    #[arg(help_heading = "Global options", long, global = true, requires = "app_cert")]
+    phone: bool,
+    /// With --phone: the app's signing certificate (PEM or DER); its SHA-1 and
+    /// SHA-256 are what the access rules name.
+    #[arg(help_heading = "Global options", long, global = true, value_name = "CERT", requires = "phone")]
+    app_cert: Option<PathBuf>,
     /// Show every APDU both ways on stderr (PINs and keys redacted).
     #[arg(help_heading = "Global options", long, global = true)]
     trace: bool,
@@ -326,6 +335,9 @@ pub enum Cmd {
     /// Device binding (sub-SIM).
     #[command(subcommand)]
     Bind(BindCmd),
+    /// The card's access rules (its ARA-M): which phone apps reach which applet.
+    #[command(subcommand)]
+    Rules(RulesCmd),
     /// A TEST certification authority in a directory (labs and demos only).
     #[command(subcommand)]
     Ca(commands::ca::CaCmd),
@@ -724,6 +736,66 @@ pub enum TxCmd {
         #[command(flatten)]
         trust: commands::ca::TrustArgs,
     },
+}
+
+/// What a rule lets an app send.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RuleAccess {
+    /// Every APDU.
+    Always,
+    /// None: the app is refused.
+    Never,
+    /// Only APDUs matching a --filter.
+    Filters,
+}
+
+#[derive(Subcommand)]
+pub enum RulesCmd {
+    /// The rules, as a phone reads them (GET DATA from the ARA-M).
+    List,
+    /// Add a rule (the issuer's: needs the card's management key).
+    #[command(after_help = "Examples:\n  subsim rules add --app-cert bank-app.pem\n  \
+                            subsim rules add --hash 3F...A1 --access filters --filter 00CB3FFF/00FFFFFF\n  \
+                            subsim rules add --all-apps --access never")]
+    Add {
+        #[command(flatten)]
+        target: RuleTarget,
+        /// What the app may send.
+        #[arg(long, value_enum, default_value = "always")]
+        access: RuleAccess,
+        /// With --access filters: HEADER/MASK, 4 bytes each in hex (CLA INS P1 P2; repeatable).
+        #[arg(long, value_name = "HEADER/MASK")]
+        filter: Vec<String>,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
+    /// Remove the rule for an applet and an app (or every rule for the applet, or --every rule).
+    Remove {
+        #[command(flatten)]
+        target: RuleTarget,
+        /// Every rule on the card.
+        #[arg(long, conflicts_with_all = ["app_cert", "hash", "all_apps"])]
+        every: bool,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
+}
+
+/// The applet and the app a rule is for.
+#[derive(Args, Clone)]
+pub struct RuleTarget {
+    /// The applet's AID in hex (default: the PIV/sub-SIM applet), or `all`.
+    #[arg(long, default_value = "A000000308000010000100", value_name = "HEX|all")]
+    aid: String,
+    /// The app's signing certificate (PEM or DER): the rule names its SHA-256.
+    #[arg(long, value_name = "CERT")]
+    app_cert: Option<PathBuf>,
+    /// The app's certificate hash in hex: SHA-1 (40 digits) or SHA-256 (64).
+    #[arg(long, value_name = "HEX")]
+    hash: Option<String>,
+    /// Every app.
+    #[arg(long)]
+    all_apps: bool,
 }
 
 #[derive(Subcommand)]

@@ -33,6 +33,8 @@ pub struct Opts {
     pub profile: Option<Profile>,
     /// The card file named with --sim, if any.
     pub sim: Option<std::path::PathBuf>,
+    /// --phone: the app's certificate; the card is reached as that app would.
+    pub phone: Option<std::path::PathBuf>,
 }
 
 /// The card and what this session learnt about it.
@@ -67,8 +69,14 @@ impl Session {
     /// The card, opened and its applet selected on first use.
     pub fn card(&mut self) -> Result<&mut Card, Failure> {
         if self.card.is_none() {
-            let mut c =
-                Client::new(open::open_waiting(&self.target, self.opts.trace, self.opts.create, self.opts.wait)?);
+            let mut t = open::open_waiting(&self.target, self.opts.trace, self.opts.create, self.opts.wait)?;
+            if let Some(cert) = &self.opts.phone {
+                // An app's own channel to the sub-SIM, after the phone's checks.
+                let app = subsim_host::App::from_certificate(&crate::commands::read_certificate(cert)?);
+                let phone = subsim_host::Phone::new(t);
+                t = Box::new(phone.open_channel(&app, &applet_spec::piv::PIV_AID)?);
+            }
+            let mut c = Client::new(t);
             if self.opts.verbose {
                 eprintln!("subsim: using the {}", crate::commands::shown(&c.transport().describe()));
             }
@@ -171,6 +179,7 @@ fn opts_of(cli: &Cli) -> Opts {
         wait: cli.wait.unwrap_or_default(),
         profile: cli.profile,
         sim: cli.sim.clone(),
+        phone: if cli.phone { cli.app_cert.clone() } else { None },
     }
 }
 

@@ -29,6 +29,7 @@ mod output;
 mod pin;
 mod protected;
 mod pubkey;
+mod rules;
 mod slots;
 mod yubico;
 
@@ -54,7 +55,7 @@ use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use subsim_host::{list_readers, Client, Error, Hash, Padding, PinState, ReaderChoice, Transport, TransportKind};
+use subsim_host::{list_readers, App, Client, Error, Hash, Padding, PinState, ReaderChoice, Transport, TransportKind};
 use zeroize::Zeroizing;
 
 use crate::secret::{self, Source};
@@ -124,6 +125,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Cert(c) => keys::cert(s, c),
         Cmd::Login { pin, flow, trust } => flows::login(s, pin, flow, trust),
         Cmd::Ca(c) => ca::run(c, s.opts.wait),
+        Cmd::Rules(r) => rules::rules(s, r),
         Cmd::Tx(t) => flows::tx(s, t),
         Cmd::Bind(b) => card::bind(s, b),
         Cmd::Terminate { confirm, mgm } => card::terminate(s, *confirm, mgm),

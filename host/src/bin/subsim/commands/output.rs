@@ -144,6 +144,7 @@ impl Failure {
                     Error::Transport { kind: TransportKind::SharingViolation, .. } => {
                         ("in_use", apdu_sim::cardfile::EXIT_IN_USE)
                     }
+                    Error::Transport { kind: TransportKind::AccessDenied, .. } => ("access_denied", 1),
                     Error::Transport { .. } => ("transport", 3),
                     Error::Malformed { .. } => ("malformed", 5),
                 };
