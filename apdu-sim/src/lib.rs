@@ -200,7 +200,7 @@ impl SimCard {
     /// A test card for hosts: re-SELECT drops the keys' PIN state, as on
     /// PivApplet (see [`SubSim::set_drop_pin_on_reselect`]).
     pub fn set_drop_pin_on_reselect(&mut self, on: bool) {
-        self.applet.set_drop_pin_on_reselect(on);
+        self.apps.piv.set_drop_pin_on_reselect(on);
     }
 
     /// Chooses the library behind the private-key operation (default OpenSSL).

@@ -154,23 +154,30 @@ pub fn mgm_algorithm(s: &mut Session, m: &MgmArgs) -> Result<MgmAlgorithm, Failu
     Ok(m.mgm_algorithm.map(mgm_alg).unwrap_or(MgmAlgorithm::TripleDes))
 }
 
-/// Mutual authentication with the management key: `--mgm-key-file`,
+/// The management key to use and its algorithm: `--mgm-key-file`,
 /// `--mgm-key`, `$SUBSIM_MGM_KEY`, the PIN-protected key stored on the card
-/// (ykman's `--protect`), the factory key, or (at a terminal) a hidden prompt.
-pub fn authenticate(s: &mut Session, m: &MgmArgs) -> Result<(), Failure> {
+/// (ykman's `--protect`), the factory key, or (at a terminal) a hidden
+/// prompt. The flag says whether it was named (given or stored), not assumed.
+pub fn management_key(s: &mut Session, m: &MgmArgs) -> Result<(MgmAlgorithm, Zeroizing<Vec<u8>>, bool), Failure> {
     let alg = mgm_algorithm(s, m)?;
-    let given = secret::mgm_key(m.mgm_key.as_deref(), m.mgm_key_file.as_deref())?;
-    let given = match given {
+    let given = match secret::mgm_key(m.mgm_key.as_deref(), m.mgm_key_file.as_deref())? {
         Some(k) => Some(k),
         None => super::protected::stored_key(s)?,
     };
     let named = given.is_some();
-    let factory = alg == MgmAlgorithm::TripleDes;
     let key = match given {
         Some(k) => k,
-        None if factory => Zeroizing::new(piv::DEFAULT_MGM_KEY.to_vec()),
+        None if alg == MgmAlgorithm::TripleDes => Zeroizing::new(piv::DEFAULT_MGM_KEY.to_vec()),
         None => ask_mgm_key(alg)?,
     };
+    Ok((alg, key, named))
+}
+
+/// Mutual authentication with the management key: `--mgm-key-file`,
+/// `--mgm-key`, `$SUBSIM_MGM_KEY`, the PIN-protected key stored on the card
+/// (ykman's `--protect`), the factory key, or (at a terminal) a hidden prompt.
+pub fn authenticate(s: &mut Session, m: &MgmArgs) -> Result<(), Failure> {
+    let (alg, key, named) = management_key(s, m)?;
     if key.len() != alg.key_len() {
         return Err(Failure::Usage(format!(
             "the card's management key is {} ({} bytes, {} hex digits); the key given is {} bytes: give the card's key with --mgm-key HEX or $SUBSIM_MGM_KEY",

@@ -72,14 +72,10 @@ fn describe(r: &Rule) -> (String, Value) {
     (text, json!({ "aid": aid, "app": app, "apdu": apdu, "filters": filters }))
 }
 
-/// The issuer's key for the ARA-M: as `--mgm-key`/`$SUBSIM_MGM_KEY` say, else the factory key.
+/// The issuer's key for the ARA-M: the management key, found as for every
+/// command that authenticates (`credentials::management_key`).
 fn issuer_key(s: &mut Session, m: &MgmArgs) -> Result<(MgmAlgorithm, Zeroizing<Vec<u8>>), Failure> {
-    let alg = credentials::mgm_algorithm(s, m)?;
-    let key = match secret::mgm_key(m.mgm_key.as_deref()).map_err(Failure::Usage)? {
-        Some(k) => k,
-        None if alg == MgmAlgorithm::TripleDes => Zeroizing::new(piv::DEFAULT_MGM_KEY.to_vec()),
-        None => credentials::ask_mgm_key(alg)?,
-    };
+    let (alg, key, _) = credentials::management_key(s, m)?;
     Ok((alg, key))
 }
 
