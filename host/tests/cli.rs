@@ -916,7 +916,19 @@ mod pty {
 
         /// The exit code, after draining what it wrote.
         pub fn wait(&mut self) -> Option<i32> {
-            let code = self.child.wait().unwrap().code();
+            // Bounded: a program that does not end fails the test, never hangs it.
+            let end = Instant::now() + Duration::from_secs(30);
+            let code = loop {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    break status.code();
+                }
+                if Instant::now() > end {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!("the program did not end within 30 s; the terminal shows {:?}", self.seen);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
             while let Ok(b) = self.output.recv_timeout(Duration::from_millis(200)) {
                 self.seen.push(b as char);
             }
