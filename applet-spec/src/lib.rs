@@ -50,6 +50,7 @@ pub mod ins;
 pub mod messages;
 pub mod mgm;
 pub mod piv;
+pub mod reports;
 pub mod sw;
 pub mod tlv;
 

@@ -108,31 +108,38 @@ pub struct SelectAnswer {
 /// Tag 5F50 in the SELECT answer: the application's URL.
 pub const TAG_URL: u32 = 0x5F50;
 
-/// Decodes a SELECT answer (`61 { 4F, 79, 50, 5F50, AC... }`); 4F is required.
+/// Decodes a SELECT answer (`61 { 4F, 79, 50, 5F50, AC... }`); 4F is
+/// required. One level is read at a time, so bytes a card puts inside a
+/// template it does not fill as BER (a bare RID in 79) cost nothing.
 pub fn parse_select_response(data: &[u8]) -> Result<SelectAnswer, SpecError> {
-    let apt = tlv::parse_one(data)?;
-    let items = children(&apt, TAG_APT)?;
-    let aid = find(items, TAG_AID).ok_or(SpecError::Malformed("SELECT answer without 4F"))?;
-    let label = find(items, TAG_LABEL).map(|l| String::from_utf8_lossy(l).into_owned());
+    let items = match tlv::shallow(data)?.as_slice() {
+        [(TAG_APT, inner)] => tlv::shallow(inner)?,
+        _ => return Err(SpecError::Malformed("SELECT answer must be the template 61")),
+    };
+    let find = |want| items.iter().find(|(t, _)| *t == want).map(|(_, v)| *v);
+    let aid = find(TAG_AID).ok_or(SpecError::Malformed("SELECT answer without 4F"))?;
+    let label = find(TAG_LABEL).map(|l| String::from_utf8_lossy(l).into_owned());
     let known = [TAG_AID, TAG_COEXISTENT, TAG_LABEL, TAG_URL, TAG_ALGORITHMS];
     let mut algorithms = Vec::new();
     let mut unknown = Vec::new();
-    for item in items {
-        if tlv::is(item, TAG_ALGORITHMS) {
-            // A template that is not one (a primitive AC) is skipped, not fatal.
-            for a in children(item, TAG_ALGORITHMS).unwrap_or(&[]) {
-                if let (true, Ok([id])) = (tlv::is(a, TAG_ALGORITHM), tlv::value(a)) {
+    for (tag, value) in &items {
+        if *tag == TAG_ALGORITHMS {
+            // A template that does not parse is skipped, not fatal.
+            for (t, a) in tlv::shallow(value).unwrap_or_default() {
+                if let (TAG_ALGORITHM, [id]) = (t, a) {
                     algorithms.push(*id);
                 }
             }
-        } else if !known.iter().any(|&k| tlv::is(item, k)) {
-            unknown.push(item.tag().to_bytes().to_vec());
+        } else if !known.contains(tag) {
+            let bytes = tag.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count().min(3);
+            unknown.push(bytes[skip..].to_vec());
         }
     }
     Ok(SelectAnswer {
         aid: aid.to_vec(),
         label: label.unwrap_or_default(),
-        url: find(items, TAG_URL).map(<[u8]>::to_vec),
+        url: find(TAG_URL).map(<[u8]>::to_vec),
         algorithms,
         unknown,
     })
@@ -278,14 +285,15 @@ pub fn key_history(on_card: u8, off_card: u8, url: Option<&[u8]>) -> Vec<u8> {
     flat::encode(&items)
 }
 
-/// Keys with on-card and off-card certificates, and the URL, of a Key History value.
+/// Keys with on-card and off-card certificates, and the URL, of a Key
+/// History value that has both counts (as this card writes it); any other
+/// card's: [`crate::reports::KeyHistory::decode`], which this is built on.
 pub fn parse_key_history(value: &[u8]) -> Result<(u8, u8, Option<Vec<u8>>), SpecError> {
-    let items = flat::parse(value)?;
-    let count = |t| match flat::find(&items, t) {
-        Some([n]) => Ok(*n),
+    let h = crate::reports::KeyHistory::decode(value)?;
+    match (h.on_card, h.off_card) {
+        (Some(on), Some(off)) => Ok((on, off, h.url)),
         _ => Err(SpecError::Malformed("key history count of one byte")),
-    };
-    Ok((count(0xC1)?, count(0xC2)?, flat::find(&items, 0xF3).map(<[u8]>::to_vec)))
+    }
 }
 
 /// The 16-byte card UUID (tag 34) of a CHUID object's value.

@@ -68,6 +68,37 @@ pub fn find(items: &[Tlv], want: u32) -> Option<&[u8]> {
     items.iter().find(|t| is(t, want)).and_then(|t| value(t).ok())
 }
 
+/// One level of BER-TLV: `(tag, value)` pairs with BER tags of 1 to 3
+/// bytes (as `u32`), the values not looked into. For templates a card may
+/// fill with bytes that are not BER inside (a G+D card's `79` holds the
+/// bare RID), where a full parse would refuse the whole answer.
+pub fn shallow(mut bytes: &[u8]) -> Result<Vec<(u32, &[u8])>, SpecError> {
+    const BAD: SpecError = SpecError::Malformed("broken BER-TLV sequence");
+    let mut out = Vec::new();
+    while let [first, rest @ ..] = bytes {
+        let mut tag = u32::from(*first);
+        let mut rest = rest;
+        if first & 0x1F == 0x1F {
+            // Subsequent tag bytes: bit 8 set on all but the last; at most two here.
+            loop {
+                let [b, r @ ..] = rest else { return Err(BAD) };
+                tag = (tag << 8) | u32::from(*b);
+                rest = r;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                if tag > 0xFFFF {
+                    return Err(BAD);
+                }
+            }
+        }
+        let (value, r) = flat::split_value(rest).ok_or(BAD)?;
+        out.push((tag, value));
+        bytes = r;
+    }
+    Ok(out)
+}
+
 /// Flat TLV, for the contents of PIV containers. Their one-byte tags (70, 71,
 /// FE in certificate objects; 30, 34, 35, 3E in the CHUID; AA, AB in a key
 /// generation template) carry opaque values even where the BER constructed bit
@@ -98,22 +129,25 @@ pub mod flat {
         out
     }
 
+    /// A BER definite length and the value it covers, and what follows.
+    pub(crate) fn split_value(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (len, rest) = match rest {
+            [l @ 0..=0x7F, r @ ..] => (*l as usize, r),
+            [0x81, l, r @ ..] => (*l as usize, r),
+            [0x82, h, l, r @ ..] => (u16::from_be_bytes([*h, *l]) as usize, r),
+            _ => return None,
+        };
+        (rest.len() >= len).then(|| rest.split_at(len))
+    }
+
     /// Splits bytes into `(tag, value)` pairs; every byte must be consumed.
     pub fn parse(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, SpecError> {
         const BAD: SpecError = SpecError::Malformed("broken TLV in a PIV container");
         let mut out = Vec::new();
         while let [tag, rest @ ..] = bytes {
-            let (len, rest) = match rest {
-                [l @ 0..=0x7F, r @ ..] => (*l as usize, r),
-                [0x81, l, r @ ..] => (*l as usize, r),
-                [0x82, h, l, r @ ..] => (u16::from_be_bytes([*h, *l]) as usize, r),
-                _ => return Err(BAD),
-            };
-            if rest.len() < len {
-                return Err(BAD);
-            }
-            out.push((*tag, &rest[..len]));
-            bytes = &rest[len..];
+            let (value, rest) = split_value(rest).ok_or(BAD)?;
+            out.push((*tag, value));
+            bytes = rest;
         }
         Ok(out)
     }

@@ -10,6 +10,7 @@ use applet_spec::piv::{
     self, Algorithm, KeyAlgorithm, MgmAlgorithm, ObjectTag, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK,
     RSA2048_BYTES,
 };
+use applet_spec::reports::{Discovery, KeyHistory, Version};
 use applet_spec::{mgm, SpecError, Sw};
 use rand::RngCore;
 use rsa::{BigUint, RsaPublicKey};
@@ -75,7 +76,7 @@ pub struct LoginProof {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardInfo {
     /// GET VERSION: major, minor, patch.
-    pub version: [u8; 3],
+    pub version: Version,
     /// GET SERIAL: the card's serial number.
     pub serial: u32,
     /// GET STATUS: tries left, policy, binding, slots, change counter.
@@ -246,11 +247,11 @@ impl<T: Transport> Client<T> {
         Ok(LoginProof { signature, certificate })
     }
 
-    /// GET VERSION (Yubico): major, minor, patch.
-    pub fn version(&mut self) -> Result<[u8; 3]> {
+    /// GET VERSION (Yubico): major, minor, patch, as tolerantly as
+    /// [`Version::decode`] reads them (its `oddities` say what was odd).
+    pub fn version(&mut self) -> Result<Version> {
         let data = self.call("GET VERSION", self.iso(ins::GET_VERSION, 0, 0).with_ne(SHORT_MAX_NE))?;
-        data.try_into()
-            .map_err(|_| Error::Malformed { command: "GET VERSION", source: SpecError::Malformed("3 bytes") })
+        Version::decode(&data).map_err(malformed("GET VERSION"))
     }
 
     /// GET SERIAL (Yubico): the card's 4-byte serial.
@@ -531,6 +532,18 @@ impl<T: Transport> Client<T> {
             Sw::FILE_NOT_FOUND => Ok(None),
             sw => Err(Error::Status { command: "GET DATA", sw }),
         }
+    }
+
+    /// The Discovery Object (7E), field by field; `None` if the card has none.
+    pub fn discovery(&mut self) -> Result<Option<Discovery>> {
+        let raw = self.read_object(ObjectTag::DISCOVERY)?;
+        raw.map(|d| Discovery::decode(&d).map_err(malformed("GET DATA"))).transpose()
+    }
+
+    /// The Key History object (5FC10C), field by field; `None` if the card has none.
+    pub fn key_history(&mut self) -> Result<Option<KeyHistory>> {
+        let raw = self.read_object(ObjectTag::KEY_HISTORY)?;
+        raw.map(|v| KeyHistory::decode(&v).map_err(malformed("GET DATA"))).transpose()
     }
 
     /// PUT DATA; an empty value deletes the object. Needs the management key.

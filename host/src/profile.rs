@@ -16,6 +16,7 @@ use std::str::FromStr;
 
 use applet_spec::apdu::Command;
 use applet_spec::ins;
+use applet_spec::reports::Version;
 use applet_spec::Sw;
 
 use crate::{Client, Result, Transport};
@@ -70,8 +71,9 @@ pub struct CardProfile {
     pub subsim: bool,
     /// Answered GET METADATA for the PIN (`00 F7 00 80`).
     pub metadata: bool,
-    /// The version GET VERSION reported, if it answered.
-    pub version: Option<[u8; 3]>,
+    /// The version GET VERSION reported, if it answered with one
+    /// (its `oddities` say what a card sent beyond or short of three bytes).
+    pub version: Option<Version>,
 }
 
 impl CardProfile {
@@ -102,7 +104,7 @@ impl CardProfile {
             yubico: self.yubico && limit >= Profile::Yubico,
             subsim: self.subsim && limit >= Profile::Subsim,
             metadata: self.metadata && limit >= Profile::Yubico,
-            version: if limit >= Profile::Yubico { self.version } else { None },
+            version: if limit >= Profile::Yubico { self.version.clone() } else { None },
         }
     }
 }
@@ -111,8 +113,8 @@ impl fmt::Display for CardProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let features: Vec<&str> = Profile::ALL.iter().filter(|p| self.has(**p)).map(|p| p.name()).collect();
         write!(f, "{} ({})", self.widest(), features.join("+"))?;
-        if let Some([a, b, c]) = self.version {
-            write!(f, ", version {a}.{b}.{c}")?;
+        if let Some(v) = &self.version {
+            write!(f, ", version {v}")?;
         }
         Ok(())
     }
@@ -148,7 +150,8 @@ mod tests {
 
     #[test]
     fn narrowing_drops_features_beyond_the_limit() {
-        let full = CardProfile { yubico: true, subsim: true, metadata: true, version: Some([5, 7, 0]) };
+        let full =
+            CardProfile { yubico: true, subsim: true, metadata: true, version: Version::decode(&[5, 7, 0]).ok() };
         assert_eq!(full.widest(), Profile::Subsim);
         let piv = full.narrowed_to(Profile::Piv);
         assert!(!piv.has(Profile::Yubico) && !piv.has(Profile::Subsim) && !piv.metadata);

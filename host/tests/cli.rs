@@ -180,6 +180,29 @@ fn info_in_words_and_json() {
     assert_eq!(sim.json(&["info"], &[]).1["serial"], j["serial"]);
 }
 
+/// Issue 20: what a card reports of itself (discovery object, key history)
+/// is shown field by field, and a value another card's tools may write (a
+/// key history with only C1 and a tag table 19 has not) is a note, never
+/// the end of `info`.
+#[test]
+fn info_shows_the_discovery_object_and_key_history_field_by_field() {
+    let sim = Sim::new("info-reports");
+    let text = sim.ok(&["info"], &[]);
+    assert!(text.contains("PIN usage policy PIV PIN"), "{text}");
+    assert!(!text.contains("key history") && !text.contains("note:"), "none yet: {text}");
+    std::fs::write(sim.file("history.bin"), [0xC1, 0x01, 0x02, 0xC7, 0x01, 0x05, 0xFE, 0x00]).unwrap();
+    sim.ok(&["object", "import", "key_history", "history.bin"], &[]);
+    let text = sim.ok(&["info"], &[]);
+    assert!(text.contains("key history: 2 retired keys with certificates on the card, ? off it"), "{text}");
+    assert!(text.contains("note: key history without C2") && text.contains("tag C7"), "{text}");
+    let (code, j) = sim.json(&["info"], &[]);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!((j["key_history"]["on_card"].as_u64(), j["key_history"]["off_card"].as_u64()), (Some(2), None));
+    assert_eq!(j["pin_usage_policy"]["bytes"].as_str(), Some("4000"), "{j}");
+    assert_eq!(j["pin_usage_policy"]["methods"][0].as_str(), Some("PIV PIN"), "{j}");
+    assert_eq!(j["oddities"].as_array().map(Vec::len), Some(2), "{j}");
+}
+
 #[test]
 fn the_life_of_a_card() {
     let sim = Sim::new("life");

@@ -103,8 +103,7 @@ fn connect(target: &Target) -> (Box<dyn Transport>, Option<Vec<u8>>, bool, Strin
             (Box::new(t), None, true, "simulated card (in-process, a fresh card per test)".to_string())
         }
         Target::Pcsc(reader) => {
-            let t = PcscTransport::connect(&ReaderChoice::Substring(reader.clone()))
-                .unwrap_or_else(|e| panic!("SUBSIM_TARGET=pcsc:{reader}: {e}"));
+            let t = connect_when_back(reader, None);
             let (atr, simulator, name) = (t.atr().to_vec(), t.atr_info().simulator, t.reader().to_string());
             (Box::new(t), Some(atr), simulator, format!("PC/SC reader {name:?}"))
         }
@@ -118,6 +117,58 @@ fn connect(target: &Target) -> (Box<dyn Transport>, Option<Vec<u8>>, bool, Strin
             )
         }
     }
+}
+
+/// How long a test waits for a card that is not answering to come back: the
+/// independent card restarts after a crash, as a token reboots, and under
+/// load pcscd may take seconds to see it again.
+const CARD_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A connection to the card in `reader` that answers SELECT at the
+/// transport level, waiting up to [`CARD_BACK_WITHIN`] for a card that left
+/// the reader (`lost`: the error that said so). A wait is told on stderr
+/// (`CARD: ... came back`) and in the report's events, so the crash that
+/// caused it stays visible; the test that crashed the card fails on its own.
+fn connect_when_back(reader: &str, lost: Option<String>) -> PcscTransport {
+    let start = std::time::Instant::now();
+    let mut why = lost;
+    loop {
+        match PcscTransport::connect(&ReaderChoice::Substring(reader.to_string())) {
+            Ok(t) => {
+                let mut c = Client::new(t);
+                // Only a dead transport is waited out; any status word is the test's to judge.
+                match c.select() {
+                    Err(e @ Error::Transport { .. }) => why = Some(e.to_string()),
+                    _ => {
+                        if let Some(why) = why {
+                            card_came_back(reader, &why, start.elapsed());
+                        }
+                        return c.into_transport();
+                    }
+                }
+            }
+            Err(e) => why = Some(e.to_string()),
+        }
+        if start.elapsed() > CARD_BACK_WITHIN {
+            panic!(
+                "SUBSIM_TARGET=pcsc:{reader}: {} (waited {} s for the card)",
+                why.unwrap_or_default(),
+                CARD_BACK_WITHIN.as_secs()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn card_came_back(reader: &str, why: &str, after: std::time::Duration) {
+    use std::io::Write;
+    let ms = after.as_millis();
+    let _ = writeln!(
+        std::io::stderr(),
+        "CARD: {reader}: not answering before {} ({why}); back after {ms} ms",
+        record::test_name()
+    );
+    record::event("card_back", serde_json::json!({ "reader": reader, "why": why, "after_ms": ms }));
 }
 
 /// The suite's app on its own logical channel to PIV, its rule written first if missing.
@@ -311,7 +362,7 @@ fn announce(
             id.guid.as_deref().unwrap_or("-"),
             atr.as_deref().unwrap_or("-"),
         );
-        let version = detected.version.map(|[a, b, c]| format!("{a}.{b}.{c}"));
+        let version = detected.version.as_ref().map(|v| v.to_string());
         record::event(
             "card",
             serde_json::json!({
@@ -332,13 +383,10 @@ pub fn try_card(needs: Needs) -> Option<Card> {
     let (transport, atr, simulator, target_name) = connect(&target());
     let mut client = Client::new(transport);
     let mut detected = client.detect_profile();
-    if let (Err(Error::Transport { .. }), Target::Pcsc(reader)) = (&detected, target()) {
-        // A card that left the reader in an earlier test (a crash, say) and
-        // came back: a new connection, once, after a pause.
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        let t = PcscTransport::connect(&ReaderChoice::Substring(reader.clone()))
-            .unwrap_or_else(|e| panic!("SUBSIM_TARGET=pcsc:{reader}: {e}"));
-        client = Client::new(Box::new(t));
+    if let (Err(e @ Error::Transport { .. }), Target::Pcsc(reader)) = (&detected, target()) {
+        // A card that left the reader in an earlier test (a crash, say):
+        // a new connection once it is back.
+        client = Client::new(Box::new(connect_when_back(&reader, Some(e.to_string()))));
         detected = client.detect_profile();
     }
     let detected = detected.expect("SELECT of the PIV application");

@@ -192,6 +192,6 @@ fn certificates_as_pem() {
         let info = card.info().unwrap();
         assert_eq!(info.certificates(), vec![Slot::KeyManagement]);
         assert!(info.keys().is_empty());
-        assert_eq!(info.version, applet_spec::piv::VERSION);
+        assert_eq!(info.version.numbers, applet_spec::piv::VERSION);
     }
 }

@@ -12,7 +12,7 @@ fn slot(r: u8) -> Slot {
 }
 
 fn history(card: &mut Card) -> Option<(u8, u8, Option<Vec<u8>>)> {
-    card.read_object(ObjectTag::KEY_HISTORY).unwrap().map(|v| messages::parse_key_history(&v).unwrap())
+    card.key_history().unwrap().map(|h| (h.on_card.unwrap(), h.off_card.unwrap(), h.url))
 }
 
 #[test]

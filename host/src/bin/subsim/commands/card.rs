@@ -4,6 +4,7 @@
 use super::*;
 
 use crate::open::Target;
+use applet_spec::reports::PrimaryPin;
 
 pub(super) fn init(s: &mut Session) -> Result<Out, Failure> {
     let Target::Sim(path) = &s.target else {
@@ -55,7 +56,13 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
     s.card()?.select()?;
     let state = if p.subsim { s.card()?.card_state().ok().flatten() } else { None };
     let serial = if p.yubico { s.card()?.serial().ok() } else { None }.or(state.map(|c| c.serial));
-    let version = p.version.map(|[a, b, c]| format!("{a}.{b}.{c}"));
+    let version = p.version.as_ref().map(|v| v.to_string());
+    // What the card reports of itself, decoded field by field: odd values are noted, never fatal.
+    let mut oddities: Vec<String> = p.version.iter().flat_map(|v| v.oddities()).collect();
+    let discovery = reported(s.card()?.discovery(), "the discovery object", &mut oddities)?;
+    let history = reported(s.card()?.key_history(), "the key history object", &mut oddities)?;
+    oddities.extend(discovery.iter().flat_map(|d| d.oddities()));
+    oddities.extend(history.iter().flat_map(|h| h.oddities()));
     let status = if p.subsim { Some(s.card()?.status()?) } else { None };
     let (pin_tries, pin_verified) = match &status {
         Some(st) => (Some(st.pin_tries), st.pin_verified),
@@ -184,6 +191,20 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
         // GET STATUS's counter of changes to keys and objects (what a certificate cache keys on).
         text.push_str(&format!("\nchanges to keys and objects: {}", st.changes));
     }
+    if let Some(policy) = discovery.as_ref().and_then(|d| d.pin_policy) {
+        text.push_str(&format!("\nPIN usage policy {policy}"));
+    }
+    if let Some(h) = &history {
+        let count = |n: Option<u8>| n.map_or("?".to_string(), |n| n.to_string());
+        text.push_str(&format!(
+            "\nkey history: {} retired keys with certificates on the card, {} off it",
+            count(h.on_card),
+            count(h.off_card)
+        ));
+        if let Some(url) = &h.url {
+            text.push_str(&format!(" ({})", shown(&String::from_utf8_lossy(url))));
+        }
+    }
     for (slot, subject, not_after, matches) in &certs {
         text.push_str(&format!("\ncertificate {slot}: {}, valid until {not_after}", shown(subject)));
         match (matches, keys.as_ref().is_some_and(|k| k.contains(slot))) {
@@ -192,9 +213,29 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
             _ => {}
         }
     }
+    for o in &oddities {
+        text.push_str(&format!("\nnote: {}", shown(o)));
+    }
+    let policy = discovery.as_ref().and_then(|d| d.pin_policy);
     out(
         text,
         json!({
+            "pin_usage_policy": policy.map(|p| json!({
+                "bytes": hex::encode_upper(p.0),
+                "methods": p.methods(),
+                "primary": match p.primary() {
+                    PrimaryPin::NotNamed => json!(null),
+                    PrimaryPin::PivPin => json!("piv_pin"),
+                    PrimaryPin::GlobalPin => json!("global_pin"),
+                    PrimaryPin::Unknown(b) => json!(format!("unknown {b:02X}")),
+                },
+            })),
+            "key_history": history.as_ref().map(|h| json!({
+                "on_card": h.on_card,
+                "off_card": h.off_card,
+                "url": h.url.as_ref().map(|u| String::from_utf8_lossy(u).into_owned()),
+            })),
+            "oddities": oddities,
             "profile": p.widest().name(),
             "serial": serial,
             "version": version,
@@ -210,6 +251,19 @@ pub(super) fn info(s: &mut Session) -> Result<Out, Failure> {
             "changes": status.as_ref().map(|st| st.changes),
         }),
     )
+}
+
+/// An object the card reports about itself: absent, refused or undecodable
+/// is a note in `oddities`, never the end of `info`; a dead transport is.
+fn reported<T>(r: Result<Option<T>, Error>, what: &str, oddities: &mut Vec<String>) -> Result<Option<T>, Failure> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e @ (Error::Status { .. } | Error::Malformed { .. })) => {
+            oddities.push(format!("{what} could not be read: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A binding value from the argument (warned about), `--binding-file`
