@@ -302,6 +302,23 @@ fn the_shell_edits_lines_keeps_history_and_ctrl_c_cancels_only_the_line() {
     assert_eq!(t.wait(), Some(0), "{}", t.seen);
 }
 
+/// ykman's `certificates request SLOT PUBLIC-KEY CSR-OUTPUT -s SUBJECT`
+/// is `subsim cert request` (= `subsim csr`), in ykman's words too.
+#[test]
+fn cert_request_is_csr_by_ykmans_name() {
+    let sim = Sim::new("ux-request");
+    let pem = sim.ok(&["key", "generate", "9a", "--algorithm", "p256"], &[]);
+    std::fs::write(sim.file("9a.pub"), pem).unwrap();
+    sim.ok(&["cert", "request", "9a", "9a.pub", "9a.csr", "-s", "CN=Alice"], &[PIN]);
+    let csr = std::fs::read_to_string(sim.file("9a.csr")).unwrap();
+    assert!(csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"), "{csr}");
+    let (code, j) = sim.json(&["cert", "request", "9a", "--subject", "CN=Bob"], &[PIN]);
+    assert_eq!((code, j["subject"].as_str()), (0, Some("CN=Bob")), "{j}");
+    assert!(j["csr_pem"].as_str().unwrap().contains("CERTIFICATE REQUEST"), "{j}");
+    let err = sim.fails(&["cert", "request", "9a", "9a.pub", "--pubkey", "9a.pub", "-s", "CN=x"], &[PIN], 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
 /// docs/cli.md's table of tasks beside ykman: every `subsim` command it
 /// names runs, in the table's order, on a fresh card.
 #[test]

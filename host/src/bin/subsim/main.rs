@@ -368,32 +368,9 @@ pub enum Cmd {
         allow_sw: Vec<String>,
     },
     /// A PKCS#10 certificate request for a slot's key, signed on the card (PEM).
-    #[command(after_help = "Example:\n  subsim csr 9a --subject 'CN=Alice,O=Bank' --pubkey 9a.pub --out 9a.csr")]
-    Csr {
-        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
-        #[arg(value_parser = parse_slot)]
-        slot: Slot,
-        /// The subject, like "CN=Alice,O=Bank".
-        #[arg(long)]
-        subject: String,
-        /// The slot's public key (PEM or DER, `-` for stdin); default: what
-        /// the card tells (its metadata, or the slot's certificate). The
-        /// request is checked against it.
-        #[arg(long, value_name = "FILE")]
-        pubkey: Option<PathBuf>,
-        /// Write the request to this file (`-`: stdout).
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// The key usage the request asks for, names separated by commas (RFC 5280:
-        /// digitalSignature, nonRepudiation, keyEncipherment, keyAgreement...);
-        /// default: the slot's PIV usage (9A, 9E digitalSignature; 9C
-        /// digitalSignature,nonRepudiation; 9D and 82-95 keyEncipherment for
-        /// RSA, keyAgreement for EC).
-        #[arg(long, value_name = "LIST", value_parser = parse_key_usage)]
-        key_usage: Option<KeyUsageArg>,
-        #[command(flatten)]
-        pin: PinArgs,
-    },
+    #[command(after_help = "Examples:\n  subsim csr 9a --subject 'CN=Alice,O=Bank' --pubkey 9a.pub --out 9a.csr\n  \
+                            subsim cert request 9a 9a.pub 9a.csr -s 'CN=Alice,O=Bank'   (ykman's words)")]
+    Csr(CsrArgs),
     /// Run subsim commands from FILE (`-`: stdin), one per line, in ONE card
     /// session: a PIN verified or a binding presented stays for the next lines.
     #[command(after_help = "Example file:\n  bind present 5a5a...5a\n  pin keypad\n  login\n\n\
@@ -619,6 +596,34 @@ pub enum KeyCmd {
     },
 }
 
+/// What a certificate request is made of: `csr` and `cert request`.
+#[derive(Args)]
+pub struct CsrArgs {
+    /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+    #[arg(value_parser = parse_slot)]
+    pub slot: Slot,
+    /// The subject, like "CN=Alice,O=Bank".
+    #[arg(long, short = 's')]
+    pub subject: String,
+    /// The slot's public key (PEM or DER, `-` for stdin); default: what
+    /// the card tells (its metadata, or the slot's certificate). The
+    /// request is checked against it.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+    /// Write the request to this file (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The key usage the request asks for, names separated by commas (RFC 5280:
+    /// digitalSignature, nonRepudiation, keyEncipherment, keyAgreement...);
+    /// default: the slot's PIV usage (9A, 9E digitalSignature; 9C
+    /// digitalSignature,nonRepudiation; 9D and 82-95 keyEncipherment for
+    /// RSA, keyAgreement for EC).
+    #[arg(long, value_name = "LIST", value_parser = parse_key_usage)]
+    pub key_usage: Option<KeyUsageArg>,
+    #[command(flatten)]
+    pub pin: PinArgs,
+}
+
 #[derive(Subcommand)]
 pub enum CertCmd {
     /// Store a certificate (PEM or DER) in a slot, after checking it holds the slot's key.
@@ -667,6 +672,20 @@ pub enum CertCmd {
         pin: PinArgs,
         #[command(flatten)]
         mgm: MgmArgs,
+    },
+    /// A certificate request for a slot's key, signed on the card: `subsim csr` under
+    /// ykman's name (`ykman piv certificates request`), its public key and output file also
+    /// taken as ykman's positional arguments.
+    #[command(after_help = "Example:\n  subsim cert request 9a 9a.pub 9a.csr -s 'CN=Alice,O=Bank'")]
+    Request {
+        #[command(flatten)]
+        csr: CsrArgs,
+        /// The slot's public key, as --pubkey (ykman's PUBLIC-KEY).
+        #[arg(value_name = "PUBLIC-KEY", conflicts_with = "pubkey")]
+        public_key: Option<PathBuf>,
+        /// Where the request goes, as --out (ykman's CSR-OUTPUT; `-`: stdout).
+        #[arg(value_name = "CSR-OUTPUT", conflicts_with = "out")]
+        csr_output: Option<PathBuf>,
     },
     /// Delete a slot's certificate (the key stays; asks first, --yes where nobody can answer).
     #[command(after_help = "Example:\n  subsim cert delete 9a --yes")]

@@ -252,6 +252,9 @@ pub(super) fn cert(s: &mut Session, k: &CertCmd) -> Result<Out, Failure> {
                 json!({ "slot": names::slot(*slot), "subject": subject, "not_after": not_after }),
             )
         }
+        CertCmd::Request { csr, public_key, csr_output } => {
+            super::csr(s, csr, public_key.as_deref(), csr_output.as_deref())
+        }
         CertCmd::Delete { slot, confirm, mgm } => super::objects::cert_delete(s, *slot, *confirm, mgm),
         CertCmd::Export { slot, format, der, out: to } => {
             let cert = slot_certificate(s, *slot)?;

@@ -61,11 +61,18 @@ use zeroize::Zeroizing;
 use crate::secret::{self, Source};
 use crate::session::{self, Session};
 use crate::{
-    BindCmd, CertCmd, Cmd, Confirm, Encoding, FlowArgs, Format, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd, PinArgs,
-    PinCmd, Policy, TxCmd,
+    BindCmd, CertCmd, Cmd, Confirm, CsrArgs, Encoding, FlowArgs, Format, HashArg, KeyCmd, MgmAlg, MgmArgs, MgmCmd,
+    PinArgs, PinCmd, Policy, TxCmd,
 };
 use subsim_host::x509;
 use x509_cert::ext::pkix::KeyUsage;
+
+/// `csr` and `cert request`: a request for a slot's key, signed on the card;
+/// `public_key` and `out` are `cert request`'s positional (ykman's) forms.
+fn csr(s: &mut Session, c: &CsrArgs, public_key: Option<&Path>, out: Option<&Path>) -> Result<Out, Failure> {
+    let (pubkey, out) = (public_key.or(c.pubkey.as_deref()), out.or(c.out.as_deref()));
+    keys::csr(s, c.slot, &c.subject, pubkey, out, c.key_usage.as_ref().map(|k| &k.0), &c.pin)
+}
 
 /// The card, as every command module sees it.
 pub type Card = Client<Box<dyn Transport>>;
@@ -122,6 +129,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
                 o
             })
         }
+
         Cmd::Cert(c) => keys::cert(s, c),
         Cmd::Login { pin, flow, trust } => flows::login(s, pin, flow, trust),
         Cmd::Ca(c) => ca::run(c, s.opts.wait),
@@ -132,9 +140,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Reset { confirm } => yubico::reset(s, *confirm),
         Cmd::Object(o) => objects::run(s, o),
         Cmd::Apdu { apdus, allow_sw } => card::apdu(s, apdus, allow_sw),
-        Cmd::Csr { slot, subject, pubkey, out, key_usage, pin } => {
-            keys::csr(s, *slot, subject, pubkey.as_deref(), out.as_deref(), key_usage.as_ref().map(|k| &k.0), pin)
-        }
+        Cmd::Csr(c) => csr(s, c, None, None),
         Cmd::Run { .. } | Cmd::Shell => Err(Failure::Usage("sessions do not nest".into())),
         Cmd::Demo => crate::demo::run(s),
         Cmd::Completions { shell } => {
