@@ -140,12 +140,19 @@ impl IsoLayer {
         let header = [cmd.cla & !CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2];
 
         if let Some(mut chain) = ch.chain.take() {
-            if chain.header != header {
+            // SELECT by AID is the runtime's (JCRE 3.0.5, 4.5: selection
+            // comes before any applet sees the command), so it runs and the
+            // interrupted chain is gone; ISO 7816-4, 5.3.3 leaves an
+            // interrupted chain to the card. Any other command: 6883.
+            let select = !class.proprietary && cmd.ins == SELECT && cmd.p1 == 0x04 && !class.chained;
+            if chain.header != header && !select {
                 return Response::status(Sw::LAST_COMMAND_OF_CHAIN_EXPECTED);
             }
-            chain.data.extend_from_slice(&cmd.data);
-            cmd.data.zeroize();
-            cmd.data = std::mem::take(&mut *chain.data);
+            if chain.header == header {
+                chain.data.extend_from_slice(&cmd.data);
+                cmd.data.zeroize();
+                cmd.data = std::mem::take(&mut *chain.data);
+            }
         }
         if cmd.data.len() > MAX_COMMAND_DATA {
             return Response::status(Sw::WRONG_LENGTH);
@@ -408,6 +415,22 @@ mod tests {
         // The chain was dropped: the next command stands alone.
         let r = run(&mut iso, &[0x00, 2, 0, 0, 1, 4]);
         assert_eq!(r.data, vec![4]);
+    }
+
+    #[test]
+    fn a_select_in_the_middle_of_a_chain_runs_and_drops_it() {
+        let mut iso = layer();
+        assert_eq!(run(&mut iso, &[0x10, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
+        let select = [0x00, SELECT, 0x04, 0x00, 5, 0xE2, 0xE2, 0xE2, 0xE2, 0xE2];
+        assert_eq!(run(&mut iso, &select).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &[0x00, 0x03, 0, 0]).data, vec![2, 0], "the SELECT ran");
+        // Another command than SELECT by AID still breaks a chain with 6883.
+        assert_eq!(run(&mut iso, &[0x10, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &[0x00, SELECT, 0x00, 0x00, 2, 0x3F, 0x00]).sw, Sw::LAST_COMMAND_OF_CHAIN_EXPECTED);
+        assert_eq!(run(&mut iso, &[0x10, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &select).sw, Sw::OK);
+        // The chain is gone: the next part stands alone.
+        assert_eq!(run(&mut iso, &[0x00, 2, 0, 0, 1, 3]).data, vec![3]);
     }
 
     #[test]

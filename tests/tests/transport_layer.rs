@@ -4,7 +4,7 @@
 
 use applet_spec::apdu::Command;
 use applet_spec::messages;
-use applet_spec::piv::{ObjectTag, Slot};
+use applet_spec::piv::{ObjectTag, Slot, PIV_AID};
 use applet_spec::Sw;
 use subsim_conformance::*;
 
@@ -229,6 +229,21 @@ fn a_chain_must_keep_its_header() {
     assert_eq!(raw(&mut card, "10 DB 3F FF 02 5C 03").sw, Sw::OK);
     let others = [Sw::INCORRECT_P1_P2, Sw::INCORRECT_DATA, Sw(0x6884), Sw(0x6A81)];
     card.expect("00 DB 3F FE 01 00", CHAINING, &chain_broken, &others);
+    card.expect("00 20 00 80", CHAINING, &[unverified], &[]);
+}
+
+/// A SELECT of the PIV application in the middle of a chain: a Java Card
+/// runtime selects before any applet sees the command (JCRE 3.0.5, 4.5), so
+/// the SELECT runs and the chain is gone; ISO 7816-4 leaves an interrupted
+/// chain to the card, so `6883` is a variant, recorded as a finding.
+#[test]
+fn a_select_in_the_middle_of_a_chain_ends_it() {
+    let mut card = admin_card!(Profile::Piv);
+    let unverified = Sw::tries_left(card.pin_tries);
+    assert_eq!(raw(&mut card, "10 DB 3F FF 02 5C 03").sw, Sw::OK);
+    let select = format!("00 A4 04 00 {:02X} {}", PIV_AID.len(), hex::encode(PIV_AID));
+    card.expect(&select, CHAINING, &[Sw::OK], &[Sw::LAST_COMMAND_OF_CHAIN_EXPECTED]);
+    // Either way the chain is gone, and the application is selected.
     card.expect("00 20 00 80", CHAINING, &[unverified], &[]);
 }
 
