@@ -130,15 +130,24 @@ const CARD_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(30)
 /// (`CARD: ... came back`) and in the report's events, so the crash that
 /// caused it stays visible; the test that crashed the card fails on its own.
 fn connect_when_back(reader: &str, lost: Option<String>) -> PcscTransport {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use subsim_host::TransportKind as K;
+    // Once a wait has timed out the card is gone for good: later tests fail at once.
+    static GONE: AtomicBool = AtomicBool::new(false);
     let start = std::time::Instant::now();
     let mut why = lost;
     loop {
-        match PcscTransport::connect(&ReaderChoice::Substring(reader.to_string())) {
+        // What may pass as a card restarting: a reader without a card, a card
+        // that went away or answers nothing. No pcscd, no such reader: at once.
+        let passing = match PcscTransport::connect(&ReaderChoice::Substring(reader.to_string())) {
             Ok(t) => {
                 let mut c = Client::new(t);
                 // Only a dead transport is waited out; any status word is the test's to judge.
                 match c.select() {
-                    Err(e @ Error::Transport { .. }) => why = Some(e.to_string()),
+                    Err(e @ Error::Transport { .. }) => {
+                        why = Some(e.to_string());
+                        true
+                    }
                     _ => {
                         if let Some(why) = why {
                             card_came_back(reader, &why, start.elapsed());
@@ -147,14 +156,25 @@ fn connect_when_back(reader: &str, lost: Option<String>) -> PcscTransport {
                     }
                 }
             }
-            Err(e) => why = Some(e.to_string()),
-        }
-        if start.elapsed() > CARD_BACK_WITHIN {
-            panic!(
-                "SUBSIM_TARGET=pcsc:{reader}: {} (waited {} s for the card)",
-                why.unwrap_or_default(),
-                CARD_BACK_WITHIN.as_secs()
-            );
+            Err(e) => {
+                why = Some(e.to_string());
+                matches!(
+                    &e,
+                    Error::Transport { kind: K::NoCard | K::CardRemoved | K::CardReset | K::Protocol | K::Other, .. }
+                )
+            }
+        };
+        let waiting = passing && !GONE.load(Ordering::Relaxed);
+        if !waiting || start.elapsed() > CARD_BACK_WITHIN {
+            if waiting {
+                GONE.store(true, Ordering::Relaxed);
+            }
+            let waited = if waiting {
+                format!(" (waited {} s for the card)", CARD_BACK_WITHIN.as_secs())
+            } else {
+                String::new()
+            };
+            panic!("SUBSIM_TARGET=pcsc:{reader}: {}{waited}", why.unwrap_or_default());
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
