@@ -392,4 +392,15 @@ mod tests {
         // Not TLV: an error.
         assert!(KeyHistory::decode(&[0xC1, 0x05, 0x00]).is_err());
     }
+
+    proptest::proptest! {
+        /// Any bytes: a value or an error, never a panic, and the words too.
+        #[test]
+        fn decoders_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = Version::decode(&data).map(|v| (v.to_string(), v.oddities()));
+            let _ = Discovery::decode(&data).map(|d| (d.oddities(), d.pin_policy.map(|p| p.to_string())));
+            let _ = KeyHistory::decode(&data).map(|h| h.oddities());
+            let _ = crate::tlv::shallow(&data);
+        }
+    }
 }

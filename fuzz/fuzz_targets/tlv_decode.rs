@@ -3,6 +3,7 @@
 #![no_main]
 
 use applet_spec::messages::{self, CardStatus, DynamicAuth, KeypadLayout};
+use applet_spec::reports::{Discovery, KeyHistory, Version};
 use applet_spec::{atr, tlv};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = messages::parse_import_key_request(data);
     let _ = messages::parse_ecdh_request(data);
     let _ = messages::parse_key_history(data);
+    let _ = Version::decode(data).map(|v| v.oddities());
+    let _ = Discovery::decode(data).map(|d| (d.oddities(), d.pin_policy.map(|p| p.to_string())));
+    let _ = KeyHistory::decode(data).map(|h| h.oddities());
+    let _ = tlv::shallow(data);
     let _ = tlv::flat::parse(data);
     let _ = tlv::parse_seq(data);
     let _ = atr::parse(data);
