@@ -111,11 +111,15 @@ pub enum ObjectCmd {
     },
 }
 
-/// GET DATA that tells an empty object from one that needs the PIN.
+/// GET DATA that tells an empty object from one that needs the PIN, and
+/// from a tag the card does not take at all.
 enum Read {
     Value(Vec<u8>),
     Absent,
     NeedsPin,
+    /// Refused with another status word (piv-authenticator answers `6A80`
+    /// for Yubico's 5FFF00 and 5FFF01, objects it does not have).
+    Refused(Sw),
 }
 
 fn read(s: &mut Session, tag: ObjectTag) -> Result<Read, Failure> {
@@ -123,6 +127,7 @@ fn read(s: &mut Session, tag: ObjectTag) -> Result<Read, Failure> {
         Ok(Some(v)) => Ok(Read::Value(v)),
         Ok(None) => Ok(Read::Absent),
         Err(Error::Status { sw: Sw::SECURITY_STATUS_NOT_SATISFIED, .. }) => Ok(Read::NeedsPin),
+        Err(Error::Status { sw, .. }) => Ok(Read::Refused(sw)),
         Err(e) => Err(e.into()),
     }
 }
@@ -140,10 +145,20 @@ pub fn run(s: &mut Session, o: &ObjectCmd) -> Result<Out, Failure> {
         ObjectCmd::List { pin } => {
             pin_if_given(s, pin)?;
             let tags = NAMED.iter().map(|(_, t)| *t).chain(piv::Retired::all().map(|r| Slot::Retired(r).cert_object()));
-            let (mut lines, mut rows) = (Vec::new(), Vec::new());
+            let (mut lines, mut rows, mut refused) = (Vec::new(), Vec::new(), Vec::new());
             for tag in tags.collect::<Vec<_>>() {
                 let (size, needs_pin) = match read(s, tag)? {
                     Read::Absent => continue,
+                    Read::Refused(sw) => {
+                        refused
+                            .push(json!({ "tag": tag_hex(tag), "name": name_of(tag), "sw": format!("{:04X}", sw.0) }));
+                        lines.push(format!(
+                            "{:<6} {:<14} not an object of this card (it answered {sw})",
+                            tag_hex(tag),
+                            name_of(tag)
+                        ));
+                        continue;
+                    }
                     Read::Value(v) => (Some(v.len()), false),
                     Read::NeedsPin => (None, true),
                 };
@@ -154,8 +169,9 @@ pub fn run(s: &mut Session, o: &ObjectCmd) -> Result<Out, Failure> {
                 lines.push(format!("{:<6} {:<14} {words}", tag_hex(tag), name_of(tag)));
                 rows.push(json!({ "tag": tag_hex(tag), "name": name_of(tag), "bytes": size, "needs_pin": needs_pin }));
             }
-            let text = if lines.is_empty() { "no data objects".to_string() } else { lines.join("\n") };
-            out(text, json!({ "objects": rows }))
+            let text =
+                if rows.is_empty() && refused.is_empty() { "no data objects".to_string() } else { lines.join("\n") };
+            out(text, json!({ "objects": rows, "refused": refused }))
         }
         ObjectCmd::Export { object, out: to, pin } => {
             pin_if_given(s, pin)?;
@@ -166,6 +182,13 @@ pub fn run(s: &mut Session, o: &ObjectCmd) -> Result<Out, Failure> {
                         message: format!("the card holds no object {} (card answered 6A82)", tag_hex(*object)),
                         hint: Some("`subsim object list` shows the objects it holds".into()),
                         sw: Sw::FILE_NOT_FOUND,
+                    }))
+                }
+                Read::Refused(sw) => {
+                    return Err(Failure::Refused(Refusal {
+                        message: format!("the card does not take object {} (it answered {sw})", tag_hex(*object)),
+                        hint: Some("`subsim object list` shows the objects it holds".into()),
+                        sw,
                     }))
                 }
                 Read::NeedsPin => {
