@@ -302,6 +302,23 @@ fn the_shell_edits_lines_keeps_history_and_ctrl_c_cancels_only_the_line() {
     assert_eq!(t.wait(), Some(0), "{}", t.seen);
 }
 
+/// A card that tells nothing of a slot's key (no GET METADATA: `--profile
+/// piv`, as on piv-authenticator) is asked for RSA-2048; an EC key there
+/// is refused, and the words say why, not "holds no key".
+#[test]
+fn a_key_the_card_does_not_describe_is_not_called_missing() {
+    let sim = Sim::new("ux-undescribed");
+    let pem = sim.ok(&["--profile", "piv", "key", "generate", "9a", "--algorithm", "p256"], &[]);
+    std::fs::write(sim.file("9a.pub"), pem).unwrap();
+    std::fs::write(sim.file("data.txt"), "data").unwrap();
+    let err = sim.fails(&["--profile", "piv", "sign", "9a", "data.txt"], &[PIN], 1);
+    assert!(err.contains("does not tell slot 9A's key") && !err.contains("holds no key"), "{err}");
+    assert!(err.contains("cert selfsign 9a"), "{err}");
+    // With its certificate the card tells the key, and the signature is ECDSA.
+    sim.ok(&["--profile", "piv", "cert", "selfsign", "9a", "--subject", "CN=x", "--pubkey", "9a.pub"], &[PIN]);
+    sim.ok(&["--profile", "piv", "sign", "9a", "data.txt"], &[PIN]);
+}
+
 /// ykman's `certificates request SLOT PUBLIC-KEY CSR-OUTPUT -s SUBJECT`
 /// is `subsim cert request` (= `subsim csr`), in ykman's words too.
 #[test]

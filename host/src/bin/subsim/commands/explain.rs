@@ -93,6 +93,23 @@ pub fn explain(s: &mut Session, e: Error, op: Op) -> Failure {
             "the management key must be authenticated first".into(),
             Some("give it with --mgm-key HEX or $SUBSIM_MGM_KEY".into()),
         ),
+        // A card that tells nothing of the key (no GET METADATA, no certificate, not generated
+        // in this session) was asked for RSA-2048, the one kind every PIV card has.
+        (Op::Sign(slot), Sw::INCORRECT_DATA | Sw::WRONG_LENGTH | Sw::INCORRECT_P1_P2)
+            if matches!(super::slots::known_public_key(s, slot), Ok(None)) =>
+        {
+            let l = slot.to_string().to_lowercase();
+            refused(
+                format!(
+                    "the card does not tell slot {slot}'s key (no GET METADATA, no certificate in the slot), so it \
+                     was asked for an RSA-2048 signature, and refused it"
+                ),
+                Some(format!(
+                    "if the key is EC, store its certificate first: `subsim cert selfsign {l} --subject CN=... --pubkey FILE` \
+                     (FILE: the public key `subsim key generate` wrote); the certificate tells the key"
+                )),
+            )
+        }
         (Op::Sign(slot), Sw::REFERENCE_NOT_FOUND | Sw::INCORRECT_P1_P2 | Sw::FILE_NOT_FOUND) => {
             // Wrong parameters may mean another algorithm than the slot's key, where the card tells it.
             match metadata(s, slot.key_ref()).ok().flatten().and_then(|m| KeyAlgorithm::from_id(m.algorithm)) {
