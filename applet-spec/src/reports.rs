@@ -279,8 +279,16 @@ impl KeyHistory {
                 ));
             }
         }
+        // SP 800-73-4 Part 1, 3.3.2: offCardCertURL "SHALL be present if
+        // keysWithOffCardCerts is greater than zero and SHALL be absent if
+        // both are zero".
         if self.off_card.is_some_and(|n| n > 0) && self.url.is_none() {
-            out.push("key history counts keys with off-card certificates but gives no URL (F3, conditional on that count in table 19)".to_string());
+            out.push(
+                "key history counts keys with off-card certificates but gives no URL (F3 shall be there)".to_string(),
+            );
+        }
+        if self.on_card == Some(0) && self.off_card == Some(0) && self.url.is_some() {
+            out.push("key history counts no retired key but gives a URL (F3 shall be absent)".to_string());
         }
         for (tag, v) in &self.unknown {
             out.push(format!("key history has tag {tag:02X} ({} bytes) table 19 does not (or twice)", v.len()));
@@ -384,6 +392,9 @@ mod tests {
         let h = KeyHistory::decode(&[0xC1, 0x02, 0x00, 0x01, 0xC3, 0x01, 0x05]).unwrap();
         assert_eq!((h.on_card, h.off_card, h.unknown.len()), (None, None, 2));
         assert_eq!(h.oddities().len(), 4, "{:?}", h.oddities());
+        // A URL with nothing counted.
+        let h = KeyHistory::decode(&messages::key_history(0, 0, Some(b"http://x/"))).unwrap();
+        assert!(h.oddities()[0].contains("shall be absent"), "{:?}", h.oddities());
         // Only C1 (as written by a tool that writes the one it knows).
         let h = KeyHistory::decode(&[0xC1, 0x01, 0x00]).unwrap();
         assert_eq!((h.on_card, h.off_card), (Some(0), None));

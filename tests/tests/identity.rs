@@ -157,6 +157,13 @@ fn discovery_chuid_serial_version() {
         }
         None => finding("GET DATA 7E", Sw::FILE_NOT_FOUND, "SP 800-73-4 Part 1, 3.3.2", "no discovery object"),
     }
+    // Key History: optional (SP 800-73-4 Part 1, 3.3.2, table 19), always
+    // readable; decoded field by field, what departs from the table a finding.
+    if let Some(history) = card.key_history().unwrap() {
+        for odd in history.oddities() {
+            finding("GET DATA 5FC10C", Sw::OK, "SP 800-73-4 Part 1, 3.3.2", &odd);
+        }
+    }
     // CHUID: mandatory (SP 800-73-4 Part 1, 3.1.2), its GUID in tag 34.
     match card.guid() {
         Ok(guid) => assert_ne!(guid, [0; 16]),
