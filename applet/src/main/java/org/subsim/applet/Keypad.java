@@ -104,7 +104,9 @@ public final class Keypad {
       }
       block[(short) (blockOff + i)] = (byte) ('0' + layout[p]);
     }
-    Util.arrayFillNonAtomic(block, (short) (blockOff + len), (short) (blockLen - len), (byte) 0xFF);
+    if (len < blockLen) { // jCardSim refuses an empty fill at the array's end
+      Util.arrayFillNonAtomic(block, (short) (blockOff + len), (short) (blockLen - len), (byte) 0xFF);
+    }
     clear();
   }
 
