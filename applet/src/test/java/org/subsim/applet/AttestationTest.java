@@ -19,7 +19,6 @@ import javacard.framework.ISOException;
 import javacard.security.KeyBuilder;
 import javacard.security.PrivateKey;
 import javacard.security.PublicKey;
-import javacard.security.RandomData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -35,7 +34,7 @@ class AttestationTest {
   private static final byte FORM_FACTOR_UNKNOWN = 0;
 
   /** Answers the bytes it was given, as the card's RNG would have drawn them. */
-  static final class FixedRandom extends RandomData {
+  static final class FixedRandom extends TestRandom {
     private final byte[] bytes;
 
     FixedRandom(byte[] bytes) {
@@ -43,22 +42,9 @@ class AttestationTest {
     }
 
     @Override
-    public void generateData(byte[] buf, short off, short len) {
-      nextBytes(buf, off, len);
-    }
-
-    @Override
     public short nextBytes(byte[] buf, short off, short len) {
       System.arraycopy(bytes, 0, buf, off, len);
       return (short) (off + len);
-    }
-
-    @Override
-    public void setSeed(byte[] buf, short off, short len) {}
-
-    @Override
-    public byte getAlgorithm() {
-      return ALG_SECURE_RANDOM;
     }
   }
 

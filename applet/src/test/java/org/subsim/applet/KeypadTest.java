@@ -21,16 +21,11 @@ class KeypadTest {
   private static final byte BLOCK = 8;
 
   /** A reproducible byte source, so the statistics below give the same figure on every run. */
-  static final class SeededRandom extends RandomData {
+  static final class SeededRandom extends TestRandom {
     private final Random r;
 
     SeededRandom(long seed) {
       r = new Random(seed);
-    }
-
-    @Override
-    public void generateData(byte[] buf, short off, short len) {
-      nextBytes(buf, off, len);
     }
 
     @Override
@@ -39,14 +34,6 @@ class KeypadTest {
         buf[off + i] = (byte) r.nextInt(256);
       }
       return (short) (off + len);
-    }
-
-    @Override
-    public void setSeed(byte[] buf, short off, short len) {}
-
-    @Override
-    public byte getAlgorithm() {
-      return ALG_SECURE_RANDOM;
     }
   }
 
