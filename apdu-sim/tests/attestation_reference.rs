@@ -34,6 +34,9 @@ fn private_lines(key: &PrivateKey, out: &mut String) {
         PrivateKey::P256(k) => writeln!(out, "f9.p256.s={}", hex::encode(k.to_bytes())).unwrap(),
         PrivateKey::P384(k) => writeln!(out, "f9.p384.s={}", hex::encode(k.to_bytes())).unwrap(),
     }
+    if let PublicKeyData::Ec { point } = key.public() {
+        writeln!(out, "f9.ec.w={}", hex::encode(point)).unwrap();
+    }
 }
 
 fn public_lines(key: &PrivateKey, out: &mut String) {
@@ -86,6 +89,7 @@ fn reference() -> String {
     s += &case("p384-by-rsa2048", 2, KeyAlgorithm::Rsa2048, KeyAlgorithm::EccP384, Slot::CardAuthentication, 7);
     s += &case("p256-by-p256", 3, KeyAlgorithm::EccP256, KeyAlgorithm::EccP256, Slot::Signature, 12_345_678);
     s += &case("rsa2048-by-p256", 4, KeyAlgorithm::EccP256, KeyAlgorithm::Rsa2048, Slot::KeyManagement, 0xFFFF_FFFF);
+    s += &case("p256-by-p384", 5, KeyAlgorithm::EccP384, KeyAlgorithm::EccP256, Slot::Authentication, 0);
     s
 }
 

@@ -7,14 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigInteger;
 import java.security.AlgorithmParameters;
-import java.security.KeyFactory;
 import java.security.MessageDigest;
 import java.security.spec.ECField;
 import java.security.spec.ECFieldFp;
 import java.security.spec.ECGenParameterSpec;
 import java.security.spec.ECParameterSpec;
-import java.security.spec.ECPoint;
-import java.security.spec.ECPublicKeySpec;
 import java.util.Arrays;
 import javacard.security.CryptoException;
 import javacard.security.ECPrivateKey;
@@ -66,9 +63,7 @@ class EcCurvesTest {
     pair.genKeyPair();
     byte[] w = new byte[2 * len + 1];
     pub.getW(w, (short) 0);
-    java.security.PublicKey jdkKey = KeyFactory.getInstance("EC", "SunEC").generatePublic(new ECPublicKeySpec(
-        new ECPoint(new BigInteger(1, Arrays.copyOfRange(w, 1, 1 + len)), new BigInteger(1, Arrays.copyOfRange(w, 1 + len, w.length))),
-        spec));
+    java.security.PublicKey jdkKey = TestKeys.jdkEcPublic(w);
     Signature s = Signature.getInstance(jcAlg, false);
     s.init(priv, Signature.MODE_SIGN);
     byte[] msg = "subsim".getBytes("US-ASCII");

@@ -73,4 +73,15 @@ final class TestKeys {
     k.setW(w, (short) 0, (short) w.length);
     return k;
   }
+
+  /** The JDK's form of an uncompressed P-256 or P-384 point. */
+  static java.security.PublicKey jdkEcPublic(byte[] w) throws Exception {
+    int len = (w.length - 1) / 2;
+    java.security.AlgorithmParameters p = java.security.AlgorithmParameters.getInstance("EC", "SunEC");
+    p.init(new java.security.spec.ECGenParameterSpec(len == 32 ? "secp256r1" : "secp384r1"));
+    java.security.spec.ECParameterSpec spec = p.getParameterSpec(java.security.spec.ECParameterSpec.class);
+    java.security.spec.ECPoint point = new java.security.spec.ECPoint(
+        new BigInteger(1, Arrays.copyOfRange(w, 1, 1 + len)), new BigInteger(1, Arrays.copyOfRange(w, 1 + len, w.length)));
+    return java.security.KeyFactory.getInstance("EC", "SunEC").generatePublic(new java.security.spec.ECPublicKeySpec(point, spec));
+  }
 }
