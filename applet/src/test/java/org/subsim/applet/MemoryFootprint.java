@@ -42,6 +42,8 @@ final class MemoryFootprint {
   int objects;
   int engines;
   final Map<String, Integer> keys = new TreeMap<>();
+  /** Transient bytes by the field that first reached them ("Class.field"). */
+  final Map<String, Long> transientByField = new TreeMap<>();
 
   private final IdentityHashMap<Object, Boolean> seen = new IdentityHashMap<>();
 
@@ -63,12 +65,14 @@ final class MemoryFootprint {
         persistent, transientBytes(), clearOnDeselect, clearOnReset, objects, engines, staticBytes, keys);
   }
 
-  private void add(Object o, long bytes) {
+  private void add(Object o, String field, long bytes) {
     byte t = JCSystem.isTransient(o);
     if (t == JCSystem.CLEAR_ON_DESELECT) {
       clearOnDeselect += bytes;
+      transientByField.merge(field + " (deselect)", bytes, Long::sum);
     } else if (t == JCSystem.CLEAR_ON_RESET) {
       clearOnReset += bytes;
+      transientByField.merge(field + " (reset)", bytes, Long::sum);
     } else {
       persistent += bytes;
     }
@@ -76,9 +80,12 @@ final class MemoryFootprint {
 
   private void walk(Object root) {
     Deque<Object> todo = new java.util.LinkedList<>(); // takes nulls (empty fields)
+    Deque<String> from = new java.util.LinkedList<>(); // the field each entry of todo came from
     todo.push(root);
+    from.push("root");
     while (!todo.isEmpty()) {
       Object o = todo.pop();
+      String field = from.pop();
       if (o == null || seen.put(o, Boolean.TRUE) != null) {
         continue;
       }
@@ -87,23 +94,26 @@ final class MemoryFootprint {
       if (c.isArray()) {
         int n = Array.getLength(o);
         Class<?> e = c.getComponentType();
-        add(o, (long) n * (e == short.class ? 2 : e.isPrimitive() ? 1 : 2));
+        add(o, field, (long) n * (e == short.class ? 2 : e.isPrimitive() ? 1 : 2));
         if (!e.isPrimitive()) {
           for (int i = 0; i < n; i++) {
             todo.push(Array.get(o, i));
+            from.push(field + "[]");
           }
         }
       } else if (o instanceof KeyPair) {
         KeyPair kp = (KeyPair) o;
         todo.push(kp.getPublic());
+        from.push(field + ".public");
         todo.push(kp.getPrivate());
+        from.push(field + ".private");
         persistent += 4; // two references
       } else if (o instanceof Key) {
         key((Key) o);
       } else if (isEngine(c)) {
         engines++;
       } else if (isWalked(c)) {
-        fields(o, todo);
+        fields(o, todo, from);
       } else {
         throw new IllegalStateException("cannot size a " + c.getName() + ": teach MemoryFootprint about it");
       }
@@ -132,7 +142,7 @@ final class MemoryFootprint {
     return false;
   }
 
-  private void fields(Object o, Deque<Object> todo) {
+  private void fields(Object o, Deque<Object> todo, Deque<String> from) {
     for (Class<?> k = o.getClass(); k != null && k != Object.class; k = k.getSuperclass()) {
       for (Field f : k.getDeclaredFields()) {
         if (Modifier.isStatic(f.getModifiers())) {
@@ -144,6 +154,7 @@ final class MemoryFootprint {
           f.setAccessible(true);
           try {
             todo.push(f.get(o));
+            from.push(k.getSimpleName() + "." + f.getName());
           } catch (IllegalAccessException e) {
             throw new IllegalStateException(e);
           }

@@ -85,6 +85,7 @@ class MemoryFootprintTest {
 
     System.out.println("memory at install:         " + atInstall);
     System.out.println("memory fully personalised: " + personalised);
+    System.out.println("transient bytes by field: " + personalised.transientByField);
     System.out.println("store (Heap, inside the persistent figure) in use: " + heapAtInstall[0] + " of " + heapAtInstall[1]
         + " bytes at install, " + heapPersonalised[0] + " fully personalised");
     System.out.println("class files: " + classFileBytes() + " bytes in " + classes.length
