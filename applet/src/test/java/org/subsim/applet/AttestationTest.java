@@ -206,4 +206,57 @@ class AttestationTest {
       assertTrue(Arrays.equals(Arrays.copyOfRange(drawn, 1, 16), Arrays.copyOfRange(serial, 1, 16)));
     }
   }
+
+  /** The value of a certificate's extension, unwrapped from the JDK's OCTET STRING. */
+  static byte[] extension(X509Certificate x, String oid) {
+    byte[] v = x.getExtensionValue(oid);
+    short c = Der.contentOffset(v, (short) 0, (short) v.length);
+    return Arrays.copyOfRange(v, c, v.length);
+  }
+
+  @Test
+  void attest_on_the_installed_applet_is_signed_by_its_f9_key() throws Exception {
+    Card card = new Card();
+    assertEquals(0x9000, card.select().sw);
+    assertEquals(0x9000, card.authenticate().sw);
+    // The issuer's F9 key (generated on the card) under the reference F9 certificate's name.
+    Card.Answer f9 = card.cmd(0x00, 0x47, 0x00, 0xF9, Card.hex("AC03800111"));
+    assertEquals(0x9000, f9.sw, "GENERATE P-256 into F9");
+    byte[] f9Point = Arrays.copyOfRange(f9.data, 5, 5 + 65); // 7F49 43 { 86 41 <point> }
+    byte[] f9Cert = TestKeys.hex(reference().get("p256-by-p256").get("f9.cert"));
+    java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+    int inner = 4 + f9Cert.length + 5;
+    o.write(Card.hex("5C035FFF01"), 0, 5);
+    o.write(new byte[] {0x53, (byte) 0x82, (byte) (inner >> 8), (byte) inner}, 0, 4);
+    o.write(new byte[] {0x70, (byte) 0x82, (byte) (f9Cert.length >> 8), (byte) f9Cert.length}, 0, 4);
+    o.write(f9Cert, 0, f9Cert.length);
+    o.write(Card.hex("710100FE00"), 0, 5);
+    assertEquals(0x9000, card.cmd(0x00, 0xDB, 0x3F, 0xFF, o.toByteArray()).sw, "PUT DATA 5FFF01");
+    Card.Answer key = card.cmd(0x00, 0x47, 0x00, 0x9A, Card.hex("AC03800107"));
+    assertEquals(0x9000, key.sw, "GENERATE RSA-2048 into 9A");
+    Card.Answer serial = card.cmd(0x00, 0xF8, 0x00, 0x00, (byte[]) null);
+    assertEquals(0x9000, serial.sw, "GET SERIAL");
+
+    Card.Answer attest = card.cmd(0x00, 0xF9, 0x9A, 0x00, (byte[]) null);
+    assertEquals(0x9000, attest.sw, "ATTEST 9A");
+    CertificateFactory cf = CertificateFactory.getInstance("X.509");
+    X509Certificate x = (X509Certificate) cf.generateCertificate(new ByteArrayInputStream(attest.data));
+    x.verify(TestKeys.jdkEcPublic(f9Point), "SunEC");
+    X509Certificate issuer = (X509Certificate) cf.generateCertificate(new ByteArrayInputStream(f9Cert));
+    assertEquals(issuer.getSubjectX500Principal(), x.getIssuerX500Principal());
+    assertEquals("CN=subsim PIV Attestation 9a", x.getSubjectX500Principal().getName());
+    assertEquals(issuer.getNotBefore(), x.getNotBefore());
+    assertArrayEquals(FIRMWARE, extension(x, "1.3.6.1.4.1.41482.3.3"));
+    byte[] serialInteger = extension(x, "1.3.6.1.4.1.41482.3.7");
+    assertEquals(new java.math.BigInteger(1, serial.data),
+        new java.math.BigInteger(Arrays.copyOfRange(serialInteger, 2, serialInteger.length)));
+    assertArrayEquals(new byte[] {2, TOUCH_NEVER}, extension(x, "1.3.6.1.4.1.41482.3.8"), "9A: PIN once, touch never");
+    assertArrayEquals(new byte[] {FORM_FACTOR_UNKNOWN}, extension(x, "1.3.6.1.4.1.41482.3.9"));
+    java.math.BigInteger modulus = ((java.security.interfaces.RSAPublicKey) x.getPublicKey()).getModulus();
+    // 7F49 { 81 <modulus> 82 <exponent> }: read from the tag's second byte (the reader takes one-byte tags).
+    short n = Der.contentOffset(key.data, (short) 1, (short) key.data.length);
+    byte[] inside = Arrays.copyOfRange(key.data, n, key.data.length);
+    short m = Der.contentOffset(inside, (short) 0, (short) inside.length);
+    assertEquals(new java.math.BigInteger(1, Arrays.copyOfRange(inside, m, m + Der.contentLength(inside, (short) 0))), modulus);
+  }
 }
