@@ -31,7 +31,7 @@ final class Keys {
   static final short REC_PIN_POLICY = 2;
   static final short REC_BODY = 3;
 
-  private static final short ALGS = (short) Spec.KEY_ALGS.length;
+  private static final short ALGS = Spec.KEY_ALGS_COUNT;
 
   private final RSAPrivateCrtKey[] rsaPriv = new RSAPrivateCrtKey[ALGS];
   private final RSAPublicKey[] rsaPub = new RSAPublicKey[ALGS];
@@ -59,8 +59,12 @@ final class Keys {
     }
     ecdhXY = xy;
     for (short i = 0; i < ALGS; i++) {
+      short rsa = Spec.KEY_ALG_RSA_BYTES[i];
+      if (rsa == 0 && Spec.KEY_ALG_EC_BYTES[i] == 0) {
+        supported[i] = false; // Ed25519, X25519: not in Java Card 3.0.5
+        continue;
+      }
       try {
-        short rsa = Spec.KEY_ALG_RSA_BYTES[i];
         if (rsa != 0) {
           short bits = (short) (rsa * 8);
           rsaPriv[i] = (RSAPrivateCrtKey) KeyBuilder.buildKey(KeyBuilder.TYPE_RSA_CRT_PRIVATE, bits, false);
