@@ -169,6 +169,9 @@ pub fn spec_java() -> String {
     o.bytes("PIV_AID", &piv::PIV_AID);
     o.bytes("PIV_RID", &piv::PIV_RID);
     o.bytes("PIV_PIX", &piv::PIV_PIX);
+    // The CAP file's package: the applet AID without its version bytes (SP 800-73-4
+    // part 1, 2.2: PIX 0000 1000 0100; the package takes the first 9 bytes).
+    o.bytes("PACKAGE_AID", &piv::PIV_AID[..9]);
     o.bytes("APP_LABEL", piv::APP_LABEL.as_bytes());
     o.bytes("VERSION", &piv::VERSION);
 
@@ -203,6 +206,8 @@ pub fn spec_java() -> String {
         o.byte(&format!("ALG_{}", java_name(a.name())), a.id());
     }
     o.bytes("KEY_ALGS", &KeyAlgorithm::ALL.map(KeyAlgorithm::id));
+    // A compile-time constant: Java Card static initialisers take only constants.
+    o.short("KEY_ALGS_COUNT", u16_of(KeyAlgorithm::ALL.len()));
     o.shorts("KEY_ALG_RSA_BYTES", &KeyAlgorithm::ALL.map(|a| u16_of(a.rsa_bytes().unwrap_or(0))));
     o.shorts("KEY_ALG_EC_BYTES", &KeyAlgorithm::ALL.map(|a| u16_of(a.ec_bytes().unwrap_or(0))));
     o.byte("ALG_3DES", MgmAlgorithm::TripleDes.id());
@@ -276,6 +281,8 @@ pub fn spec_java() -> String {
     o.byte("TAG_CS_CHANGES", messages::TAG_CS_CHANGES);
     o.bytes("TAG_IMPORT_RSA", &messages::TAG_IMPORT_RSA);
     o.byte("TAG_IMPORT_EC", messages::TAG_IMPORT_EC);
+    o.byte("TAG_IMPORT_ED25519", messages::TAG_IMPORT_ED25519);
+    o.byte("TAG_IMPORT_X25519", messages::TAG_IMPORT_X25519);
 
     o.comment("GET METADATA (applet_spec::messages::Metadata)");
     o.byte("TAG_MD_ALGORITHM", messages::TAG_MD_ALGORITHM);

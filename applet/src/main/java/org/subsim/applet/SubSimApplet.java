@@ -271,7 +271,7 @@ public final class SubSimApplet extends Applet {
     byte[] buf = apdu.getBuffer();
     heap.endCommand();
     byte cla = buf[ISO7816.OFFSET_CLA];
-    byte info = Spec.CLA_TABLE[cla & 0xFF];
+    byte info = Spec.CLA_TABLE[(short) (cla & 0xFF)];
     if (info == 0) {
       ISOException.throwIt(Spec.SW_CLA_NOT_SUPPORTED);
     }
@@ -1275,12 +1275,33 @@ public final class SubSimApplet extends Applet {
     }
     short v = tlv[Tlv.VAL_OFF];
     short e = (short) (v + tlv[Tlv.VAL_LEN]);
-    if (!Tlv.flatSequence(d, v, e, tlv)
-        || !Tlv.flatFind(d, v, e, Spec.TAG_ALGORITHM, tlv)
-        || tlv[Tlv.VAL_LEN] != 1) {
+    if (!Tlv.flatSequence(d, v, e, tlv)) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
-    return d[tlv[Tlv.VAL_OFF]];
+    // Only 80, AA and AB inside; 80 of one byte; a policy (the first of its tag) of one byte.
+    for (short p = v; p < e; p = tlv[Tlv.NEXT]) {
+      Tlv.flat(d, p, e, tlv);
+      byte t = d[p];
+      if (t != Spec.TAG_ALGORITHM && t != Spec.TAG_PIN_POLICY && t != Spec.TAG_TOUCH_POLICY) {
+        ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+      }
+    }
+    if (!Tlv.flatFind(d, v, e, Spec.TAG_ALGORITHM, tlv) || tlv[Tlv.VAL_LEN] != 1) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
+    byte alg = d[tlv[Tlv.VAL_OFF]];
+    policiesWellFormed(d, v, e);
+    return alg;
+  }
+
+  /** AA and AB (the first of each), when present, hold one byte (applet-spec's parse_policies). */
+  private void policiesWellFormed(byte[] d, short v, short e) {
+    if (Tlv.flatFind(d, v, e, Spec.TAG_PIN_POLICY, tlv) && tlv[Tlv.VAL_LEN] != 1) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
+    if (Tlv.flatFind(d, v, e, Spec.TAG_TOUCH_POLICY, tlv) && tlv[Tlv.VAL_LEN] != 1) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
   }
 
   private void generate(byte p1, byte p2, byte[] d, short o, short l) {
@@ -1289,11 +1310,16 @@ public final class SubSimApplet extends Applet {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
     byte alg = generateAlgorithm(d, o, l);
-    short ai = keys.index(alg);
-    if (ai < 0) {
+    if (!isKeyAlgorithm(alg)) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
     requireMgm();
+    short ai = keys.index(alg);
+    if (ai < 0) {
+      // Known to applet-spec, not on this platform (Ed25519, X25519; RSA 3072/4096 on
+      // some chips): refused as the model refuses an algorithm it lacks.
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
     short recLen = Keys.recordLength(ai);
     short rec = heap.allocate(recLen);
     byte[] m = heap.mem;
@@ -1511,19 +1537,18 @@ public final class SubSimApplet extends Applet {
    * IMPORT KEY's items (flat): 01-05 RSA p q dp dq qinv, or 06 the EC scalar; AA/AB
    * policies of one byte (read, not applied: a slot's PIN policy is fixed, as the model
    * has it). parts[0..9]: the five RSA parts' offsets and lengths, or parts[0..1] the
-   * scalar. Answers true for RSA, false for EC; 6A80 when malformed.
+   * scalar. Answers the kind of key; 6A80 when malformed.
    */
-  private boolean importItems(byte[] d, short o, short l) {
+  private byte importItems(byte[] d, short o, short l) {
     short end = (short) (o + l);
     if (!Tlv.flatSequence(d, o, end, tlv)) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
-    short found = 0; // bit k: RSA part k+1; bit 5: EC scalar
-    short p = o;
+    short found = 0; // bit k: RSA part k+1; bits 5, 6, 7: the EC, Ed25519, X25519 item
     for (short k = 0; k < 10; k++) {
       parts[k] = 0;
     }
-    while (p < end) {
+    for (short p = o; p < end; p = tlv[Tlv.NEXT]) {
       Tlv.flat(d, p, end, tlv);
       byte t = d[p];
       short k = -1;
@@ -1534,35 +1559,38 @@ public final class SubSimApplet extends Applet {
       }
       if (t == Spec.TAG_IMPORT_EC) {
         k = 5;
+      } else if (t == Spec.TAG_IMPORT_ED25519) {
+        k = 6;
+      } else if (t == Spec.TAG_IMPORT_X25519) {
+        k = 7;
       }
       if (k >= 0) {
         short bit = (short) (1 << k);
         if ((found & bit) == 0) {
           found |= bit;
-          short at = k == 5 ? (short) 0 : (short) (2 * k);
-          parts[at] = tlv[Tlv.VAL_OFF];
-          parts[(short) (at + 1)] = tlv[Tlv.VAL_LEN];
+          short at = k >= 5 ? (short) 0 : (short) (2 * k);
+          if (k < 5 || (found & (short) 0xE0) == bit) {
+            parts[at] = tlv[Tlv.VAL_OFF];
+            parts[(short) (at + 1)] = tlv[Tlv.VAL_LEN];
+          }
         }
-      } else if (t == Spec.TAG_PIN_POLICY || t == Spec.TAG_TOUCH_POLICY) {
-        if (tlv[Tlv.VAL_LEN] != 1) {
-          ISOException.throwIt(Spec.SW_INCORRECT_DATA);
-        }
-      } else {
+      } else if (t != Spec.TAG_PIN_POLICY && t != Spec.TAG_TOUCH_POLICY) {
         ISOException.throwIt(Spec.SW_INCORRECT_DATA);
       }
-      p = tlv[Tlv.NEXT];
     }
-    // A repeated policy item: the model reads the first; a repeated one of another length
-    // was refused above only if it came first. Both are rare enough to note, not to copy.
-    if (found == 0x1F) {
-      return true;
+    boolean rsa = found == 0x1F;
+    boolean single = found == 0x20 || found == 0x40 || found == 0x80;
+    if (!rsa && !single) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
-    if (found == 0x20) {
-      return false;
-    }
-    ISOException.throwIt(Spec.SW_INCORRECT_DATA);
-    return false;
+    policiesWellFormed(d, o, end);
+    // Ed25519 and X25519 parse, and are refused once 9B and the import policy are checked.
+    return found == 0x20 ? KIND_EC : (rsa ? KIND_RSA : KIND_25519);
   }
+
+  private static final byte KIND_RSA = 1;
+  private static final byte KIND_EC = 2;
+  private static final byte KIND_25519 = 3;
 
   private void importKey(byte p1, byte p2, byte[] d, short o, short l) {
     if (!isKeyAlgorithm(p1)) {
@@ -1572,13 +1600,14 @@ public final class SubSimApplet extends Applet {
     if (slot < 0) {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
-    boolean rsaItems = importItems(d, o, l);
+    byte kind = importItems(d, o, l);
+    boolean rsaItems = kind == KIND_RSA;
     requireMgm();
     if (importForbidden[slot] != 0) {
       ISOException.throwIt(Spec.SW_CONDITIONS_NOT_SATISFIED);
     }
     short ai = keys.index(p1);
-    if (ai < 0 || Keys.isRsa(ai) != rsaItems) {
+    if (ai < 0 || kind == KIND_25519 || Keys.isRsa(ai) != rsaItems) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
     short recLen = Keys.recordLength(ai);

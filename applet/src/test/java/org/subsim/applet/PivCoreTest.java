@@ -30,7 +30,12 @@ class PivCoreTest {
   void select_answers_the_generated_template() {
     Card.Answer a = card.select();
     assertEquals(0x9000, a.sw);
-    assertArrayEquals(Spec.SELECT_RESPONSE, a.data, "every algorithm is on jCardSim");
+    // The model's template without Ed25519 (E0) and X25519 (E1), which Java Card 3.0.5 lacks:
+    // everything else is on jCardSim.
+    String inner = hex(Spec.SELECT_RESPONSE).substring(6)
+        .replace("AC068001E0060100", "").replace("AC068001E1060100", "");
+    assertEquals("6181", hex(Spec.SELECT_RESPONSE).substring(0, 4));
+    assertEquals("61" + String.format("%02X", inner.length() / 2) + inner, hex(a.data));
     assertEquals(0x9000, card.cmd(0, 0xA4, 4, 0x0C, Spec.PIV_RID).sw);
     assertEquals(0, card.cmd(0, 0xA4, 4, 0x0C, Spec.PIV_RID).data.length);
     assertEquals(0x6A86, card.cmd(0, 0xA4, 4, 0x01, Spec.PIV_AID).sw);
