@@ -29,6 +29,7 @@ import org.junit.jupiter.api.Test;
  *   <li>a constant the converter cannot hold (an int outside the short range, long, float, double, String);
  *   <li>a class outside javacard.framework, javacard.security, javacardx.crypto and java.lang's
  *       Java Card classes;
+ *   <li>a static initialiser doing more than filling constant primitive arrays (JCVM 2.2.4.6);
  *   <li>allocation (new, newarray, anewarray, makeTransient*, getInstance, buildKey) outside the
  *       constructors, static initialisers, install, and the class's own methods only they call.
  * </ul>
@@ -51,6 +52,10 @@ class JavaCardSubsetTest {
   private static final Set<String> ALLOWED_D_L_F = new HashSet<>(Arrays.asList(
       "dup", "dup_x1", "dup_x2", "dup2", "dup2_x1", "dup2_x2", "ldc", "ldc_w", "lookupswitch"));
 
+  /** What a static initialiser may do: fill constant primitive arrays (JCVM 3.0.5, 2.2.4.6). */
+  private static final Set<String> CLINIT_OPS = new HashSet<>(Arrays.asList(
+      "iconst_m1", "iconst_0", "iconst_1", "iconst_2", "iconst_3", "iconst_4", "iconst_5", "bipush", "sipush",
+      "newarray", "dup", "bastore", "sastore", "putstatic", "return"));
   private static final Pattern INSTRUCTION = Pattern.compile("^\\s+\\d+: (\\w+)\\s*(.*)$");
   private static final Pattern CONSTANT = Pattern.compile("^\\s+#\\d+ = (\\w+)\\s+(.*)$");
   private static final Pattern OWN_CALL = Pattern.compile("// (?:Interface)?Method ([\\w$]+|\"<init>\"):");
@@ -157,6 +162,9 @@ class JavaCardSubsetTest {
         if (((first == 'l' || first == 'f' || first == 'd') && !ALLOWED_D_L_F.contains(op))
             || op.matches("i2[lfd]|ldc2_w|multianewarray|monitorenter|monitorexit")) {
           faults.add(method + ": instruction " + op);
+        }
+        if (method.equals("<clinit>") && !CLINIT_OPS.contains(op)) {
+          faults.add("static initialiser does more than fill constant arrays: " + op + " " + rest);
         }
         boolean allocates = op.equals("new") || op.equals("newarray") || op.equals("anewarray");
         if (op.startsWith("invoke")) {
