@@ -13,7 +13,8 @@ import javacard.framework.Util;
  * length is not known yet (three length bytes are reserved), {@link #end} closes the innermost
  * one, writes its length in the fewest bytes and moves the content down over the unused
  * reservation. Nesting depth is fixed at construction. Nothing is allocated after the
- * constructor; all arithmetic is on shorts. Lengths up to 32767 (a Java Card array's limit)
+ * constructor, and writing touches only transient memory (besides the caller's buffer); all
+ * arithmetic is on shorts. Lengths up to 32767 (a Java Card array's limit)
  * are written; the encoding itself (81 xx, 82 xx xx) covers 65535.
  *
  * <p>Tags are single bytes (every tag of an X.509 certificate is). Running past the end of
@@ -24,113 +25,132 @@ public final class Der {
   /** Bytes a {@link #begin} reserves for tag and length: tag, 82, two length bytes. */
   private static final short RESERVED = 4;
 
-  private final short[] opened;
-  private byte[] buf;
-  private short pos;
-  private short end;
-  private short depth;
+  // The writer's state lives in transient memory: a card's instance fields are persistent, and
+  // a write per byte into EEPROM would be slow and wear it out.
+  private static final short POS = 0;
+  private static final short END = 1;
+  private static final short DEPTH = 2;
+  private static final short STACK = 3;
+
+  /** POS, END, DEPTH, then the offsets of the open TLVs (CLEAR_ON_DESELECT). */
+  private final short[] st;
+  /** The buffer being written (CLEAR_ON_DESELECT). */
+  private final Object[] target;
 
   /**
-   * A writer for TLVs nested up to {@code maxDepth} deep. Its stack of open offsets is
-   * transient (CLEAR_ON_DESELECT, 2 bytes per level).
+   * A writer for TLVs nested up to {@code maxDepth} deep. Its state is transient
+   * (CLEAR_ON_DESELECT): 2 bytes per level plus 6, and one reference.
    */
   public Der(short maxDepth) {
-    opened = JCSystem.makeTransientShortArray(maxDepth, JCSystem.CLEAR_ON_DESELECT);
+    st = JCSystem.makeTransientShortArray((short) (STACK + maxDepth), JCSystem.CLEAR_ON_DESELECT);
+    target = JCSystem.makeTransientObjectArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
   }
 
   /** Starts writing into {@code buffer} at {@code off}; nothing is written at or past {@code limit}. */
   public void start(byte[] buffer, short off, short limit) {
-    buf = buffer;
-    pos = off;
-    end = limit;
-    depth = 0;
+    target[0] = buffer;
+    st[POS] = off;
+    st[END] = limit;
+    st[DEPTH] = 0;
   }
 
   /** The offset where the next byte goes. */
   public short offset() {
-    return pos;
+    return st[POS];
   }
 
   /** The buffer being written (for key objects that write straight into it at a {@link #reserve}d offset). */
   public byte[] buffer() {
-    return buf;
+    return (byte[]) target[0];
   }
 
   /** How many TLVs are open. */
   public short depth() {
-    return depth;
+    return st[DEPTH];
   }
 
   /** Leaves {@code len} bytes for the caller to fill (e.g. Signature.sign's output) and returns their offset. */
   public short reserve(short len) {
     room(len);
-    short at = pos;
-    pos += len;
+    short at = st[POS];
+    st[POS] = (short) (at + len);
     return at;
   }
 
   /** Gives back the last {@code len} bytes written or reserved (after a shorter signature than reserved). */
   public void unreserve(short len) {
-    if (len < 0 || (short) (pos - len) < (depth > 0 ? (short) (opened[(short) (depth - 1)] + RESERVED) : 0)) {
+    short depth = st[DEPTH];
+    short floor = depth > 0 ? (short) (st[(short) (STACK + depth - 1)] + RESERVED) : 0;
+    if (len < 0 || (short) (st[POS] - len) < floor) {
       ISOException.throwIt(ISO7816.SW_FILE_FULL);
     }
-    pos -= len;
+    st[POS] -= len;
   }
 
   /** Opens a TLV with tag {@code tag}; its content is what is written until the matching {@link #end}. */
   public void begin(byte tag) {
-    if (depth >= (short) opened.length) {
+    short depth = st[DEPTH];
+    if ((short) (STACK + depth) >= (short) st.length) {
       ISOException.throwIt(ISO7816.SW_FILE_FULL);
     }
     room(RESERVED);
-    opened[depth] = pos;
-    depth++;
-    buf[pos] = tag;
-    pos += RESERVED;
+    short pos = st[POS];
+    st[(short) (STACK + depth)] = pos;
+    st[DEPTH] = (short) (depth + 1);
+    buffer()[pos] = tag;
+    st[POS] = (short) (pos + RESERVED);
   }
 
   /** Closes the innermost open TLV: its length in the fewest bytes, its content moved down to follow it. */
   public void end() {
+    short depth = st[DEPTH];
     if (depth == 0) {
       ISOException.throwIt(ISO7816.SW_FILE_FULL);
     }
     depth--;
-    short at = opened[depth];
+    st[DEPTH] = depth;
+    byte[] buf = buffer();
+    short at = st[(short) (STACK + depth)];
     short content = (short) (at + RESERVED);
-    short len = (short) (pos - content);
+    short len = (short) (st[POS] - content);
     short header = (short) (1 + lengthSize(len));
-    writeLength((short) (at + 1), len);
+    writeLength(buf, (short) (at + 1), len);
     if (header != RESERVED) {
       Util.arrayCopyNonAtomic(buf, content, buf, (short) (at + header), len);
-      pos = (short) (at + header + len);
+      st[POS] = (short) (at + header + len);
     }
   }
 
   /** Writes one byte. */
   public void writeByte(byte b) {
     room((short) 1);
-    buf[pos++] = b;
+    short pos = st[POS];
+    buffer()[pos] = b;
+    st[POS] = (short) (pos + 1);
   }
 
   /** Writes bytes as they are (already DER, or the content of an open TLV). */
   public void raw(byte[] src, short off, short len) {
     room(len);
-    pos = Util.arrayCopyNonAtomic(src, off, buf, pos, len);
+    st[POS] = Util.arrayCopyNonAtomic(src, off, buffer(), st[POS], len);
   }
 
   /** Writes a primitive TLV with the given content. */
   public void tlv(byte tag, byte[] src, short off, short len) {
     room((short) (1 + lengthSize(len) + len));
+    byte[] buf = buffer();
+    short pos = st[POS];
     buf[pos++] = tag;
-    pos = writeLength(pos, len);
-    pos = Util.arrayCopyNonAtomic(src, off, buf, pos, len);
+    pos = writeLength(buf, pos, len);
+    st[POS] = Util.arrayCopyNonAtomic(src, off, buf, pos, len);
   }
 
   /** Writes NULL (05 00). */
   public void nul() {
     room((short) 2);
-    buf[pos++] = 0x05;
-    buf[pos++] = 0x00;
+    short pos = st[POS];
+    Util.setShort(buffer(), pos, (short) 0x0500);
+    st[POS] = (short) (pos + 2);
   }
 
   /**
@@ -143,22 +163,26 @@ public final class Der {
       off++;
       len--;
     }
+    byte[] buf = buffer();
     if (len == 0 || (len == 1 && src[off] == 0)) {
       room((short) 3);
-      buf[pos++] = 0x02;
-      buf[pos++] = 0x01;
-      buf[pos++] = 0x00;
+      short pos = st[POS];
+      buf[pos] = 0x02;
+      buf[(short) (pos + 1)] = 0x01;
+      buf[(short) (pos + 2)] = 0x00;
+      st[POS] = (short) (pos + 3);
       return;
     }
     boolean pad = (src[off] & 0x80) != 0;
     short contentLen = pad ? (short) (len + 1) : len;
     room((short) (1 + lengthSize(contentLen) + contentLen));
+    short pos = st[POS];
     buf[pos++] = 0x02;
-    pos = writeLength(pos, contentLen);
+    pos = writeLength(buf, pos, contentLen);
     if (pad) {
       buf[pos++] = 0x00;
     }
-    pos = Util.arrayCopyNonAtomic(src, off, buf, pos, len);
+    st[POS] = Util.arrayCopyNonAtomic(src, off, buf, pos, len);
   }
 
   /**
@@ -168,14 +192,15 @@ public final class Der {
    * after the caller opened an INTEGER with {@link #begin}. Needs one spare byte.
    */
   public void makeUnsigned(short at) {
-    short len = (short) (pos - at);
+    byte[] buf = buffer();
+    short len = (short) (st[POS] - at);
     short skip = 0;
     while ((short) (len - skip) > 1 && buf[(short) (at + skip)] == 0) {
       skip++;
     }
     if (skip > 0) {
       Util.arrayCopyNonAtomic(buf, (short) (at + skip), buf, at, (short) (len - skip));
-      pos -= skip;
+      st[POS] -= skip;
       len -= skip;
     }
     if (len == 0) {
@@ -184,7 +209,7 @@ public final class Der {
       room((short) 1);
       Util.arrayCopyNonAtomic(buf, at, buf, (short) (at + 1), len);
       buf[at] = 0;
-      pos++;
+      st[POS]++;
     }
   }
 
@@ -196,7 +221,7 @@ public final class Der {
     return len < 0x80 ? (short) 1 : len < 0x100 ? (short) 2 : (short) 3;
   }
 
-  private short writeLength(short at, short len) {
+  private static short writeLength(byte[] buf, short at, short len) {
     short n = lengthSize(len);
     if (n == 1) {
       buf[at++] = (byte) len;
@@ -212,7 +237,7 @@ public final class Der {
   }
 
   private void room(short len) {
-    if (len < 0 || (short) (end - pos) < len) {
+    if (len < 0 || (short) (st[END] - st[POS]) < len) {
       ISOException.throwIt(ISO7816.SW_FILE_FULL);
     }
   }

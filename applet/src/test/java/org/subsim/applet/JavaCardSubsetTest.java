@@ -31,7 +31,9 @@ import org.junit.jupiter.api.Test;
  *       Java Card classes;
  *   <li>a static initialiser doing more than filling constant primitive arrays (JCVM 2.2.4.6);
  *   <li>allocation (new, newarray, anewarray, makeTransient*, getInstance, buildKey) outside the
- *       constructors, static initialisers, install, and the class's own methods only they call.
+ *       constructors, static initialisers, install, and the class's own methods only they call;
+ *   <li>a field written outside those (an object's fields are persistent on a card: a write per
+ *       command wears EEPROM and is slow; state that changes per command belongs in arrays).
  * </ul>
  * int arithmetic in the bytecode is not itself a fault: javac widens short arithmetic to int and
  * the converter narrows it back where the result is cast to short, which the locals rule covers.
@@ -90,6 +92,7 @@ class JavaCardSubsetTest {
     boolean inLocals = false;
     Map<String, Set<String>> callers = new HashMap<>();
     Map<String, List<String>> allocations = new HashMap<>();
+    Map<String, List<String>> fieldWrites = new HashMap<>();
     for (String line : lines) {
       Matcher c = CONSTANT.matcher(line);
       if (c.matches()) {
@@ -181,6 +184,9 @@ class JavaCardSubsetTest {
         if (allocates) {
           allocations.computeIfAbsent(method, k -> new ArrayList<>()).add(op + " " + rest);
         }
+        if (op.equals("putfield") || (op.equals("putstatic") && !method.equals("<clinit>"))) {
+          fieldWrites.computeIfAbsent(method, k -> new ArrayList<>()).add(op + " " + rest);
+        }
       }
     }
     // Methods that run only at install: constructors, static initialisers, install, and own
@@ -197,6 +203,12 @@ class JavaCardSubsetTest {
     for (Map.Entry<String, List<String>> e : allocations.entrySet()) {
       if (!installOnly.contains(e.getKey())) {
         faults.add(e.getKey() + " allocates after install: " + e.getValue());
+      }
+    }
+    for (Map.Entry<String, List<String>> e : fieldWrites.entrySet()) {
+      if (!installOnly.contains(e.getKey())) {
+        faults.add(e.getKey() + " writes a field after install (fields are persistent: EEPROM writes, outside"
+            + " any transaction unless the caller opened one; keep such state in arrays): " + e.getValue());
       }
     }
     return faults;
@@ -216,6 +228,13 @@ class JavaCardSubsetTest {
     assertTrue(all.isEmpty(), String.join("\n", all));
   }
 
+  /** Breaks the field rule on purpose, for the check's own test. */
+  private int written;
+
+  void write() {
+    written++;
+  }
+
   @Test
   void the_check_finds_what_it_is_for() throws Exception {
     // This test class itself breaks every rule: ints, Strings, allocation in any method, java.util.
@@ -225,7 +244,7 @@ class JavaCardSubsetTest {
     List<String> faults = check(self.getName(), listings.get(self.getName()));
     String joined = String.join("\n", faults);
     for (String expected : new String[] {"has type", "constant String", "class java/util/", "allocates after install",
-        "local "}) {
+        "local ", "writes a field after install"}) {
       assertTrue(joined.contains(expected), "the check missed '" + expected + "' in:\n" + joined);
     }
     List<String> ok = check(keypad.getName(), listings.get(keypad.getName()));
