@@ -168,6 +168,45 @@ class YubicoAndSubsimTest {
     assertEquals(0x9000, card.cmd(0, 0x87, 0x11, 0xF9, req).sw);
   }
 
+  @Test
+  void rsa_4096_import_sign_metadata_and_3072_generate() throws Exception {
+    assertEquals(0x9000, card.authenticate().sw);
+    java.security.KeyPairGenerator kpg = java.security.KeyPairGenerator.getInstance("RSA");
+    kpg.initialize(4096);
+    java.security.interfaces.RSAPrivateCrtKey k = (java.security.interfaces.RSAPrivateCrtKey) kpg.generateKeyPair().getPrivate();
+    byte[] data = concat(concat(concat(tlv2(1, k.getPrimeP()), tlv2(2, k.getPrimeQ())), concat(tlv2(3, k.getPrimeExponentP()),
+        tlv2(4, k.getPrimeExponentQ()))), tlv2(5, k.getCrtCoefficient()));
+    assertEquals(0x9000, card.cmd(0, 0xFE, 0x16, 0x9E, data).sw);
+    byte[] block = new byte[512];
+    block[5] = 9;
+    Card.Answer s = card.cmd(0, 0x87, 0x16, 0x9E, concat(hex("7C8202068200" + "81820200"), block));
+    assertEquals(0x9000, s.sw);
+    BigInteger sig = new BigInteger(1, Arrays.copyOfRange(s.data, 8, s.data.length));
+    assertEquals(new BigInteger(1, block), sig.modPow(BigInteger.valueOf(65537), k.getModulus()));
+    Card.Answer md = card.cmd(0, 0xF7, 0, 0x9E, (byte[]) null);
+    assertEquals(0x9000, md.sw);
+    assertEquals(3 + 4 + 3 + 4 + 4 + 512 + 5 + 3, md.data.length);
+    Card.Answer g = card.cmd(0, 0x47, 0, 0x9D, "AC03800105");
+    assertEquals(0x9000, g.sw);
+    assertEquals("7F4982018981820180", hex(Arrays.copyOf(g.data, 9)));
+  }
+
+  static byte[] tlv2(int tag, BigInteger v) {
+    byte[] b = v.toByteArray();
+    if (b[0] == 0 && b.length > 1) {
+      b = Arrays.copyOfRange(b, 1, b.length);
+    }
+    byte[] h;
+    if (b.length < 128) {
+      h = new byte[] {(byte) tag, (byte) b.length};
+    } else if (b.length < 256) {
+      h = new byte[] {(byte) tag, (byte) 0x81, (byte) b.length};
+    } else {
+      h = new byte[] {(byte) tag, (byte) 0x82, (byte) (b.length >> 8), (byte) b.length};
+    }
+    return concat(h, b);
+  }
+
   static byte[] readCaCertificate() throws Exception {
     java.nio.file.Path p = java.nio.file.Paths.get("..", "apdu-sim", "manufacturer", "test-manufacturer-ca.pem");
     String pem = new String(java.nio.file.Files.readAllBytes(p), "US-ASCII");
