@@ -261,8 +261,18 @@ public final class SubSimApplet extends Applet {
     outSrc[0] = null;
   }
 
+  /**
+   * Zeroes scratch where it holds anything: reads are cheap and writes are not on EEPROM,
+   * so only a used prefix is written.
+   */
   private void wipeScratch() {
-    Util.arrayFillNonAtomic(scratch, (short) 0, (short) scratch.length, (byte) 0);
+    short end = (short) scratch.length;
+    while (end > 0 && scratch[(short) (end - 1)] == 0) {
+      end--;
+    }
+    if (end > 0) {
+      Util.arrayFillNonAtomic(scratch, (short) 0, end, (byte) 0);
+    }
   }
 
   // ---- the transport layer ------------------------------------------------------------
@@ -383,6 +393,9 @@ public final class SubSimApplet extends Applet {
     if (left == 0) {
       ts[TS_OUT_LEN] = 0;
       outSrc[0] = null;
+      if (src == scratch) {
+        wipeScratch(); // an attestation, all sent
+      }
       return;
     }
     ts[TS_OUT_OFF] = (short) (off + n);
