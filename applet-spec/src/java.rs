@@ -196,6 +196,26 @@ pub fn spec_java() -> String {
     o.bytes("SLOT_BITS", &every.iter().map(|s| s.bit()).collect::<Vec<_>>());
     o.bytes("SLOT_RETIRED", &every.iter().map(|s| matches!(s, Slot::Retired(_)) as u8).collect::<Vec<_>>());
     o.bytes("SLOT_USABLE_BY_HOST", &every.iter().map(|s| s.usable_by_host() as u8).collect::<Vec<_>>());
+    o.bytes("SLOT_MOVABLE", &every.iter().map(|s| s.movable() as u8).collect::<Vec<_>>());
+    o.byte("MOVE_KEY_DELETE", piv::MOVE_KEY_DELETE);
+    // PIN policy requested in GENERATE / IMPORT KEY (tag AA): per slot, the code in force
+    // for each requested code 0..POLICY_CODES-1, 0 where refused (6A80). No tag means code 0.
+    const POLICY_CODES: u8 = 6;
+    let mut table = Vec::new();
+    for s in &every {
+        assert_eq!(PinPolicy::requested(*s, None), PinPolicy::requested(*s, Some(0)));
+        for c in 0..POLICY_CODES {
+            table.push(PinPolicy::requested(*s, Some(c)).map_or(0, PinPolicy::code));
+        }
+        assert!((POLICY_CODES..=255).all(|c| PinPolicy::requested(*s, Some(c)).is_err()));
+    }
+    o.byte("POLICY_CODES", POLICY_CODES);
+    o.bytes("SLOT_PIN_POLICY_FOR_CODE", &table);
+    let touch: Vec<u8> =
+        (0..POLICY_CODES).map(|c| piv::TouchPolicy::requested(Some(c)).map_or(0, piv::TouchPolicy::code)).collect();
+    assert!((POLICY_CODES..=255).all(|c| piv::TouchPolicy::requested(Some(c)).is_err()));
+    assert_eq!(piv::TouchPolicy::requested(None).ok(), piv::TouchPolicy::requested(Some(0)).ok());
+    o.bytes("TOUCH_POLICY_FOR_CODE", &touch);
     o.byte("PIN_POLICY_NEVER", PinPolicy::Never.code());
     o.byte("PIN_POLICY_ONCE", PinPolicy::Once.code());
     o.byte("PIN_POLICY_ALWAYS", PinPolicy::Always.code());

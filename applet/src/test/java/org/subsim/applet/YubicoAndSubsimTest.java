@@ -129,7 +129,82 @@ class YubicoAndSubsimTest {
     X509Certificate c = (X509Certificate) CertificateFactory.getInstance("X.509")
         .generateCertificate(new ByteArrayInputStream(att.data));
     c.verify(PivCoreTest.ecPublic(Arrays.copyOfRange(f9.data, 5, 70), "secp256r1"));
-    assertEquals(0x6A86, card.cmd(0, 0xF9, 0xF9, 0, (byte[]) null).sw);
+    assertEquals(0x9000, card.cmd(0, 0xF9, 0xF9, 0, (byte[]) null).sw, "F9 attests itself");
+    assertEquals(0x6A86, card.cmd(0, 0xF9, 0x9B, 0, (byte[]) null).sw);
+  }
+
+  @Test
+  void pin_policies_move_key_and_f9_signing() throws Exception {
+    assertEquals(0x9000, card.authenticate().sw);
+    assertEquals(0x6A80, card.cmd(0, 0x47, 0, 0x9C, "AC06800111AA0102").sw, "9C takes only always");
+    assertEquals(0x6A80, card.cmd(0, 0x47, 0, 0x9A, "AC06800111AA0104").sw, "match-once: no sensor");
+    assertEquals(0x6A80, card.cmd(0, 0x47, 0, 0x9A, "AC06800111AB0102").sw, "touch: no button");
+    assertEquals(0x6A80, card.cmd(0, 0x47, 0, 0x9A, "AC06800111AC0100").sw, "unknown item in AC");
+    assertEquals(0x9000, card.cmd(0, 0x47, 0, 0x9A, "AC09800111AA0101AB0100").sw);
+    assertEquals("02020101", hex(Arrays.copyOfRange(card.cmd(0, 0xF7, 0, 0x9A, (byte[]) null).data, 3, 7)),
+        "the policy in force: never");
+    card.sim.reset();
+    card.select();
+    byte[] req = PivCoreTest.concat(hex("7C248200" + "8120"), new byte[32]);
+    assertEquals(0x9000, card.cmd(0, 0x87, 0x11, 0x9A, req).sw, "PIN policy never: no PIN");
+    assertEquals(0x6982, card.cmd(0, 0xF6, 0x9D, 0x9A, (byte[]) null).sw);
+    assertEquals(0x9000, card.authenticate().sw);
+    assertEquals(0x6985, card.cmd(0, 0xF6, 0x9C, 0x9A, (byte[]) null).sw, "a never key may not go to 9C");
+    assertEquals(0x6A86, card.cmd(0, 0xF6, 0xF9, 0x9A, (byte[]) null).sw);
+    assertEquals(0x6A86, card.cmd(0, 0xF6, 0x9A, 0x9A, (byte[]) null).sw);
+    assertEquals(0x6A88, card.cmd(0, 0xF6, 0x9A, 0x9D, (byte[]) null).sw);
+    assertEquals(0x9000, card.cmd(0, 0xF6, 0x82, 0x9A, (byte[]) null).sw);
+    assertEquals(0x6A88, card.cmd(0, 0xF7, 0, 0x9A, (byte[]) null).sw);
+    assertEquals(0x9000, card.cmd(0, 0xF7, 0, 0x82, (byte[]) null).sw);
+    assertEquals("5308C10100C20101FE00", hex(card.cmd(0, 0xCB, 0x3F, 0xFF, "5C035FC10C").data));
+    assertEquals(0x9000, card.cmd(0, 0xF6, 0xFF, 0x82, (byte[]) null).sw);
+    assertEquals("5308C10100C20100FE00", hex(card.cmd(0, 0xCB, 0x3F, 0xFF, "5C035FC10C").data));
+    // F9 signs only with 9B.
+    assertEquals(0x9000, card.cmd(0, 0x47, 0, 0xF9, "AC03800111").sw);
+    card.sim.reset();
+    card.select();
+    assertEquals(0x6982, card.cmd(0, 0x87, 0x11, 0xF9, req).sw);
+    assertEquals(0x9000, card.authenticate().sw);
+    assertEquals(0x9000, card.cmd(0, 0x87, 0x11, 0xF9, req).sw);
+  }
+
+  @Test
+  void rsa_4096_import_sign_metadata_and_3072_generate() throws Exception {
+    assertEquals(0x9000, card.authenticate().sw);
+    java.security.KeyPairGenerator kpg = java.security.KeyPairGenerator.getInstance("RSA");
+    kpg.initialize(4096);
+    java.security.interfaces.RSAPrivateCrtKey k = (java.security.interfaces.RSAPrivateCrtKey) kpg.generateKeyPair().getPrivate();
+    byte[] data = concat(concat(concat(tlv2(1, k.getPrimeP()), tlv2(2, k.getPrimeQ())), concat(tlv2(3, k.getPrimeExponentP()),
+        tlv2(4, k.getPrimeExponentQ()))), tlv2(5, k.getCrtCoefficient()));
+    assertEquals(0x9000, card.cmd(0, 0xFE, 0x16, 0x9E, data).sw);
+    byte[] block = new byte[512];
+    block[5] = 9;
+    Card.Answer s = card.cmd(0, 0x87, 0x16, 0x9E, concat(hex("7C8202068200" + "81820200"), block));
+    assertEquals(0x9000, s.sw);
+    BigInteger sig = new BigInteger(1, Arrays.copyOfRange(s.data, 8, s.data.length));
+    assertEquals(new BigInteger(1, block), sig.modPow(BigInteger.valueOf(65537), k.getModulus()));
+    Card.Answer md = card.cmd(0, 0xF7, 0, 0x9E, (byte[]) null);
+    assertEquals(0x9000, md.sw);
+    assertEquals(3 + 4 + 3 + 4 + 4 + 512 + 5 + 3, md.data.length);
+    Card.Answer g = card.cmd(0, 0x47, 0, 0x9D, "AC03800105");
+    assertEquals(0x9000, g.sw);
+    assertEquals("7F4982018981820180", hex(Arrays.copyOf(g.data, 9)));
+  }
+
+  static byte[] tlv2(int tag, BigInteger v) {
+    byte[] b = v.toByteArray();
+    if (b[0] == 0 && b.length > 1) {
+      b = Arrays.copyOfRange(b, 1, b.length);
+    }
+    byte[] h;
+    if (b.length < 128) {
+      h = new byte[] {(byte) tag, (byte) b.length};
+    } else if (b.length < 256) {
+      h = new byte[] {(byte) tag, (byte) 0x81, (byte) b.length};
+    } else {
+      h = new byte[] {(byte) tag, (byte) 0x82, (byte) (b.length >> 8), (byte) b.length};
+    }
+    return concat(h, b);
   }
 
   static byte[] readCaCertificate() throws Exception {
