@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::messages::{TAG_AID, TAG_PIN_USAGE_POLICY};
+use crate::messages::{TAG_AID, TAG_KH_OFF_CARD, TAG_KH_ON_CARD, TAG_KH_URL, TAG_PIN_USAGE_POLICY};
 use crate::piv::{aid_matches, ObjectTag, PIV_AID};
 use crate::tlv::{self, flat};
 use crate::SpecError;
@@ -259,9 +259,9 @@ impl KeyHistory {
         let mut h = KeyHistory::default();
         for (tag, v) in flat::parse(value)? {
             match (tag, v) {
-                (0xC1, [n]) if h.on_card.is_none() => h.on_card = Some(*n),
-                (0xC2, [n]) if h.off_card.is_none() => h.off_card = Some(*n),
-                (0xF3, url) if h.url.is_none() => h.url = Some(url.to_vec()),
+                (TAG_KH_ON_CARD, [n]) if h.on_card.is_none() => h.on_card = Some(*n),
+                (TAG_KH_OFF_CARD, [n]) if h.off_card.is_none() => h.off_card = Some(*n),
+                (TAG_KH_URL, url) if h.url.is_none() => h.url = Some(url.to_vec()),
                 (0xFE, _) => h.error_detection = true,
                 (t, v) => h.unknown.push((t, v.to_vec())),
             }
@@ -272,7 +272,7 @@ impl KeyHistory {
     /// Departures from table 19, in words.
     pub fn oddities(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (tag, n) in [(0xC1, self.on_card), (0xC2, self.off_card)] {
+        for (tag, n) in [(TAG_KH_ON_CARD, self.on_card), (TAG_KH_OFF_CARD, self.off_card)] {
             if n.is_none() {
                 out.push(format!(
                     "key history without {tag:02X} of one byte (mandatory, SP 800-73-4 Part 1, table 19)"
