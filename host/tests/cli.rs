@@ -1140,6 +1140,12 @@ fn json_results_match_docs_cli_md() {
         ("rules list", vec!["rules".into(), "list".into()], vec![]),
         ("rules remove", vec!["rules".into(), "remove".into(), "--hash".into(), "AB".repeat(32)], vec![]),
         ("demo", vec!["demo".into()], vec![]),
+        ("gp info", vec!["gp".into(), "info".into()], vec![]),
+        ("gp list", vec!["gp".into(), "list".into()], vec![]),
+        ("gp lock", vec!["gp".into(), "lock".into(), "A000000308000010000100".into()], vec![]),
+        ("gp unlock", vec!["gp".into(), "unlock".into(), "A000000308000010000100".into()], vec![]),
+        ("gp lock-card", vec!["gp".into(), "lock-card".into(), "--yes".into()], vec![]),
+        ("gp unlock-card", vec!["gp".into(), "unlock-card".into()], vec![]),
     ];
     // A P-256 private key made elsewhere, for `key import`.
     let secret = p256::SecretKey::random(&mut rand::thread_rng());
@@ -1167,6 +1173,10 @@ fn json_results_match_docs_cli_md() {
     let (_, j) = sim.json(&["tx", "verify", "t.txt", "--signature-file", "t.sig"], &[]);
     assert_eq!(j["valid"], true);
     seen.extend(["tx sign".to_string(), "tx verify".to_string(), "readers".to_string(), "pin keypad".to_string()]);
+    // Last, as it ends the card's life: only GET DATA answers after it.
+    let (code, j) = sim.json(&["gp", "terminate-card", "--yes"], &[]);
+    assert_eq!((code, j["life_cycle"].as_str()), (0, Some("TERMINATED")), "{j}");
+    seen.insert("gp terminate-card".to_string());
     for documented in docs.keys() {
         assert!(seen.contains(documented), "docs/cli.md documents {documented}, untested here");
     }

@@ -127,6 +127,10 @@ impl SubSim {
     pub fn into_persistent(self) -> Persistent {
         self.store.into_inner()
     }
+    /// The card's random generator, for another application (the ISD's card challenges).
+    pub(crate) fn rng_mut(&mut self) -> &mut CardRng {
+        &mut self.rng
+    }
     /// The store, mutably: for fault injection (power cuts) and a backing file.
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
