@@ -64,14 +64,12 @@ pub fn slot_public_key(s: &mut Session, slot: Slot, file: Option<&Path>) -> Resu
         }
         match metadata(s, slot.key_ref())? {
             Some(m) => match metadata_key(&m) {
-                Some(k) if k.algorithm() != given.algorithm() => {
-                    return Err(Failure::Usage(format!(
+                Some(k) if k.algorithm() != given.algorithm() => return Err(Failure::Usage(format!(
                     "{} holds an {} key; slot {slot} holds a {} key: give that slot's public key (nothing was signed)",
                     p.display(),
                     given.algorithm().name(),
                     k.algorithm().name()
-                )))
-                }
+                ))),
                 Some(k) if k != given => {
                     return Err(Failure::Usage(format!(
                         "{} is not slot {slot}'s public key (the card's metadata tells another {} key; a key generated \
