@@ -446,6 +446,80 @@ pub fn decode_cplc(bytes: &[u8]) -> Result<Vec<(&'static str, Vec<u8>)>, SpecErr
         .collect())
 }
 
+/// PUT KEY's P2 for the three keys of a key set in one command: key
+/// identifier 1, b8 "more keys" (GPCS 11.8.2.2).
+pub const PUT_KEY_SET: u8 = 0x81;
+
+/// Why PUT KEY's data was refused (the card answers `6A80`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutKeyError {
+    /// Not the layout of Amendment D Table 7-9, or not three AES keys.
+    #[error("PUT KEY data: {0}")]
+    Format(&'static str),
+    /// A key's check value is not the one of the key it wraps.
+    #[error("PUT KEY: the key check value of key {0} does not match")]
+    Kcv(u8),
+}
+
+/// PUT KEY's data for a new key set (Amendment D 7.2, Table 7-9): the new
+/// version, then ENC, MAC and DEK, each `88 L n <key wrapped with the
+/// DEK> 03 <KCV>`. `None` for keys that are not AES keys of one length.
+pub fn encode_put_key(new_version: u8, dek: &[u8], keys: &crate::scp03::StaticKeys) -> Option<Vec<u8>> {
+    if !keys.well_formed() {
+        return None;
+    }
+    let mut out = vec![new_version];
+    for k in [&keys.enc, &keys.mac, &keys.dek] {
+        let wrapped = crate::scp03::wrap_key(dek, k)?;
+        out.extend([KEY_TYPE_AES, wrapped.len() as u8 + 1, k.len() as u8]);
+        out.extend_from_slice(&wrapped);
+        out.push(3);
+        out.extend_from_slice(&crate::scp03::kcv(k)?);
+    }
+    Some(out)
+}
+
+/// The new version and the three clear keys of PUT KEY's data, each
+/// unwrapped with `dek` and checked against its KCV.
+pub fn decode_put_key(data: &[u8], dek: &[u8]) -> Result<(u8, crate::scp03::StaticKeys), PutKeyError> {
+    let (&version, mut rest) = data.split_first().ok_or(PutKeyError::Format("empty"))?;
+    let mut keys = Vec::new();
+    for id in 1..=3u8 {
+        let [KEY_TYPE_AES, l, n, tail @ ..] = rest else {
+            return Err(PutKeyError::Format("each key is an AES key (type 88)"));
+        };
+        let (l, n) = (*l as usize, *n as usize);
+        if l < 1 || tail.len() < l - 1 + 1 {
+            return Err(PutKeyError::Format("a key component longer than the data"));
+        }
+        let (wrapped, tail) = tail.split_at(l - 1);
+        let clear =
+            crate::scp03::unwrap_key(dek, wrapped).ok_or(PutKeyError::Format("a wrapped key of whole blocks"))?;
+        if n > clear.len() || !matches!(n, 16 | 24 | 32) {
+            return Err(PutKeyError::Format("a key of 16, 24 or 32 bytes"));
+        }
+        let key = zeroize::Zeroizing::new(clear[..n].to_vec());
+        let [3, a, b, c, tail @ ..] = tail else {
+            return Err(PutKeyError::Format("each key carries a 3-byte KCV"));
+        };
+        if crate::scp03::kcv(&key) != Some([*a, *b, *c]) {
+            return Err(PutKeyError::Kcv(id));
+        }
+        keys.push(key);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(PutKeyError::Format("bytes after the third key"));
+    }
+    let mut k = keys.into_iter();
+    let (enc, mac, dek) = (k.next().expect("3"), k.next().expect("3"), k.next().expect("3"));
+    let keys = crate::scp03::StaticKeys { enc, mac, dek };
+    if !keys.well_formed() {
+        return Err(PutKeyError::Format("ENC, MAC and DEK of one length"));
+    }
+    Ok((version, keys))
+}
+
 /// SET STATUS's P1 (GPCS 11.10.2.1).
 pub mod status_type {
     /// `80`: the ISD, i.e. the card's life cycle.
@@ -512,6 +586,27 @@ mod tests {
         let b = InitUpdateAnswer { sequence_counter: None, ..a };
         assert_eq!(InitUpdateAnswer::decode(&b.encode()).unwrap(), b);
         assert!(InitUpdateAnswer::decode(&[0; 30]).is_err());
+    }
+
+    #[test]
+    fn put_key_round_trips_and_checks_every_kcv() {
+        use crate::scp03::StaticKeys;
+        let dek = [0x20; 16];
+        let keys = StaticKeys {
+            enc: zeroize::Zeroizing::new(vec![1; 16]),
+            mac: zeroize::Zeroizing::new(vec![2; 16]),
+            dek: zeroize::Zeroizing::new(vec![3; 16]),
+        };
+        let data = encode_put_key(0x31, &dek, &keys).unwrap();
+        assert_eq!(data.len(), 1 + 3 * (3 + 16 + 4));
+        assert_eq!(&data[1..4], [0x88, 0x11, 0x10]);
+        assert_eq!(decode_put_key(&data, &dek).unwrap(), (0x31, keys.clone()));
+        let mut bad = data.clone();
+        bad[data.len() - 1] ^= 1;
+        assert_eq!(decode_put_key(&bad, &dek), Err(PutKeyError::Kcv(3)));
+        assert_eq!(decode_put_key(&data, &[0x21; 16]), Err(PutKeyError::Kcv(1)), "the wrong DEK");
+        assert!(decode_put_key(&data[..40], &dek).is_err());
+        assert!(decode_put_key(&[data.clone(), vec![0]].concat(), &dek).is_err());
     }
 
     #[test]

@@ -200,13 +200,17 @@ impl std::fmt::Debug for StaticKeys {
 }
 
 impl StaticKeys {
+    /// Three keys: ENC, MAC, DEK.
+    pub fn new(enc: &[u8], mac: &[u8], dek: &[u8]) -> StaticKeys {
+        StaticKeys {
+            enc: Zeroizing::new(enc.to_vec()),
+            mac: Zeroizing::new(mac.to_vec()),
+            dek: Zeroizing::new(dek.to_vec()),
+        }
+    }
     /// The same key as ENC, MAC and DEK (GP's development key sets).
     pub fn single(key: &[u8]) -> StaticKeys {
-        StaticKeys {
-            enc: Zeroizing::new(key.to_vec()),
-            mac: Zeroizing::new(key.to_vec()),
-            dek: Zeroizing::new(key.to_vec()),
-        }
+        StaticKeys::new(key, key, key)
     }
     /// Whether all three are AES keys of one length (16, 24 or 32 bytes).
     pub fn well_formed(&self) -> bool {
@@ -243,6 +247,59 @@ pub fn unwrap_key(dek: &[u8], block: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(block.to_vec());
     cbc(dek, &[0; BLOCK], &mut out, false)?;
     Some(out)
+}
+
+/// How a card's static keys come from an issuer's master key, given the
+/// card's key diversification data (INITIALIZE UPDATE's first 10 bytes),
+/// as GlobalPlatformPro 19.06 computes them (`--kdf3`, `--emv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diversification {
+    /// The keys are the card's own.
+    None,
+    /// SCP03's KDF3: AES-CMAC of the master key, in SP 800-108 counter
+    /// mode, over `i || 00 00 00 k 00 || KDD` (`k`: 1 ENC, 2 MAC, 3 DEK).
+    Kdf3,
+    /// EMV CPS 1.1: two-key 3DES-ECB of the master over
+    /// `KDD[4..10] F0 k KDD[4..10] 0F k` (an AES-128 key on SCP03 cards).
+    Emv,
+}
+
+impl Diversification {
+    /// The card's keys from `master` (ENC, MAC and DEK alike: one master
+    /// key, or three) and the card's diversification data; `None` when the
+    /// master does not suit the method (EMV takes 16 bytes).
+    pub fn apply(self, master: &StaticKeys, kdd: &[u8; 10]) -> Option<StaticKeys> {
+        let one = |k: &[u8], purpose: u8| -> Option<Zeroizing<Vec<u8>>> {
+            match self {
+                Diversification::None => Some(Zeroizing::new(k.to_vec())),
+                Diversification::Kdf3 => {
+                    let mut out = Zeroizing::new(Vec::with_capacity(k.len() + BLOCK));
+                    let mut i = 1u8;
+                    while out.len() < k.len() {
+                        out.extend_from_slice(&with_cmac(k, &[&[i, 0, 0, 0, purpose, 0], kdd])?);
+                        i += 1;
+                    }
+                    out.truncate(k.len());
+                    Some(out)
+                }
+                Diversification::Emv => {
+                    use cipher::{BlockEncrypt, KeyInit};
+                    let des = des::TdesEde2::new_from_slice(k).ok()?;
+                    let mut data = [0u8; BLOCK];
+                    data[..6].copy_from_slice(&kdd[4..]);
+                    data[6..8].copy_from_slice(&[0xF0, purpose]);
+                    data[8..14].copy_from_slice(&kdd[4..]);
+                    data[14..].copy_from_slice(&[0x0F, purpose]);
+                    for half in data.chunks_mut(8) {
+                        des.encrypt_block(GenericArray::from_mut_slice(half));
+                    }
+                    Some(Zeroizing::new(data.to_vec()))
+                }
+            }
+        };
+        let keys = StaticKeys { enc: one(&master.enc, 1)?, mac: one(&master.mac, 2)?, dek: one(&master.dek, 3)? };
+        keys.well_formed().then_some(keys)
+    }
 }
 
 /// Why a secured command or answer was refused.
@@ -727,6 +784,42 @@ mod tests {
         assert_ne!(wrapped[..], k.enc[..]);
         assert_eq!(unwrap_key(&k.dek, &wrapped).unwrap()[..], k.enc[..]);
         assert!(wrap_key(&k.dek, &[1; 15]).is_none(), "whole blocks only");
+    }
+
+    /// GlobalPlatformPro's TestPlaintextKeys (library/src/test/java/pro/
+    /// javacard/gp/test): master 40..4F (.. 5F), KDD 00 01 .. 09, the
+    /// diversified keys known by their KCVs.
+    #[test]
+    fn diversification_matches_globalplatformpro() {
+        let kdd: [u8; 10] = std::array::from_fn(|i| i as u8);
+        let master = |n: usize| StaticKeys::single(&(0..n as u8).map(|i| 0x40 + i).collect::<Vec<_>>());
+        let kcvs = |k: &StaticKeys| [kcv(&k.enc).unwrap(), kcv(&k.mac).unwrap(), kcv(&k.dek).unwrap()].map(hex3);
+        let k = Diversification::Kdf3.apply(&master(16), &kdd).unwrap();
+        assert_eq!(kcvs(&k), ["E79C05", "D1BD77", "3FDE8C"]);
+        let k = Diversification::Kdf3.apply(&master(24), &kdd).unwrap();
+        assert_eq!(kcvs(&k), ["1DE8EA", "47C00C", "C04D76"]);
+        let k = Diversification::Kdf3.apply(&master(32), &kdd).unwrap();
+        assert_eq!(kcvs(&k), ["2972D2", "036F94", "5D57B8"]);
+        // Their external KDF3 vector (the ENC key).
+        let m = StaticKeys::single(&h("8C72C72CF908411653018807950D82FBAD947562F0828A0B10B8B9606ABF3BCD"));
+        let kdd2: [u8; 10] = h("D9B1DE5D0362DEDCE4FB").try_into().unwrap();
+        let k = Diversification::Kdf3.apply(&m, &kdd2).unwrap();
+        assert_eq!(k.enc[..], h("9AAC5D0B3601F89438A0D9D0B6B256CFB47E6462DFA5228D3420C4AC7C224781"));
+        // EMV: their vector is for SCP02, so its KCVs are 3DES ones (an 8-byte zero block).
+        let k = Diversification::Emv.apply(&master(16), &kdd).unwrap();
+        let kcv_3des = |key: &[u8]| {
+            use cipher::{BlockEncrypt, KeyInit};
+            let mut b = GenericArray::clone_from_slice(&[0u8; 8]);
+            des::TdesEde2::new_from_slice(key).unwrap().encrypt_block(&mut b);
+            hex3([b[0], b[1], b[2]])
+        };
+        assert_eq!([kcv_3des(&k.enc), kcv_3des(&k.mac), kcv_3des(&k.dek)], ["C33013", "6F4CA6", "BB8179"]);
+        assert!(Diversification::Emv.apply(&master(32), &kdd).is_none(), "EMV takes a 16-byte master");
+        assert_eq!(Diversification::None.apply(&master(16), &kdd).unwrap(), master(16));
+    }
+
+    fn hex3(b: [u8; 3]) -> String {
+        b.iter().map(|x| format!("{x:02X}")).collect()
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use applet_spec::apdu::{Command, Response};
 use applet_spec::gp::{self, CardLifeCycle, InitUpdateAnswer, KeyInfo, RegistryEntry, StatusScope, ISD_AID};
-use applet_spec::scp03::{self, SecurityLevel, Session, StaticKeys};
+use applet_spec::scp03::{self, Diversification, SecurityLevel, Session, StaticKeys};
 use applet_spec::{ins, Sw};
 use rand::RngCore;
 
@@ -49,6 +49,10 @@ pub struct SessionInfo {
 pub struct GpClient<T: Transport> {
     t: T,
     session: Option<Session>,
+    /// The card's static keys of the open session (PUT KEY wraps with its DEK).
+    keys: Option<StaticKeys>,
+    /// What INITIALIZE UPDATE told of the open session.
+    info: Option<SessionInfo>,
     sd_aid: Vec<u8>,
 }
 
@@ -59,7 +63,7 @@ fn protocol(message: String, hint: Option<&'static str>) -> Error {
 impl<T: Transport> GpClient<T> {
     /// A client of the ISD at the default AID.
     pub fn new(t: T) -> GpClient<T> {
-        GpClient { t, session: None, sd_aid: ISD_AID.to_vec() }
+        GpClient { t, session: None, keys: None, info: None, sd_aid: ISD_AID.to_vec() }
     }
     /// The transport.
     pub fn transport(&self) -> &T {
@@ -142,7 +146,20 @@ impl<T: Transport> GpClient<T> {
     /// challenge, the card cryptogram checked (and a pseudo-random card
     /// challenge checked against its counter), EXTERNAL AUTHENTICATE.
     pub fn open(&mut self, keys: &StaticKeys, version: u8, level: SecurityLevel) -> Result<SessionInfo> {
+        self.open_diversified(keys, Diversification::None, version, level)
+    }
+
+    /// As [`GpClient::open`], with the card's keys diversified from the
+    /// master key(s) `master` by `div`, over the card's diversification data.
+    pub fn open_diversified(
+        &mut self,
+        master: &StaticKeys,
+        div: Diversification,
+        version: u8,
+        level: SecurityLevel,
+    ) -> Result<SessionInfo> {
         self.session = None;
+        self.keys = None;
         let mut host_challenge = [0u8; scp03::S8];
         rand::rngs::OsRng.fill_bytes(&mut host_challenge);
         let iu = Command::new(gp::CLA_GP, gp::INITIALIZE_UPDATE, version, 0x00).with_data(host_challenge).with_ne(256);
@@ -158,6 +175,9 @@ impl<T: Transport> GpClient<T> {
                 None,
             ));
         }
+        let keys = &div
+            .apply(master, &a.diversification)
+            .ok_or_else(|| Error::Invalid(format!("{div:?} diversification takes a master key of another length")))?;
         let mut session = Session::open(keys, host_challenge, a.card_challenge)
             .ok_or_else(|| Error::Invalid("ENC, MAC and DEK must be AES keys of one length".into()))?;
         let same = subtle::ConstantTimeEq::ct_eq(&session.card_cryptogram()[..], &a.card_cryptogram[..]);
@@ -179,13 +199,25 @@ impl<T: Transport> GpClient<T> {
             return Err(Error::Status { command: "EXTERNAL AUTHENTICATE", sw: r.sw });
         }
         self.session = Some(session);
-        Ok(SessionInfo {
+        self.keys = Some(keys.clone());
+        let info = SessionInfo {
             key_version: a.key_version,
             i: a.i,
             sequence_counter: a.sequence_counter,
             diversification: a.diversification,
             level,
-        })
+        };
+        self.info = Some(info.clone());
+        Ok(info)
+    }
+
+    /// The card's key diversification data, once a session is open.
+    pub fn diversification(&self) -> Option<[u8; 10]> {
+        self.session.as_ref().map(|_| self.info.as_ref().expect("with the session").diversification)
+    }
+    /// The key version of the open session.
+    pub fn key_version(&self) -> Option<u8> {
+        self.session.as_ref().map(|_| self.info.as_ref().expect("with the session").key_version)
     }
 
     /// Whether a session is open.
@@ -222,6 +254,30 @@ impl<T: Transport> GpClient<T> {
         let isd = self.status(StatusScope::Isd)?;
         let lc = isd.first().map(|e| e.life_cycle).ok_or_else(|| protocol("GET STATUS listed no ISD".into(), None))?;
         CardLifeCycle::from_byte(lc).ok_or_else(|| protocol(format!("unknown card life cycle {lc:02X}"), None))
+    }
+
+    /// PUT KEY (Amendment D 7.2): `keys` as key set `new_version`, added
+    /// (`replace` `None`) or in place of key set `replace`; the keys go
+    /// wrapped with the session's DEK, and the card's KCVs are checked.
+    pub fn put_keys(&mut self, new_version: u8, replace: Option<u8>, keys: &StaticKeys) -> Result<()> {
+        let dek = self.keys.as_ref().ok_or_else(|| Error::Invalid("PUT KEY needs an open session".into()))?.dek.clone();
+        let data = gp::encode_put_key(new_version, &dek, keys)
+            .ok_or_else(|| Error::Invalid("the new keys must be AES keys of one length".into()))?;
+        let cmd =
+            Command::new(gp::CLA_GP, gp::PUT_KEY, replace.unwrap_or(0), gp::PUT_KEY_SET).with_data(data).with_ne(256);
+        let answer = self.call("PUT KEY", &cmd)?;
+        let want: Vec<u8> = [
+            &[new_version][..],
+            &[&keys.enc, &keys.mac, &keys.dek]
+                .iter()
+                .flat_map(|k| scp03::kcv(k).expect("checked above"))
+                .collect::<Vec<u8>>(),
+        ]
+        .concat();
+        if answer != want {
+            return Err(protocol("PUT KEY: the card's key check values are not those of the keys sent".into(), None));
+        }
+        Ok(())
     }
 
     /// SET STATUS of the card (GPCS 11.10): lock, unlock, terminate.

@@ -1146,6 +1146,11 @@ fn json_results_match_docs_cli_md() {
         ("gp unlock", vec!["gp".into(), "unlock".into(), "A000000308000010000100".into()], vec![]),
         ("gp lock-card", vec!["gp".into(), "lock-card".into(), "--yes".into()], vec![]),
         ("gp unlock-card", vec!["gp".into(), "unlock-card".into()], vec![]),
+        (
+            "gp put-key",
+            vec!["gp".into(), "put-key".into(), "--new-key-version".into(), "31".into()],
+            vec![("SUBSIM_GP_NEW_KEY", "00112233445566778899AABBCCDDEEFF")],
+        ),
     ];
     // A P-256 private key made elsewhere, for `key import`.
     let secret = p256::SecretKey::random(&mut rand::thread_rng());

@@ -232,6 +232,15 @@ fn scenarios() -> Vec<Scenario> {
             intermediate: Intermediate::TrySpent,
         },
         Scenario {
+            name: "PUT KEY (a new key set)",
+            mode: ChallengeMode::Random,
+            command: |gp| {
+                gp.open(&dev(), 0, SecurityLevel::from_p1(0x13).unwrap())?;
+                gp.put_keys(0x31, None, &StaticKeys::single(&[0x77; 16]))
+            },
+            intermediate: Intermediate::TrySpent,
+        },
+        Scenario {
             name: "SET STATUS (lock the card)",
             mode: ChallengeMode::Random,
             command: |gp| {

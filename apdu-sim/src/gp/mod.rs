@@ -105,7 +105,7 @@ impl Isd {
             }
             _ => cmd.clone(),
         };
-        let answer = self.command(&plain, authenticated, card);
+        let answer = self.command(c, &plain, authenticated, card);
         match (&mut self.channels[c], answer) {
             (Some(ch), Ok(data)) if ch.authenticated => Ok(ch.session.wrap_response(data, Sw::OK)),
             (_, answer) => answer,
@@ -113,7 +113,7 @@ impl Isd {
     }
 
     /// A command after its secure messaging came off.
-    fn command(&mut self, cmd: &Command, authenticated: bool, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
+    fn command(&mut self, c: usize, cmd: &Command, authenticated: bool, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
         let cm = manager(card);
         if cm.life_cycle == CardLifeCycle::Terminated && cmd.ins != gp::GET_DATA {
             // GPCS 5.1.1.5: a terminated card answers GET DATA only.
@@ -128,6 +128,7 @@ impl Isd {
             gp::GET_DATA => get_data(cmd, card),
             gp::GET_STATUS if proprietary => get_status(cmd, cm),
             gp::SET_STATUS if proprietary => set_status(cmd, card),
+            gp::PUT_KEY if proprietary => self.put_key(c, cmd, card),
             _ => Err(Sw::INS_NOT_SUPPORTED),
         }
     }
@@ -222,6 +223,49 @@ impl Isd {
         ch.authenticated = true;
         self.channels[c] = Some(ch);
         Ok(Vec::new())
+    }
+
+    /// PUT KEY (GPCS 11.8, Amendment D 7.2): a key set of three AES keys,
+    /// wrapped with the session's DEK and checked by their KCVs, added (P1
+    /// `00`) or in place of the key set P1 names. Only under C-MAC: the
+    /// issuer's keys never travel in a command a relay could alter.
+    fn put_key(&mut self, c: usize, cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
+        let ch = self.channels[c].as_ref().ok_or(Sw::SECURITY_STATUS_NOT_SATISFIED)?;
+        if !ch.session.level().c_mac() {
+            return Err(Sw::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        if cmd.p2 != gp::PUT_KEY_SET {
+            return Err(Sw::INCORRECT_P1_P2);
+        }
+        let cm = manager(card);
+        let dek = cm.key_set(ch.version).ok_or(Sw::REFERENCE_NOT_FOUND)?.keys.dek.clone();
+        let (version, keys) = gp::decode_put_key(&cmd.data, &dek).map_err(|_| Sw::INCORRECT_DATA)?;
+        if !(0x01..=0x7F).contains(&version) {
+            return Err(Sw::INCORRECT_DATA);
+        }
+        let development = [&keys.enc, &keys.mac, &keys.dek].iter().any(|k| k[..] == gp::DEVELOPMENT_KEY);
+        if development && !cm.development {
+            // A production card never takes GP's published key.
+            return Err(Sw::INCORRECT_DATA);
+        }
+        let kcvs: Vec<u8> =
+            [&keys.enc, &keys.mac, &keys.dek].iter().flat_map(|k| scp03::kcv(k).expect("AES")).collect();
+        let replace = cmd.p1;
+        card.store_mut().write(|p| {
+            let sets = &mut p.card_manager.key_sets;
+            let clash = sets.iter().any(|k| k.version == version && k.version != replace);
+            if clash {
+                return Err(Sw::INCORRECT_DATA);
+            }
+            let fresh = state::KeySet::new(version, keys);
+            match replace {
+                0 if sets.len() >= state::MAX_KEY_SETS => return Err(Sw::NOT_ENOUGH_MEMORY),
+                0 => sets.push(fresh),
+                v => *sets.iter_mut().find(|k| k.version == v).ok_or(Sw::REFERENCE_NOT_FOUND)? = fresh,
+            }
+            Ok(())
+        })?;
+        Ok([&[version][..], &kcvs].concat())
     }
 
     /// The security level of the session on `channel`, once authenticated.

@@ -6,8 +6,8 @@
 //! terminal when the card says it is not theirs (docs/gp.md).
 
 use applet_spec::gp::{self as spec, CardLifeCycle, RegistryEntry, StatusScope, DEVELOPMENT_KEY};
-use applet_spec::scp03::{SecurityLevel, StaticKeys};
-use clap::{Args, Subcommand};
+use applet_spec::scp03::{Diversification, SecurityLevel, StaticKeys};
+use clap::{Args, Subcommand, ValueEnum};
 use subsim_host::gp::GpClient;
 
 use super::card::confirm;
@@ -60,6 +60,48 @@ pub enum GpCmd {
         #[command(flatten)]
         keys: GpKeyArgs,
     },
+    /// A new key set (PUT KEY, the keys wrapped with the DEK and checked by their KCVs);
+    /// with --replace, in place of the key set in use.
+    #[command(
+        after_help = "Example:\n  SUBSIM_GP_NEW_KEY=$(cat new.hex) subsim gp put-key --new-key-version 31 --replace"
+    )]
+    PutKey {
+        /// A file holding the new key in hex (one key, or ENC:MAC:DEK); else $SUBSIM_GP_NEW_KEY, or a prompt.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+        /// The new key set's version (hex, 01-7F).
+        #[arg(long, value_name = "HEX")]
+        new_key_version: String,
+        /// Derive the card's new keys from the new key as a master key.
+        #[arg(long, value_enum, default_value = "none")]
+        new_kdf: Kdf,
+        /// Replace the key set of --key-version (the one in use) instead of adding one.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        keys: GpKeyArgs,
+    },
+}
+
+/// How a card's keys come from a master key (GlobalPlatformPro's names).
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Kdf {
+    /// The key is the card's own.
+    None,
+    /// SCP03's KDF3 over the card's diversification data.
+    Kdf3,
+    /// EMV CPS 1.1 (3DES over the card's diversification data).
+    Emv,
+}
+
+impl Kdf {
+    fn method(self) -> Diversification {
+        match self {
+            Kdf::None => Diversification::None,
+            Kdf::Kdf3 => Diversification::Kdf3,
+            Kdf::Emv => Diversification::Emv,
+        }
+    }
 }
 
 /// The ISD's keys and the session's level.
@@ -77,6 +119,9 @@ pub struct GpKeyArgs {
     /// The session's security level (hex): 01 C-MAC, 03 +C-DEC, 11/13 +R-MAC, 33 +R-ENC.
     #[arg(long, value_name = "HEX", default_value = "33")]
     level: String,
+    /// The key is the issuer's master key: the card's keys are diversified from it.
+    #[arg(long, value_enum, default_value = "none")]
+    kdf: Kdf,
 }
 
 fn hex_byte(option: &str, s: &str) -> Result<u8, Failure> {
@@ -136,13 +181,14 @@ fn session<'a>(s: &'a mut Session, k: &GpKeyArgs) -> Result<Gp<'a>, Failure> {
         .ok_or_else(|| Failure::Usage(format!("--level {}: one of 00 01 03 11 13 33", k.level)))?;
     let (keys, named) = static_keys(k)?;
     let terminal = std::io::stdin().is_terminal();
+    let div = k.kdf.method();
     let mut gp = isd(s)?;
-    match gp.open(&keys, version, level) {
+    match gp.open_diversified(&keys, div, version, level) {
         Ok(_) => Ok(gp),
         Err(e) if is_cryptogram(&e) && !named && terminal => {
             let text = secret::prompt("the ISD's key (hex, or ENC:MAC:DEK): ")?;
             let keys = parse_keys(&text)?;
-            gp.open(&keys, version, level).map_err(|e| match is_cryptogram(&e) {
+            gp.open_diversified(&keys, div, version, level).map_err(|e| match is_cryptogram(&e) {
                 true => Failure::NotVerified("the card cryptogram does not verify with that key".into()),
                 false => refusal(e),
             })?;
@@ -247,6 +293,33 @@ pub fn run(s: &mut Session, cmd: &GpCmd) -> Result<Out, Failure> {
             life_cycle(s, keys, CardLifeCycle::CardLocked)
         }
         GpCmd::UnlockCard { keys } => life_cycle(s, keys, CardLifeCycle::Secured),
+        GpCmd::PutKey { new_key_file, new_key_version, new_kdf, replace, keys } => {
+            let version = hex_byte("--new-key-version", new_key_version)?;
+            if !(0x01..=0x7F).contains(&version) {
+                return Err(Failure::Usage(format!("--new-key-version {new_key_version}: 01 to 7F")));
+            }
+            let source = secret::Source::file(new_key_file.clone(), "--new-key-file");
+            let new = parse_keys(&source.get_new("new ISD key", "SUBSIM_GP_NEW_KEY")?)?;
+            let in_use = hex_byte("--key-version", &keys.key_version)?;
+            let mut gp = session(s, keys)?;
+            let kdd = gp.diversification().expect("a session is open");
+            let new = new_kdf
+                .method()
+                .apply(&new, &kdd)
+                .ok_or_else(|| Failure::Usage("--new-kdf emv takes a 16-byte master key".into()))?;
+            let replace = match (replace, in_use) {
+                (false, _) => None,
+                (true, 0) => Some(gp.key_version().expect("a session is open")),
+                (true, v) => Some(v),
+            };
+            gp.put_keys(version, replace, &new).map_err(refusal)?;
+            let kcv = |k: &[u8]| hex::encode_upper(applet_spec::scp03::kcv(k).expect("AES"));
+            let kcvs = [kcv(&new.enc), kcv(&new.mac), kcv(&new.dek)];
+            out(
+                format!("key set {version:02X} on the card (KCV {})", kcvs.join(" ")),
+                json!({ "key_version": format!("{version:02X}"), "replaced": replace.map(|v| format!("{v:02X}")), "kcv": kcvs }),
+            )
+        }
         GpCmd::TerminateCard { confirm: c, keys } => {
             confirm(s, *c, "Terminate FOR GOOD (no way back)", "gp terminate-card", "ends the card's life")?;
             life_cycle(s, keys, CardLifeCycle::Terminated)
