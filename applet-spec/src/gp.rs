@@ -520,6 +520,89 @@ pub fn decode_put_key(data: &[u8], dek: &[u8]) -> Result<(u8, crate::scp03::Stat
     Ok((version, keys))
 }
 
+/// INSTALL's P1 for [for install and make selectable] (GPCS 11.5.2.1, Table 11-42).
+pub const INSTALL_AND_MAKE_SELECTABLE: u8 = 0x0C;
+/// DELETE's P2 b8: the object and its related objects (GPCS 11.2.2.2).
+pub const DELETE_RELATED: u8 = 0x80;
+
+/// INSTALL [for install and make selectable]'s data (GPCS 11.5.2.3.2,
+/// Table 11-46): each field a length byte and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallForInstall {
+    /// The executable load file (package) AID.
+    pub load_file: Vec<u8>,
+    /// The executable module (applet class) AID.
+    pub module: Vec<u8>,
+    /// The new application's AID.
+    pub instance: Vec<u8>,
+    /// Its privileges (1 or 3 bytes).
+    pub privileges: Vec<u8>,
+    /// Install parameters (`C9`: the application's own, and system ones).
+    pub params: Vec<u8>,
+    /// The install token (delegated management); empty here.
+    pub token: Vec<u8>,
+}
+
+impl InstallForInstall {
+    /// The data field.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for f in [&self.load_file, &self.module, &self.instance, &self.privileges, &self.params, &self.token] {
+            out.push(f.len() as u8);
+            out.extend_from_slice(f);
+        }
+        out
+    }
+    /// Reads the data field: six length-value fields, nothing after them;
+    /// AIDs of 5 to 16 bytes, privileges of 1 or 3.
+    pub fn decode(mut b: &[u8]) -> Result<InstallForInstall, SpecError> {
+        let mut fields = Vec::new();
+        for _ in 0..6 {
+            let (&n, rest) = b.split_first().ok_or(SpecError::Malformed("INSTALL data ends early"))?;
+            if rest.len() < n as usize {
+                return Err(SpecError::Malformed("an INSTALL field longer than the data"));
+            }
+            let (v, rest) = rest.split_at(n as usize);
+            fields.push(v.to_vec());
+            b = rest;
+        }
+        if !b.is_empty() {
+            return Err(SpecError::Malformed("bytes after INSTALL's fields"));
+        }
+        let mut f = fields.into_iter();
+        let mut next = || f.next().expect("six fields");
+        let i = InstallForInstall {
+            load_file: next(),
+            module: next(),
+            instance: next(),
+            privileges: next(),
+            params: next(),
+            token: next(),
+        };
+        if [&i.load_file, &i.module, &i.instance].iter().any(|a| !(5..=16).contains(&a.len())) {
+            return Err(SpecError::Malformed("an AID of 5 to 16 bytes"));
+        }
+        if !matches!(i.privileges.len(), 1 | 3) {
+            return Err(SpecError::Malformed("privileges of 1 or 3 bytes"));
+        }
+        Ok(i)
+    }
+}
+
+/// DELETE's data (GPCS 11.2.2.3): `4F` and the AID.
+pub fn encode_delete(aid: &[u8]) -> Vec<u8> {
+    prim(0x4F, aid.to_vec()).to_vec()
+}
+
+/// The AID of DELETE's data: one `4F` of 5 to 16 bytes.
+pub fn decode_delete(data: &[u8]) -> Result<Vec<u8>, SpecError> {
+    let t = tlv::parse_one(data)?;
+    match tlv::value(&t)? {
+        aid if tlv::is(&t, 0x4F) && (5..=16).contains(&aid.len()) => Ok(aid.to_vec()),
+        _ => Err(SpecError::Malformed("DELETE names one AID (4F) of 5 to 16 bytes")),
+    }
+}
+
 /// SET STATUS's P1 (GPCS 11.10.2.1).
 pub mod status_type {
     /// `80`: the ISD, i.e. the card's life cycle.
@@ -607,6 +690,27 @@ mod tests {
         assert_eq!(decode_put_key(&data, &[0x21; 16]), Err(PutKeyError::Kcv(1)), "the wrong DEK");
         assert!(decode_put_key(&data[..40], &dek).is_err());
         assert!(decode_put_key(&[data.clone(), vec![0]].concat(), &dek).is_err());
+    }
+
+    #[test]
+    fn install_and_delete_data_round_trip_and_refuse_bad_lengths() {
+        let i = InstallForInstall {
+            load_file: vec![0xA0, 0, 0, 3, 8, 0, 0, 0x10],
+            module: vec![0xA0, 0, 0, 3, 8, 0, 0, 0x10, 0, 1],
+            instance: vec![0xA0, 0, 0, 3, 8, 0, 0, 0x10, 0, 1, 0],
+            privileges: vec![0],
+            params: vec![0xC9, 0],
+            token: vec![],
+        };
+        assert_eq!(InstallForInstall::decode(&i.encode()).unwrap(), i);
+        let e = i.encode();
+        assert!(InstallForInstall::decode(&e[..e.len() - 1]).is_err());
+        assert!(InstallForInstall::decode(&[e.clone(), vec![0]].concat()).is_err());
+        let short = InstallForInstall { instance: vec![1, 2, 3], ..i };
+        assert!(InstallForInstall::decode(&short.encode()).is_err(), "a 3-byte AID");
+        assert_eq!(decode_delete(&encode_delete(&ISD_AID)).unwrap(), ISD_AID);
+        assert!(decode_delete(&[0x4F, 2, 1, 2]).is_err());
+        assert!(decode_delete(&[0x4E, 5, 1, 2, 3, 4, 5]).is_err());
     }
 
     #[test]

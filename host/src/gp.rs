@@ -280,6 +280,22 @@ impl<T: Transport> GpClient<T> {
         Ok(())
     }
 
+    /// DELETE (GPCS 11.2) of the application or load file `aid`, with its
+    /// related objects when `related`.
+    pub fn delete(&mut self, aid: &[u8], related: bool) -> Result<()> {
+        let p2 = if related { gp::DELETE_RELATED } else { 0x00 };
+        let cmd = Command::new(gp::CLA_GP, gp::DELETE, 0x00, p2).with_data(gp::encode_delete(aid)).with_ne(256);
+        self.call("DELETE", &cmd).map(drop)
+    }
+
+    /// INSTALL [for install and make selectable] (GPCS 11.5.2.3.2).
+    pub fn install(&mut self, install: &gp::InstallForInstall) -> Result<()> {
+        let cmd = Command::new(gp::CLA_GP, gp::INSTALL, gp::INSTALL_AND_MAKE_SELECTABLE, 0x00)
+            .with_data(install.encode())
+            .with_ne(256);
+        self.call("INSTALL", &cmd).map(drop)
+    }
+
     /// SET STATUS of the card (GPCS 11.10): lock, unlock, terminate.
     pub fn set_card_life_cycle(&mut self, to: CardLifeCycle) -> Result<()> {
         let cmd = Command::new(gp::CLA_GP, gp::SET_STATUS, gp::status_type::ISD, to.byte());

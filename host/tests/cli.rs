@@ -1146,6 +1146,8 @@ fn json_results_match_docs_cli_md() {
         ("gp unlock", vec!["gp".into(), "unlock".into(), "A000000308000010000100".into()], vec![]),
         ("gp lock-card", vec!["gp".into(), "lock-card".into(), "--yes".into()], vec![]),
         ("gp unlock-card", vec!["gp".into(), "unlock-card".into()], vec![]),
+        ("gp delete", vec!["gp".into(), "delete".into(), "A000000308000010000100".into(), "--yes".into()], vec![]),
+        ("gp install", vec!["gp".into(), "install".into()], vec![]),
         (
             "gp put-key",
             vec!["gp".into(), "put-key".into(), "--new-key-version".into(), "31".into()],

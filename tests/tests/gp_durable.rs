@@ -241,6 +241,15 @@ fn scenarios() -> Vec<Scenario> {
             intermediate: Intermediate::TrySpent,
         },
         Scenario {
+            name: "DELETE (the sub-SIM instance)",
+            mode: ChallengeMode::Random,
+            command: |gp| {
+                gp.open(&dev(), 0, SecurityLevel::from_p1(0x33).unwrap())?;
+                gp.delete(&applet_spec::piv::PIV_AID, false)
+            },
+            intermediate: Intermediate::TrySpent,
+        },
+        Scenario {
             name: "SET STATUS (lock the card)",
             mode: ChallengeMode::Random,
             command: |gp| {

@@ -27,6 +27,9 @@ pub struct GpFile {
     /// AIDs (hex) of locked applications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     locked: Vec<String>,
+    /// The sub-SIM instance was deleted and not installed again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    subsim_deleted: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,6 +69,7 @@ pub fn to_file(cm: &CardManager) -> Option<GpFile> {
             })
             .collect(),
         locked: cm.locked.iter().map(hex::encode_upper).collect(),
+        subsim_deleted: cm.subsim_deleted,
     })
 }
 
@@ -133,7 +137,14 @@ pub fn from_file(f: &GpFile) -> Result<CardManager, String> {
             return Err(bad(&field, "given twice"));
         }
     }
-    Ok(CardManager { life_cycle, development: f.development, key_sets, challenge, locked })
+    Ok(CardManager {
+        life_cycle,
+        development: f.development,
+        key_sets,
+        challenge,
+        locked,
+        subsim_deleted: f.subsim_deleted,
+    })
 }
 
 #[cfg(test)]

@@ -129,6 +129,8 @@ impl Isd {
             gp::GET_STATUS if proprietary => get_status(cmd, cm),
             gp::SET_STATUS if proprietary => set_status(cmd, card),
             gp::PUT_KEY if proprietary => self.put_key(c, cmd, card),
+            gp::DELETE if proprietary => delete(cmd, card),
+            gp::INSTALL if proprietary => install(cmd, card),
             _ => Err(Sw::INS_NOT_SUPPORTED),
         }
     }
@@ -399,4 +401,64 @@ fn set_status(cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
         }
         _ => Err(Sw::INCORRECT_P1_P2),
     }
+}
+
+/// DELETE (GPCS 11.2) of the sub-SIM instance: it goes for good with its
+/// keys, PIN, PUK, certificates, binding and data objects (the card's
+/// identity, its attestation key, stays: it is the card's, not the
+/// instance's). The ISD, the ARA-M and the preloaded packages (the card's
+/// ROM) are not deletable here: `6985`. Unknown AIDs: `6A88`.
+fn delete(cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
+    if cmd.p1 != 0x00 || cmd.p2 & !gp::DELETE_RELATED != 0 {
+        return Err(Sw::INCORRECT_P1_P2);
+    }
+    let aid = gp::decode_delete(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+    let cm = manager(card);
+    let piv = aid == applet_spec::piv::PIV_AID && cm.installed(&aid);
+    // The sub-SIM package with its related objects: its one instance.
+    let package_with_instance =
+        aid == state::SUBSIM_PACKAGE && cmd.p2 & gp::DELETE_RELATED != 0 && cm.installed(&applet_spec::piv::PIV_AID);
+    if !(piv || package_with_instance) {
+        let known = aid == ISD_AID || state::APPS.iter().any(|a| a.aid == aid || a.load_file == aid);
+        return Err(if known && cm.installed(&aid) { Sw::CONDITIONS_NOT_SATISFIED } else { Sw::REFERENCE_NOT_FOUND });
+    }
+    card.store_mut().write(|p| {
+        p.wipe();
+        p.card_manager.subsim_deleted = true;
+        p.card_manager.locked.remove(&applet_spec::piv::PIV_AID[..]);
+        Ok::<_, Sw>(())
+    })?;
+    card.forget_sessions();
+    Ok(vec![0x00])
+}
+
+/// INSTALL [for install and make selectable] (GPCS 11.5): the one
+/// application this card can make is a factory-fresh sub-SIM instance,
+/// from the sub-SIM package's applet class, at the PIV AID (the model
+/// holds one instance). A package that is not loaded: `6A88`; another
+/// module or AID, or an instance already there: `6A80`/`6985`.
+fn install(cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
+    if cmd.p1 != gp::INSTALL_AND_MAKE_SELECTABLE || cmd.p2 != 0x00 {
+        return Err(Sw::INCORRECT_P1_P2);
+    }
+    let i = gp::InstallForInstall::decode(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+    if !state::APPS.iter().any(|a| a.load_file == i.load_file) {
+        return Err(Sw::REFERENCE_NOT_FOUND);
+    }
+    if i.load_file != state::SUBSIM_PACKAGE || i.module != state::SUBSIM_MODULE {
+        return Err(Sw::INCORRECT_DATA);
+    }
+    if i.instance != applet_spec::piv::PIV_AID || !i.token.is_empty() {
+        return Err(Sw::INCORRECT_DATA);
+    }
+    if manager(card).installed(&i.instance) {
+        return Err(Sw::CONDITIONS_NOT_SATISFIED);
+    }
+    card.store_mut().write(|p| {
+        p.wipe();
+        p.card_manager.subsim_deleted = false;
+        Ok::<_, Sw>(())
+    })?;
+    card.forget_sessions();
+    Ok(vec![0x00])
 }

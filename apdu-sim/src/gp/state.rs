@@ -77,6 +77,8 @@ pub struct CardManager {
     pub challenge: ChallengeMode,
     /// AIDs of the applications SET STATUS locked.
     pub locked: BTreeSet<Vec<u8>>,
+    /// The sub-SIM instance was deleted (DELETE), and not installed again.
+    pub subsim_deleted: bool,
 }
 
 impl Default for CardManager {
@@ -89,6 +91,7 @@ impl Default for CardManager {
             key_sets: vec![KeySet::new(FACTORY_KEY_VERSION, StaticKeys::single(&gp::DEVELOPMENT_KEY))],
             challenge: ChallengeMode::PseudoRandom,
             locked: BTreeSet::new(),
+            subsim_deleted: false,
         }
     }
 }
@@ -138,6 +141,12 @@ impl CardManager {
     pub fn selectable(&self, aid: &[u8]) -> bool {
         matches!(self.life_cycle, CardLifeCycle::OpReady | CardLifeCycle::Initialized | CardLifeCycle::Secured)
             && !self.locked.contains(aid)
+            && self.installed(aid)
+    }
+
+    /// Whether the application `aid` exists (the sub-SIM instance may have been deleted).
+    pub fn installed(&self, aid: &[u8]) -> bool {
+        !(self.subsim_deleted && aid == applet_spec::piv::PIV_AID)
     }
 
     fn app_life_cycle(&self, aid: &[u8]) -> u8 {
@@ -161,6 +170,7 @@ impl CardManager {
             StatusScope::Isd => vec![entry(&gp::ISD_AID, self.life_cycle.byte(), privilege::ISD)],
             StatusScope::Applications => APPS
                 .iter()
+                .filter(|a| self.installed(a.aid))
                 .map(|a| RegistryEntry {
                     load_file: Some(a.load_file.to_vec()),
                     security_domain: Some(gp::ISD_AID.to_vec()),

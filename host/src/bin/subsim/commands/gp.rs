@@ -60,6 +60,32 @@ pub enum GpCmd {
         #[command(flatten)]
         keys: GpKeyArgs,
     },
+    /// Delete an application (the sub-SIM instance: its keys, PIN, certificates and binding
+    /// are gone for good), or a package with --related and its instances.
+    #[command(after_help = "Example:\n  subsim gp delete A000000308000010000100 --yes")]
+    Delete {
+        /// The AID (hex).
+        aid: String,
+        /// The package and its related objects (its instances).
+        #[arg(long)]
+        related: bool,
+        #[command(flatten)]
+        confirm: Confirm,
+        #[command(flatten)]
+        keys: GpKeyArgs,
+    },
+    /// Install a factory-fresh sub-SIM instance from the sub-SIM package on the card (INSTALL
+    /// [for install and make selectable]). This card holds one instance, at the PIV AID.
+    Install {
+        /// The instance's AID (hex).
+        #[arg(long, default_value = "A000000308000010000100")]
+        aid: String,
+        /// Install parameters (hex, the C9 template's value).
+        #[arg(long, value_name = "HEX", default_value = "")]
+        params: String,
+        #[command(flatten)]
+        keys: GpKeyArgs,
+    },
     /// A new key set (PUT KEY, the keys wrapped with the DEK and checked by their KCVs);
     /// with --replace, in place of the key set in use.
     #[command(
@@ -293,6 +319,51 @@ pub fn run(s: &mut Session, cmd: &GpCmd) -> Result<Out, Failure> {
             life_cycle(s, keys, CardLifeCycle::CardLocked)
         }
         GpCmd::UnlockCard { keys } => life_cycle(s, keys, CardLifeCycle::Secured),
+        GpCmd::Delete { aid, related, confirm: c, keys } => {
+            let aid = aid_arg(aid)?;
+            let what = format!("Delete {} and everything it holds, for good, on", hex::encode_upper(&aid));
+            confirm(s, *c, &what, "gp delete", "destroys what the application holds")?;
+            session(s, keys)?.delete(&aid, *related).map_err(refusal)?;
+            out(
+                format!("deleted: {}", hex::encode_upper(&aid)),
+                json!({ "aid": hex::encode_upper(&aid), "deleted": true }),
+            )
+        }
+        GpCmd::Install { aid, params, keys } => {
+            let instance = aid_arg(aid)?;
+            let params = secret::hex_decode(params).ok_or_else(|| Failure::Usage("--params: hex".into()))?;
+            if params.len() > 253 {
+                return Err(Failure::Usage("--params: at most 253 bytes".into()));
+            }
+            let install = spec::InstallForInstall {
+                load_file: apdu_sim::gp::state::SUBSIM_PACKAGE.to_vec(),
+                module: apdu_sim::gp::state::SUBSIM_MODULE.to_vec(),
+                instance: instance.clone(),
+                privileges: vec![0x00],
+                params: [&[0xC9, params.len() as u8][..], &params].concat(),
+                token: vec![],
+            };
+            session(s, keys)?.install(&install).map_err(|e| match e.sw() {
+                Some(Sw::INCORRECT_DATA) => Failure::Refused(Refusal {
+                    message: "the card manager refused the INSTALL (6A80)".into(),
+                    hint: Some(
+                        "this card makes one sub-SIM instance, at A000000308000010000100, from its sub-SIM package"
+                            .into(),
+                    ),
+                    sw: Sw::INCORRECT_DATA,
+                }),
+                Some(Sw::CONDITIONS_NOT_SATISFIED) => Failure::Refused(Refusal {
+                    message: "the card has a sub-SIM instance already".into(),
+                    hint: Some("delete it first: subsim gp delete A000000308000010000100".into()),
+                    sw: Sw::CONDITIONS_NOT_SATISFIED,
+                }),
+                _ => refusal(e),
+            })?;
+            out(
+                format!("installed: a factory-fresh sub-SIM at {}", hex::encode_upper(&instance)),
+                json!({ "aid": hex::encode_upper(&instance), "installed": true }),
+            )
+        }
         GpCmd::PutKey { new_key_file, new_key_version, new_kdf, replace, keys } => {
             let version = hex_byte("--new-key-version", new_key_version)?;
             if !(0x01..=0x7F).contains(&version) {
