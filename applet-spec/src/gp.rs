@@ -520,6 +520,133 @@ pub fn decode_put_key(data: &[u8], dek: &[u8]) -> Result<(u8, crate::scp03::Stat
     Ok((version, keys))
 }
 
+/// INSTALL's P1 for [for load] (GPCS 11.5.2.1, Table 11-42).
+pub const INSTALL_FOR_LOAD: u8 = 0x02;
+/// LOAD's P1: the last block (GPCS 11.6.2.1).
+pub const LOAD_LAST: u8 = 0x80;
+
+/// INSTALL [for load]'s data (GPCS 11.5.2.3.1, Table 11-45): the load
+/// file's AID, the security domain (empty: the ISD), a hash, load
+/// parameters and a token, each a length byte and its value.
+pub fn encode_install_for_load(load_file: &[u8]) -> Vec<u8> {
+    [&[load_file.len() as u8][..], load_file, &[0, 0, 0, 0]].concat()
+}
+
+/// The load file's AID of INSTALL [for load]'s data; its security domain
+/// must be the ISD (or left out), hash and token empty.
+pub fn decode_install_for_load(b: &[u8]) -> Result<Vec<u8>, SpecError> {
+    let mut fields = Vec::new();
+    let mut rest = b;
+    for _ in 0..5 {
+        let (&n, r) = rest.split_first().ok_or(SpecError::Malformed("INSTALL [for load] ends early"))?;
+        if r.len() < n as usize {
+            return Err(SpecError::Malformed("an INSTALL field longer than the data"));
+        }
+        fields.push(&r[..n as usize]);
+        rest = &r[n as usize..];
+    }
+    if !rest.is_empty() || !(5..=16).contains(&fields[0].len()) {
+        return Err(SpecError::Malformed("INSTALL [for load]: a load file AID of 5 to 16 bytes, five fields"));
+    }
+    if !(fields[1].is_empty() || fields[1] == ISD_AID) || !fields[2].is_empty() || !fields[4].is_empty() {
+        return Err(SpecError::Malformed("INSTALL [for load]: the ISD, no hash, no token"));
+    }
+    Ok(fields[0].to_vec())
+}
+
+/// The CAP components of a load file, in the order GPCS 11.6.2.3 (and the
+/// Java Card VM specification, 6.2) loads them: Header, Directory, Import,
+/// Applet, Class, Method, Static Field, Export, Constant Pool, Reference
+/// Location, Descriptor. Applet, Export and Descriptor may be absent.
+pub const LOAD_ORDER: [(u8, &str, bool); 11] = [
+    (1, "Header", true),
+    (2, "Directory", true),
+    (4, "Import", true),
+    (3, "Applet", false),
+    (6, "Class", true),
+    (7, "Method", true),
+    (8, "StaticField", true),
+    (10, "Export", false),
+    (5, "ConstantPool", true),
+    (9, "RefLocation", true),
+    (11, "Descriptor", false),
+];
+
+/// What a load file tells of itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadFileInfo {
+    /// The package AID (Header component).
+    pub aid: Vec<u8>,
+    /// The package version, major then minor.
+    pub version: [u8; 2],
+    /// The applet classes' AIDs (Applet component): its modules.
+    pub applets: Vec<Vec<u8>>,
+}
+
+/// Reads a Load File Data Block (`C4`, BER length, the components): each
+/// component `tag u2-size info`, in [`LOAD_ORDER`] with every required one,
+/// the Header's magic `DECAFFED` and package AID, the Applet component's AIDs.
+pub fn parse_load_file(block: &[u8]) -> Result<LoadFileInfo, SpecError> {
+    const BAD: SpecError = SpecError::Malformed("not a load file data block");
+    let body = match block {
+        [0xC4, n @ 0..=0x7F, rest @ ..] if rest.len() == *n as usize => rest,
+        [0xC4, 0x81, n, rest @ ..] if rest.len() == *n as usize => rest,
+        [0xC4, 0x82, h, l, rest @ ..] if rest.len() == u16::from_be_bytes([*h, *l]) as usize => rest,
+        [0xC4, 0x83, a, b, c, rest @ ..] if rest.len() == u32::from_be_bytes([0, *a, *b, *c]) as usize => rest,
+        _ => return Err(BAD),
+    };
+    let mut components: Vec<(u8, &[u8])> = Vec::new();
+    let mut rest = body;
+    while let [tag, h, l, r @ ..] = rest {
+        let n = u16::from_be_bytes([*h, *l]) as usize;
+        if r.len() < n {
+            return Err(SpecError::Malformed("a CAP component longer than the load file"));
+        }
+        components.push((*tag, &r[..n]));
+        rest = &r[n..];
+    }
+    if !rest.is_empty() {
+        return Err(SpecError::Malformed("bytes after the last CAP component"));
+    }
+    // The components in load order, each at most once, the required ones present.
+    let mut at = 0;
+    for (tag, _) in &components {
+        let pos =
+            LOAD_ORDER.iter().position(|(t, _, _)| t == tag).ok_or(SpecError::Malformed("an unknown CAP component"))?;
+        if pos < at {
+            return Err(SpecError::Malformed("CAP components out of the load order"));
+        }
+        at = pos + 1;
+    }
+    for (tag, _, required) in LOAD_ORDER {
+        if required && !components.iter().any(|(t, _)| *t == tag) {
+            return Err(SpecError::Malformed("a required CAP component is missing"));
+        }
+    }
+    let header = components[0].1;
+    let [0xDE, 0xCA, 0xFF, 0xED, _minor, _major, _flags, minor, major, n, aid @ ..] = header else {
+        return Err(SpecError::Malformed("the Header component lacks its magic DECAFFED"));
+    };
+    let aid = aid
+        .get(..*n as usize)
+        .filter(|a| (5..=16).contains(&a.len()))
+        .ok_or(SpecError::Malformed("the package AID"))?;
+    let mut applets = Vec::new();
+    if let Some((_, info)) = components.iter().find(|(t, _)| *t == 3) {
+        let (&count, mut r) = info.split_first().ok_or(SpecError::Malformed("an empty Applet component"))?;
+        for _ in 0..count {
+            let (&n, tail) = r.split_first().ok_or(SpecError::Malformed("the Applet component ends early"))?;
+            let n = n as usize;
+            if !(5..=16).contains(&n) || tail.len() < n + 2 {
+                return Err(SpecError::Malformed("an applet AID of 5 to 16 bytes"));
+            }
+            applets.push(tail[..n].to_vec());
+            r = &tail[n + 2..];
+        }
+    }
+    Ok(LoadFileInfo { aid: aid.to_vec(), version: [*major, *minor], applets })
+}
+
 /// INSTALL's P1 for [for install and make selectable] (GPCS 11.5.2.1, Table 11-42).
 pub const INSTALL_AND_MAKE_SELECTABLE: u8 = 0x0C;
 /// DELETE's P2 b8: the object and its related objects (GPCS 11.2.2.2).
@@ -711,6 +838,56 @@ mod tests {
         assert_eq!(decode_delete(&encode_delete(&ISD_AID)).unwrap(), ISD_AID);
         assert!(decode_delete(&[0x4F, 2, 1, 2]).is_err());
         assert!(decode_delete(&[0x4E, 5, 1, 2, 3, 4, 5]).is_err());
+    }
+
+    /// A load file of `components` (tag, info), framed as LOAD carries it.
+    pub(crate) fn load_file(components: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let body: Vec<u8> = components
+            .iter()
+            .flat_map(|(t, info)| [&[*t][..], &(info.len() as u16).to_be_bytes(), info].concat())
+            .collect();
+        let len = body.len();
+        let head = if len < 0x80 { vec![0xC4, len as u8] } else { vec![0xC4, 0x82, (len >> 8) as u8, len as u8] };
+        [head, body].concat()
+    }
+
+    pub(crate) fn components(package: &[u8], applet: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let header = [&[0xDE, 0xCA, 0xFF, 0xED, 1, 2, 0, 3, 1, package.len() as u8][..], package].concat();
+        let applets = [&[1, applet.len() as u8][..], applet, &[0, 9]].concat();
+        vec![
+            (1, header),
+            (2, vec![0; 30]),
+            (4, vec![1]),
+            (3, applets),
+            (6, vec![0; 4]),
+            (7, vec![0; 200]),
+            (8, vec![0; 10]),
+            (5, vec![0; 8]),
+            (9, vec![0; 6]),
+        ]
+    }
+
+    #[test]
+    fn load_files_parse_and_bad_ones_are_refused() {
+        let pkg = [0xA0, 0, 0, 0, 0x62, 1, 1];
+        let app = [0xA0, 0, 0, 0, 0x62, 1, 1, 1];
+        let info = parse_load_file(&load_file(&components(&pkg, &app))).unwrap();
+        assert_eq!(info, LoadFileInfo { aid: pkg.to_vec(), version: [1, 3], applets: vec![app.to_vec()] });
+        let mut c = components(&pkg, &app);
+        c.swap(2, 3); // Applet before Import
+        assert!(parse_load_file(&load_file(&c)).is_err(), "wrong order");
+        let mut c = components(&pkg, &app);
+        c.remove(5); // no Method
+        assert!(parse_load_file(&load_file(&c)).is_err(), "missing component");
+        let mut c = components(&pkg, &app);
+        c[0].1[0] = 0xDD;
+        assert!(parse_load_file(&load_file(&c)).is_err(), "bad magic");
+        let whole = load_file(&components(&pkg, &app));
+        assert!(parse_load_file(&whole[..whole.len() - 1]).is_err(), "truncated");
+        let short_aid = components(&[1, 2, 3], &app);
+        assert!(parse_load_file(&load_file(&short_aid)).is_err(), "an AID of the wrong length");
+        assert_eq!(decode_install_for_load(&encode_install_for_load(&pkg)).unwrap(), pkg);
+        assert!(decode_install_for_load(&[3, 1, 2, 3, 0, 0, 0, 0]).is_err());
     }
 
     #[test]

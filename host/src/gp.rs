@@ -56,6 +56,9 @@ pub struct GpClient<T: Transport> {
     sd_aid: Vec<u8>,
 }
 
+/// LOAD's block size: with padding and the C-MAC it still fits a short APDU.
+const LOAD_BLOCK: usize = 224;
+
 fn protocol(message: String, hint: Option<&'static str>) -> Error {
     Error::transport(TransportKind::Protocol, message, hint)
 }
@@ -276,6 +279,29 @@ impl<T: Transport> GpClient<T> {
         .concat();
         if answer != want {
             return Err(protocol("PUT KEY: the card's key check values are not those of the keys sent".into(), None));
+        }
+        Ok(())
+    }
+
+    /// INSTALL [for load] and LOAD (GPCS 11.5, 11.6) of a CAP file's Load
+    /// File Data Block, in numbered blocks that fit a secured short APDU.
+    pub fn load(&mut self, cap: &crate::cap::CapFile) -> Result<()> {
+        let cmd = Command::new(gp::CLA_GP, gp::INSTALL, gp::INSTALL_FOR_LOAD, 0x00)
+            .with_data(gp::encode_install_for_load(&cap.info.aid))
+            .with_ne(256);
+        self.call("INSTALL [for load]", &cmd)?;
+        let block = cap.load_file_data_block();
+        let parts: Vec<&[u8]> = block.chunks(LOAD_BLOCK).collect();
+        if parts.len() > 256 {
+            return Err(Error::Invalid(format!(
+                "a load file of {} bytes needs more than 256 LOAD blocks",
+                block.len()
+            )));
+        }
+        for (n, part) in parts.iter().enumerate() {
+            let p1 = if n + 1 == parts.len() { gp::LOAD_LAST } else { 0x00 };
+            let cmd = Command::new(gp::CLA_GP, gp::LOAD, p1, n as u8).with_data(part.to_vec()).with_ne(256);
+            self.call("LOAD", &cmd)?;
         }
         Ok(())
     }

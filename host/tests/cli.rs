@@ -1146,6 +1146,7 @@ fn json_results_match_docs_cli_md() {
         ("gp unlock", vec!["gp".into(), "unlock".into(), "A000000308000010000100".into()], vec![]),
         ("gp lock-card", vec!["gp".into(), "lock-card".into(), "--yes".into()], vec![]),
         ("gp unlock-card", vec!["gp".into(), "unlock-card".into()], vec![]),
+        ("gp load", vec!["gp".into(), "load".into(), sim.path("small.cap")], vec![]),
         ("gp delete", vec!["gp".into(), "delete".into(), "A000000308000010000100".into(), "--yes".into()], vec![]),
         ("gp install", vec!["gp".into(), "install".into()], vec![]),
         (
@@ -1154,6 +1155,7 @@ fn json_results_match_docs_cli_md() {
             vec![("SUBSIM_GP_NEW_KEY", "00112233445566778899AABBCCDDEEFF")],
         ),
     ];
+    std::fs::write(sim.file("small.cap"), small_cap()).unwrap();
     // A P-256 private key made elsewhere, for `key import`.
     let secret = p256::SecretKey::random(&mut rand::thread_rng());
     let pem = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, p256::pkcs8::LineEnding::LF).unwrap();
@@ -1515,3 +1517,29 @@ fn certificates_and_requests_carry_the_slots_key_usage() {
 
 #[path = "ux/mod.rs"]
 mod ux;
+
+/// A small CAP file (a ZIP of components, as a converter writes it), for `gp load`.
+fn small_cap() -> Vec<u8> {
+    use std::io::Write;
+    let c = |tag: u8, info: &[u8]| [&[tag][..], &(info.len() as u16).to_be_bytes(), info].concat();
+    let pkg = [0xA0, 0, 0, 0, 0x62, 3, 7];
+    let header = [&[0xDE, 0xCA, 0xFF, 0xED, 1, 2, 0, 0, 1, 7][..], &pkg].concat();
+    let applet = [&[1, 8][..], &[0xA0, 0, 0, 0, 0x62, 3, 7, 1], &[0, 1]].concat();
+    let parts = [
+        ("Header", c(1, &header)),
+        ("Directory", c(2, &[0; 20])),
+        ("Import", c(4, &[0])),
+        ("Applet", c(3, &applet)),
+        ("Class", c(6, &[0; 4])),
+        ("Method", c(7, &[0; 50])),
+        ("StaticField", c(8, &[0; 10])),
+        ("ConstantPool", c(5, &[0; 6])),
+        ("RefLocation", c(9, &[0; 4])),
+    ];
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in parts {
+        w.start_file(format!("small/javacard/{name}.cap"), zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(&data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}

@@ -111,3 +111,81 @@ fn deleting_the_package_with_related_objects_takes_its_instance() {
     gp.select().unwrap();
     assert_eq!(gp.delete(&PIV_AID, false).unwrap_err().sw(), Some(Sw::SECURITY_STATUS_NOT_SATISFIED));
 }
+
+/// A small load file: package `A0000000620301`, one applet class, the
+/// components the load order needs.
+fn components(package: &[u8]) -> Vec<Vec<u8>> {
+    let c = |tag: u8, info: &[u8]| [&[tag][..], &(info.len() as u16).to_be_bytes(), info].concat();
+    let header = [&[0xDE, 0xCA, 0xFF, 0xED, 1, 2, 0, 0, 1, package.len() as u8][..], package].concat();
+    let applet = [&[1, 8][..], &[0xA0, 0, 0, 0, 0x62, 3, 1, 1], &[0, 1]].concat();
+    vec![
+        c(1, &header),
+        c(2, &[0; 20]),
+        c(4, &[0]),
+        c(3, &applet),
+        c(6, &[0; 4]),
+        c(7, &[0; 600]),
+        c(8, &[0; 10]),
+        c(5, &[0; 6]),
+        c(9, &[0; 4]),
+    ]
+}
+
+#[test]
+fn load_keeps_a_cap_file_and_install_names_the_limitation() {
+    if !sim_only("loads into the card") {
+        return;
+    }
+    use subsim_host::cap::CapFile;
+    let pkg = [0xA0, 0, 0, 0, 0x62, 3, 1];
+    let cap = CapFile::from_components(components(&pkg)).unwrap();
+    let dir = std::env::temp_dir().join(format!("subsim-gp-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("card.json");
+    let _ = std::fs::remove_file(&path);
+    let card = SimCard::open(&path, std::time::Duration::ZERO, apdu_sim::rng::seeded(43)).unwrap();
+    let mut gp = GpClient::new(SimTransport::new(card));
+    open(&mut gp);
+    gp.load(&cap).unwrap(); // 3 blocks of LOAD
+    let files = gp.status(StatusScope::LoadFilesAndModules).unwrap();
+    let listed = files.iter().find(|f| f.aid == pkg).expect("GET STATUS lists the load file");
+    assert_eq!(listed.modules, vec![vec![0xA0, 0, 0, 0, 0x62, 3, 1, 1]]);
+    // INSTALL of its class: this card runs only the sub-SIM applet (6A80).
+    let other = InstallForInstall {
+        load_file: pkg.to_vec(),
+        module: vec![0xA0, 0, 0, 0, 0x62, 3, 1, 1],
+        instance: vec![0xA0, 0, 0, 0, 0x62, 3, 1, 1, 1],
+        ..subsim_install()
+    };
+    assert_eq!(gp.install(&other).unwrap_err().sw(), Some(Sw::INCORRECT_DATA));
+    // The same package again: 6985; LOAD without INSTALL [for load]: 6985.
+    assert_eq!(gp.load(&cap).unwrap_err().sw(), Some(Sw::CONDITIONS_NOT_SATISFIED));
+    let load = |p1: u8, p2: u8, data: Vec<u8>| Command::new(0x80, gp::LOAD, p1, p2).with_data(data).with_ne(256);
+    assert_eq!(gp.send(&load(0x80, 0, vec![0xC4, 0])).unwrap().sw, Sw::CONDITIONS_NOT_SATISFIED);
+    // Blocks out of sequence (GPCS 11.6.3): 6A86, and the load is over.
+    let second = [0xA0, 0, 0, 0, 0x62, 3, 2];
+    let block = CapFile::from_components(components(&second)).unwrap().load_file_data_block();
+    let begin = Command::new(0x80, gp::INSTALL, 0x02, 0).with_data(gp::encode_install_for_load(&second)).with_ne(256);
+    assert_eq!(gp.send(&begin).unwrap().sw, Sw::OK);
+    assert_eq!(gp.send(&load(0x00, 0, block[..100].to_vec())).unwrap().sw, Sw::OK);
+    assert_eq!(gp.send(&load(0x80, 2, block[100..200].to_vec())).unwrap().sw, Sw::INCORRECT_P1_P2);
+    assert_eq!(gp.send(&load(0x80, 1, block[100..200].to_vec())).unwrap().sw, Sw::CONDITIONS_NOT_SATISFIED);
+    // A load file whose Header names another package than INSTALL [for load]: 6A80.
+    assert_eq!(gp.send(&begin).unwrap().sw, Sw::OK);
+    let wrong = CapFile::from_components(components(&[0xA0, 0, 0, 0, 0x62, 3, 9])).unwrap().load_file_data_block();
+    let parts: Vec<&[u8]> = wrong.chunks(224).collect();
+    for (n, part) in parts.iter().enumerate() {
+        let last = n + 1 == parts.len();
+        let want = if last { Sw::INCORRECT_DATA } else { Sw::OK };
+        assert_eq!(gp.send(&load(if last { 0x80 } else { 0 }, n as u8, part.to_vec())).unwrap().sw, want);
+    }
+    assert!(gp.status(StatusScope::LoadFiles).unwrap().iter().all(|f| f.aid != second), "nothing kept");
+    // The load file is in the card file; DELETE takes it away.
+    drop(gp);
+    let card = SimCard::open(&path, std::time::Duration::ZERO, apdu_sim::rng::seeded(44)).unwrap();
+    assert!(card.persistent().card_manager.loaded.iter().any(|f| f.aid == pkg), "kept in the card file");
+    let mut gp = GpClient::new(SimTransport::new(card));
+    open(&mut gp);
+    gp.delete(&pkg, false).unwrap();
+    assert!(gp.status(StatusScope::LoadFiles).unwrap().iter().all(|f| f.aid != pkg));
+}

@@ -30,6 +30,17 @@ pub struct GpFile {
     /// The sub-SIM instance was deleted and not installed again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     subsim_deleted: bool,
+    /// Load files LOAD brought: AID, version, applet AIDs (hex).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    loaded: Vec<LoadedFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadedFile {
+    aid: String,
+    version: String,
+    applets: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +81,15 @@ pub fn to_file(cm: &CardManager) -> Option<GpFile> {
             .collect(),
         locked: cm.locked.iter().map(hex::encode_upper).collect(),
         subsim_deleted: cm.subsim_deleted,
+        loaded: cm
+            .loaded
+            .iter()
+            .map(|f| LoadedFile {
+                aid: hex::encode_upper(&f.aid),
+                version: hex::encode_upper(f.version),
+                applets: f.applets.iter().map(hex::encode_upper).collect(),
+            })
+            .collect(),
     })
 }
 
@@ -137,6 +157,34 @@ pub fn from_file(f: &GpFile) -> Result<CardManager, String> {
             return Err(bad(&field, "given twice"));
         }
     }
+    if f.loaded.len() > super::state::MAX_LOADED {
+        return Err(bad(
+            "gp.loaded",
+            format!("{} load files, the card keeps {}", f.loaded.len(), super::state::MAX_LOADED),
+        ));
+    }
+    let mut loaded: Vec<applet_spec::gp::LoadFileInfo> = Vec::new();
+    for (i, l) in f.loaded.iter().enumerate() {
+        let field = |name: &str| format!("gp.loaded[{i}].{name}");
+        let aid_of = |name: &str, text: &str| -> Result<Vec<u8>, String> {
+            let a = bytes(&field(name), text)?.to_vec();
+            if (5..=16).contains(&a.len()) {
+                Ok(a)
+            } else {
+                Err(bad(&field(name), "an AID has 5 to 16 bytes"))
+            }
+        };
+        let aid = aid_of("aid", &l.aid)?;
+        if CardManager::default().has_load_file(&aid) || loaded.iter().any(|o| o.aid == aid) {
+            return Err(bad(&field("aid"), "a second load file with this AID"));
+        }
+        let version: [u8; 2] = bytes(&field("version"), &l.version)?
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad(&field("version"), "2 bytes"))?;
+        let applets = l.applets.iter().map(|a| aid_of("applets", a)).collect::<Result<_, _>>()?;
+        loaded.push(applet_spec::gp::LoadFileInfo { aid, version, applets });
+    }
     Ok(CardManager {
         life_cycle,
         development: f.development,
@@ -144,6 +192,7 @@ pub fn from_file(f: &GpFile) -> Result<CardManager, String> {
         challenge,
         locked,
         subsim_deleted: f.subsim_deleted,
+        loaded,
     })
 }
 

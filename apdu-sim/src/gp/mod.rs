@@ -41,14 +41,26 @@ struct Channel {
     authenticated: bool,
 }
 
+/// A load under way: INSTALL [for load] named it, LOAD brings its blocks.
+struct Loading {
+    aid: Vec<u8>,
+    next_block: u8,
+    data: Vec<u8>,
+}
+
+/// The most a load file may hold (the card's code memory for one package).
+pub const MAX_LOAD_FILE: usize = 64 * 1024;
+
 /// The ISD: its sessions (its state is the card's, in [`CardManager`]).
 pub struct Isd {
     channels: Vec<Option<Channel>>,
+    loads: Vec<Option<Loading>>,
 }
 
 impl Default for Isd {
     fn default() -> Self {
-        Isd { channels: (0..applet_spec::apdu::CHANNELS).map(|_| None).collect() }
+        let n = applet_spec::apdu::CHANNELS;
+        Isd { channels: (0..n).map(|_| None).collect(), loads: (0..n).map(|_| None).collect() }
     }
 }
 
@@ -72,6 +84,7 @@ impl Isd {
     /// Deselected on `channel` (or the channel closed): its session goes.
     pub fn deselect(&mut self, channel: u8) {
         self.channels[channel as usize] = None;
+        self.loads[channel as usize] = None;
     }
 
     /// Power-off or reset: every session goes.
@@ -130,7 +143,9 @@ impl Isd {
             gp::SET_STATUS if proprietary => set_status(cmd, card),
             gp::PUT_KEY if proprietary => self.put_key(c, cmd, card),
             gp::DELETE if proprietary => delete(cmd, card),
+            gp::INSTALL if proprietary && cmd.p1 == gp::INSTALL_FOR_LOAD => self.install_for_load(c, cmd, card),
             gp::INSTALL if proprietary => install(cmd, card),
+            gp::LOAD if proprietary => self.load(c, cmd, card),
             _ => Err(Sw::INS_NOT_SUPPORTED),
         }
     }
@@ -139,6 +154,7 @@ impl Isd {
     /// channel, whatever was there before.
     fn initialize_update(&mut self, c: usize, cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
         self.channels[c] = None;
+        self.loads[c] = None;
         let cm = manager(card);
         if cm.life_cycle == CardLifeCycle::Terminated {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
@@ -268,6 +284,54 @@ impl Isd {
             Ok(())
         })?;
         Ok([&[version][..], &kcvs].concat())
+    }
+
+    /// INSTALL [for load] (GPCS 11.5.2.3.1): a load of this AID begins on
+    /// the channel (any load under way there ends).
+    fn install_for_load(&mut self, c: usize, cmd: &Command, card: &SubSim) -> Result<Vec<u8>, Sw> {
+        self.loads[c] = None;
+        if cmd.p2 != 0x00 {
+            return Err(Sw::INCORRECT_P1_P2);
+        }
+        let aid = gp::decode_install_for_load(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        let cm = manager(card);
+        if cm.has_load_file(&aid) {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        if cm.loaded.len() >= state::MAX_LOADED {
+            return Err(Sw::NOT_ENOUGH_MEMORY);
+        }
+        self.loads[c] = Some(Loading { aid, next_block: 0, data: Vec::new() });
+        Ok(vec![0x00])
+    }
+
+    /// LOAD (GPCS 11.6): blocks numbered from 0 in P2, the last with P1
+    /// b8; then the whole Load File Data Block is checked (components in
+    /// load order, the Header's package AID that of INSTALL [for load]) and
+    /// the load file kept. Any refusal ends the load.
+    fn load(&mut self, c: usize, cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
+        let mut l = self.loads[c].take().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        if cmd.p1 & !gp::LOAD_LAST != 0 || cmd.p2 != l.next_block {
+            return Err(Sw::INCORRECT_P1_P2);
+        }
+        if l.data.len() + cmd.data.len() > MAX_LOAD_FILE {
+            return Err(Sw::NOT_ENOUGH_MEMORY);
+        }
+        l.data.extend_from_slice(&cmd.data);
+        if cmd.p1 & gp::LOAD_LAST == 0 {
+            l.next_block = l.next_block.checked_add(1).ok_or(Sw::INCORRECT_P1_P2)?;
+            self.loads[c] = Some(l);
+            return Ok(vec![0x00]);
+        }
+        let info = gp::parse_load_file(&l.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        if info.aid != l.aid {
+            return Err(Sw::INCORRECT_DATA);
+        }
+        card.store_mut().write(|p| {
+            p.card_manager.loaded.push(info);
+            Ok::<_, Sw>(())
+        })?;
+        Ok(vec![0x00])
     }
 
     /// The security level of the session on `channel`, once authenticated.
@@ -418,6 +482,14 @@ fn delete(cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
     // The sub-SIM package with its related objects: its one instance.
     let package_with_instance =
         aid == state::SUBSIM_PACKAGE && cmd.p2 & gp::DELETE_RELATED != 0 && cm.installed(&applet_spec::piv::PIV_AID);
+    if let Some(i) = cm.loaded.iter().position(|f| f.aid == aid) {
+        // A loaded package never has an instance here: it goes alone.
+        card.store_mut().write(|p| {
+            p.card_manager.loaded.remove(i);
+            Ok::<_, Sw>(())
+        })?;
+        return Ok(vec![0x00]);
+    }
     if !(piv || package_with_instance) {
         let known = aid == ISD_AID || state::APPS.iter().any(|a| a.aid == aid || a.load_file == aid);
         return Err(if known && cm.installed(&aid) { Sw::CONDITIONS_NOT_SATISFIED } else { Sw::REFERENCE_NOT_FOUND });
@@ -442,7 +514,7 @@ fn install(cmd: &Command, card: &mut SubSim) -> Result<Vec<u8>, Sw> {
         return Err(Sw::INCORRECT_P1_P2);
     }
     let i = gp::InstallForInstall::decode(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
-    if !state::APPS.iter().any(|a| a.load_file == i.load_file) {
+    if !manager(card).has_load_file(&i.load_file) {
         return Err(Sw::REFERENCE_NOT_FOUND);
     }
     if i.load_file != state::SUBSIM_PACKAGE || i.module != state::SUBSIM_MODULE {

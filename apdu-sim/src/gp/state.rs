@@ -79,7 +79,12 @@ pub struct CardManager {
     pub locked: BTreeSet<Vec<u8>>,
     /// The sub-SIM instance was deleted (DELETE), and not installed again.
     pub subsim_deleted: bool,
+    /// Load files LOAD brought (beside the preloaded ones), at most [`MAX_LOADED`].
+    pub loaded: Vec<applet_spec::gp::LoadFileInfo>,
 }
+
+/// Load files the card keeps at most (its code memory).
+pub const MAX_LOADED: usize = 8;
 
 impl Default for CardManager {
     /// A development card in the field: SECURED, the development key set
@@ -92,6 +97,7 @@ impl Default for CardManager {
             challenge: ChallengeMode::PseudoRandom,
             locked: BTreeSet::new(),
             subsim_deleted: false,
+            loaded: Vec::new(),
         }
     }
 }
@@ -177,17 +183,27 @@ impl CardManager {
                     ..entry(a.aid, self.app_life_cycle(a.aid), [0; 3])
                 })
                 .collect(),
-            StatusScope::LoadFiles | StatusScope::LoadFilesAndModules => APPS
-                .iter()
-                .map(|a| RegistryEntry {
-                    version: Some(vec![1, 0]),
-                    security_domain: Some(gp::ISD_AID.to_vec()),
-                    modules: if scope == StatusScope::LoadFilesAndModules { vec![a.module.to_vec()] } else { vec![] },
-                    ..entry(a.load_file, app_state::LOADED, [0; 3])
-                })
-                .collect(),
+            StatusScope::LoadFiles | StatusScope::LoadFilesAndModules => {
+                let with_modules = scope == StatusScope::LoadFilesAndModules;
+                let preloaded = APPS.iter().map(|a| (a.load_file.to_vec(), vec![1, 0], vec![a.module.to_vec()]));
+                let loaded = self.loaded.iter().map(|f| (f.aid.clone(), f.version.to_vec(), f.applets.clone()));
+                preloaded
+                    .chain(loaded)
+                    .map(|(aid, version, modules)| RegistryEntry {
+                        version: Some(version),
+                        security_domain: Some(gp::ISD_AID.to_vec()),
+                        modules: if with_modules { modules } else { vec![] },
+                        ..entry(&aid, app_state::LOADED, [0; 3])
+                    })
+                    .collect()
+            }
         };
         all.into_iter().filter(|e| e.aid.starts_with(prefix)).collect()
+    }
+
+    /// Whether a load file (preloaded or loaded) has this AID.
+    pub fn has_load_file(&self, aid: &[u8]) -> bool {
+        APPS.iter().any(|a| a.load_file == aid) || self.loaded.iter().any(|f| f.aid == aid)
     }
 
     /// Whether `aid` is an application SET STATUS can lock or unlock.

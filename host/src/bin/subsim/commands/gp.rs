@@ -74,6 +74,14 @@ pub enum GpCmd {
         #[command(flatten)]
         keys: GpKeyArgs,
     },
+    /// Load a CAP file's load file (INSTALL [for load], LOAD): kept and listed by the card.
+    #[command(after_help = "Example:\n  subsim gp load applet/target/subsim.cap")]
+    Load {
+        /// The CAP file.
+        cap: PathBuf,
+        #[command(flatten)]
+        keys: GpKeyArgs,
+    },
     /// Install a factory-fresh sub-SIM instance from the sub-SIM package on the card (INSTALL
     /// [for install and make selectable]). This card holds one instance, at the PIV AID.
     Install {
@@ -319,6 +327,18 @@ pub fn run(s: &mut Session, cmd: &GpCmd) -> Result<Out, Failure> {
             life_cycle(s, keys, CardLifeCycle::CardLocked)
         }
         GpCmd::UnlockCard { keys } => life_cycle(s, keys, CardLifeCycle::Secured),
+        GpCmd::Load { cap, keys } => {
+            let bytes = std::fs::read(cap).map_err(|e| Failure::Usage(format!("{}: {e}", cap.display())))?;
+            let cap = subsim_host::cap::CapFile::from_zip(&bytes)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", shown(&cap.display().to_string()))))?;
+            session(s, keys)?.load(&cap).map_err(refusal)?;
+            let aid = hex::encode_upper(&cap.info.aid);
+            let applets: Vec<String> = cap.info.applets.iter().map(hex::encode_upper).collect();
+            out(
+                format!("loaded: package {aid}, applets {}", applets.join(" ")),
+                json!({ "aid": aid, "version": format!("{}.{}", cap.info.version[0], cap.info.version[1]), "applets": applets }),
+            )
+        }
         GpCmd::Delete { aid, related, confirm: c, keys } => {
             let aid = aid_arg(aid)?;
             let what = format!("Delete {} and everything it holds, for good, on", hex::encode_upper(&aid));
