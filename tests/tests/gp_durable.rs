@@ -250,6 +250,15 @@ fn scenarios() -> Vec<Scenario> {
             intermediate: Intermediate::TrySpent,
         },
         Scenario {
+            name: "LOAD (the last block keeps the load file)",
+            mode: ChallengeMode::Random,
+            command: |gp| {
+                gp.open(&dev(), 0, SecurityLevel::from_p1(0x03).unwrap())?;
+                gp.load(&small_cap())
+            },
+            intermediate: Intermediate::TrySpent,
+        },
+        Scenario {
             name: "SET STATUS (lock the card)",
             mode: ChallengeMode::Random,
             command: |gp| {
@@ -314,4 +323,15 @@ fn every_cut_of_a_card_manager_write_leaves_before_after_or_a_spent_try() {
         }
     }
     assert!(cuts >= 8, "{cuts} cuts");
+}
+
+/// A small load file (package A0000000620305, one applet class).
+fn small_cap() -> subsim_host::cap::CapFile {
+    let c = |tag: u8, info: &[u8]| [&[tag][..], &(info.len() as u16).to_be_bytes(), info].concat();
+    let header = [&[0xDE, 0xCA, 0xFF, 0xED, 1, 2, 0, 0, 1, 7][..], &[0xA0, 0, 0, 0, 0x62, 3, 5]].concat();
+    let applet = [&[1, 8][..], &[0xA0, 0, 0, 0, 0x62, 3, 5, 1], &[0, 1]].concat();
+    let parts = [(1, header), (2, vec![0; 20]), (4, vec![0]), (3, applet), (6, vec![0; 4])];
+    let rest = [(7, vec![0; 300]), (8, vec![0; 10]), (5, vec![0; 6]), (9, vec![0; 4])];
+    let components = parts.iter().chain(rest.iter()).map(|(t, i)| c(*t, i)).collect();
+    subsim_host::cap::CapFile::from_components(components).unwrap()
 }
