@@ -99,7 +99,26 @@ impl<T: Transport> GpClient<T> {
             return exchange(&mut self.t, cmd);
         };
         let wire = session.wrap(cmd).map_err(|e| Error::Invalid(e.to_string()))?;
-        let r = exchange(&mut self.t, &wire)?;
+        let r = match exchange(&mut self.t, &wire) {
+            Ok(r) => r,
+            Err(e) => {
+                // The command may have reached the card, or may yet (a relay
+                // can hold it): this session cannot tell, so it ends here.
+                self.session = None;
+                return Err(match e {
+                    Error::Transport { kind, message, hint } => Error::Transport {
+                        kind,
+                        message: format!(
+                            "{message}; the secure channel is closed: whether the card ran {:02X} {:02X} is \
+                             unknown until a new session reads the card's state",
+                            cmd.cla, cmd.ins
+                        ),
+                        hint,
+                    },
+                    other => other,
+                });
+            }
+        };
         let session = self.session.as_mut().expect("open");
         match session.unwrap(r) {
             Ok(r) => {
