@@ -335,3 +335,35 @@ fn small_cap() -> subsim_host::cap::CapFile {
     let components = parts.iter().chain(rest.iter()).map(|(t, i)| c(*t, i)).collect();
     subsim_host::cap::CapFile::from_components(components).unwrap()
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Any APDU to the ISD, in a session or not, gets a precise status word:
+    /// never a panic, a silence or a 6F00.
+    #[test]
+    fn any_command_gets_a_precise_answer(
+        session in proptest::bool::ANY,
+        cla in proptest::sample::select(vec![0x00u8, 0x80, 0x84, 0x81, 0x04]),
+        ins in proptest::sample::select(vec![0x50u8, 0x82, 0xCA, 0xF2, 0xF0, 0xD8, 0xE6, 0xE8, 0xE4, 0xA4, 0x00]),
+        p1 in proptest::num::u8::ANY,
+        p2 in proptest::num::u8::ANY,
+        data in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+    ) {
+        let mut gp = gp(SimCard::seeded(61));
+        if session {
+            gp.open(&dev(), 0, SecurityLevel::from_p1(0x33).unwrap()).unwrap();
+        }
+        let mut apdu = vec![cla, ins, p1, p2];
+        if !data.is_empty() {
+            apdu.push(data.len() as u8);
+            apdu.extend_from_slice(&data);
+        }
+        let r = gp.transport_mut().card_mut().transmit(&apdu);
+        proptest::prop_assert!(r.len() >= 2, "an answer");
+        let sw = Sw::from_bytes(r[r.len() - 2], r[r.len() - 1]);
+        proptest::prop_assert_ne!(sw, Sw::UNKNOWN_ERROR);
+        // Through the client too (wrapped when a session is open).
+        let cmd = Command::new(cla & !0x04, ins, p1, p2).with_data(data.clone());
+        let _ = gp.send(&cmd);
+    }
+}
