@@ -30,6 +30,9 @@ fn level(p1: u8) -> SecurityLevel {
 
 /// The ISD selected, or `None` (skipped, with the reason) when the card has none.
 fn isd(card: &mut Card) -> Option<Gp<'_>> {
+    if not_on_phone("select the ISD (OMAPI refuses SELECT of other applets)") {
+        return None;
+    }
     let mut gp = GpClient::new(card.transport_mut());
     match gp.select() {
         Ok(_) => Some(gp),
