@@ -1543,3 +1543,23 @@ fn small_cap() -> Vec<u8> {
     }
     w.finish().unwrap().into_inner()
 }
+
+#[test]
+fn gp_refusals_are_explained_and_keys_never_echoed() {
+    let sim = Sim::new("gp-refusals");
+    sim.ok(&["init"], &[]);
+    let key = "00112233445566778899AABBCCDDEEFF";
+    let err = sim.fails(&["gp", "list"], &[("SUBSIM_GP_KEY", key)], 4);
+    assert!(err.contains("card cryptogram") && err.contains("no try was spent"), "{err}");
+    assert!(!err.to_uppercase().contains(key), "the key is not echoed: {err}");
+    let err = sim.fails(&["gp", "lock-card"], &[], 2);
+    assert!(err.contains("--yes"), "{err}");
+    sim.fails(&["gp", "lock", "A0XYZ"], &[], 2);
+    let err = sim.fails(&["gp", "install"], &[], 1);
+    assert!(err.contains("delete it first"), "{err}");
+    std::fs::write(sim.file("not.cap"), b"not a zip").unwrap();
+    let err = sim.fails(&["gp", "load", "not.cap"], &[], 2);
+    assert!(err.contains("not a CAP file"), "{err}");
+    let err = sim.fails(&["gp", "list", "--level", "02"], &[], 2);
+    assert!(err.contains("00 01 03 11 13 33"), "{err}");
+}
