@@ -50,6 +50,11 @@ pub trait Applications {
     fn deselect(&mut self, app: AppId, channel: u8);
     /// One complete command for `app`, selected on `channel`.
     fn process(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw>;
+    /// Whether `app` unwraps secure messaging itself (a GlobalPlatform
+    /// security domain); for the others the runtime refuses it with `6882`.
+    fn takes_secure_messaging(&self, _app: AppId) -> bool {
+        false
+    }
     /// Power-off, power-on or warm reset: transient state is lost.
     fn power_reset(&mut self);
 }
@@ -128,7 +133,10 @@ impl IsoLayer {
                 return Response::status(Sw::WRONG_LENGTH);
             }
         };
-        if class.secure_messaging {
+        // Secure messaging goes to an application that unwraps it, one
+        // APDU at a time (its MAC covers each APDU as sent, not a chain).
+        let unwrapped_by_app = ch.app.is_some_and(|a| apps.takes_secure_messaging(a)) && !class.chained;
+        if class.secure_messaging && !unwrapped_by_app {
             (ch.chain, ch.pending) = (None, Zeroizing::default());
             return Response::status(Sw::SECURE_MESSAGING_NOT_SUPPORTED);
         }

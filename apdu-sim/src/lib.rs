@@ -4,6 +4,8 @@
 //!   channels, SELECT by AID, chaining, GET RESPONSE);
 //! - [`applet`]: the card's two applications: the sub-SIM applet model (PIV
 //!   core and class-80 extensions) and the ARA-M ([`applet::aram`]);
+//! - [`gp`]: the card manager, GlobalPlatform's Issuer Security Domain (SCP03,
+//!   GET STATUS, SET STATUS, the card's life cycle);
 //! - [`state`]: persistent and transient card state, atomic updates;
 //! - [`persist`]: the card state file's format and its checks;
 //! - [`cardfile`]: a card file held like a card in a reader (one holder,
@@ -48,6 +50,7 @@ pub mod applet;
 pub mod attestation;
 pub mod cardfile;
 pub mod crypto;
+pub mod gp;
 pub mod iso;
 pub mod persist;
 pub mod rng;
@@ -64,16 +67,36 @@ use iso::{AppId, Applications, IsoLayer};
 use rng::CardRng;
 use state::Persistent;
 
-/// The card's applications: PIV (the sub-SIM) and the ARA-M. The ARA-M
-/// keeps its rules in the same store, so every write of either goes
-/// through one card file.
+/// The card's applications: PIV (the sub-SIM), the ARA-M and the card
+/// manager (ISD). The ARA-M and the ISD keep their state in PIV's store,
+/// so every write of any goes through one card file.
 struct Apps {
     piv: SubSim,
     aram: AraM,
+    isd: gp::Isd,
 }
 
 const PIV: AppId = 0;
 const ARAM: AppId = 1;
+const ISD: AppId = 2;
+
+impl Apps {
+    /// An application other than the ISD answers only while the card
+    /// manager lets it be selected (not locked, card neither locked nor
+    /// terminated: GPCS 5.1.1, 5.3.1), and a lock takes effect at once.
+    fn available(&self, app: AppId) -> Result<(), Sw> {
+        let aid: &[u8] = match app {
+            PIV => &applet_spec::piv::PIV_AID,
+            ARAM => &applet_spec::aram::ARAM_AID,
+            _ => return Ok(()),
+        };
+        if self.piv.persistent().card_manager.selectable(aid) {
+            Ok(())
+        } else {
+            Err(Sw::FILE_NOT_FOUND)
+        }
+    }
+}
 
 impl Applications for Apps {
     fn find(&self, aid: &[u8]) -> Option<AppId> {
@@ -81,37 +104,49 @@ impl Applications for Apps {
             Some(PIV)
         } else if AraM::matches(aid) {
             Some(ARAM)
+        } else if gp::Isd::matches(aid) {
+            Some(ISD)
         } else {
             None
         }
     }
     fn select(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        self.available(app)?;
         match app {
             PIV => self.piv.select_on(channel, cmd),
-            _ => self.aram.select(channel, cmd),
+            ARAM => self.aram.select(channel, cmd),
+            _ => self.isd.select(channel, cmd, &self.piv),
         }
     }
     fn select_on_new_channel(&mut self, app: AppId, channel: u8) {
         match app {
             PIV => self.piv.select_on_new_channel(channel),
-            _ => self.aram.deselect(channel),
+            ARAM => self.aram.deselect(channel),
+            _ => self.isd.deselect(channel),
         }
     }
     fn deselect(&mut self, app: AppId, channel: u8) {
         match app {
             PIV => self.piv.deselect(channel),
-            _ => self.aram.deselect(channel),
+            ARAM => self.aram.deselect(channel),
+            _ => self.isd.deselect(channel),
         }
     }
     fn process(&mut self, app: AppId, channel: u8, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        self.available(app)?;
         match app {
             PIV => self.piv.process(channel, cmd),
-            _ => self.aram.process(channel, cmd, &mut self.piv),
+            ARAM => self.aram.process(channel, cmd, &mut self.piv),
+            _ => self.isd.process(channel, cmd, &mut self.piv),
         }
+    }
+    fn takes_secure_messaging(&self, app: AppId) -> bool {
+        app == ISD
     }
     fn power_reset(&mut self) {
         self.piv.power_reset();
         self.aram.power_reset();
+        self.isd.power_reset();
     }
 }
 
@@ -128,7 +163,7 @@ impl SimCard {
     pub fn new(state: Persistent, rng: CardRng) -> SimCard {
         SimCard {
             iso: IsoLayer::default(),
-            apps: Apps { piv: SubSim::new(state, rng), aram: AraM::default() },
+            apps: Apps { piv: SubSim::new(state, rng), aram: AraM::default(), isd: gp::Isd::default() },
             timing: None,
         }
     }
@@ -206,6 +241,13 @@ impl SimCard {
     /// Chooses the library behind the private-key operation (default OpenSSL).
     pub fn set_rsa_backend(&mut self, backend: crypto::RsaBackend) {
         self.apps.piv.set_rsa_backend(backend);
+    }
+
+    /// Personalizes the card manager as a factory or a lab would (the
+    /// challenge mode, a production card's key sets): one persistent write,
+    /// through the card's file like any other. `false` when power is gone.
+    pub fn personalize_card_manager(&mut self, f: impl FnOnce(&mut gp::state::CardManager)) -> bool {
+        self.apps.piv.store_mut().write(|p| Ok::<_, Sw>(f(&mut p.card_manager))).is_ok()
     }
 
     /// Power was cut and not yet restored.

@@ -138,6 +138,10 @@ struct CardFile {
     /// with it, as an unknown field, rather than drop the rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     access_rules: Option<RulesFile>,
+    /// The card manager (the ISD): absent in files from before it, and
+    /// while it is as the factory made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gp: Option<crate::gp::file::GpFile>,
 }
 
 /// The ARA-M's rules: each a REF-AR-DO in hex, as STORE DATA carries it,
@@ -343,15 +347,16 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         key_origins,
         import_forbidden: p.import_forbidden.iter().map(Slot::to_string).collect(),
         access_rules: rules_to_file(&p.access_rules),
+        gp: crate::gp::file::to_file(&p.card_manager),
     })
 }
 
 /// A problem with one field: `field: what`.
-fn bad(field: &str, what: impl std::fmt::Display) -> String {
+pub(crate) fn bad(field: &str, what: impl std::fmt::Display) -> String {
     format!("{field}: {what}")
 }
 
-fn bytes(field: &str, h: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn bytes(field: &str, h: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     hex::decode(h).map(Zeroizing::new).map_err(|e| bad(field, format!("not hex ({e})")))
 }
 
@@ -445,6 +450,7 @@ fn from_file(f: CardFile) -> Result<Persistent, String> {
         binding: f.binding.as_ref().map(binding).transpose()?,
         changes: f.changes,
         access_rules: f.access_rules.as_ref().map(rules_from_file).transpose()?.unwrap_or_default(),
+        card_manager: f.gp.as_ref().map(crate::gp::file::from_file).transpose()?.unwrap_or_default(),
     };
     keys_from_file(&f, &mut p)?;
     Ok(p)

@@ -121,6 +121,8 @@ pub struct Persistent {
     pub changes: u32,
     /// The ARA-M's access rules: the issuer's, so PIV's RESET and TERMINATE keep them.
     pub access_rules: AccessRules,
+    /// The card manager (the ISD, [`crate::gp`]): the card's, so PIV's RESET and TERMINATE keep it.
+    pub card_manager: crate::gp::state::CardManager,
 }
 
 /// The ARA-M's persistent part (GP SEAC 1.1).
@@ -148,6 +150,7 @@ impl std::fmt::Debug for Persistent {
             .field("binding_set", &self.binding.is_some())
             .field("changes", &self.changes)
             .field("access_rules", &self.access_rules.rules.len())
+            .field("card_manager", &self.card_manager.life_cycle)
             .finish()
     }
 }
@@ -188,6 +191,7 @@ impl Persistent {
             binding: None,
             changes,
             access_rules: AccessRules::default(),
+            card_manager: Default::default(),
         }
     }
 
@@ -197,6 +201,7 @@ impl Persistent {
         let mut next = Persistent::factory(self.serial, self.guid, self.changes.wrapping_add(1));
         next.attestation = self.attestation.take();
         next.access_rules = std::mem::take(&mut self.access_rules);
+        next.card_manager = std::mem::take(&mut self.card_manager);
         if let Some(cert) = self.objects.remove(&ObjectTag::ATTESTATION_CERT) {
             next.objects.insert(ObjectTag::ATTESTATION_CERT, cert);
         }

@@ -141,6 +141,7 @@ pub fn spec_java() -> String {
         ("SW_REFERENCE_NOT_FOUND", Sw::REFERENCE_NOT_FOUND),
         ("SW_INS_NOT_SUPPORTED", Sw::INS_NOT_SUPPORTED),
         ("SW_CLA_NOT_SUPPORTED", Sw::CLA_NOT_SUPPORTED),
+        ("SW_AUTHENTICATION_FAILED", Sw::AUTHENTICATION_FAILED),
         ("SW_UNKNOWN_ERROR", Sw::UNKNOWN_ERROR),
     ];
     for (name, sw) in sws {

@@ -8,6 +8,7 @@
 //! - [`piv`]: AIDs, slots, key references, algorithms, objects, PIN encoding;
 //! - [`messages`]: every command's data field and every response, both ways.
 //! - [`mgm`]: the management key's block cipher (3DES, AES).
+//! - [`gp`], [`scp03`]: GlobalPlatform card management and its secure channel, for the card's ISD and the host's GP client.
 //! - [`java`]: the Java Card applet's constants (`Spec.java`), generated from all of the above.
 //!
 //! The human reference is `docs/applet-spec.md`; a test keeps it in step.
@@ -47,12 +48,14 @@
 pub mod apdu;
 pub mod aram;
 pub mod atr;
+pub mod gp;
 pub mod ins;
 pub mod java;
 pub mod messages;
 pub mod mgm;
 pub mod piv;
 pub mod reports;
+pub mod scp03;
 pub mod sw;
 pub mod tlv;
 

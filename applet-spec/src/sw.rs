@@ -17,6 +17,9 @@ impl Sw {
     pub const fn tries_left(n: u8) -> Sw {
         Sw(0x63C0 | (n & 0x0F) as u16)
     }
+    /// `6300`: authentication failed (GlobalPlatform EXTERNAL AUTHENTICATE:
+    /// the host cryptogram or its MAC did not verify).
+    pub const AUTHENTICATION_FAILED: Sw = Sw(0x6300);
     /// `6200`: warning, state unchanged (MANAGE CHANNEL closing a channel that is not open).
     pub const WARNING_UNCHANGED: Sw = Sw(0x6200);
     /// `6700`: wrong length (Lc, Le or the data field's size).
@@ -102,6 +105,7 @@ impl Sw {
         let text = match self {
             Sw::OK => "success",
             Sw::WARNING_UNCHANGED => "warning: nothing changed",
+            Sw::AUTHENTICATION_FAILED => "authentication failed",
             Sw::WRONG_LENGTH => "wrong length",
             Sw::LOGICAL_CHANNEL_NOT_SUPPORTED => "logical channel not supported",
             Sw::SECURE_MESSAGING_NOT_SUPPORTED => "secure messaging not supported",
@@ -145,6 +149,7 @@ pub const ALL_STATUS_WORDS: &[Sw] = &[
     Sw(0x6100),
     Sw(0x63C0),
     Sw::WARNING_UNCHANGED,
+    Sw::AUTHENTICATION_FAILED,
     Sw::WRONG_LENGTH,
     Sw::LOGICAL_CHANNEL_NOT_SUPPORTED,
     Sw::SECURE_MESSAGING_NOT_SUPPORTED,

@@ -3,6 +3,8 @@
 //! - [`Transport`]: how the host reaches a card: [`PcscTransport`] through
 //!   pcscd, [`SimTransport`] in-process;
 //! - [`exchange`](mod@exchange): chaining and GET RESPONSE, shared by every transport;
+//! - [`gp`]: a GlobalPlatform client (the card manager, SCP03) over any transport;
+//!   [`cap`]: CAP files and the load file data block LOAD carries;
 //! - [`Client`]: the typed API, the same over every transport;
 //! - [`padding`]: PKCS#1 v1.5 and PSS, applied host-side;
 //! - [`trace`]: APDU traces for people, secrets redacted;
@@ -55,9 +57,11 @@
 
 #![warn(missing_docs)]
 
+pub mod cap;
 pub mod client;
 pub mod error;
 pub mod exchange;
+pub mod gp;
 pub mod metered;
 pub mod padding;
 pub mod pcsc;

@@ -1163,7 +1163,22 @@ fn json_results_match_docs_cli_md() {
         ("rules list", vec!["rules".into(), "list".into()], vec![]),
         ("rules remove", vec!["rules".into(), "remove".into(), "--hash".into(), "AB".repeat(32)], vec![]),
         ("demo", vec!["demo".into()], vec![]),
+        ("gp info", vec!["gp".into(), "info".into()], vec![]),
+        ("gp list", vec!["gp".into(), "list".into()], vec![]),
+        ("gp lock", vec!["gp".into(), "lock".into(), "A000000308000010000100".into()], vec![]),
+        ("gp unlock", vec!["gp".into(), "unlock".into(), "A000000308000010000100".into()], vec![]),
+        ("gp lock-card", vec!["gp".into(), "lock-card".into(), "--yes".into()], vec![]),
+        ("gp unlock-card", vec!["gp".into(), "unlock-card".into()], vec![]),
+        ("gp load", vec!["gp".into(), "load".into(), sim.path("small.cap")], vec![]),
+        ("gp delete", vec!["gp".into(), "delete".into(), "A000000308000010000100".into(), "--yes".into()], vec![]),
+        ("gp install", vec!["gp".into(), "install".into()], vec![]),
+        (
+            "gp put-key",
+            vec!["gp".into(), "put-key".into(), "--new-key-version".into(), "31".into()],
+            vec![("SUBSIM_GP_NEW_KEY", "00112233445566778899AABBCCDDEEFF")],
+        ),
     ];
+    std::fs::write(sim.file("small.cap"), small_cap()).unwrap();
     // A P-256 private key made elsewhere, for `key import`.
     let secret = p256::SecretKey::random(&mut rand::thread_rng());
     let pem = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, p256::pkcs8::LineEnding::LF).unwrap();
@@ -1190,6 +1205,10 @@ fn json_results_match_docs_cli_md() {
     let (_, j) = sim.json(&["tx", "verify", "t.txt", "--signature-file", "t.sig"], &[]);
     assert_eq!(j["valid"], true);
     seen.extend(["tx sign".to_string(), "tx verify".to_string(), "readers".to_string(), "pin keypad".to_string()]);
+    // Last, as it ends the card's life: only GET DATA answers after it.
+    let (code, j) = sim.json(&["gp", "terminate-card", "--yes"], &[]);
+    assert_eq!((code, j["life_cycle"].as_str()), (0, Some("TERMINATED")), "{j}");
+    seen.insert("gp terminate-card".to_string());
     for documented in docs.keys() {
         assert!(seen.contains(documented), "docs/cli.md documents {documented}, untested here");
     }
@@ -1521,3 +1540,49 @@ fn certificates_and_requests_carry_the_slots_key_usage() {
 
 #[path = "ux/mod.rs"]
 mod ux;
+
+/// A small CAP file (a ZIP of components, as a converter writes it), for `gp load`.
+fn small_cap() -> Vec<u8> {
+    use std::io::Write;
+    let c = |tag: u8, info: &[u8]| [&[tag][..], &(info.len() as u16).to_be_bytes(), info].concat();
+    let pkg = [0xA0, 0, 0, 0, 0x62, 3, 7];
+    let header = [&[0xDE, 0xCA, 0xFF, 0xED, 1, 2, 0, 0, 1, 7][..], &pkg].concat();
+    let applet = [&[1, 8][..], &[0xA0, 0, 0, 0, 0x62, 3, 7, 1], &[0, 1]].concat();
+    let parts = [
+        ("Header", c(1, &header)),
+        ("Directory", c(2, &[0; 20])),
+        ("Import", c(4, &[0])),
+        ("Applet", c(3, &applet)),
+        ("Class", c(6, &[0; 4])),
+        ("Method", c(7, &[0; 50])),
+        ("StaticField", c(8, &[0; 10])),
+        ("ConstantPool", c(5, &[0; 6])),
+        ("RefLocation", c(9, &[0; 4])),
+    ];
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in parts {
+        w.start_file(format!("small/javacard/{name}.cap"), zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(&data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn gp_refusals_are_explained_and_keys_never_echoed() {
+    let sim = Sim::new("gp-refusals");
+    sim.ok(&["init"], &[]);
+    let key = "00112233445566778899AABBCCDDEEFF";
+    let err = sim.fails(&["gp", "list"], &[("SUBSIM_GP_KEY", key)], 4);
+    assert!(err.contains("card cryptogram") && err.contains("no try was spent"), "{err}");
+    assert!(!err.to_uppercase().contains(key), "the key is not echoed: {err}");
+    let err = sim.fails(&["gp", "lock-card"], &[], 2);
+    assert!(err.contains("--yes"), "{err}");
+    sim.fails(&["gp", "lock", "A0XYZ"], &[], 2);
+    let err = sim.fails(&["gp", "install"], &[], 1);
+    assert!(err.contains("delete it first"), "{err}");
+    std::fs::write(sim.file("not.cap"), b"not a zip").unwrap();
+    let err = sim.fails(&["gp", "load", "not.cap"], &[], 2);
+    assert!(err.contains("not a CAP file"), "{err}");
+    let err = sim.fails(&["gp", "list", "--level", "02"], &[], 2);
+    assert!(err.contains("00 01 03 11 13 33"), "{err}");
+}

@@ -127,6 +127,16 @@ impl SubSim {
     pub fn into_persistent(self) -> Persistent {
         self.store.into_inner()
     }
+    /// Every channel's PIN, 9B and binding state goes (the card manager
+    /// deleted or installed the instance: nothing of the old one may stay).
+    pub(crate) fn forget_sessions(&mut self) {
+        self.t = Transient::default();
+        self.parked.iter_mut().for_each(|t| *t = Transient::default());
+    }
+    /// The card's random generator, for another application (the ISD's card challenges).
+    pub(crate) fn rng_mut(&mut self) -> &mut CardRng {
+        &mut self.rng
+    }
     /// The store, mutably: for fault injection (power cuts) and a backing file.
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store

@@ -338,6 +338,10 @@ pub enum Cmd {
     /// The card's access rules (its ARA-M): which phone apps reach which applet.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// The card manager (GlobalPlatform's Issuer Security Domain, SCP03): card data,
+    /// contents, application and card locks (docs/gp.md).
+    #[command(subcommand)]
+    Gp(commands::gp::GpCmd),
     /// A TEST certification authority in a directory (labs and demos only).
     #[command(subcommand)]
     Ca(commands::ca::CaCmd),

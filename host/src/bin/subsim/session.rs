@@ -42,6 +42,8 @@ pub struct Session {
     pub target: Target,
     pub opts: Opts,
     card: Option<Card>,
+    /// PIV is the application selected on the card's basic channel.
+    piv_selected: bool,
     profile: Option<CardProfile>,
     /// Public keys generated in this session: what a later CSR, self-signed
     /// or imported certificate is checked against.
@@ -59,6 +61,7 @@ impl Session {
             target,
             opts,
             card: None,
+            piv_selected: false,
             profile: None,
             generated: HashMap::new(),
             pin_fresh: false,
@@ -68,6 +71,18 @@ impl Session {
 
     /// The card, opened and its applet selected on first use.
     pub fn card(&mut self) -> Result<&mut Card, Failure> {
+        if !self.piv_selected {
+            self.card_unselected()?.select()?;
+            self.piv_selected = true;
+        }
+        Ok(self.card.as_mut().expect("opened above"))
+    }
+
+    /// The card, opened on first use, for a command that selects an
+    /// application of its own (`gp`: the card manager); the next
+    /// [`Session::card`] selects PIV again.
+    pub fn card_unselected(&mut self) -> Result<&mut Card, Failure> {
+        self.piv_selected = false;
         if self.card.is_none() {
             let mut t = open::open_waiting(&self.target, self.opts.trace, self.opts.create, self.opts.wait)?;
             if let Some(cert) = &self.opts.phone {
@@ -76,14 +91,13 @@ impl Session {
                 let phone = subsim_host::Phone::new(t);
                 t = Box::new(phone.open_channel(&app, &applet_spec::piv::PIV_AID)?);
             }
-            let mut c = Client::new(t);
+            let c = Client::new(t);
             if self.opts.verbose {
                 eprintln!("subsim: using the {}", crate::commands::shown(&c.transport().describe()));
             }
             if let Target::Sim(path) = &self.target {
                 self.warn_open_mode(path);
             }
-            c.select()?;
             self.card = Some(c);
         }
         Ok(self.card.as_mut().expect("opened above"))

@@ -22,6 +22,7 @@ mod credentials;
 mod explain;
 mod files;
 mod flows;
+pub mod gp;
 pub mod keyfile;
 mod keys;
 pub mod objects;
@@ -134,6 +135,7 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Login { pin, flow, trust } => flows::login(s, pin, flow, trust),
         Cmd::Ca(c) => ca::run(c, s.opts.wait),
         Cmd::Rules(r) => rules::rules(s, r),
+        Cmd::Gp(g) => gp::run(s, g),
         Cmd::Tx(t) => flows::tx(s, t),
         Cmd::Bind(b) => card::bind(s, b),
         Cmd::Terminate { confirm, mgm } => card::terminate(s, *confirm, mgm),

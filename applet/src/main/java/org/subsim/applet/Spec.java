@@ -113,6 +113,7 @@ public final class Spec {
   public static final short SW_REFERENCE_NOT_FOUND = (short) 0x6A88;
   public static final short SW_INS_NOT_SUPPORTED = (short) 0x6D00;
   public static final short SW_CLA_NOT_SUPPORTED = (short) 0x6E00;
+  public static final short SW_AUTHENTICATION_FAILED = (short) 0x6300;
   public static final short SW_UNKNOWN_ERROR = (short) 0x6F00;
 
   // Limits (applet_spec::apdu, applet_spec::piv, applet_spec::messages)
