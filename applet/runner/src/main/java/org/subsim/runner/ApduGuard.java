@@ -1,0 +1,43 @@
+package org.subsim.runner;
+
+/**
+ * Workaround "a malformed APDU is always answered": jCardSim threw on command APDUs whose
+ * length bytes do not add up (ISO 7816-3, 12.1.3: the case is decided by the APDU's length),
+ * and its vpcd bridge then sent no answer at all, so the host hung. On a card this is the
+ * operating system's job, before any applet: it answers 6700 (wrong length), as the model's
+ * transport layer does (applet-spec's Command::parse).
+ */
+final class ApduGuard {
+    /** Wrong length (ISO 7816-4, 5.6). */
+    static final byte[] WRONG_LENGTH = {0x67, 0x00};
+
+    private ApduGuard() { }
+
+    /** Whether the bytes are one well-formed command APDU, short or extended. */
+    static boolean wellFormed(byte[] a) {
+        int n = a.length;
+        if (n < 4) {
+            return false;
+        }
+        int body = n - 4;
+        if (body <= 1) {
+            return true; // case 1, or case 2 short
+        }
+        int b0 = a[4] & 0xFF;
+        if (b0 != 0) {
+            // case 3 or 4 short: Lc, data, maybe Le
+            return body == 1 + b0 || body == 2 + b0;
+        }
+        if (body == 3) {
+            return true; // case 2 extended: 00 Le Le
+        }
+        if (body < 3) {
+            return false; // a short Lc of zero is not a length
+        }
+        int nc = ((a[5] & 0xFF) << 8) | (a[6] & 0xFF);
+        if (nc == 0) {
+            return false;
+        }
+        return body == 3 + nc || body == 5 + nc;
+    }
+}

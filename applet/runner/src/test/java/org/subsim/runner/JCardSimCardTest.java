@@ -1,0 +1,129 @@
+package org.subsim.runner;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.subsim.runner.Apdus.command;
+import static org.subsim.runner.Apdus.data;
+import static org.subsim.runner.Apdus.sw;
+
+import java.math.BigInteger;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+
+/** Each of the runner's workarounds, on the test applet in this JVM. */
+class JCardSimCardTest {
+
+    /** r of a DER ECDSA signature: SEQUENCE { INTEGER r, INTEGER s }. */
+    static BigInteger r(byte[] der) {
+        int off = 2;
+        if ((der[1] & 0x80) != 0) {
+            off += der[1] & 0x7F;
+        }
+        int len = der[off + 1] & 0xFF;
+        return new BigInteger(1, Arrays.copyOfRange(der, off + 2, off + 2 + len));
+    }
+
+    @Test
+    void theReplacementClassesAreTheOnesLoaded() throws Exception {
+        for (String k : new String[] {"SecureRandomNullProvider", "AsymmetricCipherImpl"}) {
+            Class<?> c = Class.forName("com.licel.jcardsim.crypto." + k);
+            String where = c.getProtectionDomain().getCodeSource().getLocation().toString();
+            assertTrue(!where.contains("jcardsim-3.0.6.0.jar"),
+                    k + " loaded from " + where + ": the runner's classes must come before jCardSim's");
+        }
+    }
+
+    @Test
+    void noTwoEcdsaSignaturesShareR() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_EC_GENERATE, new byte[0]))));
+        Set<BigInteger> rs = new HashSet<>();
+        for (int i = 0; i < 40; i++) {
+            // The same message each time too: a fresh nonce must still give a fresh r.
+            byte[] answer = card.transmit(command(TestApplet.INS_EC_SIGN, new byte[] {(byte) (i % 2)}));
+            assertEquals(0x9000, sw(answer));
+            assertTrue(rs.add(r(data(answer))), "signature " + i + " repeats an r");
+        }
+    }
+
+    @Test
+    void twoCardsInOneProcessGenerateDifferentKeys() {
+        JCardSimCard a = Apdus.selectedCard();
+        JCardSimCard b = Apdus.selectedCard();
+        byte[] ka = card(a, TestApplet.INS_EC_GENERATE);
+        byte[] kb = card(b, TestApplet.INS_EC_GENERATE);
+        assertTrue(!Arrays.equals(ka, kb), "two cards made the same P-256 key");
+        assertTrue(!Arrays.equals(card(a, TestApplet.INS_RANDOM), card(b, TestApplet.INS_RANDOM)));
+    }
+
+    private static byte[] card(JCardSimCard c, int ins) {
+        byte[] r = c.transmit(command(ins, new byte[0]));
+        assertEquals(0x9000, sw(r));
+        return data(r);
+    }
+
+    @Test
+    void rawRsaTakesAFullLengthBlockInBothModesAndKeepsLeadingZeros() {
+        JCardSimCard card = Apdus.selectedCard();
+        BigInteger n = new BigInteger(1, card(card, TestApplet.INS_RSA_GENERATE));
+        assertEquals(1024, n.bitLength());
+        // m = 1: m^d mod n = 1, which is 127 zero bytes and a 01 as a modulus-long block.
+        byte[] one = new byte[128];
+        one[127] = 1;
+        for (int ins : new int[] {TestApplet.INS_RSA_RAW_DECRYPT, TestApplet.INS_RSA_RAW_ENCRYPT}) {
+            byte[] r = card.transmit(command(ins, one));
+            assertEquals(0x9000, sw(r), "raw RSA, INS " + ins);
+            assertArrayEquals(one, data(r), "1^d is 1, a full block");
+        }
+        // A random block below n: s^e = m (e = 65537).
+        byte[] m = n.subtract(BigInteger.valueOf(12345)).toByteArray();
+        m = Arrays.copyOfRange(m, m.length - 128, m.length);
+        byte[] s = data(card.transmit(command(TestApplet.INS_RSA_RAW_DECRYPT, m)));
+        assertEquals(128, s.length);
+        assertEquals(new BigInteger(1, m), new BigInteger(1, s).modPow(BigInteger.valueOf(65537), n));
+        // A block at the modulus, or a short one: refused (ILLEGAL_USE, reason 5), not a crash.
+        byte[] nb = n.toByteArray();
+        nb = Arrays.copyOfRange(nb, nb.length - 128, nb.length);
+        assertEquals(0x6405, sw(card.transmit(command(TestApplet.INS_RSA_RAW_DECRYPT, nb))));
+        assertEquals(0x6405, sw(card.transmit(command(TestApplet.INS_RSA_RAW_ENCRYPT, Arrays.copyOf(one, 127)))));
+    }
+
+    @Test
+    void aMalformedApduIsAnsweredWrongLength() {
+        JCardSimCard card = Apdus.selectedCard();
+        byte[][] bad = {
+            {}, {0x00}, {0x00, 0x01, 0x02},
+            {0x00, 0x01, 0x02, 0x03, 0x05, 0x01},           // Lc 5, one byte
+            {0x00, 0x01, 0x02, 0x03, 0x01, 0x09, 0x09, 0x09}, // Lc 1, three bytes
+            {0x00, 0x01, 0x02, 0x03, 0x00, 0x00},           // short Lc 0
+            {0x00, 0x01, 0x02, 0x03, 0x00, 0x00, 0x00, 0x05}, // extended Lc 0
+        };
+        for (byte[] a : bad) {
+            assertEquals(0x6700, sw(card.transmit(a)), JCardSimCard.hex(a));
+        }
+        assertTrue(ApduGuard.wellFormed(new byte[] {0, 1, 2, 3}));
+        assertTrue(ApduGuard.wellFormed(new byte[] {0, 1, 2, 3, 0, 1, 0}));
+        assertTrue(ApduGuard.wellFormed(new byte[] {0, 1, 2, 3, 1, 9, 0}));
+        // The card still works after them.
+        assertEquals(0x9000, sw(card.transmit(Apdus.select())));
+    }
+
+    @Test
+    void anExceptionInTheAppletIsAnswered6F00() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x6F00, sw(card.transmit(command(TestApplet.INS_THROW, new byte[0]))));
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+    }
+
+    @Test
+    void powerCycleDeselects() {
+        JCardSimCard card = Apdus.selectedCard();
+        card.powerCycle();
+        int sw = sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0])));
+        assertTrue(sw != 0x9000, "no applet is selected after a power cycle: " + Integer.toHexString(sw));
+    }
+}
