@@ -79,6 +79,8 @@ public final class Serve {
                 Thread.currentThread().interrupt();
             }
             System.err.println("runner: stopped (the card's state is gone with the process)");
+            System.err.flush();
+            Runtime.getRuntime().halt(0); // a clean stop, not the JVM's 143 for SIGTERM
         }));
         System.err.println("runner: " + appletClass + " installed as " + aid.toUpperCase()
                 + " on jCardSim; serving vpcd at " + host + ":" + port + (quickAck ? "" : " (no TCP_QUICKACK)"));
