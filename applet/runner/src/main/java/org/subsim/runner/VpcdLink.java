@@ -103,7 +103,8 @@ public final class VpcdLink {
                 switch (msg[0] & 0xFF) {
                     case POWER_OFF, POWER_ON, RESET -> card.powerCycle();
                     case GET_ATR -> send(out, atr);
-                    default -> log.println("runner: unknown vpcd control byte " + (msg[0] & 0xFF));
+                    // Not a control byte: a one-byte APDU, malformed (ISO 7816-3, 12.1.3).
+                    default -> send(out, ApduGuard.WRONG_LENGTH);
                 }
             } else {
                 send(out, card.transmit(msg));

@@ -52,6 +52,8 @@ class VpcdLinkTest {
                 out.write(new byte[] {0, 1, VpcdLink.POWER_ON}); // no answer to power on
                 assertEquals(0x9000, Apdus.sw(exchange(out, in, Apdus.select())));
                 assertEquals(0x6700, Apdus.sw(exchange(out, in, new byte[] {0, 1, 2, 3, 9, 1})));
+                // A one-byte payload that is no control byte: a malformed APDU, answered.
+                assertEquals(0x6700, Apdus.sw(exchange(out, in, new byte[] {0x37})));
                 assertEquals(0x6F00, Apdus.sw(exchange(out, in, Apdus.command(TestApplet.INS_THROW, new byte[0]))));
                 assertEquals(16 + 2, exchange(out, in, Apdus.command(TestApplet.INS_RANDOM, new byte[0])).length);
             } finally {
