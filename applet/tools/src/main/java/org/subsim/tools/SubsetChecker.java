@@ -299,7 +299,7 @@ public final class SubsetChecker {
 
         @Override
         public void visitLocalVariable(String lname, String desc, String sig, Label s, Label e, int index) {
-            checkDescriptor(where + " local " + lname, desc);
+            checkType(where, Type.getType(desc), "local variable " + lname);
         }
 
         @Override

@@ -54,7 +54,7 @@ class SubsetCheckerTest {
         "IntField          | field of type int",
         "IntParameter      | parameter of type int",
         "IntArray          | new int array",
-        "IntLocal          | local wide of type int",
+        "IntLocal          | local variable wide of type int",
         "UsesString        | String constant",
         "UsesString        | uses java.lang.String",
         "UsesStringBuilder | uses java.lang.StringBuilder",
