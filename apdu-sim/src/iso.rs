@@ -54,11 +54,7 @@ pub trait Applications {
     fn power_reset(&mut self);
 }
 
-/// Largest command data the card takes, chained or extended (a certificate
-/// object plus room). It also bounds how deeply a hostile host can nest
-/// BER-TLV, which `iso7816-tlv` parses recursively: 64 KiB of nested
-/// templates overflow the stack.
-pub const MAX_COMMAND_DATA: usize = 4096;
+pub use applet_spec::apdu::MAX_COMMAND_DATA;
 
 /// Command data and pending answers may hold secrets (a chained PIN change,
 /// a keypad layout): both are wiped when dropped.

@@ -15,6 +15,10 @@ pub const SHORT_MAX_NE: usize = 256;
 pub const EXTENDED_MAX_NE: usize = 65536;
 /// Largest data field a short APDU can carry.
 pub const SHORT_MAX_NC: usize = 255;
+/// Largest command data the card takes, chained or extended (a certificate
+/// object plus room). It also bounds how deeply a hostile host can nest
+/// BER-TLV, which `iso7816-tlv` parses recursively.
+pub const MAX_COMMAND_DATA: usize = 4096;
 
 /// Why bytes are not a command APDU. The card answers all of these with 6700.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -67,6 +67,28 @@ pub const TERMINATE: u8 = 0x3C;
 /// SET IMPORT POLICY (sub-SIM): forbid or allow IMPORT KEY into a slot.
 pub const SET_IMPORT_POLICY: u8 = 0x3E;
 
+// Parameter bytes the commands take (SP 800-73-4 part 2, 3.1-3.3; Yubico's tools).
+/// SELECT P1: select by DF name (ISO 7816-4 11.2.2).
+pub const SELECT_P1_BY_NAME: u8 = 0x04;
+/// SELECT P2: answer the application property template.
+pub const SELECT_P2_ANSWER: u8 = 0x00;
+/// SELECT P2: no answer data.
+pub const SELECT_P2_NO_ANSWER: u8 = 0x0C;
+/// GET DATA and PUT DATA P1 (the current DF).
+pub const DATA_P1: u8 = 0x3F;
+/// GET DATA and PUT DATA P2.
+pub const DATA_P2: u8 = 0xFF;
+/// VERIFY P1: check the PIN (or, without data, ask its status).
+pub const VERIFY_P1_CHECK: u8 = 0x00;
+/// VERIFY P1: log out (reset the security status).
+pub const VERIFY_P1_LOGOUT: u8 = 0xFF;
+/// SET MANAGEMENT KEY P1.
+pub const SET_MGM_P1: u8 = 0xFF;
+/// SET MANAGEMENT KEY P2: no touch.
+pub const SET_MGM_P2: u8 = 0xFF;
+/// SET MANAGEMENT KEY P2: "touch" (accepted; this card has no sensor, so it means the same).
+pub const SET_MGM_P2_TOUCH: u8 = 0xFE;
+
 /// One command of the applet's interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandDef {

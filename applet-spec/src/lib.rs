@@ -8,6 +8,7 @@
 //! - [`piv`]: AIDs, slots, key references, algorithms, objects, PIN encoding;
 //! - [`messages`]: every command's data field and every response, both ways.
 //! - [`mgm`]: the management key's block cipher (3DES, AES).
+//! - [`java`]: the Java Card applet's constants (`Spec.java`), generated from all of the above.
 //!
 //! The human reference is `docs/applet-spec.md`; a test keeps it in step.
 //!
@@ -47,6 +48,7 @@ pub mod apdu;
 pub mod aram;
 pub mod atr;
 pub mod ins;
+pub mod java;
 pub mod messages;
 pub mod mgm;
 pub mod piv;

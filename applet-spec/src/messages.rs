@@ -151,8 +151,8 @@ pub struct SelectedCard {
     pub changes: u32,
 }
 
-const TAG_CS_SERIAL: u8 = 0x81;
-const TAG_CS_CHANGES: u8 = 0x82;
+pub(crate) const TAG_CS_SERIAL: u8 = 0x81;
+pub(crate) const TAG_CS_CHANGES: u8 = 0x82;
 
 impl SelectedCard {
     /// The object's value (inside 53): `81 04 <serial> 82 04 <change counter>`.
@@ -264,15 +264,22 @@ pub fn ccc(card_id: &[u8; 14]) -> Vec<u8> {
     ])
 }
 
+/// Key history (SP 800-73-4 part 1, table 19): retired keys whose certificate is on the card.
+pub const TAG_KH_ON_CARD: u8 = 0xC1;
+/// Key history: retired keys whose certificate is not on the card.
+pub const TAG_KH_OFF_CARD: u8 = 0xC2;
+/// Key history: the off-card certificate URL.
+pub const TAG_KH_URL: u8 = 0xF3;
+
 /// The Key History object value (inside 53), SP 800-73-4 part 1, table
 /// 19: `C1` keys with on-card certificates, `C2` keys with off-card
 /// certificates, `F3` the off-card certificate URL (when there is one),
 /// `FE` error detection code.
 pub fn key_history(on_card: u8, off_card: u8, url: Option<&[u8]>) -> Vec<u8> {
     let mut items: Vec<(u8, &[u8])> =
-        vec![(0xC1, std::slice::from_ref(&on_card)), (0xC2, std::slice::from_ref(&off_card))];
+        vec![(TAG_KH_ON_CARD, std::slice::from_ref(&on_card)), (TAG_KH_OFF_CARD, std::slice::from_ref(&off_card))];
     if let Some(u) = url {
-        items.push((0xF3, u));
+        items.push((TAG_KH_URL, u));
     }
     items.push((TAG_ERROR_DETECTION, &[]));
     flat::encode(&items)
@@ -285,7 +292,7 @@ pub fn parse_key_history(value: &[u8]) -> Result<(u8, u8, Option<Vec<u8>>), Spec
         Some([n]) => Ok(*n),
         _ => Err(SpecError::Malformed("key history count of one byte")),
     };
-    Ok((count(0xC1)?, count(0xC2)?, flat::find(&items, 0xF3).map(<[u8]>::to_vec)))
+    Ok((count(TAG_KH_ON_CARD)?, count(TAG_KH_OFF_CARD)?, flat::find(&items, TAG_KH_URL).map(<[u8]>::to_vec)))
 }
 
 /// The 16-byte card UUID (tag 34) of a CHUID object's value.
@@ -537,15 +544,15 @@ impl KeyOrigin {
     }
 }
 
-const TAG_MD_ALGORITHM: u8 = 0x01;
-const TAG_MD_POLICY: u8 = 0x02;
-const TAG_MD_ORIGIN: u8 = 0x03;
-const TAG_MD_PUBLIC_KEY: u8 = 0x04;
-const TAG_MD_DEFAULT: u8 = 0x05;
-const TAG_MD_RETRIES: u8 = 0x06;
+pub(crate) const TAG_MD_ALGORITHM: u8 = 0x01;
+pub(crate) const TAG_MD_POLICY: u8 = 0x02;
+pub(crate) const TAG_MD_ORIGIN: u8 = 0x03;
+pub(crate) const TAG_MD_PUBLIC_KEY: u8 = 0x04;
+pub(crate) const TAG_MD_DEFAULT: u8 = 0x05;
+pub(crate) const TAG_MD_RETRIES: u8 = 0x06;
 /// The sub-SIM's own item (private class, which Yubico's tools skip): `01`
 /// when the issuer forbids importing a key into this slot.
-const TAG_MD_IMPORT_FORBIDDEN: u8 = 0xC1;
+pub(crate) const TAG_MD_IMPORT_FORBIDDEN: u8 = 0xC1;
 /// GET METADATA's algorithm value for the PIN and PUK.
 pub const METADATA_ALGORITHM_PIN: u8 = 0xFF;
 
@@ -673,8 +680,8 @@ impl std::fmt::Debug for ImportedKey {
     }
 }
 
-const TAG_IMPORT_RSA: [u8; 5] = [0x01, 0x02, 0x03, 0x04, 0x05];
-const TAG_IMPORT_EC: u8 = 0x06;
+pub(crate) const TAG_IMPORT_RSA: [u8; 5] = [0x01, 0x02, 0x03, 0x04, 0x05];
+pub(crate) const TAG_IMPORT_EC: u8 = 0x06;
 
 /// IMPORT KEY's data (`00 FE <alg> <slot>`): the key's items, then the
 /// optional PIN (AA) and touch (AB) policies.
@@ -838,7 +845,7 @@ pub enum BindingState {
 }
 
 impl BindingState {
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             BindingState::None => 0,
             BindingState::Required => 1,
@@ -862,6 +869,20 @@ const TAG_ST_CHANGES: u32 = 0x88;
 const TAG_ST_MGM_ALG: u32 = 0x89;
 const TAG_ST_PIN_VERIFIED: u32 = 0x8A;
 const TAG_ST_IMPORT_FORBIDDEN: u32 = 0x8B;
+/// GET STATUS's items in the order the card sends them (the Java applet's table).
+pub(crate) const STATUS_TAGS: [u32; 11] = [
+    TAG_ST_PIN_TRIES,
+    TAG_ST_PUK_TRIES,
+    TAG_ST_PIN_ENTRY,
+    TAG_ST_BINDING,
+    TAG_ST_BINDING_TRIES,
+    TAG_ST_KEYS,
+    TAG_ST_CERTS,
+    TAG_ST_CHANGES,
+    TAG_ST_MGM_ALG,
+    TAG_ST_PIN_VERIFIED,
+    TAG_ST_IMPORT_FORBIDDEN,
+];
 
 /// GET STATUS: what the card tells about itself in one round trip.
 #[derive(Debug, Clone, PartialEq, Eq)]

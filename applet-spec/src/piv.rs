@@ -347,6 +347,8 @@ pub const DEFAULT_PUK: &[u8] = b"12345678";
 pub const PIN_TRIES: u8 = 3;
 /// PUK tries before it blocks, as from the factory.
 pub const PUK_TRIES: u8 = 3;
+/// The most tries SET PIN RETRIES may set for the PIN or the PUK: 63Cx can tell at most 15.
+pub const MAX_TRIES: u8 = 15;
 
 /// RSA-2048 modulus length in bytes.
 pub const RSA2048_BYTES: usize = 256;

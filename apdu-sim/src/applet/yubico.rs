@@ -5,7 +5,9 @@
 
 use applet_spec::apdu::Command;
 use applet_spec::messages::{self, KeyOrigin, Metadata, METADATA_ALGORITHM_PIN};
-use applet_spec::piv::{self, KeyAlgorithm, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK, TOUCH_POLICY_NEVER};
+use applet_spec::piv::{
+    self, KeyAlgorithm, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK, MAX_TRIES, TOUCH_POLICY_NEVER,
+};
 use applet_spec::Sw;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -13,9 +15,6 @@ use zeroize::Zeroizing;
 use super::{no_data, p1p2, SubSim};
 use crate::crypto::PrivateKey;
 use crate::state::{RefKind, Reference, SlotKey};
-
-/// Tries a SET PIN RETRIES value may set: 63Cx can tell at most 15.
-const MAX_TRIES: u8 = 15;
 
 fn pin_metadata(r: &Reference, default: &[u8], digits_only: bool) -> Metadata {
     let factory = Zeroizing::new(piv::pin_block(default, digits_only).expect("factory value is well formed"));
