@@ -10,8 +10,26 @@ package org.subsim.runner;
 final class ApduGuard {
     /** Wrong length (ISO 7816-4, 5.6). */
     static final byte[] WRONG_LENGTH = {0x67, 0x00};
+    /** Logical channel not supported (ISO 7816-4, 5.6). */
+    static final byte[] NO_CHANNEL = {0x68, (byte) 0x81};
 
     private ApduGuard() { }
+
+    /**
+     * Workaround "no logical channels": jCardSim has none and ran a command for channel 1-19
+     * on the basic channel, as if it were for channel 0, and MANAGE CHANNEL reached the applet.
+     * A card without logical channels answers 6881 (ISO 7816-4, 5.6; the class byte's channel
+     * bits: 5.4.1), as the runner's ATR says it has none. Returns the refusal, or null.
+     */
+    static byte[] channelRefusal(byte[] a) {
+        int cla = a[0] & 0xFF;
+        if (cla == 0xFF || (cla & 0x60) == 0x20) {
+            return null; // not a class byte of ISO's codings: the applet's to refuse
+        }
+        int channel = (cla & 0x40) == 0 ? cla & 0x03 : 4 + (cla & 0x0F);
+        boolean manageChannel = (cla & 0x80) == 0 && (a[1] & 0xFF) == 0x70;
+        return channel != 0 || manageChannel ? NO_CHANNEL.clone() : null;
+    }
 
     /** Whether the bytes are one well-formed command APDU, short or extended. */
     static boolean wellFormed(byte[] a) {

@@ -21,6 +21,8 @@ public final class JCardSimCard {
         "fresh ECDSA nonces: every signature draws its own (the replaced SecureRandomNullProvider)",
         "RSA without padding on a full-length block, leading zeros kept (AsymmetricCipherImpl replaced)",
         "a malformed APDU is always answered: 6700 for bad lengths, 6F00 for anything the simulator throws",
+        "no logical channels: a command for channel 1-19, or MANAGE CHANNEL, is answered 6881, not run on the "
+            + "basic channel",
         "TCP_QUICKACK on the vpcd socket after every read (no 40 ms delayed ACK per APDU)",
         "nothing listens: the runner only connects, to vpcd on a loopback address",
     };
@@ -57,6 +59,10 @@ public final class JCardSimCard {
     public byte[] transmit(byte[] apdu) {
         if (!ApduGuard.wellFormed(apdu)) {
             return ApduGuard.WRONG_LENGTH.clone();
+        }
+        byte[] refusal = ApduGuard.channelRefusal(apdu);
+        if (refusal != null) {
+            return refusal;
         }
         try {
             byte[] r = sim.transmitCommand(apdu);

@@ -113,6 +113,22 @@ class JCardSimCardTest {
     }
 
     @Test
+    void commandsForOtherLogicalChannelsAreRefusedNotRunOnTheBasicOne() {
+        JCardSimCard card = Apdus.selectedCard();
+        for (int cla : new int[] {0x81, 0x01, 0x03, 0x41, 0x4F, 0xC1}) {
+            byte[] a = command(TestApplet.INS_RANDOM, new byte[0]);
+            a[0] = (byte) cla;
+            assertEquals(0x6881, sw(card.transmit(a)), String.format("CLA %02X", cla));
+        }
+        assertEquals(0x6881, sw(card.transmit(new byte[] {0x00, 0x70, 0x00, 0x00, 0x01})), "MANAGE CHANNEL open");
+        // The basic channel, and the chaining bit, as before.
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+        byte[] chained = command(TestApplet.INS_RANDOM, new byte[0]);
+        chained[0] = (byte) 0x90;
+        assertTrue(sw(card.transmit(chained)) != 0x6881);
+    }
+
+    @Test
     void anExceptionInTheAppletIsAnswered6F00() {
         JCardSimCard card = Apdus.selectedCard();
         assertEquals(0x6F00, sw(card.transmit(command(TestApplet.INS_THROW, new byte[0]))));
