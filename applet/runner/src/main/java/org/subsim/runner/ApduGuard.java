@@ -23,12 +23,25 @@ final class ApduGuard {
      */
     static byte[] channelRefusal(byte[] a) {
         int cla = a[0] & 0xFF;
-        if (cla == 0xFF || (cla & 0x60) == 0x20) {
-            return null; // not a class byte of ISO's codings: the applet's to refuse
+        if (!validClass(a[0])) {
+            return null;
         }
         int channel = (cla & 0x40) == 0 ? cla & 0x03 : 4 + (cla & 0x0F);
-        boolean manageChannel = (cla & 0x80) == 0 && (a[1] & 0xFF) == 0x70;
+        boolean manageChannel = a.length > 1 && (cla & 0x80) == 0 && (a[1] & 0xFF) == 0x70;
         return channel != 0 || manageChannel ? NO_CHANNEL.clone() : null;
+    }
+
+    /** Class not supported (ISO 7816-4, 5.6). */
+    static final byte[] NO_CLASS = {0x6E, 0x00};
+
+    /**
+     * A class byte of ISO 7816-4's codings (5.4.1): not FF (invalid), not 001x xxxx (reserved
+     * for future use), nor its proprietary twin 101x xxxx. The card's operating system refuses
+     * the others first (6E00), as the model's transport layer does.
+     */
+    static boolean validClass(byte b) {
+        int cla = b & 0xFF;
+        return cla != 0xFF && (cla & 0x60) != 0x20;
     }
 
     /** Whether the bytes are one well-formed command APDU, short or extended. */

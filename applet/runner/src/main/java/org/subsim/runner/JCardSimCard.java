@@ -23,6 +23,10 @@ public final class JCardSimCard {
         "a malformed APDU is always answered: 6700 for bad lengths, 6F00 for anything the simulator throws",
         "no logical channels: a command for channel 1-19, or MANAGE CHANNEL, is answered 6881, not run on the "
             + "basic channel",
+        "SELECT of an AID no applet has (or of under 5 bytes) answered 6A82, the selection kept (jCardSim matched "
+            + "partial AIDs of any length and answered 6999)",
+        "nothing selected: 6D00 (SELECT other than by name 6A86, GET RESPONSE 6985), not jCardSim's 6986",
+        "class byte checked first: FF and 001x xxxx answered 6E00",
         "TCP_QUICKACK on the vpcd socket after every read (no 40 ms delayed ACK per APDU)",
         "nothing listens: the runner only connects, to vpcd on a loopback address",
     };
@@ -38,6 +42,8 @@ public final class JCardSimCard {
     private final Simulator sim = new Simulator();
     private final byte[] aid;
     private final PrintStream log;
+    /** Whether the applet is selected (jCardSim does not say). */
+    private boolean selected;
 
     /** Installs {@code applet} under {@code aid} (install parameters empty). */
     public JCardSimCard(Class<? extends Applet> applet, byte[] aid, PrintStream log) {
@@ -53,17 +59,43 @@ public final class JCardSimCard {
     /** Power off and on: transient memory cleared, no applet selected, persistent state kept. */
     public void powerCycle() {
         sim.reset();
+        selected = false;
     }
 
-    /** The R-APDU for one C-APDU; never empty, never an exception. */
+    /**
+     * The R-APDU for one C-APDU; never empty, never an exception. What a card's operating
+     * system does before any applet, in the order of the model's transport layer: the class
+     * byte (6E00), its logical channel (6881), the length (6700); then selection.
+     */
     public byte[] transmit(byte[] apdu) {
-        if (!ApduGuard.wellFormed(apdu)) {
+        if (apdu.length == 0) {
             return ApduGuard.WRONG_LENGTH.clone();
+        }
+        if (!ApduGuard.validClass(apdu[0])) {
+            return ApduGuard.NO_CLASS.clone();
         }
         byte[] refusal = ApduGuard.channelRefusal(apdu);
         if (refusal != null) {
             return refusal;
         }
+        if (!ApduGuard.wellFormed(apdu)) {
+            return ApduGuard.WRONG_LENGTH.clone();
+        }
+        if (Selection.isSelectByName(apdu)) {
+            if (!Selection.matches(apdu, aid)) {
+                return Selection.NOT_FOUND.clone();
+            }
+            byte[] r = simulate(apdu);
+            selected = r.length >= 2 && (r[r.length - 2] == (byte) 0x90 || r[r.length - 2] == 0x61);
+            return r;
+        }
+        if (!selected) {
+            return Selection.nothingSelected(apdu);
+        }
+        return simulate(apdu);
+    }
+
+    private byte[] simulate(byte[] apdu) {
         try {
             byte[] r = sim.transmitCommand(apdu);
             if (r == null || r.length < 2) {

@@ -4,16 +4,20 @@ import java.util.Arrays;
 
 /** Small helpers for the tests: command APDUs, status words, answers' data. */
 final class Apdus {
-    static final byte[] AID = JCardSimCard.hex("F000000001");
+    static final byte[] AID = JCardSimCard.hex("F00000000101");
 
     private Apdus() { }
 
     static byte[] select() {
-        byte[] a = new byte[5 + AID.length];
+        return select(AID);
+    }
+
+    static byte[] select(byte[] aid) {
+        byte[] a = new byte[5 + aid.length];
         a[1] = (byte) 0xA4;
         a[2] = 0x04;
-        a[4] = (byte) AID.length;
-        System.arraycopy(AID, 0, a, 5, AID.length);
+        a[4] = (byte) aid.length;
+        System.arraycopy(aid, 0, a, 5, aid.length);
         return a;
     }
 

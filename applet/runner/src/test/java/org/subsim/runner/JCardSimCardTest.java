@@ -136,10 +136,34 @@ class JCardSimCardTest {
     }
 
     @Test
-    void powerCycleDeselects() {
+    void powerCycleDeselectsAndNothingSelectedIsAnsweredAsTheModelDoes() {
         JCardSimCard card = Apdus.selectedCard();
         card.powerCycle();
-        int sw = sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0])));
-        assertTrue(sw != 0x9000, "no applet is selected after a power cycle: " + Integer.toHexString(sw));
+        assertEquals(0x6D00, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))), "not jCardSim's 6986");
+        assertEquals(0x6A86, sw(card.transmit(new byte[] {0, (byte) 0xA4, 0, 0, 2, 0x3F, 0})), "SELECT by file ID");
+        assertEquals(0x6985, sw(card.transmit(new byte[] {0, (byte) 0xC0, 0, 0, 0})), "GET RESPONSE, nothing pending");
+        assertEquals(0x6A86, sw(card.transmit(new byte[] {0, (byte) 0xC0, 1, 0, 0})));
+    }
+
+    @Test
+    void selectionMatchesWholeAidsAndPrefixesFromTheRidOn() {
+        JCardSimCard card = Apdus.selectedCard();
+        // An AID no applet has: 6A82, and the applet stays selected.
+        assertEquals(0x6A82, sw(card.transmit(Apdus.select(JCardSimCard.hex("A0000000030000")))));
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+        // Four bytes are no AID (5 to 16); five bytes of it are a partial AID that selects.
+        assertEquals(0x6A82, sw(card.transmit(Apdus.select(JCardSimCard.hex("F0000000")))));
+        assertEquals(0x9000, sw(card.transmit(Apdus.select(JCardSimCard.hex("F000000001")))));
+        // Longer than the applet's AID: no match.
+        assertEquals(0x6A82, sw(card.transmit(Apdus.select(JCardSimCard.hex("F0000000010102")))));
+    }
+
+    @Test
+    void theClassByteIsCheckedBeforeTheLength() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x6E00, sw(card.transmit(new byte[] {(byte) 0xFF, 0x20})));
+        assertEquals(0x6E00, sw(card.transmit(new byte[] {0x2D, (byte) 0xC1})));
+        assertEquals(0x6881, sw(card.transmit(new byte[] {0x41, 0x20, 0x00})));
+        assertEquals(0x6700, sw(card.transmit(new byte[] {0x00, 0x20, 0x00})));
     }
 }
