@@ -11,7 +11,8 @@ package org.subsim.runner;
  *       AID is 5 to 16 bytes, Java Card 3.0.5 API, javacard.framework.AID);
  *   <li>with nothing selected, a command answers 6D00 (ISO 7816-4, 5.6: no application to
  *       know it), SELECT other than by DF name 6A86, GET RESPONSE as the transport layer
- *       does (jCardSim answered 6986 to everything).
+ *       does, a class byte asking for secure messaging 6882 (jCardSim answered 6986 to
+ *       everything). With the applet selected, these are the applet's to answer.
  * </ul>
  */
 final class Selection {
@@ -19,6 +20,7 @@ final class Selection {
     static final byte[] INS_NOT_SUPPORTED = {0x6D, 0x00};
     static final byte[] INCORRECT_P1P2 = {0x6A, (byte) 0x86};
     static final byte[] CONDITIONS = {0x69, (byte) 0x85};
+    static final byte[] SM_NOT_SUPPORTED = {0x68, (byte) 0x82};
 
     private Selection() { }
 
@@ -56,6 +58,11 @@ final class Selection {
 
     /** The answer to a command when no applet is selected. */
     static byte[] nothingSelected(byte[] a) {
+        int cla = a[0] & 0xFF;
+        boolean sm = (cla & 0x40) == 0 ? (cla & 0x0C) != 0 : (cla & 0x20) != 0;
+        if (sm) {
+            return SM_NOT_SUPPORTED.clone(); // ISO 7816-4, 5.4.1 and 5.6; the transport layer's first refusal
+        }
         boolean interindustry = (a[0] & 0x80) == 0;
         if (interindustry && a[1] == (byte) 0xA4) {
             return INCORRECT_P1P2.clone();

@@ -143,6 +143,7 @@ class JCardSimCardTest {
         assertEquals(0x6A86, sw(card.transmit(new byte[] {0, (byte) 0xA4, 0, 0, 2, 0x3F, 0})), "SELECT by file ID");
         assertEquals(0x6985, sw(card.transmit(new byte[] {0, (byte) 0xC0, 0, 0, 0})), "GET RESPONSE, nothing pending");
         assertEquals(0x6A86, sw(card.transmit(new byte[] {0, (byte) 0xC0, 1, 0, 0})));
+        assertEquals(0x6882, sw(card.transmit(new byte[] {0x0C, 0x20, 0, (byte) 0x80})), "secure messaging");
     }
 
     @Test
