@@ -27,6 +27,8 @@ public final class JCardSimCard {
             + "partial AIDs of any length and answered 6999)",
         "nothing selected: 6D00 (SELECT other than by name 6A86, GET RESPONSE 6985), not jCardSim's 6986",
         "class byte checked first: FF and 001x xxxx answered 6E00",
+        "re-selection keeps the applet's session: no deselect() and no CLEAR_ON_DESELECT wipe when the SELECT "
+            + "names the selected applet (ReselectingRuntime)",
         "TCP_QUICKACK on the vpcd socket after every read (no 40 ms delayed ACK per APDU)",
         "nothing listens: the runner only connects, to vpcd on a loopback address",
     };
@@ -39,7 +41,7 @@ public final class JCardSimCard {
     /** Unknown error (ISO 7816-4, 5.6): what a card's OS answers for an uncaught exception. */
     static final byte[] UNKNOWN_ERROR = {0x6F, 0x00};
 
-    private final Simulator sim = new Simulator();
+    private final Simulator sim = new Simulator(new ReselectingRuntime());
     private final byte[] aid;
     private final PrintStream log;
     /** Whether the applet is selected (jCardSim does not say). */

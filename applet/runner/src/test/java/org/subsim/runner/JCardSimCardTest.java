@@ -160,6 +160,17 @@ class JCardSimCardTest {
     }
 
     @Test
+    void reSelectionKeepsTheSessionAPowerCycleDoesNot() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_SESSION_SET, new byte[0]))));
+        assertEquals(0x9000, sw(card.transmit(Apdus.select())));
+        assertArrayEquals(new byte[] {1}, card(card, TestApplet.INS_SESSION_GET), "re-selection kept CLEAR_ON_DESELECT");
+        card.powerCycle();
+        assertEquals(0x9000, sw(card.transmit(Apdus.select())));
+        assertArrayEquals(new byte[] {0}, card(card, TestApplet.INS_SESSION_GET), "a power cycle clears it");
+    }
+
+    @Test
     void theClassByteIsCheckedBeforeTheLength() {
         JCardSimCard card = Apdus.selectedCard();
         assertEquals(0x6E00, sw(card.transmit(new byte[] {(byte) 0xFF, 0x20})));

@@ -4,6 +4,7 @@ import javacard.framework.APDU;
 import javacard.framework.Applet;
 import javacard.framework.ISO7816;
 import javacard.framework.ISOException;
+import javacard.framework.JCSystem;
 import javacard.framework.Util;
 import javacard.security.CryptoException;
 import javacard.security.ECPublicKey;
@@ -27,6 +28,8 @@ public class TestApplet extends Applet {
     static final byte INS_RSA_RAW_ENCRYPT = 0x17;
     static final byte INS_RANDOM = 0x18;
     static final byte INS_THROW = 0x1A;
+    static final byte INS_SESSION_SET = 0x1C;
+    static final byte INS_SESSION_GET = 0x1E;
 
     private final KeyPair ec = new KeyPair(KeyPair.ALG_EC_FP, KeyBuilder.LENGTH_EC_FP_256);
     private final KeyPair rsa = new KeyPair(KeyPair.ALG_RSA_CRT, KeyBuilder.LENGTH_RSA_1024);
@@ -35,6 +38,8 @@ public class TestApplet extends Applet {
     private final RandomData random = RandomData.getInstance(RandomData.ALG_SECURE_RANDOM);
     private final byte[] scratch = new byte[256];
     private Object nothing;
+    /** A session flag, as an applet keeps its PIN's verified state. */
+    private final byte[] session = JCSystem.makeTransientByteArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
 
     public static void install(byte[] b, short off, byte len) {
         new TestApplet().register();
@@ -74,6 +79,13 @@ public class TestApplet extends Applet {
                 case INS_RANDOM:
                     random.generateData(buf, (short) 0, (short) 16);
                     send(apdu, (short) 16);
+                    return;
+                case INS_SESSION_SET:
+                    session[0] = 1;
+                    return;
+                case INS_SESSION_GET:
+                    buf[0] = session[0];
+                    send(apdu, (short) 1);
                     return;
                 case INS_THROW:
                     nothing.hashCode();
