@@ -169,6 +169,9 @@ pub fn spec_java() -> String {
     o.bytes("PIV_AID", &piv::PIV_AID);
     o.bytes("PIV_RID", &piv::PIV_RID);
     o.bytes("PIV_PIX", &piv::PIV_PIX);
+    // The CAP file's package: the applet AID without its version bytes (SP 800-73-4
+    // part 1, 2.2: PIX 0000 1000 0100; the package takes the first 9 bytes).
+    o.bytes("PACKAGE_AID", &piv::PIV_AID[..9]);
     o.bytes("APP_LABEL", piv::APP_LABEL.as_bytes());
     o.bytes("VERSION", &piv::VERSION);
 
@@ -193,6 +196,26 @@ pub fn spec_java() -> String {
     o.bytes("SLOT_BITS", &every.iter().map(|s| s.bit()).collect::<Vec<_>>());
     o.bytes("SLOT_RETIRED", &every.iter().map(|s| matches!(s, Slot::Retired(_)) as u8).collect::<Vec<_>>());
     o.bytes("SLOT_USABLE_BY_HOST", &every.iter().map(|s| s.usable_by_host() as u8).collect::<Vec<_>>());
+    o.bytes("SLOT_MOVABLE", &every.iter().map(|s| s.movable() as u8).collect::<Vec<_>>());
+    o.byte("MOVE_KEY_DELETE", piv::MOVE_KEY_DELETE);
+    // PIN policy requested in GENERATE / IMPORT KEY (tag AA): per slot, the code in force
+    // for each requested code 0..POLICY_CODES-1, 0 where refused (6A80). No tag means code 0.
+    const POLICY_CODES: u8 = 6;
+    let mut table = Vec::new();
+    for s in &every {
+        assert_eq!(PinPolicy::requested(*s, None), PinPolicy::requested(*s, Some(0)));
+        for c in 0..POLICY_CODES {
+            table.push(PinPolicy::requested(*s, Some(c)).map_or(0, PinPolicy::code));
+        }
+        assert!((POLICY_CODES..=255).all(|c| PinPolicy::requested(*s, Some(c)).is_err()));
+    }
+    o.byte("POLICY_CODES", POLICY_CODES);
+    o.bytes("SLOT_PIN_POLICY_FOR_CODE", &table);
+    let touch: Vec<u8> =
+        (0..POLICY_CODES).map(|c| piv::TouchPolicy::requested(Some(c)).map_or(0, piv::TouchPolicy::code)).collect();
+    assert!((POLICY_CODES..=255).all(|c| piv::TouchPolicy::requested(Some(c)).is_err()));
+    assert_eq!(piv::TouchPolicy::requested(None).ok(), piv::TouchPolicy::requested(Some(0)).ok());
+    o.bytes("TOUCH_POLICY_FOR_CODE", &touch);
     o.byte("PIN_POLICY_NEVER", PinPolicy::Never.code());
     o.byte("PIN_POLICY_ONCE", PinPolicy::Once.code());
     o.byte("PIN_POLICY_ALWAYS", PinPolicy::Always.code());
@@ -203,6 +226,8 @@ pub fn spec_java() -> String {
         o.byte(&format!("ALG_{}", java_name(a.name())), a.id());
     }
     o.bytes("KEY_ALGS", &KeyAlgorithm::ALL.map(KeyAlgorithm::id));
+    // A compile-time constant: Java Card static initialisers take only constants.
+    o.short("KEY_ALGS_COUNT", u16_of(KeyAlgorithm::ALL.len()));
     o.shorts("KEY_ALG_RSA_BYTES", &KeyAlgorithm::ALL.map(|a| u16_of(a.rsa_bytes().unwrap_or(0))));
     o.shorts("KEY_ALG_EC_BYTES", &KeyAlgorithm::ALL.map(|a| u16_of(a.ec_bytes().unwrap_or(0))));
     o.byte("ALG_3DES", MgmAlgorithm::TripleDes.id());
@@ -276,6 +301,8 @@ pub fn spec_java() -> String {
     o.byte("TAG_CS_CHANGES", messages::TAG_CS_CHANGES);
     o.bytes("TAG_IMPORT_RSA", &messages::TAG_IMPORT_RSA);
     o.byte("TAG_IMPORT_EC", messages::TAG_IMPORT_EC);
+    o.byte("TAG_IMPORT_ED25519", messages::TAG_IMPORT_ED25519);
+    o.byte("TAG_IMPORT_X25519", messages::TAG_IMPORT_X25519);
 
     o.comment("GET METADATA (applet_spec::messages::Metadata)");
     o.byte("TAG_MD_ALGORITHM", messages::TAG_MD_ALGORITHM);

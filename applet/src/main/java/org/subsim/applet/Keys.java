@@ -31,7 +31,7 @@ final class Keys {
   static final short REC_PIN_POLICY = 2;
   static final short REC_BODY = 3;
 
-  private static final short ALGS = (short) Spec.KEY_ALGS.length;
+  private static final short ALGS = Spec.KEY_ALGS_COUNT;
 
   private final RSAPrivateCrtKey[] rsaPriv = new RSAPrivateCrtKey[ALGS];
   private final RSAPublicKey[] rsaPub = new RSAPublicKey[ALGS];
@@ -44,10 +44,12 @@ final class Keys {
   private final KeyAgreement ecdh;
   private final KeyAgreement ecdhXY;
   private final RandomData rng;
+  private final Signature rsaCheck;
 
   Keys(RandomData rng) {
     this.rng = rng;
     rsaRaw = Cipher.getInstance(Cipher.ALG_RSA_NOPAD, false);
+    rsaCheck = Signature.getInstance(Signature.ALG_RSA_SHA_256_PKCS1, false);
     ecdh = KeyAgreement.getInstance(KeyAgreement.ALG_EC_SVDP_DH_PLAIN, false);
     KeyAgreement xy = null;
     try {
@@ -57,8 +59,12 @@ final class Keys {
     }
     ecdhXY = xy;
     for (short i = 0; i < ALGS; i++) {
+      short rsa = Spec.KEY_ALG_RSA_BYTES[i];
+      if (rsa == 0 && Spec.KEY_ALG_EC_BYTES[i] == 0) {
+        supported[i] = false; // Ed25519, X25519: not in Java Card 3.0.5
+        continue;
+      }
       try {
-        short rsa = Spec.KEY_ALG_RSA_BYTES[i];
         if (rsa != 0) {
           short bits = (short) (rsa * 8);
           rsaPriv[i] = (RSAPrivateCrtKey) KeyBuilder.buildKey(KeyBuilder.TYPE_RSA_CRT_PRIVATE, bits, false);
@@ -345,8 +351,8 @@ final class Keys {
   /**
    * An RSA key of algorithm i from its CRT parts (p, q, dp, dq, qinv at the given offsets
    * of src) into the record body. n = p * q must have exactly the modulus length, and the
-   * parts must agree: a random block raised to e and back with the CRT key comes back
-   * unchanged (else 6A80). tmp: 1024 bytes.
+   * parts must agree: a signature made with the CRT key verifies with (n, e) (else 6A80).
+   * tmp: 32 + the modulus length.
    */
   void importRsa(
       short i, byte[] src, short[] partOff, short[] partLen, byte[] rec, short o, byte[] tmp, short t) {
@@ -364,16 +370,18 @@ final class Keys {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
     try {
-      short c = (short) (t + n);
-      rng.nextBytes(tmp, t, n);
-      tmp[t] = 0; // below n, whose top byte is not zero
+      // Sign a random message with the CRT key, verify it with (n, e): any part that
+      // does not belong to n fails the check (a PKCS#1 signature, which every platform
+      // has, rather than a raw public operation on a full block).
+      short msg = 32;
+      short sig = (short) (t + msg);
+      rng.nextBytes(tmp, t, msg);
       rsaPub[i].setModulus(rec, b, n);
       rsaPub[i].setExponent(Spec.RSA_EXPONENT, (short) 0, (short) Spec.RSA_EXPONENT.length);
-      rsaRaw.init(rsaPub[i], Cipher.MODE_ENCRYPT);
-      rsaRaw.doFinal(tmp, t, n, tmp, c);
-      rsaRaw.init(loadPrivate(rec, o), Cipher.MODE_DECRYPT);
-      rsaRaw.doFinal(tmp, c, n, tmp, c);
-      if (Util.arrayCompare(tmp, t, tmp, c, n) != 0) {
+      rsaCheck.init(loadPrivate(rec, o), Signature.MODE_SIGN);
+      short sl = rsaCheck.sign(tmp, t, msg, tmp, sig);
+      rsaCheck.init(rsaPub[i], Signature.MODE_VERIFY);
+      if (!rsaCheck.verify(tmp, t, msg, tmp, sig, sl)) {
         ISOException.throwIt(Spec.SW_INCORRECT_DATA);
       }
     } catch (CryptoException e) {

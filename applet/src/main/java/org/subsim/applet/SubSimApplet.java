@@ -261,8 +261,18 @@ public final class SubSimApplet extends Applet {
     outSrc[0] = null;
   }
 
+  /**
+   * Zeroes scratch where it holds anything: reads are cheap and writes are not on EEPROM,
+   * so only a used prefix is written.
+   */
   private void wipeScratch() {
-    Util.arrayFillNonAtomic(scratch, (short) 0, (short) scratch.length, (byte) 0);
+    short end = (short) scratch.length;
+    while (end > 0 && scratch[(short) (end - 1)] == 0) {
+      end--;
+    }
+    if (end > 0) {
+      Util.arrayFillNonAtomic(scratch, (short) 0, end, (byte) 0);
+    }
   }
 
   // ---- the transport layer ------------------------------------------------------------
@@ -271,7 +281,7 @@ public final class SubSimApplet extends Applet {
     byte[] buf = apdu.getBuffer();
     heap.endCommand();
     byte cla = buf[ISO7816.OFFSET_CLA];
-    byte info = Spec.CLA_TABLE[cla & 0xFF];
+    byte info = Spec.CLA_TABLE[(short) (cla & 0xFF)];
     if (info == 0) {
       ISOException.throwIt(Spec.SW_CLA_NOT_SUPPORTED);
     }
@@ -383,6 +393,9 @@ public final class SubSimApplet extends Applet {
     if (left == 0) {
       ts[TS_OUT_LEN] = 0;
       outSrc[0] = null;
+      if (src == scratch) {
+        wipeScratch(); // an attestation, all sent
+      }
       return;
     }
     ts[TS_OUT_OFF] = (short) (off + n);
@@ -473,6 +486,9 @@ public final class SubSimApplet extends Applet {
         return;
       case Spec.INS_IMPORT_KEY:
         importKey(p1, p2, d, o, l);
+        return;
+      case Spec.INS_MOVE_KEY:
+        moveKey(p1, p2, l);
         return;
       default:
         ISOException.throwIt(Spec.SW_INS_NOT_SUPPORTED);
@@ -1275,12 +1291,60 @@ public final class SubSimApplet extends Applet {
     }
     short v = tlv[Tlv.VAL_OFF];
     short e = (short) (v + tlv[Tlv.VAL_LEN]);
-    if (!Tlv.flatSequence(d, v, e, tlv)
-        || !Tlv.flatFind(d, v, e, Spec.TAG_ALGORITHM, tlv)
-        || tlv[Tlv.VAL_LEN] != 1) {
+    if (!Tlv.flatSequence(d, v, e, tlv)) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
-    return d[tlv[Tlv.VAL_OFF]];
+    // Only 80, AA and AB inside; 80 of one byte; a policy (the first of its tag) of one byte.
+    for (short p = v; p < e; p = tlv[Tlv.NEXT]) {
+      Tlv.flat(d, p, e, tlv);
+      byte t = d[p];
+      if (t != Spec.TAG_ALGORITHM && t != Spec.TAG_PIN_POLICY && t != Spec.TAG_TOUCH_POLICY) {
+        ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+      }
+    }
+    if (!Tlv.flatFind(d, v, e, Spec.TAG_ALGORITHM, tlv) || tlv[Tlv.VAL_LEN] != 1) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
+    byte alg = d[tlv[Tlv.VAL_OFF]];
+    policiesWellFormed(d, v, e);
+    parts[0] = v;
+    parts[1] = e;
+    return alg;
+  }
+
+  /**
+   * The PIN policy code in force for a key going into slot, from the items in d[v, e): AA
+   * (absent or 00: the slot's default) and AB (absent or 00: never). A policy the card
+   * cannot enforce (match-*, touch) or the slot does not allow (9C: only always; F9: only
+   * never) is 6A80 (applet-spec's PinPolicy::requested, TouchPolicy::requested).
+   */
+  private byte requestedPinPolicy(short slot, byte[] d, short v, short e) {
+    short code = 0;
+    if (Tlv.flatFind(d, v, e, Spec.TAG_PIN_POLICY, tlv)) {
+      code = (short) (d[tlv[Tlv.VAL_OFF]] & 0xFF);
+    }
+    short touch = 0;
+    if (Tlv.flatFind(d, v, e, Spec.TAG_TOUCH_POLICY, tlv)) {
+      touch = (short) (d[tlv[Tlv.VAL_OFF]] & 0xFF);
+    }
+    if (code >= Spec.POLICY_CODES || touch >= Spec.POLICY_CODES || Spec.TOUCH_POLICY_FOR_CODE[touch] == 0) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
+    byte policy = Spec.SLOT_PIN_POLICY_FOR_CODE[(short) (slot * Spec.POLICY_CODES + code)];
+    if (policy == 0) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
+    return policy;
+  }
+
+  /** AA and AB (the first of each), when present, hold one byte (applet-spec's parse_policies). */
+  private void policiesWellFormed(byte[] d, short v, short e) {
+    if (Tlv.flatFind(d, v, e, Spec.TAG_PIN_POLICY, tlv) && tlv[Tlv.VAL_LEN] != 1) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
+    if (Tlv.flatFind(d, v, e, Spec.TAG_TOUCH_POLICY, tlv) && tlv[Tlv.VAL_LEN] != 1) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
   }
 
   private void generate(byte p1, byte p2, byte[] d, short o, short l) {
@@ -1289,17 +1353,23 @@ public final class SubSimApplet extends Applet {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
     byte alg = generateAlgorithm(d, o, l);
-    short ai = keys.index(alg);
-    if (ai < 0) {
+    if (!isKeyAlgorithm(alg)) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
+    byte policy = requestedPinPolicy(slot, d, parts[0], parts[1]);
     requireMgm();
+    short ai = keys.index(alg);
+    if (ai < 0) {
+      // Known to applet-spec, not on this platform (Ed25519, X25519; RSA 3072/4096 on
+      // some chips): refused as the model refuses an algorithm it lacks.
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
     short recLen = Keys.recordLength(ai);
     short rec = heap.allocate(recLen);
     byte[] m = heap.mem;
     m[(short) (rec + Keys.REC_ALG)] = alg;
     m[(short) (rec + Keys.REC_ORIGIN)] = Spec.ORIGIN_GENERATED;
-    m[(short) (rec + Keys.REC_PIN_POLICY)] = Spec.SLOT_PIN_POLICY[slot];
+    m[(short) (rec + Keys.REC_PIN_POLICY)] = policy;
     keys.generate(ai, m, rec, out);
     commitKey(slot, rec, recLen);
     answerOut(keys.publicTemplate(m, rec, out, (short) 0));
@@ -1323,7 +1393,7 @@ public final class SubSimApplet extends Applet {
   }
 
   private void privateKeyOperation(byte p1, short slot, byte[] d, short o, short l) {
-    if (!isKeyAlgorithm(p1) || Spec.SLOT_USABLE_BY_HOST[slot] == 0) {
+    if (!isKeyAlgorithm(p1)) {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
     boolean parsed = dynamicAuth(d, o, l);
@@ -1365,6 +1435,11 @@ public final class SubSimApplet extends Applet {
     }
     if (!rsa && sign && parts[DA_C_LEN] > 64) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
+    }
+    if (Spec.SLOT_USABLE_BY_HOST[slot] == 0) {
+      // F9 signs as on a YubiKey, but only for the issuer (9B): the key that vouches for
+      // the card's keys never signs a holder's data.
+      requireMgm();
     }
     if (cfg[CFG_BINDING_LEN] != 0 && st[ST_BINDING_PRESENTED] == 0) {
       ISOException.throwIt(Spec.SW_CONDITIONS_NOT_SATISFIED);
@@ -1451,7 +1526,7 @@ public final class SubSimApplet extends Applet {
 
   private void attest(byte p1, byte p2, short l) {
     short slot = slotIndex(p1);
-    if (slot < 0 || Spec.SLOT_USABLE_BY_HOST[slot] == 0 || p2 != 0) {
+    if (slot < 0 || p2 != 0) {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
     noData(l);
@@ -1511,19 +1586,18 @@ public final class SubSimApplet extends Applet {
    * IMPORT KEY's items (flat): 01-05 RSA p q dp dq qinv, or 06 the EC scalar; AA/AB
    * policies of one byte (read, not applied: a slot's PIN policy is fixed, as the model
    * has it). parts[0..9]: the five RSA parts' offsets and lengths, or parts[0..1] the
-   * scalar. Answers true for RSA, false for EC; 6A80 when malformed.
+   * scalar. Answers the kind of key; 6A80 when malformed.
    */
-  private boolean importItems(byte[] d, short o, short l) {
+  private byte importItems(byte[] d, short o, short l) {
     short end = (short) (o + l);
     if (!Tlv.flatSequence(d, o, end, tlv)) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
-    short found = 0; // bit k: RSA part k+1; bit 5: EC scalar
-    short p = o;
+    short found = 0; // bit k: RSA part k+1; bits 5, 6, 7: the EC, Ed25519, X25519 item
     for (short k = 0; k < 10; k++) {
       parts[k] = 0;
     }
-    while (p < end) {
+    for (short p = o; p < end; p = tlv[Tlv.NEXT]) {
       Tlv.flat(d, p, end, tlv);
       byte t = d[p];
       short k = -1;
@@ -1534,35 +1608,38 @@ public final class SubSimApplet extends Applet {
       }
       if (t == Spec.TAG_IMPORT_EC) {
         k = 5;
+      } else if (t == Spec.TAG_IMPORT_ED25519) {
+        k = 6;
+      } else if (t == Spec.TAG_IMPORT_X25519) {
+        k = 7;
       }
       if (k >= 0) {
         short bit = (short) (1 << k);
         if ((found & bit) == 0) {
           found |= bit;
-          short at = k == 5 ? (short) 0 : (short) (2 * k);
-          parts[at] = tlv[Tlv.VAL_OFF];
-          parts[(short) (at + 1)] = tlv[Tlv.VAL_LEN];
+          short at = k >= 5 ? (short) 0 : (short) (2 * k);
+          if (k < 5 || (found & (short) 0xE0) == bit) {
+            parts[at] = tlv[Tlv.VAL_OFF];
+            parts[(short) (at + 1)] = tlv[Tlv.VAL_LEN];
+          }
         }
-      } else if (t == Spec.TAG_PIN_POLICY || t == Spec.TAG_TOUCH_POLICY) {
-        if (tlv[Tlv.VAL_LEN] != 1) {
-          ISOException.throwIt(Spec.SW_INCORRECT_DATA);
-        }
-      } else {
+      } else if (t != Spec.TAG_PIN_POLICY && t != Spec.TAG_TOUCH_POLICY) {
         ISOException.throwIt(Spec.SW_INCORRECT_DATA);
       }
-      p = tlv[Tlv.NEXT];
     }
-    // A repeated policy item: the model reads the first; a repeated one of another length
-    // was refused above only if it came first. Both are rare enough to note, not to copy.
-    if (found == 0x1F) {
-      return true;
+    boolean rsa = found == 0x1F;
+    boolean single = found == 0x20 || found == 0x40 || found == 0x80;
+    if (!rsa && !single) {
+      ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
-    if (found == 0x20) {
-      return false;
-    }
-    ISOException.throwIt(Spec.SW_INCORRECT_DATA);
-    return false;
+    policiesWellFormed(d, o, end);
+    // Ed25519 and X25519 parse, and are refused once 9B and the import policy are checked.
+    return found == 0x20 ? KIND_EC : (rsa ? KIND_RSA : KIND_25519);
   }
+
+  private static final byte KIND_RSA = 1;
+  private static final byte KIND_EC = 2;
+  private static final byte KIND_25519 = 3;
 
   private void importKey(byte p1, byte p2, byte[] d, short o, short l) {
     if (!isKeyAlgorithm(p1)) {
@@ -1572,13 +1649,15 @@ public final class SubSimApplet extends Applet {
     if (slot < 0) {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
-    boolean rsaItems = importItems(d, o, l);
+    byte kind = importItems(d, o, l);
+    boolean rsaItems = kind == KIND_RSA;
+    byte policy = requestedPinPolicy(slot, d, o, (short) (o + l));
     requireMgm();
     if (importForbidden[slot] != 0) {
       ISOException.throwIt(Spec.SW_CONDITIONS_NOT_SATISFIED);
     }
     short ai = keys.index(p1);
-    if (ai < 0 || Keys.isRsa(ai) != rsaItems) {
+    if (ai < 0 || kind == KIND_25519 || Keys.isRsa(ai) != rsaItems) {
       ISOException.throwIt(Spec.SW_INCORRECT_DATA);
     }
     short recLen = Keys.recordLength(ai);
@@ -1586,7 +1665,7 @@ public final class SubSimApplet extends Applet {
     byte[] m = heap.mem;
     m[(short) (rec + Keys.REC_ALG)] = p1;
     m[(short) (rec + Keys.REC_ORIGIN)] = Spec.ORIGIN_IMPORTED;
-    m[(short) (rec + Keys.REC_PIN_POLICY)] = Spec.SLOT_PIN_POLICY[slot];
+    m[(short) (rec + Keys.REC_PIN_POLICY)] = policy;
     try {
       if (rsaItems) {
         // parts: offsets at even, lengths at odd indexes; Keys wants two arrays.
@@ -1618,6 +1697,54 @@ public final class SubSimApplet extends Applet {
   private final short[] importOff = JCSystem.makeTransientShortArray((short) 5, JCSystem.CLEAR_ON_DESELECT);
   private final short[] importLen = JCSystem.makeTransientShortArray((short) 5, JCSystem.CLEAR_ON_DESELECT);
 
+
+  /**
+   * MOVE KEY (Yubico 5.7): {@code 00 F6 <to> <from>} moves the key to an empty slot with its
+   * policy and origin; {@code 00 F6 FF <slot>} deletes it. F9 is never moved (it may be
+   * deleted); a key goes only where its PIN policy is allowed. One transaction; the key
+   * history follows; the freed block is zeroed.
+   */
+  private void moveKey(byte p1, byte p2, short l) {
+    boolean delete = p1 == Spec.MOVE_KEY_DELETE;
+    short from = slotIndex(p2);
+    short to = delete ? (short) -1 : slotIndex(p1);
+    if (from < 0 || (!delete && (to < 0 || to == from || Spec.SLOT_MOVABLE[from] == 0 || Spec.SLOT_MOVABLE[to] == 0))) {
+      ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
+    }
+    noData(l);
+    requireMgm();
+    short src = keyEntry(from);
+    if (!heap.present(src)) {
+      ISOException.throwIt(Spec.SW_REFERENCE_NOT_FOUND);
+    }
+    short off = heap.offset(src);
+    short len = heap.length(src);
+    if (!delete) {
+      short dst = keyEntry(to);
+      byte policy = heap.mem[(short) (off + Keys.REC_PIN_POLICY)];
+      boolean allowed = false;
+      for (short c = 1; c < Spec.POLICY_CODES; c++) {
+        if (Spec.SLOT_PIN_POLICY_FOR_CODE[(short) (to * Spec.POLICY_CODES + c)] == policy) {
+          allowed = true;
+        }
+      }
+      if (heap.present(dst) || !allowed) {
+        ISOException.throwIt(Spec.SW_CONDITIONS_NOT_SATISFIED);
+      }
+      JCSystem.beginTransaction();
+      heap.clear(src);
+      heap.set(dst, off, len);
+    } else {
+      JCSystem.beginTransaction();
+      heap.set(src, (short) 0, (short) 0);
+    }
+    if (Spec.SLOT_RETIRED[from] != 0 || (to >= 0 && Spec.SLOT_RETIRED[to] != 0)) {
+      refreshKeyHistory();
+    }
+    bumpChanges();
+    JCSystem.commitTransaction();
+    heap.wipeFreed();
+  }
 
   // ---- sub-SIM extensions ------------------------------------------------------------------
 

@@ -30,7 +30,12 @@ class PivCoreTest {
   void select_answers_the_generated_template() {
     Card.Answer a = card.select();
     assertEquals(0x9000, a.sw);
-    assertArrayEquals(Spec.SELECT_RESPONSE, a.data, "every algorithm is on jCardSim");
+    // The model's template without Ed25519 (E0) and X25519 (E1), which Java Card 3.0.5 lacks:
+    // everything else is on jCardSim.
+    String inner = hex(Spec.SELECT_RESPONSE).substring(6)
+        .replace("AC068001E0060100", "").replace("AC068001E1060100", "");
+    assertEquals("6181", hex(Spec.SELECT_RESPONSE).substring(0, 4));
+    assertEquals("61" + String.format("%02X", inner.length() / 2) + inner, hex(a.data));
     assertEquals(0x9000, card.cmd(0, 0xA4, 4, 0x0C, Spec.PIV_RID).sw);
     assertEquals(0, card.cmd(0, 0xA4, 4, 0x0C, Spec.PIV_RID).data.length);
     assertEquals(0x6A86, card.cmd(0, 0xA4, 4, 0x01, Spec.PIV_AID).sw);
@@ -208,7 +213,7 @@ class PivCoreTest {
     assertEquals(0x9000, e.sw);
     assertEquals("7C228220", hex(Arrays.copyOf(e.data, 4)));
     assertEquals(0x6A88, card.cmd(0, 0x87, 0x11, 0x9D, req).sw);
-    assertEquals(0x6A86, card.cmd(0, 0x87, 0x11, 0xF9, req).sw);
+    assertEquals(0x6A88, card.cmd(0, 0x87, 0x11, 0xF9, req).sw, "F9 is a key slot; empty");
   }
 
   @Test
