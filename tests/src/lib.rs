@@ -30,6 +30,8 @@
 pub mod record;
 pub mod report;
 pub mod reset;
+pub mod sessions;
+pub mod vectors;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;

@@ -10,72 +10,12 @@ use applet_spec::piv;
 use applet_spec::sw::ALL_STATUS_WORDS;
 use applet_spec::{ins, Sw};
 use proptest::prelude::*;
+use subsim_conformance::sessions::{self, step, Step};
 use subsim_host::{Client, SimTransport, Transport};
-
-/// One step of a session: raw bytes, a structured command, or a helper that
-/// reaches states random bytes rarely would.
-#[derive(Debug, Clone)]
-enum Step {
-    Select,
-    VerifyPin(bool),
-    AuthenticateMgm,
-    Keypad,
-    PowerCycle,
-    Command { cla: u8, ins: u8, p1: u8, p2: u8, data: Vec<u8>, le: Option<u8> },
-    Raw(Vec<u8>),
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    let known_ins = prop::sample::select(ins::COMMANDS.iter().map(|c| (c.cla, c.ins)).collect::<Vec<_>>());
-    let cla_bits = prop::sample::select(vec![0x00, 0x10, 0x01, 0x0C, 0x40, 0xFF]);
-    prop_oneof![
-        1 => Just(Step::Select),
-        1 => any::<bool>().prop_map(Step::VerifyPin),
-        1 => Just(Step::AuthenticateMgm),
-        1 => Just(Step::Keypad),
-        1 => Just(Step::PowerCycle),
-        6 => (known_ins, prop_oneof![3 => Just(0u8), 1 => cla_bits], any::<u8>(), any::<u8>(),
-              prop::collection::vec(any::<u8>(), 0..300), prop::option::of(any::<u8>()))
-            .prop_map(|((cla, ins), bits, p1, p2, data, le)| Step::Command { cla: cla | bits, ins, p1, p2, data, le }),
-        3 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Step::Raw),
-    ]
-}
-
-/// Encodes a structured command the way a careless host might: short or
-/// extended Lc by length, Le as given.
-fn encode(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u8>) -> Vec<u8> {
-    let mut a = vec![cla, ins, p1, p2];
-    if data.len() > 255 {
-        a.push(0);
-        a.extend((data.len() as u16).to_be_bytes());
-    } else if !data.is_empty() {
-        a.push(data.len() as u8);
-    }
-    a.extend(data);
-    a.extend(le);
-    a
-}
 
 /// The APDU a step sends, or `None` when a helper ran through the client.
 fn run(step: &Step, card: &mut Client<SimTransport>) -> Option<Vec<u8>> {
-    match step {
-        Step::Select => Some([&[0x00, 0xA4, 0x04, 0x00, 0x05][..], &piv::PIV_RID].concat()),
-        Step::VerifyPin(right) => {
-            let pin = if *right { b"123456" } else { b"999999" };
-            Some([&[0x00, 0x20, 0x00, 0x80, 0x08][..], &piv::pin_block(pin, true).unwrap()].concat())
-        }
-        Step::AuthenticateMgm => {
-            let _ = card.authenticate_default();
-            None
-        }
-        Step::Keypad => Some(vec![0x80, 0x30, 0x00, 0x00, 0x00]),
-        Step::PowerCycle => {
-            card.transport_mut().reset().unwrap();
-            None
-        }
-        Step::Command { cla, ins, p1, p2, data, le } => Some(encode(*cla, *ins, *p1, *p2, data, *le)),
-        Step::Raw(bytes) => Some(bytes.clone()),
-    }
+    sessions::run(step, card).ok()
 }
 
 fn well_formed(r: &Response) -> bool {

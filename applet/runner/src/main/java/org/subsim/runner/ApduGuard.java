@@ -1,0 +1,74 @@
+package org.subsim.runner;
+
+/**
+ * Workaround "a malformed APDU is always answered": jCardSim threw on command APDUs whose
+ * length bytes do not add up (ISO 7816-3, 12.1.3: the case is decided by the APDU's length),
+ * and its vpcd bridge then sent no answer at all, so the host hung. On a card this is the
+ * operating system's job, before any applet: it answers 6700 (wrong length), as the model's
+ * transport layer does (applet-spec's Command::parse).
+ */
+final class ApduGuard {
+    /** Wrong length (ISO 7816-4, 5.6). */
+    static final byte[] WRONG_LENGTH = {0x67, 0x00};
+    /** Logical channel not supported (ISO 7816-4, 5.6). */
+    static final byte[] NO_CHANNEL = {0x68, (byte) 0x81};
+
+    private ApduGuard() { }
+
+    /**
+     * Workaround "no logical channels": jCardSim has none and ran a command for channel 1-19
+     * on the basic channel, as if it were for channel 0, and MANAGE CHANNEL reached the applet.
+     * A card without logical channels answers 6881 (ISO 7816-4, 5.6; the class byte's channel
+     * bits: 5.4.1), as the runner's ATR says it has none. Returns the refusal, or null.
+     */
+    static byte[] channelRefusal(byte[] a) {
+        int cla = a[0] & 0xFF;
+        if (!validClass(a[0])) {
+            return null;
+        }
+        int channel = (cla & 0x40) == 0 ? cla & 0x03 : 4 + (cla & 0x0F);
+        boolean manageChannel = a.length > 1 && (cla & 0x80) == 0 && (a[1] & 0xFF) == 0x70;
+        return channel != 0 || manageChannel ? NO_CHANNEL.clone() : null;
+    }
+
+    /** Class not supported (ISO 7816-4, 5.6). */
+    static final byte[] NO_CLASS = {0x6E, 0x00};
+
+    /**
+     * A class byte of ISO 7816-4's codings (5.4.1): not FF (invalid), not 001x xxxx (reserved
+     * for future use), nor its proprietary twin 101x xxxx. The card's operating system refuses
+     * the others first (6E00), as the model's transport layer does.
+     */
+    static boolean validClass(byte b) {
+        int cla = b & 0xFF;
+        return cla != 0xFF && (cla & 0x60) != 0x20;
+    }
+
+    /** Whether the bytes are one well-formed command APDU, short or extended. */
+    static boolean wellFormed(byte[] a) {
+        int n = a.length;
+        if (n < 4) {
+            return false;
+        }
+        int body = n - 4;
+        if (body <= 1) {
+            return true; // case 1, or case 2 short
+        }
+        int b0 = a[4] & 0xFF;
+        if (b0 != 0) {
+            // case 3 or 4 short: Lc, data, maybe Le
+            return body == 1 + b0 || body == 2 + b0;
+        }
+        if (body == 3) {
+            return true; // case 2 extended: 00 Le Le
+        }
+        if (body < 3) {
+            return false; // a short Lc of zero is not a length
+        }
+        int nc = ((a[5] & 0xFF) << 8) | (a[6] & 0xFF);
+        if (nc == 0) {
+            return false;
+        }
+        return body == 3 + nc || body == 5 + nc;
+    }
+}

@@ -1,0 +1,181 @@
+package org.subsim.runner;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.subsim.runner.Apdus.command;
+import static org.subsim.runner.Apdus.data;
+import static org.subsim.runner.Apdus.sw;
+
+import java.math.BigInteger;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+
+/** Each of the runner's workarounds, on the test applet in this JVM. */
+class JCardSimCardTest {
+
+    /** r of a DER ECDSA signature: SEQUENCE { INTEGER r, INTEGER s }. */
+    static BigInteger r(byte[] der) {
+        int off = 2;
+        if ((der[1] & 0x80) != 0) {
+            off += der[1] & 0x7F;
+        }
+        int len = der[off + 1] & 0xFF;
+        return new BigInteger(1, Arrays.copyOfRange(der, off + 2, off + 2 + len));
+    }
+
+    @Test
+    void theReplacementClassesAreTheOnesLoaded() throws Exception {
+        for (String k : new String[] {"SecureRandomNullProvider", "AsymmetricCipherImpl"}) {
+            Class<?> c = Class.forName("com.licel.jcardsim.crypto." + k);
+            String where = c.getProtectionDomain().getCodeSource().getLocation().toString();
+            assertTrue(!where.contains("jcardsim-3.0.6.0.jar"),
+                    k + " loaded from " + where + ": the runner's classes must come before jCardSim's");
+        }
+    }
+
+    @Test
+    void noTwoEcdsaSignaturesShareR() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_EC_GENERATE, new byte[0]))));
+        Set<BigInteger> rs = new HashSet<>();
+        for (int i = 0; i < 40; i++) {
+            // The same message each time too: a fresh nonce must still give a fresh r.
+            byte[] answer = card.transmit(command(TestApplet.INS_EC_SIGN, new byte[] {(byte) (i % 2)}));
+            assertEquals(0x9000, sw(answer));
+            assertTrue(rs.add(r(data(answer))), "signature " + i + " repeats an r");
+        }
+    }
+
+    @Test
+    void twoCardsInOneProcessGenerateDifferentKeys() {
+        JCardSimCard a = Apdus.selectedCard();
+        JCardSimCard b = Apdus.selectedCard();
+        byte[] ka = card(a, TestApplet.INS_EC_GENERATE);
+        byte[] kb = card(b, TestApplet.INS_EC_GENERATE);
+        assertTrue(!Arrays.equals(ka, kb), "two cards made the same P-256 key");
+        assertTrue(!Arrays.equals(card(a, TestApplet.INS_RANDOM), card(b, TestApplet.INS_RANDOM)));
+    }
+
+    private static byte[] card(JCardSimCard c, int ins) {
+        byte[] r = c.transmit(command(ins, new byte[0]));
+        assertEquals(0x9000, sw(r));
+        return data(r);
+    }
+
+    @Test
+    void rawRsaTakesAFullLengthBlockInBothModesAndKeepsLeadingZeros() {
+        JCardSimCard card = Apdus.selectedCard();
+        BigInteger n = new BigInteger(1, card(card, TestApplet.INS_RSA_GENERATE));
+        assertEquals(1024, n.bitLength());
+        // m = 1: m^d mod n = 1, which is 127 zero bytes and a 01 as a modulus-long block.
+        byte[] one = new byte[128];
+        one[127] = 1;
+        for (int ins : new int[] {TestApplet.INS_RSA_RAW_DECRYPT, TestApplet.INS_RSA_RAW_ENCRYPT}) {
+            byte[] r = card.transmit(command(ins, one));
+            assertEquals(0x9000, sw(r), "raw RSA, INS " + ins);
+            assertArrayEquals(one, data(r), "1^d is 1, a full block");
+        }
+        // A random block below n: s^e = m (e = 65537).
+        byte[] m = n.subtract(BigInteger.valueOf(12345)).toByteArray();
+        m = Arrays.copyOfRange(m, m.length - 128, m.length);
+        byte[] s = data(card.transmit(command(TestApplet.INS_RSA_RAW_DECRYPT, m)));
+        assertEquals(128, s.length);
+        assertEquals(new BigInteger(1, m), new BigInteger(1, s).modPow(BigInteger.valueOf(65537), n));
+        // A block at the modulus, or a short one: refused (ILLEGAL_USE, reason 5), not a crash.
+        byte[] nb = n.toByteArray();
+        nb = Arrays.copyOfRange(nb, nb.length - 128, nb.length);
+        assertEquals(0x6405, sw(card.transmit(command(TestApplet.INS_RSA_RAW_DECRYPT, nb))));
+        assertEquals(0x6405, sw(card.transmit(command(TestApplet.INS_RSA_RAW_ENCRYPT, Arrays.copyOf(one, 127)))));
+    }
+
+    @Test
+    void aMalformedApduIsAnsweredWrongLength() {
+        JCardSimCard card = Apdus.selectedCard();
+        byte[][] bad = {
+            {}, {0x00}, {0x00, 0x01, 0x02},
+            {0x00, 0x01, 0x02, 0x03, 0x05, 0x01},           // Lc 5, one byte
+            {0x00, 0x01, 0x02, 0x03, 0x01, 0x09, 0x09, 0x09}, // Lc 1, three bytes
+            {0x00, 0x01, 0x02, 0x03, 0x00, 0x00},           // short Lc 0
+            {0x00, 0x01, 0x02, 0x03, 0x00, 0x00, 0x00, 0x05}, // extended Lc 0
+        };
+        for (byte[] a : bad) {
+            assertEquals(0x6700, sw(card.transmit(a)), JCardSimCard.hex(a));
+        }
+        assertTrue(ApduGuard.wellFormed(new byte[] {0, 1, 2, 3}));
+        assertTrue(ApduGuard.wellFormed(new byte[] {0, 1, 2, 3, 0, 1, 0}));
+        assertTrue(ApduGuard.wellFormed(new byte[] {0, 1, 2, 3, 1, 9, 0}));
+        // The card still works after them.
+        assertEquals(0x9000, sw(card.transmit(Apdus.select())));
+    }
+
+    @Test
+    void commandsForOtherLogicalChannelsAreRefusedNotRunOnTheBasicOne() {
+        JCardSimCard card = Apdus.selectedCard();
+        for (int cla : new int[] {0x81, 0x01, 0x03, 0x41, 0x4F, 0xC1}) {
+            byte[] a = command(TestApplet.INS_RANDOM, new byte[0]);
+            a[0] = (byte) cla;
+            assertEquals(0x6881, sw(card.transmit(a)), String.format("CLA %02X", cla));
+        }
+        assertEquals(0x6881, sw(card.transmit(new byte[] {0x00, 0x70, 0x00, 0x00, 0x01})), "MANAGE CHANNEL open");
+        // The basic channel, and the chaining bit, as before.
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+        byte[] chained = command(TestApplet.INS_RANDOM, new byte[0]);
+        chained[0] = (byte) 0x90;
+        assertTrue(sw(card.transmit(chained)) != 0x6881);
+    }
+
+    @Test
+    void anExceptionInTheAppletIsAnswered6F00() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x6F00, sw(card.transmit(command(TestApplet.INS_THROW, new byte[0]))));
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+    }
+
+    @Test
+    void powerCycleDeselectsAndNothingSelectedIsAnsweredAsTheModelDoes() {
+        JCardSimCard card = Apdus.selectedCard();
+        card.powerCycle();
+        assertEquals(0x6D00, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))), "not jCardSim's 6986");
+        assertEquals(0x6A86, sw(card.transmit(new byte[] {0, (byte) 0xA4, 0, 0, 2, 0x3F, 0})), "SELECT by file ID");
+        assertEquals(0x6985, sw(card.transmit(new byte[] {0, (byte) 0xC0, 0, 0, 0})), "GET RESPONSE, nothing pending");
+        assertEquals(0x6A86, sw(card.transmit(new byte[] {0, (byte) 0xC0, 1, 0, 0})));
+        assertEquals(0x6882, sw(card.transmit(new byte[] {0x0C, 0x20, 0, (byte) 0x80})), "secure messaging");
+    }
+
+    @Test
+    void selectionMatchesWholeAidsAndPrefixesFromTheRidOn() {
+        JCardSimCard card = Apdus.selectedCard();
+        // An AID no applet has: 6A82, and the applet stays selected.
+        assertEquals(0x6A82, sw(card.transmit(Apdus.select(JCardSimCard.hex("A0000000030000")))));
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+        // Four bytes are no AID (5 to 16); five bytes of it are a partial AID that selects.
+        assertEquals(0x6A82, sw(card.transmit(Apdus.select(JCardSimCard.hex("F0000000")))));
+        assertEquals(0x9000, sw(card.transmit(Apdus.select(JCardSimCard.hex("F000000001")))));
+        // Longer than the applet's AID: no match.
+        assertEquals(0x6A82, sw(card.transmit(Apdus.select(JCardSimCard.hex("F0000000010102")))));
+    }
+
+    @Test
+    void reSelectionKeepsTheSessionAPowerCycleDoesNot() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_SESSION_SET, new byte[0]))));
+        assertEquals(0x9000, sw(card.transmit(Apdus.select())));
+        assertArrayEquals(new byte[] {1}, card(card, TestApplet.INS_SESSION_GET), "re-selection kept CLEAR_ON_DESELECT");
+        card.powerCycle();
+        assertEquals(0x9000, sw(card.transmit(Apdus.select())));
+        assertArrayEquals(new byte[] {0}, card(card, TestApplet.INS_SESSION_GET), "a power cycle clears it");
+    }
+
+    @Test
+    void theClassByteIsCheckedBeforeTheLength() {
+        JCardSimCard card = Apdus.selectedCard();
+        assertEquals(0x6E00, sw(card.transmit(new byte[] {(byte) 0xFF, 0x20})));
+        assertEquals(0x6E00, sw(card.transmit(new byte[] {0x2D, (byte) 0xC1})));
+        assertEquals(0x6881, sw(card.transmit(new byte[] {0x41, 0x20, 0x00})));
+        assertEquals(0x6700, sw(card.transmit(new byte[] {0x00, 0x20, 0x00})));
+    }
+}
