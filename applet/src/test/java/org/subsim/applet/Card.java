@@ -109,7 +109,9 @@ final class Card {
       off += 255;
     }
     byte[] last = java.util.Arrays.copyOfRange(data, off, data.length);
-    Rapdu r = send(cla, ins, p1, p2, last, 0);
+    // jCardSim 3.0.6.0 answers 6F00, without calling the applet, to a short APDU of 255 data
+    // bytes and an Le (261 bytes: its APDU buffer is shorter); such a part goes without Le.
+    Rapdu r = send(cla, ins, p1, p2, last, last.length == 255 ? -1 : 0);
     ByteArrayOutputStream got = new ByteArrayOutputStream();
     got.write(r.getData(), 0, r.getData().length);
     while (r.getSW1() == 0x61) {
