@@ -125,7 +125,10 @@ public final class SubSimApplet extends Applet {
     desEcb = Cipher.getInstance(Cipher.ALG_DES_ECB_NOPAD, false);
     aesEcb = Cipher.getInstance(Cipher.ALG_AES_BLOCK_128_ECB_NOPAD, false);
 
-    st = JCSystem.makeTransientByteArray(ST_SIZE, JCSystem.CLEAR_ON_DESELECT);
+    // Session state: CLEAR_ON_RESET, and cleared by deselect() (another applet selected);
+    // a re-SELECT of this applet keeps it (the model's rule), where the runtime does not
+    // deselect (JCRE 3.0.5: re-selection calls select() only).
+    st = JCSystem.makeTransientByteArray(ST_SIZE, JCSystem.CLEAR_ON_RESET);
     ts = JCSystem.makeTransientShortArray(TS_SIZE, JCSystem.CLEAR_ON_DESELECT);
     tlv = JCSystem.makeTransientShortArray(Tlv.SIZE, JCSystem.CLEAR_ON_DESELECT);
     parts = JCSystem.makeTransientShortArray((short) 10, JCSystem.CLEAR_ON_DESELECT);
@@ -251,6 +254,9 @@ public final class SubSimApplet extends Applet {
 
   public void deselect() {
     keypad.clear();
+    for (short i = 0; i < ST_SIZE; i++) {
+      st[i] = 0;
+    }
     wipeScratch();
   }
 
