@@ -147,7 +147,7 @@ final class Card {
     if (a.sw != 0x9000) {
       return a;
     }
-    int bl = alg == Spec.ALG_3DES ? 8 : 16;
+    int bl = alg == Spec.ALG_3DES || alg == 0 ? 8 : 16;
     byte[] enc = java.util.Arrays.copyOfRange(a.data, 4, 4 + bl);
     byte[] witness = crypt(alg, key, enc, false);
     byte[] challenge = new byte[bl];
@@ -178,7 +178,7 @@ final class Card {
   static byte[] crypt(byte alg, byte[] key, byte[] block, boolean encrypt) throws Exception {
     javax.crypto.Cipher c;
     java.security.Key k;
-    if (alg == Spec.ALG_3DES) {
+    if (alg == Spec.ALG_3DES || alg == 0) {
       c = javax.crypto.Cipher.getInstance("DESede/ECB/NoPadding");
       k = new javax.crypto.spec.SecretKeySpec(key, "DESede");
     } else {
