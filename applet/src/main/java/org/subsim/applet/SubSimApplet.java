@@ -1532,7 +1532,7 @@ public final class SubSimApplet extends Applet {
 
   private void attest(byte p1, byte p2, short l) {
     short slot = slotIndex(p1);
-    if (slot < 0 || p2 != 0) {
+    if (slot < 0 || Spec.SLOT_USABLE_BY_HOST[slot] == 0 || p2 != 0) {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
     noData(l);
