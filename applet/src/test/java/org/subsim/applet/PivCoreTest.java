@@ -175,6 +175,10 @@ class PivCoreTest {
     assertEquals(0x6A86, card.cmd(0, 0x87, 0x08, 0x9B, "7C028000").sw);
     assertEquals(0x9000, card.cmd(0, 0x87, 0x00, 0x9B, "7C028100").sw, "P1 00: get random");
     assertEquals(0x6A80, card.cmd(0, 0x87, 0x03, 0x9B, "7C03810000").sw);
+    // BER lengths as iso7816-tlv reads them: 80 is zero, 83 takes three bytes.
+    assertEquals(0x9000, card.cmd(0, 0x87, 0x03, 0x9B, "7C028180").sw);
+    assertEquals(0x9000, card.cmd(0, 0x87, 0x03, 0x9B, "7C058183000000").sw);
+    assertEquals(0x6A80, card.cmd(0, 0x87, 0x03, 0x9B, "7C0681850000000000").sw);
     byte[] aes = new byte[32];
     new java.security.SecureRandom().nextBytes(aes);
     assertEquals(0x9000, card.authenticate().sw);
