@@ -152,7 +152,7 @@ public final class Spec {
     (byte) 0x49, (byte) 0x56
   };
   public static final byte[] VERSION = {
-    (byte) 0x05, (byte) 0x04, (byte) 0x03
+    (byte) 0x05, (byte) 0x07, (byte) 0x01
   };
 
   // Key references, slots and their properties (applet_spec::piv::Slot)

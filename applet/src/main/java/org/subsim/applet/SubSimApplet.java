@@ -125,7 +125,10 @@ public final class SubSimApplet extends Applet {
     desEcb = Cipher.getInstance(Cipher.ALG_DES_ECB_NOPAD, false);
     aesEcb = Cipher.getInstance(Cipher.ALG_AES_BLOCK_128_ECB_NOPAD, false);
 
-    st = JCSystem.makeTransientByteArray(ST_SIZE, JCSystem.CLEAR_ON_DESELECT);
+    // Session state: CLEAR_ON_RESET, and cleared by deselect() (another applet selected);
+    // a re-SELECT of this applet keeps it (the model's rule), where the runtime does not
+    // deselect (JCRE 3.0.5: re-selection calls select() only).
+    st = JCSystem.makeTransientByteArray(ST_SIZE, JCSystem.CLEAR_ON_RESET);
     ts = JCSystem.makeTransientShortArray(TS_SIZE, JCSystem.CLEAR_ON_DESELECT);
     tlv = JCSystem.makeTransientShortArray(Tlv.SIZE, JCSystem.CLEAR_ON_DESELECT);
     parts = JCSystem.makeTransientShortArray((short) 10, JCSystem.CLEAR_ON_DESELECT);
@@ -251,6 +254,9 @@ public final class SubSimApplet extends Applet {
 
   public void deselect() {
     keypad.clear();
+    for (short i = 0; i < ST_SIZE; i++) {
+      st[i] = 0;
+    }
     wipeScratch();
   }
 
@@ -757,10 +763,12 @@ public final class SubSimApplet extends Applet {
       blockLen = (short) (1 + Tlv.lenSize(vLen) + vLen);
       Util.arrayCopyNonAtomic(d, vOff, heap.mem, (short) (at + blockLen - vLen), vLen);
     }
+    boolean retired = retiredCertObject(parts[0]);
+    short kh = retired ? reserveKeyHistory() : (short) 0;
     JCSystem.beginTransaction();
     heap.set(id, at, blockLen);
-    if (retiredCertObject(parts[0])) {
-      refreshKeyHistory();
+    if (retired) {
+      writeKeyHistory(kh);
     }
     bumpChanges();
     JCSystem.commitTransaction();
@@ -780,7 +788,48 @@ public final class SubSimApplet extends Applet {
    * C1 retired keys whose certificate is on the card, C2 those without, the issuer's F3
    * kept; nothing written while no retired slot has a key and no history exists.
    */
-  private void refreshKeyHistory() {
+  /** The URL (F3) of the current Key History, if it parses: offset in parts[8], length in parts[9] (-1: none). */
+  private void keyHistoryUrl() {
+    short kh = objectId(Spec.OBJ_KEY_HISTORY);
+    parts[8] = 0;
+    parts[9] = -1;
+    if (heap.present(kh)) {
+      short b = heap.offset(kh);
+      if (Tlv.ber(heap.mem, b, (short) (b + heap.length(kh)), tlv)) {
+        short v = tlv[Tlv.VAL_OFF];
+        short e = (short) (v + tlv[Tlv.VAL_LEN]);
+        if (Tlv.flatSequence(heap.mem, v, e, tlv) && Tlv.flatFind(heap.mem, v, e, Spec.TAG_KH_URL, tlv)) {
+          parts[8] = tlv[Tlv.VAL_OFF];
+          parts[9] = tlv[Tlv.VAL_LEN];
+        }
+      }
+    }
+  }
+
+  private short keyHistoryValueLength() {
+    keyHistoryUrl();
+    short len = (short) (3 + 3 + 2);
+    if (parts[9] >= 0) {
+      len += (short) (1 + Tlv.lenSize(parts[9]) + parts[9]);
+    }
+    return len;
+  }
+
+  /**
+   * A block for the Key History, taken before the transaction that will fill it, so a full
+   * heap is 6A84 before anything changed. Its size does not depend on the counts.
+   */
+  private short reserveKeyHistory() {
+    return newObject(keyHistoryValueLength());
+  }
+
+  /**
+   * Key History (SP 800-73-4 part 1, table 19), kept in step inside the caller's transaction
+   * (block from reserveKeyHistory): C1 retired keys whose certificate is on the card, C2
+   * those without, the issuer's F3 kept; nothing written while no retired slot has a key
+   * and no history exists.
+   */
+  private void writeKeyHistory(short at) {
     short kh = objectId(Spec.OBJ_KEY_HISTORY);
     short on = 0;
     short off = 0;
@@ -793,29 +842,12 @@ public final class SubSimApplet extends Applet {
         }
       }
     }
-    boolean have = heap.present(kh);
-    if (on == 0 && off == 0 && !have) {
+    if (on == 0 && off == 0 && !heap.present(kh)) {
       return;
     }
-    // The URL of the current history, if it parses.
-    short urlOff = 0;
-    short urlLen = -1;
-    if (have) {
-      short b = heap.offset(kh);
-      if (Tlv.ber(heap.mem, b, (short) (b + heap.length(kh)), tlv)) {
-        short v = tlv[Tlv.VAL_OFF];
-        short e = (short) (v + tlv[Tlv.VAL_LEN]);
-        if (Tlv.flatSequence(heap.mem, v, e, tlv) && Tlv.flatFind(heap.mem, v, e, Spec.TAG_KH_URL, tlv)) {
-          urlOff = tlv[Tlv.VAL_OFF];
-          urlLen = tlv[Tlv.VAL_LEN];
-        }
-      }
-    }
-    short len = (short) (3 + 3 + 2);
-    if (urlLen >= 0) {
-      len += (short) (1 + Tlv.lenSize(urlLen) + urlLen);
-    }
-    short at = newObject(len);
+    short len = keyHistoryValueLength();
+    short urlOff = parts[8];
+    short urlLen = parts[9];
     short w = (short) (at + 1 + Tlv.lenSize(len));
     w = Tlv.header(heap.mem, w, Spec.TAG_KH_ON_CARD, (short) 1);
     heap.mem[w++] = (byte) on;
@@ -1273,10 +1305,12 @@ public final class SubSimApplet extends Applet {
 
   /** Writes a new key record (already in the heap at rec) for the slot, in one transaction. */
   private void commitKey(short slot, short rec, short recLen) {
+    boolean retired = Spec.SLOT_RETIRED[slot] != 0;
+    short kh = retired ? reserveKeyHistory() : (short) 0;
     JCSystem.beginTransaction();
     heap.set(keyEntry(slot), rec, recLen);
-    if (Spec.SLOT_RETIRED[slot] != 0) {
-      refreshKeyHistory();
+    if (retired) {
+      writeKeyHistory(kh);
     }
     bumpChanges();
     JCSystem.commitTransaction();
@@ -1526,7 +1560,7 @@ public final class SubSimApplet extends Applet {
 
   private void attest(byte p1, byte p2, short l) {
     short slot = slotIndex(p1);
-    if (slot < 0 || p2 != 0) {
+    if (slot < 0 || Spec.SLOT_USABLE_BY_HOST[slot] == 0 || p2 != 0) {
       ISOException.throwIt(Spec.SW_INCORRECT_P1_P2);
     }
     noData(l);
@@ -1719,6 +1753,7 @@ public final class SubSimApplet extends Applet {
     }
     short off = heap.offset(src);
     short len = heap.length(src);
+    boolean retired = Spec.SLOT_RETIRED[from] != 0 || (to >= 0 && Spec.SLOT_RETIRED[to] != 0);
     if (!delete) {
       short dst = keyEntry(to);
       byte policy = heap.mem[(short) (off + Keys.REC_PIN_POLICY)];
@@ -1731,6 +1766,10 @@ public final class SubSimApplet extends Applet {
       if (heap.present(dst) || !allowed) {
         ISOException.throwIt(Spec.SW_CONDITIONS_NOT_SATISFIED);
       }
+    }
+    short kh = retired ? reserveKeyHistory() : (short) 0;
+    if (!delete) {
+      short dst = keyEntry(to);
       JCSystem.beginTransaction();
       heap.clear(src);
       heap.set(dst, off, len);
@@ -1738,8 +1777,8 @@ public final class SubSimApplet extends Applet {
       JCSystem.beginTransaction();
       heap.set(src, (short) 0, (short) 0);
     }
-    if (Spec.SLOT_RETIRED[from] != 0 || (to >= 0 && Spec.SLOT_RETIRED[to] != 0)) {
-      refreshKeyHistory();
+    if (retired) {
+      writeKeyHistory(kh);
     }
     bumpChanges();
     JCSystem.commitTransaction();

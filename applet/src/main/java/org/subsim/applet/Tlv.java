@@ -25,7 +25,7 @@ final class Tlv {
   static final short SIZE = 6;
 
   /** Reads the length at {@code off}; writes VAL_OFF and VAL_LEN; false if malformed. */
-  private static boolean length(byte[] b, short off, short end, short[] r) {
+  private static boolean length(byte[] b, short off, short end, short[] r, boolean ber) {
     if (off >= end) {
       return false;
     }
@@ -34,20 +34,29 @@ final class Tlv {
     if (first < 0x80) {
       len = first;
       off++;
-    } else if (first == 0x81) {
-      if ((short) (off + 2) > end) {
-        return false;
-      }
-      len = (short) (b[(short) (off + 1)] & 0xFF);
-      off += 2;
-    } else if (first == 0x82) {
-      if ((short) (off + 3) > end || (b[(short) (off + 1)] & 0x80) != 0) {
-        return false;
-      }
-      len = (short) (((b[(short) (off + 1)] & 0xFF) << 8) | (b[(short) (off + 2)] & 0xFF));
-      off += 3;
     } else {
-      return false;
+      // As iso7816-tlv reads it: 80 + n, then n (at most 4) big-endian bytes; 80 itself is
+      // a length of zero. Anything longer than a short is longer than any command.
+      // The flat TLV of PIV containers (applet-spec's tlv::flat) takes only 81 and 82.
+      short n = (short) (first & 0x7F);
+      if (!ber && n != 1 && n != 2) {
+        return false;
+      }
+      if (n > 4 || (short) (off + 1 + n) > end) {
+        return false;
+      }
+      off++;
+      len = 0;
+      for (short i = 0; i < n; i++) {
+        if (len > 0x7F) {
+          return false;
+        }
+        len = (short) ((short) (len << 8) | (short) (b[off] & 0xFF));
+        off++;
+      }
+      if (len < 0) {
+        return false;
+      }
     }
     if (len > (short) (end - off)) {
       return false;
@@ -85,7 +94,7 @@ final class Tlv {
       r[TAG] = (short) (first & 0xFF);
     }
     r[TAG_LEN] = n;
-    return length(b, (short) (off + n), end, r);
+    return length(b, (short) (off + n), end, r, true);
   }
 
   /** One flat (PIV container) TLV at {@code off}: a one-byte tag; false if malformed. */
@@ -96,7 +105,7 @@ final class Tlv {
     r[TAG] = (short) (b[off] & 0xFF);
     r[TAG_LEN] = 1;
     r[THIRD] = 0;
-    return length(b, (short) (off + 1), end, r);
+    return length(b, (short) (off + 1), end, r, false);
   }
 
   /** Whether [off, end) is a sequence of flat TLVs, every byte used. */

@@ -109,7 +109,9 @@ final class Card {
       off += 255;
     }
     byte[] last = java.util.Arrays.copyOfRange(data, off, data.length);
-    Rapdu r = send(cla, ins, p1, p2, last, 0);
+    // jCardSim 3.0.6.0 answers 6F00, without calling the applet, to a short APDU of 255 data
+    // bytes and an Le (261 bytes: its APDU buffer is shorter); such a part goes without Le.
+    Rapdu r = send(cla, ins, p1, p2, last, last.length == 255 ? -1 : 0);
     ByteArrayOutputStream got = new ByteArrayOutputStream();
     got.write(r.getData(), 0, r.getData().length);
     while (r.getSW1() == 0x61) {
@@ -145,7 +147,7 @@ final class Card {
     if (a.sw != 0x9000) {
       return a;
     }
-    int bl = alg == Spec.ALG_3DES ? 8 : 16;
+    int bl = alg == Spec.ALG_3DES || alg == 0 ? 8 : 16;
     byte[] enc = java.util.Arrays.copyOfRange(a.data, 4, 4 + bl);
     byte[] witness = crypt(alg, key, enc, false);
     byte[] challenge = new byte[bl];
@@ -176,7 +178,7 @@ final class Card {
   static byte[] crypt(byte alg, byte[] key, byte[] block, boolean encrypt) throws Exception {
     javax.crypto.Cipher c;
     java.security.Key k;
-    if (alg == Spec.ALG_3DES) {
+    if (alg == Spec.ALG_3DES || alg == 0) {
       c = javax.crypto.Cipher.getInstance("DESede/ECB/NoPadding");
       k = new javax.crypto.spec.SecretKeySpec(key, "DESede");
     } else {

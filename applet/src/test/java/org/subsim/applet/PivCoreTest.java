@@ -175,6 +175,10 @@ class PivCoreTest {
     assertEquals(0x6A86, card.cmd(0, 0x87, 0x08, 0x9B, "7C028000").sw);
     assertEquals(0x9000, card.cmd(0, 0x87, 0x00, 0x9B, "7C028100").sw, "P1 00: get random");
     assertEquals(0x6A80, card.cmd(0, 0x87, 0x03, 0x9B, "7C03810000").sw);
+    // BER lengths as iso7816-tlv reads them: 80 is zero, 83 takes three bytes.
+    assertEquals(0x9000, card.cmd(0, 0x87, 0x03, 0x9B, "7C028180").sw);
+    assertEquals(0x9000, card.cmd(0, 0x87, 0x03, 0x9B, "7C058183000000").sw);
+    assertEquals(0x6A80, card.cmd(0, 0x87, 0x03, 0x9B, "7C0681850000000000").sw);
     byte[] aes = new byte[32];
     new java.security.SecureRandom().nextBytes(aes);
     assertEquals(0x9000, card.authenticate().sw);
@@ -184,6 +188,19 @@ class PivCoreTest {
     assertEquals(0x9000, card.authenticate(Spec.ALG_AES256, aes).sw);
     Card.Answer md = card.cmd(0, 0xF7, 0, 0x9B, (byte[]) null);
     assertEquals("01010C0202000105010", hex(md.data).substring(0, 19));
+    byte[] key = aes;
+    byte alg = Spec.ALG_AES256;
+    for (byte next : new byte[] {Spec.ALG_AES128, Spec.ALG_AES192, Spec.ALG_3DES}) {
+      int len = next == Spec.ALG_AES128 ? 16 : 24;
+      byte[] k = next == Spec.ALG_3DES ? Spec.DEFAULT_MGM_KEY : Arrays.copyOf(aes, len);
+      assertEquals(0x9000, card.authenticate(alg, key).sw);
+      assertEquals(0x9000, card.cmd(0, 0xFF, 0xFF, 0xFE, concat(new byte[] {next, (byte) 0x9B, (byte) len}, k)).sw);
+      alg = next;
+      key = k;
+      assertEquals(0x9000, card.authenticate(alg, key).sw, "after SET MANAGEMENT KEY " + next);
+    }
+    assertEquals("0101030202000105010" + "1", hex(card.cmd(0, 0xF7, 0, 0x9B, (byte[]) null).data), "factory key again");
+    assertEquals(0x9000, card.authenticate((byte) 0x00, Spec.DEFAULT_MGM_KEY).sw, "P1 00 is 3DES");
   }
 
   @Test

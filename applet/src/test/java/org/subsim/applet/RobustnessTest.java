@@ -95,6 +95,43 @@ class RobustnessTest {
     assertEquals(3072, commands);
   }
 
+  @Test
+  void chained_hostile_data_never_6f00_and_errors_change_nothing() throws Exception {
+    Card card = freshWithKeys();
+    assertEquals(0x9000, card.authenticate().sw); // with 9B: the commands get further in
+    Random r = new Random(23);
+    int[] ins = {0xCB, 0xDB, 0x87, 0x47, 0xFE, 0x24, 0x2C, 0x20, 0xFF, 0x36, 0x38, 0x32};
+    String[] heads = {"7C82", "7C81", "5C035FC10553820", "AC82", "0182", "06", "5C03", "7C8201068200818201"};
+    String before = state(card);
+    for (int k = 0; k < 400; k++) {
+      int i = ins[r.nextInt(ins.length)];
+      int cla = i >= 0x30 && i <= 0x3E ? 0x80 : 0x00;
+      byte[] data = new byte[256 + r.nextInt(1800)];
+      r.nextBytes(data);
+      String h = heads[r.nextInt(heads.length)];
+      byte[] head = hex(h.length() % 2 == 0 ? h : h + "0");
+      System.arraycopy(head, 0, data, 0, head.length);
+      if (r.nextBoolean() && data.length > 4) {
+        // A length that fits or nearly fits the rest.
+        int rest = data.length - 4 + r.nextInt(3) - 1;
+        data[2] = (byte) (rest >> 8);
+        data[3] = (byte) rest;
+      }
+      int p1 = r.nextInt(4) == 0 ? r.nextInt(256) : (i == 0xCB || i == 0xDB ? 0x3F : (i == 0x87 ? 0x07 : 0));
+      int p2 = r.nextInt(4) == 0 ? r.nextInt(256) : (i == 0xCB || i == 0xDB ? 0xFF : 0x9A);
+      Card.Answer a = card.cmd(cla, i, p1, p2, data);
+      String what = String.format("%02X %02X %02X +%d -> %04X", i, p1, p2, data.length, a.sw);
+      assertNotEquals(0x6F00, a.sw, what);
+      assertEquals(0, runtime(card).getTransactionDepth(), what);
+      boolean success = a.sw == 0x9000 || (a.sw & 0xFFF0) == 0x63C0;
+      String after = state(card);
+      if (!success) {
+        assertEquals(before, after, "an error changed the state: " + what);
+      }
+      before = after;
+    }
+  }
+
   static Card freshWithKeys() throws Exception {
     Card card = new Card();
     card.select();
