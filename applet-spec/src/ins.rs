@@ -48,6 +48,9 @@ pub const SET_PIN_RETRIES: u8 = 0xFA;
 pub const RESET: u8 = 0xFB;
 /// IMPORT KEY (Yubico): load a private key into a slot.
 pub const IMPORT_KEY: u8 = 0xFE;
+/// MOVE KEY (Yubico, firmware 5.7+): `00 F6 <to> <from>` moves a key between
+/// slots; `00 F6 FF <slot>` deletes it ([`crate::piv::MOVE_KEY_DELETE`]).
+pub const MOVE_KEY: u8 = 0xF6;
 // Sub-SIM extensions (class 80): even INS values used by neither ISO 7816-4,
 // PIV, GlobalPlatform nor Yubico, and outside F6-FF.
 /// GET KEYPAD (sub-SIM): a fresh random keypad layout for VERIFY KEYPAD.
@@ -97,6 +100,7 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef { name: "SET PIN RETRIES", cla: CLA_ISO, ins: SET_PIN_RETRIES },
     CommandDef { name: "RESET", cla: CLA_ISO, ins: RESET },
     CommandDef { name: "IMPORT KEY", cla: CLA_ISO, ins: IMPORT_KEY },
+    CommandDef { name: "MOVE KEY", cla: CLA_ISO, ins: MOVE_KEY },
     CommandDef { name: "GET KEYPAD", cla: CLA_PROPRIETARY, ins: GET_KEYPAD },
     CommandDef { name: "VERIFY KEYPAD", cla: CLA_PROPRIETARY, ins: VERIFY_KEYPAD },
     CommandDef { name: "SET PIN POLICY", cla: CLA_PROPRIETARY, ins: SET_PIN_POLICY },

@@ -320,20 +320,77 @@ pub fn generate_request(alg: Algorithm) -> Vec<u8> {
 
 /// The same for an asymmetric key algorithm of any kind.
 pub fn generate_request_for(alg: KeyAlgorithm) -> Vec<u8> {
-    cons(TAG_CONTROL_REF, vec![prim(TAG_ALGORITHM, [alg.id()])]).to_vec()
+    generate_request_with(alg, Policies::default())
 }
 
-/// The algorithm id asked for; PIN and touch policies (AA, AB) are accepted and ignored.
-pub fn parse_generate_request(data: &[u8]) -> Result<u8, SpecError> {
+/// PIN (AA) and touch (AB) policy codes as GENERATE and IMPORT KEY carry
+/// them, Yubico's values ([`PinPolicy::code`], [`TouchPolicy::code`],
+/// [`POLICY_DEFAULT`]); `None` leaves the tag out. Raw bytes, so a host can
+/// send what a card refuses and a card can refuse what it cannot enforce
+/// ([`PinPolicy::requested`], [`TouchPolicy::requested`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policies {
+    /// Tag AA's code.
+    pub pin: Option<u8>,
+    /// Tag AB's code.
+    pub touch: Option<u8>,
+}
+
+impl Policies {
+    fn items(&self) -> Vec<(u8, [u8; 1])> {
+        [(TAG_PIN_POLICY, self.pin), (TAG_TOUCH_POLICY, self.touch)]
+            .into_iter()
+            .filter_map(|(t, v)| v.map(|v| (t, [v])))
+            .collect()
+    }
+}
+
+/// GENERATE's data with policies: `AC { 80 <alg> [AA 01 <pin>] [AB 01 <touch>] }`.
+pub fn generate_request_with(alg: KeyAlgorithm, policies: Policies) -> Vec<u8> {
+    // AA and AB have BER's constructed bit yet carry one byte: flat TLV.
+    let id = [alg.id()];
+    let policy_items = policies.items();
+    let mut items: Vec<(u8, &[u8])> = vec![(TAG_ALGORITHM as u8, &id)];
+    items.extend(policy_items.iter().map(|(t, v)| (*t, v.as_slice())));
+    flat::encode(&[(TAG_CONTROL_REF as u8, &flat::encode(&items))])
+}
+
+/// What GENERATE's data asks for: the algorithm id and the policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenerateRequest {
+    /// Tag 80's algorithm id (a [`KeyAlgorithm`] id, if the card knows it).
+    pub algorithm: u8,
+    /// Tags AA and AB.
+    pub policies: Policies,
+}
+
+/// Decodes GENERATE's `AC { 80 <alg> [AA 01 <pin>] [AB 01 <touch>] }`;
+/// other items inside AC, or a policy not one byte, are refused.
+pub fn parse_generate_request(data: &[u8]) -> Result<GenerateRequest, SpecError> {
     let outer = flat::parse(data)?;
     let inner = match outer.as_slice() {
         [(tag, inner)] if u32::from(*tag) == TAG_CONTROL_REF => flat::parse(inner)?,
         _ => return Err(SpecError::Malformed("GENERATE wants one AC template")),
     };
-    match flat::find(&inner, TAG_ALGORITHM as u8) {
-        Some([id]) => Ok(*id),
-        _ => Err(SpecError::Malformed("AC wants 80 with one algorithm byte")),
+    let known = [TAG_ALGORITHM as u8, TAG_PIN_POLICY, TAG_TOUCH_POLICY];
+    if inner.iter().any(|(t, _)| !known.contains(t)) {
+        return Err(SpecError::Malformed("unknown item in AC"));
     }
+    let algorithm = match flat::find(&inner, TAG_ALGORITHM as u8) {
+        Some([id]) => *id,
+        _ => return Err(SpecError::Malformed("AC wants 80 with one algorithm byte")),
+    };
+    Ok(GenerateRequest { algorithm, policies: parse_policies(&inner)? })
+}
+
+/// Tags AA and AB among `items`, each one byte when present.
+fn parse_policies(items: &[(u8, &[u8])]) -> Result<Policies, SpecError> {
+    let policy = |t| match flat::find(items, t) {
+        Some([v]) => Ok(Some(*v)),
+        None => Ok(None),
+        Some(_) => Err(SpecError::Malformed("policy of one byte")),
+    };
+    Ok(Policies { pin: policy(TAG_PIN_POLICY)?, touch: policy(TAG_TOUCH_POLICY)? })
 }
 
 /// An RSA public key: `7F49 { 81 <modulus> 82 <exponent> }` (81 first: Yubico's
@@ -661,6 +718,17 @@ pub enum ImportedKey {
         /// The private scalar d, big-endian.
         scalar: Vec<u8>,
     },
+    /// Ed25519 private key (tag 07): the 32-byte seed of RFC 8032 5.1.5.
+    Ed25519 {
+        /// The 32-byte private key as RFC 8032 gives it.
+        seed: Vec<u8>,
+    },
+    /// X25519 private key (tag 08): the 32-byte scalar of RFC 7748 5
+    /// (little-endian, as the RFC and OpenSSL's raw private key hold it).
+    X25519 {
+        /// The 32-byte private key.
+        scalar: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for ImportedKey {
@@ -669,61 +737,82 @@ impl std::fmt::Debug for ImportedKey {
         match self {
             ImportedKey::Rsa { .. } => f.write_str("ImportedKey::Rsa(..)"),
             ImportedKey::Ec { .. } => f.write_str("ImportedKey::Ec(..)"),
+            ImportedKey::Ed25519 { .. } => f.write_str("ImportedKey::Ed25519(..)"),
+            ImportedKey::X25519 { .. } => f.write_str("ImportedKey::X25519(..)"),
         }
     }
 }
 
 const TAG_IMPORT_RSA: [u8; 5] = [0x01, 0x02, 0x03, 0x04, 0x05];
 const TAG_IMPORT_EC: u8 = 0x06;
+/// IMPORT KEY's Ed25519 item (yubico-piv-tool 2.7, firmware 5.7).
+const TAG_IMPORT_ED25519: u8 = 0x07;
+/// IMPORT KEY's X25519 item (yubico-piv-tool 2.7, firmware 5.7).
+const TAG_IMPORT_X25519: u8 = 0x08;
 
 /// IMPORT KEY's data (`00 FE <alg> <slot>`): the key's items, then the
-/// optional PIN (AA) and touch (AB) policies.
+/// optional PIN policy (AA).
 pub fn import_key_request(key: &ImportedKey, pin_policy: Option<u8>) -> Vec<u8> {
-    let policy = pin_policy.map(|p| [p]);
+    import_key_request_with(key, Policies { pin: pin_policy, touch: None })
+}
+
+/// IMPORT KEY's data: the key's items, then the policies present (AA, AB).
+pub fn import_key_request_with(key: &ImportedKey, policies: Policies) -> Vec<u8> {
     let mut items: Vec<(u8, &[u8])> = match key {
         ImportedKey::Rsa { p, q, dp, dq, qinv } => {
             TAG_IMPORT_RSA.into_iter().zip([p, q, dp, dq, qinv]).map(|(t, v)| (t, v.as_slice())).collect()
         }
         ImportedKey::Ec { scalar } => vec![(TAG_IMPORT_EC, scalar.as_slice())],
+        ImportedKey::Ed25519 { seed } => vec![(TAG_IMPORT_ED25519, seed.as_slice())],
+        ImportedKey::X25519 { scalar } => vec![(TAG_IMPORT_X25519, scalar.as_slice())],
     };
-    if let Some(p) = &policy {
-        items.push((TAG_PIN_POLICY, p));
-    }
+    let policy_items = policies.items();
+    items.extend(policy_items.iter().map(|(t, v)| (*t, v.as_slice())));
     flat::encode(&items)
 }
 
-/// What IMPORT KEY's data holds: the key and the PIN policy asked for.
+/// What IMPORT KEY's data holds: the key and the policies asked for.
 pub struct ImportRequest {
     /// The private key to load.
     pub key: ImportedKey,
     /// PIN policy code (tag AA), as [`PinPolicy::code`].
     pub pin_policy: Option<u8>,
-    /// Touch policy code (tag AB); a sub-SIM has no touch sensor.
+    /// Touch policy code (tag AB), as [`TouchPolicy::code`].
     pub touch_policy: Option<u8>,
 }
 
-/// Decodes IMPORT KEY's data: RSA (01-05) or EC (06), optional AA and AB; anything else is refused.
+impl ImportRequest {
+    /// Tags AA and AB together.
+    pub fn policies(&self) -> Policies {
+        Policies { pin: self.pin_policy, touch: self.touch_policy }
+    }
+}
+
+/// Decodes IMPORT KEY's data: RSA (01-05), EC (06), Ed25519 (07) or
+/// X25519 (08), optional AA and AB; anything else is refused.
 pub fn parse_import_key_request(data: &[u8]) -> Result<ImportRequest, SpecError> {
     let items = flat::parse(data)?;
-    let policy = |t| match flat::find(&items, t) {
-        Some([v]) => Ok(Some(*v)),
-        None => Ok(None),
-        Some(_) => Err(SpecError::Malformed("policy of one byte")),
-    };
+    let single = [TAG_IMPORT_EC, TAG_IMPORT_ED25519, TAG_IMPORT_X25519];
     let known =
-        |t: u8| TAG_IMPORT_RSA.contains(&t) || t == TAG_IMPORT_EC || t == TAG_PIN_POLICY || t == TAG_TOUCH_POLICY;
+        |t: u8| TAG_IMPORT_RSA.contains(&t) || single.contains(&t) || t == TAG_PIN_POLICY || t == TAG_TOUCH_POLICY;
     if items.iter().any(|(t, _)| !known(*t)) {
         return Err(SpecError::Malformed("unknown item in IMPORT KEY"));
     }
     let rsa: Vec<Option<&[u8]>> = TAG_IMPORT_RSA.iter().map(|&t| flat::find(&items, t)).collect();
-    let key = match (rsa.as_slice(), flat::find(&items, TAG_IMPORT_EC)) {
-        ([Some(p), Some(q), Some(dp), Some(dq), Some(qinv)], None) => {
+    let singles: Vec<(u8, &[u8])> = single.iter().filter_map(|&t| flat::find(&items, t).map(|v| (t, v))).collect();
+    let key = match (rsa.as_slice(), singles.as_slice()) {
+        ([Some(p), Some(q), Some(dp), Some(dq), Some(qinv)], []) => {
             ImportedKey::Rsa { p: p.to_vec(), q: q.to_vec(), dp: dp.to_vec(), dq: dq.to_vec(), qinv: qinv.to_vec() }
         }
-        ([None, None, None, None, None], Some(s)) => ImportedKey::Ec { scalar: s.to_vec() },
-        _ => return Err(SpecError::Malformed("IMPORT KEY wants 01-05 (RSA) or 06 (EC)")),
+        ([None, None, None, None, None], [(tag, v)]) => match *tag {
+            TAG_IMPORT_EC => ImportedKey::Ec { scalar: v.to_vec() },
+            TAG_IMPORT_ED25519 => ImportedKey::Ed25519 { seed: v.to_vec() },
+            _ => ImportedKey::X25519 { scalar: v.to_vec() },
+        },
+        _ => return Err(SpecError::Malformed("IMPORT KEY wants 01-05 (RSA), 06 (EC), 07 (Ed25519) or 08 (X25519)")),
     };
-    Ok(ImportRequest { key, pin_policy: policy(TAG_PIN_POLICY)?, touch_policy: policy(TAG_TOUCH_POLICY)? })
+    let policies = parse_policies(&items)?;
+    Ok(ImportRequest { key, pin_policy: policies.pin, touch_policy: policies.touch })
 }
 
 /// The X.509 extensions Yubico puts in key attestations, so verifiers that
@@ -1023,7 +1112,17 @@ mod tests {
         assert_eq!(parse_rsa_public_key(&enc).unwrap(), (n, vec![1, 0, 1]));
         assert_eq!(generate_request(Algorithm::Rsa2048), [0xAC, 3, 0x80, 1, 7]);
         let with_policies = [0xAC, 9, 0x80, 1, 7, 0xAA, 1, 2, 0xAB, 1, 1];
-        assert_eq!(parse_generate_request(&with_policies).unwrap(), 7);
+        let req = parse_generate_request(&with_policies).unwrap();
+        assert_eq!((req.algorithm, req.policies), (7, Policies { pin: Some(2), touch: Some(1) }));
+        let built = generate_request_with(KeyAlgorithm::Rsa2048, Policies { pin: Some(2), touch: Some(1) });
+        assert_eq!(built, with_policies);
+        assert_eq!(
+            parse_generate_request(&generate_request_for(KeyAlgorithm::Ed25519)).unwrap().policies,
+            Policies::default()
+        );
+        assert!(parse_generate_request(&[0xAC, 6, 0x80, 1, 7, 0xAA, 0x01, 0x03][..8]).is_ok());
+        assert!(parse_generate_request(&[0xAC, 7, 0x80, 1, 7, 0xAA, 2, 3, 3]).is_err(), "policy of two bytes");
+        assert!(parse_generate_request(&[0xAC, 6, 0x80, 1, 7, 0x99, 1, 3]).is_err(), "unknown item");
     }
 
     #[test]
@@ -1103,6 +1202,13 @@ mod tests {
         let ec = ImportedKey::Ec { scalar: vec![9; 32] };
         assert!(parse_import_key_request(&import_key_request(&ec, None)).unwrap().key == ec);
         assert!(parse_import_key_request(&[0x01, 1, 1, 0x06, 1, 1]).is_err(), "RSA and EC mixed");
+        for k in [ImportedKey::Ed25519 { seed: vec![7; 32] }, ImportedKey::X25519 { scalar: vec![8; 32] }] {
+            let data = import_key_request_with(&k, Policies { pin: Some(3), touch: Some(1) });
+            let req = parse_import_key_request(&data).unwrap();
+            assert!(req.key == k && req.policies() == Policies { pin: Some(3), touch: Some(1) });
+        }
+        assert_eq!(import_key_request(&ImportedKey::Ed25519 { seed: vec![7; 32] }, None)[..2], [0x07, 32]);
+        assert!(parse_import_key_request(&[0x06, 1, 1, 0x07, 1, 1]).is_err(), "EC and Ed25519 mixed");
         assert!(parse_import_key_request(&[0x01, 1, 1]).is_err(), "RSA incomplete");
         assert!(parse_import_key_request(&[0x09, 1, 1]).is_err(), "unknown item");
     }

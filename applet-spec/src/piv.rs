@@ -82,7 +82,32 @@ pub enum PinPolicy {
     Always,
 }
 
+/// Tag AA's code for "the slot's default" (GENERATE, IMPORT KEY); GET
+/// METADATA and ATTEST never report it: they report the policy in force.
+pub const POLICY_DEFAULT: u8 = 0x00;
+/// Yubico's PIN policy MATCH-ONCE (`04`): a fingerprint once per session
+/// (YubiKey Bio). This card has no biometric sensor: refused (`6A80`).
+pub const PIN_POLICY_MATCH_ONCE: u8 = 0x04;
+/// Yubico's PIN policy MATCH-ALWAYS (`05`): a fingerprint before each use
+/// (YubiKey Bio). Refused (`6A80`), as MATCH-ONCE.
+pub const PIN_POLICY_MATCH_ALWAYS: u8 = 0x05;
+
+/// Why a requested PIN or touch policy is refused (`6A80` either way: the
+/// card never accepts a policy it would not enforce).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyRefused {
+    /// Not one of Yubico's codes.
+    Unknown,
+    /// A code this card cannot enforce (match policies: no biometric
+    /// sensor; touch ALWAYS or CACHED: no button).
+    Unenforceable,
+    /// Known and enforceable, but not on this slot ([`Slot::allows_pin_policy`]).
+    NotForSlot,
+}
+
 impl PinPolicy {
+    /// Every PIN policy the card enforces.
+    pub const ALL: [PinPolicy; 3] = [PinPolicy::Never, PinPolicy::Once, PinPolicy::Always];
     /// Yubico's code (GET METADATA, the attestation's policy extension, tag AA).
     pub fn code(self) -> u8 {
         match self {
@@ -93,12 +118,84 @@ impl PinPolicy {
     }
     /// The policy for Yubico's code, `None` for 0 (default) or unknown codes.
     pub fn from_code(c: u8) -> Option<PinPolicy> {
-        [PinPolicy::Never, PinPolicy::Once, PinPolicy::Always].into_iter().find(|p| p.code() == c)
+        Self::ALL.into_iter().find(|p| p.code() == c)
+    }
+    /// The name on the command line and in reports (ykman's, lower case).
+    pub fn name(self) -> &'static str {
+        match self {
+            PinPolicy::Never => "never",
+            PinPolicy::Once => "once",
+            PinPolicy::Always => "always",
+        }
+    }
+    /// The policy a key generated or imported into `slot` gets when tag AA
+    /// carries `code` (absent or [`POLICY_DEFAULT`]: the slot's default).
+    pub fn requested(slot: Slot, code: Option<u8>) -> Result<PinPolicy, PolicyRefused> {
+        let policy = match code {
+            None | Some(POLICY_DEFAULT) => return Ok(slot.pin_policy()),
+            Some(PIN_POLICY_MATCH_ONCE | PIN_POLICY_MATCH_ALWAYS) => return Err(PolicyRefused::Unenforceable),
+            Some(c) => PinPolicy::from_code(c).ok_or(PolicyRefused::Unknown)?,
+        };
+        if slot.allows_pin_policy(policy) {
+            Ok(policy)
+        } else {
+            Err(PolicyRefused::NotForSlot)
+        }
+    }
+}
+
+/// Yubico's touch policy codes (tag AB; GET METADATA and ATTEST report the
+/// second byte). A sub-SIM has no button: only NEVER can be enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TouchPolicy {
+    /// No touch (`01`): what every key of this card has.
+    Never,
+    /// A touch before each use (`02`): refused, no button.
+    Always,
+    /// A touch cached for 15 s (`03`): refused, no button.
+    Cached,
+}
+
+impl TouchPolicy {
+    /// Yubico's code.
+    pub fn code(self) -> u8 {
+        match self {
+            TouchPolicy::Never => 1,
+            TouchPolicy::Always => 2,
+            TouchPolicy::Cached => 3,
+        }
+    }
+    /// The policy for Yubico's code, `None` for 0 (default) or unknown codes.
+    pub fn from_code(c: u8) -> Option<TouchPolicy> {
+        [TouchPolicy::Never, TouchPolicy::Always, TouchPolicy::Cached].into_iter().find(|p| p.code() == c)
+    }
+    /// The name on the command line (ykman's, lower case).
+    pub fn name(self) -> &'static str {
+        match self {
+            TouchPolicy::Never => "never",
+            TouchPolicy::Always => "always",
+            TouchPolicy::Cached => "cached",
+        }
+    }
+    /// What tag AB carrying `code` gets: NEVER for absent, default or
+    /// never; ALWAYS and CACHED are refused (no button to touch).
+    pub fn requested(code: Option<u8>) -> Result<TouchPolicy, PolicyRefused> {
+        match code {
+            None | Some(POLICY_DEFAULT) => Ok(TouchPolicy::Never),
+            Some(c) => match TouchPolicy::from_code(c).ok_or(PolicyRefused::Unknown)? {
+                TouchPolicy::Never => Ok(TouchPolicy::Never),
+                _ => Err(PolicyRefused::Unenforceable),
+            },
+        }
     }
 }
 
 /// Yubico's touch policy code for "never": a sub-SIM has no touch sensor.
 pub const TOUCH_POLICY_NEVER: u8 = 1;
+
+/// P1 of MOVE KEY (`00 F6 FF <slot>`) that deletes the key in P2 instead of
+/// moving it (Yubico firmware 5.7, as yubico-piv-tool and ykman send it).
+pub const MOVE_KEY_DELETE: u8 = 0xFF;
 
 impl Slot {
     /// The four PIV key slots a host uses (GENERAL AUTHENTICATE, GET STATUS bits).
@@ -145,13 +242,31 @@ impl Slot {
             Slot::Retired(r) => ObjectTag(0x5FC10C + r.0 as u32),
         }
     }
-    /// The PIN this slot's key needs; fixed per slot, as SP 800-73-4 part 1, 3.3 gives it.
+    /// The PIN this slot's key needs by default (tag AA absent or `00`),
+    /// as SP 800-73-4 part 1, 3.3 gives it per slot.
     pub fn pin_policy(self) -> PinPolicy {
         match self {
             Slot::Authentication | Slot::KeyManagement | Slot::Retired(_) => PinPolicy::Once,
             Slot::Signature => PinPolicy::Always,
             Slot::CardAuthentication | Slot::Attestation => PinPolicy::Never,
         }
+    }
+    /// Whether a key in this slot may have `policy` (GENERATE and IMPORT
+    /// KEY tag AA). The sub-SIM's own rules sit on top of Yubico's: 9C, the
+    /// transaction key, is PIN-always and cannot be weakened; F9 only
+    /// signs (ATTEST needs no PIN), so NEVER. Every other slot takes any.
+    pub fn allows_pin_policy(self, policy: PinPolicy) -> bool {
+        match self {
+            Slot::Signature => policy == PinPolicy::Always,
+            Slot::Attestation => policy == PinPolicy::Never,
+            _ => true,
+        }
+    }
+    /// Whether MOVE KEY may take a key from or to this slot: not F9 (Yubico:
+    /// "the source slot must not be the attestation slot"; this card keeps
+    /// F9 the card's own, so not as destination either). DELETE may use any.
+    pub fn movable(self) -> bool {
+        self != Slot::Attestation
     }
     /// A bit per slot, for compact status encodings (GET STATUS covers
     /// the four host slots; F9 has one for completeness, retired slots none).
@@ -221,12 +336,24 @@ pub enum KeyAlgorithm {
     EccP256,
     /// ECC P-384 (14).
     EccP384,
+    /// Ed25519 signatures (E0, Yubico 5.7): RFC 8032 over the whole message.
+    Ed25519,
+    /// X25519 key agreement (E1, Yubico 5.7): RFC 7748.
+    X25519,
 }
 
 impl KeyAlgorithm {
     /// Every asymmetric algorithm the card knows.
-    pub const ALL: [KeyAlgorithm; 6] =
-        [Self::Rsa1024, Self::Rsa2048, Self::Rsa3072, Self::Rsa4096, Self::EccP256, Self::EccP384];
+    pub const ALL: [KeyAlgorithm; 8] = [
+        Self::Rsa1024,
+        Self::Rsa2048,
+        Self::Rsa3072,
+        Self::Rsa4096,
+        Self::EccP256,
+        Self::EccP384,
+        Self::Ed25519,
+        Self::X25519,
+    ];
 
     /// The algorithm identifier byte.
     pub fn id(self) -> u8 {
@@ -237,6 +364,8 @@ impl KeyAlgorithm {
             Self::Rsa4096 => 0x16,
             Self::EccP256 => 0x11,
             Self::EccP384 => 0x14,
+            Self::Ed25519 => 0xE0,
+            Self::X25519 => 0xE1,
         }
     }
     /// The algorithm for an identifier byte, `None` if unknown.
@@ -250,16 +379,30 @@ impl KeyAlgorithm {
             Self::Rsa2048 => Some(256),
             Self::Rsa3072 => Some(384),
             Self::Rsa4096 => Some(512),
-            Self::EccP256 | Self::EccP384 => None,
+            _ => None,
         }
     }
-    /// EC field (and scalar) length in bytes, `None` for RSA.
+    /// Weierstrass EC (P-256, P-384) field and scalar length in bytes,
+    /// `None` for RSA and the 25519 curves.
     pub fn ec_bytes(self) -> Option<usize> {
         match self {
             Self::EccP256 => Some(32),
             Self::EccP384 => Some(48),
             _ => None,
         }
+    }
+    /// Whether this is Ed25519 or X25519: 32-byte keys, public key
+    /// `7F49 { 86 <32 bytes> }`, IMPORT KEY tag 07 or 08.
+    pub fn is_25519(self) -> bool {
+        matches!(self, Self::Ed25519 | Self::X25519)
+    }
+    /// Whether GENERAL AUTHENTICATE `81` (sign or RSA decrypt) works with it: all but X25519.
+    pub fn signs(self) -> bool {
+        self != Self::X25519
+    }
+    /// Whether GENERAL AUTHENTICATE `85` (key agreement) works with it: P-256, P-384, X25519.
+    pub fn agrees(self) -> bool {
+        matches!(self, Self::EccP256 | Self::EccP384 | Self::X25519)
     }
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -270,6 +413,8 @@ impl KeyAlgorithm {
             Self::Rsa4096 => "rsa4096",
             Self::EccP256 => "p256",
             Self::EccP384 => "p384",
+            Self::Ed25519 => "ed25519",
+            Self::X25519 => "x25519",
         }
     }
 }
@@ -523,12 +668,37 @@ mod tests {
     fn algorithm_ids_round_trip() {
         for a in KeyAlgorithm::ALL {
             assert_eq!(KeyAlgorithm::from_id(a.id()), Some(a));
-            assert!(a.rsa_bytes().is_some() != a.ec_bytes().is_some());
+            let kinds = [a.rsa_bytes().is_some(), a.ec_bytes().is_some(), a.is_25519()];
+            assert_eq!(kinds.iter().filter(|k| **k).count(), 1, "{a:?}");
+            assert!(a.signs() || a.agrees());
         }
+        assert_eq!((KeyAlgorithm::Ed25519.id(), KeyAlgorithm::X25519.id()), (0xE0, 0xE1));
         assert!(MgmAlgorithm::TripleDes.matches_p1(0x00) && MgmAlgorithm::TripleDes.matches_p1(0x03));
         assert!(!MgmAlgorithm::Aes128.matches_p1(0x00));
-        for p in [PinPolicy::Never, PinPolicy::Once, PinPolicy::Always] {
+        for p in PinPolicy::ALL {
             assert_eq!(PinPolicy::from_code(p.code()), Some(p));
         }
+    }
+
+    #[test]
+    fn requested_policies() {
+        let (auth, sig, f9) = (Slot::Authentication, Slot::Signature, Slot::Attestation);
+        assert_eq!(PinPolicy::requested(auth, None), Ok(PinPolicy::Once));
+        assert_eq!(PinPolicy::requested(auth, Some(0)), Ok(PinPolicy::Once));
+        assert_eq!(PinPolicy::requested(auth, Some(3)), Ok(PinPolicy::Always));
+        assert_eq!(PinPolicy::requested(auth, Some(1)), Ok(PinPolicy::Never));
+        assert_eq!(PinPolicy::requested(auth, Some(4)), Err(PolicyRefused::Unenforceable));
+        assert_eq!(PinPolicy::requested(auth, Some(5)), Err(PolicyRefused::Unenforceable));
+        assert_eq!(PinPolicy::requested(auth, Some(6)), Err(PolicyRefused::Unknown));
+        assert_eq!(PinPolicy::requested(sig, Some(2)), Err(PolicyRefused::NotForSlot));
+        assert_eq!(PinPolicy::requested(sig, Some(3)), Ok(PinPolicy::Always));
+        assert_eq!(PinPolicy::requested(f9, Some(3)), Err(PolicyRefused::NotForSlot));
+        assert_eq!(PinPolicy::requested(f9, None), Ok(PinPolicy::Never));
+        assert_eq!(TouchPolicy::requested(None), Ok(TouchPolicy::Never));
+        assert_eq!(TouchPolicy::requested(Some(1)), Ok(TouchPolicy::Never));
+        assert_eq!(TouchPolicy::requested(Some(2)), Err(PolicyRefused::Unenforceable));
+        assert_eq!(TouchPolicy::requested(Some(3)), Err(PolicyRefused::Unenforceable));
+        assert_eq!(TouchPolicy::requested(Some(9)), Err(PolicyRefused::Unknown));
+        assert_eq!(TouchPolicy::Never.code(), TOUCH_POLICY_NEVER);
     }
 }
