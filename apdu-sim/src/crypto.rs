@@ -47,6 +47,7 @@ impl PrivateKey {
         Ok(match alg {
             KeyAlgorithm::EccP256 => PrivateKey::P256(Arc::new(p256::SecretKey::random(rng))),
             KeyAlgorithm::EccP384 => PrivateKey::P384(Arc::new(p384::SecretKey::random(rng))),
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => return Err(Sw::INCORRECT_DATA),
             rsa => PrivateKey::Rsa(Arc::new(generate_rsa(rng, rsa.rsa_bytes().expect("RSA has a size"))?)),
         })
     }

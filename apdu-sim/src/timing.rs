@@ -73,11 +73,12 @@ impl Timing {
     /// them (prime search grows about with the cube of the size: 1024 x0.15,
     /// 3072 x3.4, 4096 x8), EC from ECTester's tables for older Java Cards
     /// (`shared/notes/real-card-timing.md`: well under a second; P-384 about
-    /// 1.5x P-256): 0.2 s and 0.3 s.
+    /// 1.5x P-256): 0.2 s and 0.3 s; Ed25519 and X25519 as P-256 (no Java
+    /// Card 3.0.5 figure exists: its API has neither curve).
     pub fn keygen_of(&mut self, alg: applet_spec::piv::KeyAlgorithm) -> Duration {
         use applet_spec::piv::KeyAlgorithm::*;
         match alg {
-            EccP256 => Duration::from_secs_f64(0.2),
+            EccP256 | Ed25519 | X25519 => Duration::from_secs_f64(0.2),
             EccP384 => Duration::from_secs_f64(0.3),
             Rsa1024 => self.keygen().mul_f64(0.15),
             Rsa2048 => self.keygen(),
@@ -89,11 +90,11 @@ impl Timing {
     /// A private-key operation of another algorithm. RSA-2048: the profile's
     /// published figure; the rest ESTIMATES: RSA scaled with the cube of
     /// the size (1024 x0.2, 3072 x3, 4096 x7), ECDSA/ECDH P-256 0.2 s (the
-    /// notes: 123-267 ms for ECDH, a few hundred ms for ECDSA), P-384 1.5x.
+    /// notes: 123-267 ms for ECDH, a few hundred ms for ECDSA), P-384 1.5x; Ed25519 and X25519 as P-256.
     pub fn sign_of(&self, alg: applet_spec::piv::KeyAlgorithm) -> Duration {
         use applet_spec::piv::KeyAlgorithm::*;
         match alg {
-            EccP256 => Duration::from_secs_f64(0.2),
+            EccP256 | Ed25519 | X25519 => Duration::from_secs_f64(0.2),
             EccP384 => Duration::from_secs_f64(0.3),
             Rsa1024 => self.sign().mul_f64(0.2),
             Rsa2048 => self.sign(),

@@ -28,7 +28,7 @@ impl SubSim {
             (0, Some(slot)) => slot,
             _ => return Err(Sw::INCORRECT_P1_P2),
         };
-        let alg = messages::parse_generate_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        let alg = messages::parse_generate_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?.algorithm;
         let alg = KeyAlgorithm::from_id(alg).ok_or(Sw::INCORRECT_DATA)?;
         self.require_mgm()?;
         let key = PrivateKey::generate(alg, &mut self.rng)?;
