@@ -16,12 +16,12 @@ pub fn aid_matches(selected: &[u8]) -> bool {
 }
 
 /// The value GET VERSION answers. Yubico's tools gate features on it, so it
-/// names the YubiKey firmware whose PIV feature set this card matches: 5.4.3
+/// names the YubiKey firmware whose PIV feature set this card matches: 5.7.1
 /// has extended APDUs (>= 4), GET METADATA, ATTEST with slot F9, SET PIN
-/// RETRIES, RESET, IMPORT KEY (>= 5.3) and AES management keys (>= 5.4),
-/// and not what came with 5.7 (Ed25519/X25519, MOVE/DELETE KEY), which this
-/// card lacks. docs/applet-spec.md (GET VERSION) has the whole mapping.
-pub const VERSION: [u8; 3] = [5, 4, 3];
+/// RETRIES, RESET, IMPORT KEY (>= 5.3), AES management keys (>= 5.4), and
+/// what came with 5.7: RSA-3072/4096, Ed25519/X25519 and MOVE/DELETE KEY.
+/// docs/applet-spec.md (GET VERSION) has the whole mapping.
+pub const VERSION: [u8; 3] = [5, 7, 1];
 
 /// Key references (P2 of VERIFY, CHANGE REFERENCE DATA, GENERAL AUTHENTICATE).
 pub const KEY_REF_PIN: u8 = 0x80;
@@ -226,7 +226,7 @@ impl Slot {
     pub fn every() -> impl Iterator<Item = Slot> {
         Slot::WITH_ATTESTATION.into_iter().chain(Retired::all().map(Slot::Retired))
     }
-    /// A slot GENERAL AUTHENTICATE may use (not F9).
+    /// A slot ATTEST vouches for (not F9, the attesting key itself).
     pub fn usable_by_host(self) -> bool {
         self != Slot::Attestation
     }
