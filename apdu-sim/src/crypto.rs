@@ -52,6 +52,9 @@ pub enum PrivateKey {
 pub struct Raw25519 {
     private: Zeroizing<[u8; 32]>,
     public: [u8; 32],
+    /// OpenSSL's key, made once: building it derives the public key, a
+    /// scalar multiplication each signature would otherwise repeat.
+    pkey: PKey<Private>,
 }
 
 impl Raw25519 {
@@ -59,9 +62,9 @@ impl Raw25519 {
     fn new(id: openssl::pkey::Id, private: &[u8]) -> Result<Raw25519, Sw> {
         let bytes: [u8; 32] = private.try_into().map_err(|_| Sw::INCORRECT_DATA)?;
         let private = Zeroizing::new(bytes);
-        let pkey = openssl::pkey::PKey::private_key_from_raw_bytes(&*private, id).map_err(|_| Sw::INCORRECT_DATA)?;
+        let pkey = PKey::private_key_from_raw_bytes(&*private, id).map_err(|_| Sw::INCORRECT_DATA)?;
         let public = pkey.raw_public_key().map_err(|_| Sw::UNKNOWN_ERROR)?;
-        Ok(Raw25519 { private, public: public.try_into().map_err(|_| Sw::UNKNOWN_ERROR)? })
+        Ok(Raw25519 { private, public: public.try_into().map_err(|_| Sw::UNKNOWN_ERROR)?, pkey })
     }
     /// 32 bytes from the card's RNG: any 32 bytes are a key of either curve.
     fn generate(id: openssl::pkey::Id, rng: &mut CardRng) -> Result<Raw25519, Sw> {
@@ -74,28 +77,26 @@ impl Raw25519 {
     pub fn private_bytes(&self) -> &[u8; 32] {
         &self.private
     }
-    fn pkey(&self, id: openssl::pkey::Id) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, Sw> {
-        openssl::pkey::PKey::private_key_from_raw_bytes(&*self.private, id).map_err(|_| Sw::UNKNOWN_ERROR)
+    fn pkey(&self) -> &PKey<Private> {
+        &self.pkey
     }
 }
 
 /// An Ed25519 signature of `message` (RFC 8032 5.1.6: PureEdDSA, 64 bytes).
 pub fn ed25519_sign(key: &Raw25519, message: &[u8]) -> Result<Vec<u8>, Sw> {
-    let pkey = key.pkey(openssl::pkey::Id::ED25519)?;
-    let mut signer = openssl::sign::Signer::new_without_digest(&pkey).map_err(|_| Sw::UNKNOWN_ERROR)?;
+    let mut signer = openssl::sign::Signer::new_without_digest(key.pkey()).map_err(|_| Sw::UNKNOWN_ERROR)?;
     signer.sign_oneshot_to_vec(message).map_err(|_| Sw::UNKNOWN_ERROR)
 }
 
 /// The X25519 shared secret with `peer` (32 bytes, RFC 7748 5); `6A80` for
 /// a peer key not 32 bytes or an all-zero result (RFC 7748 6.1).
 pub fn x25519_agree(key: &Raw25519, peer: &[u8]) -> Result<Vec<u8>, Sw> {
-    use openssl::pkey::{Id, PKey};
+    use openssl::pkey::Id;
     if peer.len() != 32 {
         return Err(Sw::INCORRECT_DATA);
     }
-    let pkey = key.pkey(Id::X25519)?;
     let peer = PKey::public_key_from_raw_bytes(peer, Id::X25519).map_err(|_| Sw::INCORRECT_DATA)?;
-    let mut deriver = openssl::derive::Deriver::new(&pkey).map_err(|_| Sw::UNKNOWN_ERROR)?;
+    let mut deriver = openssl::derive::Deriver::new(key.pkey()).map_err(|_| Sw::UNKNOWN_ERROR)?;
     deriver.set_peer(&peer).map_err(|_| Sw::INCORRECT_DATA)?;
     // OpenSSL refuses the all-zero secret itself; checked again, to be sure.
     let shared = Zeroizing::new(deriver.derive_to_vec().map_err(|_| Sw::INCORRECT_DATA)?);
@@ -276,14 +277,9 @@ impl PrivateKey {
             PrivateKey::P384(_) => {
                 p384::PublicKey::from_sec1_bytes(&point()?).map_err(|_| Sw::UNKNOWN_ERROR)?.to_public_key_der()
             }
+            // RFC 8410's SubjectPublicKeyInfo.
             PrivateKey::Ed25519(k) | PrivateKey::X25519(k) => {
-                let id = if matches!(self, PrivateKey::Ed25519(_)) {
-                    openssl::pkey::Id::ED25519
-                } else {
-                    openssl::pkey::Id::X25519
-                };
-                // RFC 8410's SubjectPublicKeyInfo.
-                return k.pkey(id)?.public_key_to_der().map_err(|_| Sw::UNKNOWN_ERROR);
+                return k.pkey().public_key_to_der().map_err(|_| Sw::UNKNOWN_ERROR);
             }
         };
         der.map(|d| d.as_bytes().to_vec()).map_err(|_| Sw::UNKNOWN_ERROR)
