@@ -97,7 +97,9 @@ pub fn x25519_agree(key: &Raw25519, peer: &[u8]) -> Result<Vec<u8>, Sw> {
     }
     let peer = PKey::public_key_from_raw_bytes(peer, Id::X25519).map_err(|_| Sw::INCORRECT_DATA)?;
     let mut deriver = openssl::derive::Deriver::new(key.pkey()).map_err(|_| Sw::UNKNOWN_ERROR)?;
-    deriver.set_peer(&peer).map_err(|_| Sw::INCORRECT_DATA)?;
+    // Any 32 bytes are an X25519 public key (RFC 7748 5); a small-order one
+    // gives the all-zero secret, refused below.
+    deriver.set_peer_ex(&peer, false).map_err(|_| Sw::INCORRECT_DATA)?;
     // OpenSSL refuses the all-zero secret itself; checked again, to be sure.
     let shared = Zeroizing::new(deriver.derive_to_vec().map_err(|_| Sw::INCORRECT_DATA)?);
     if shared.iter().all(|&b| b == 0) {
@@ -326,7 +328,7 @@ pub struct PrivateOp {
     openssl_keys: std::collections::HashMap<Vec<u8>, openssl::rsa::Rsa<openssl::pkey::Private>>,
     /// OpenSSL's form of each EC key, keyed by the SHA-256 of its scalar
     /// (the public point would cost the scalar multiplication this saves).
-    ec_keys: std::collections::HashMap<[u8; 32], EcKey<Private>>,
+    ec_keys: std::collections::HashMap<[u8; 32], (EcKey<Private>, PKey<Private>)>,
 }
 
 impl PrivateOp {
@@ -376,7 +378,7 @@ impl PrivateOp {
 }
 
 impl PrivateOp {
-    fn ec_key(&mut self, key: &PrivateKey) -> Result<&EcKey<Private>, Sw> {
+    fn ec_key(&mut self, key: &PrivateKey) -> Result<&(EcKey<Private>, PKey<Private>), Sw> {
         use sha2::Digest;
         let scalar = match key {
             PrivateKey::P256(k) => Zeroizing::new(k.to_bytes().to_vec()),
@@ -388,7 +390,9 @@ impl PrivateOp {
             if self.ec_keys.len() >= 8 {
                 self.ec_keys.clear();
             }
-            self.ec_keys.insert(id, key.openssl_ec()?);
+            let ec = key.openssl_ec()?;
+            let pkey = PKey::from_ec_key(ec.clone()).map_err(|_| Sw::UNKNOWN_ERROR)?;
+            self.ec_keys.insert(id, (ec, pkey));
         }
         Ok(&self.ec_keys[&id])
     }
@@ -399,7 +403,7 @@ impl PrivateOp {
         let fitted = fit_hash(hash, key.size());
         match (self.backend, key) {
             (RsaBackend::OpenSsl, _) => {
-                let k = self.ec_key(key)?;
+                let (k, _) = self.ec_key(key)?;
                 let sig = openssl::ecdsa::EcdsaSig::sign(&fitted, k).map_err(|_| Sw::UNKNOWN_ERROR)?;
                 sig.to_der().map_err(|_| Sw::UNKNOWN_ERROR)
             }
@@ -435,14 +439,16 @@ impl PrivateOp {
         match (self.backend, key) {
             (RsaBackend::OpenSsl, _) => {
                 let fault = |_| Sw::UNKNOWN_ERROR;
-                let k = self.ec_key(key)?;
+                let (k, ours) = self.ec_key(key)?;
                 let mut ctx = BigNumContext::new().map_err(fault)?;
                 let peer = EcPoint::from_bytes(k.group(), point, &mut ctx).map_err(|_| Sw::INCORRECT_DATA)?;
                 let peer = EcKey::from_public_key(k.group(), &peer).map_err(|_| Sw::INCORRECT_DATA)?;
-                let (ours, theirs) =
-                    (PKey::from_ec_key(k.clone()).map_err(fault)?, PKey::from_ec_key(peer).map_err(fault)?);
-                let mut d = openssl::derive::Deriver::new(&ours).map_err(fault)?;
-                d.set_peer(&theirs).map_err(|_| Sw::INCORRECT_DATA)?;
+                let theirs = PKey::from_ec_key(peer).map_err(fault)?;
+                let mut d = openssl::derive::Deriver::new(ours).map_err(fault)?;
+                // Checked above: on the curve and not the identity, which on
+                // these prime-order curves is the whole public-key check
+                // (SP 800-56A 5.6.2.3.4); OpenSSL's own would multiply by n.
+                d.set_peer_ex(&theirs, false).map_err(|_| Sw::INCORRECT_DATA)?;
                 d.derive_to_vec().map_err(fault)
             }
             (RsaBackend::RustCrypto, PrivateKey::P256(k)) => {
