@@ -427,13 +427,8 @@ impl PrivateOp {
     /// with the other party's uncompressed point; `6A80` for a point not on
     /// the curve, the identity, or not uncompressed.
     pub fn ecdh(&mut self, key: &PrivateKey, point: &[u8]) -> Result<Vec<u8>, Sw> {
-        // Decoding checks the point is on the curve and not the identity.
-        match key {
-            PrivateKey::P256(_) => drop(p256::PublicKey::from_sec1_bytes(point).map_err(|_| Sw::INCORRECT_DATA)?),
-            PrivateKey::P384(_) => drop(p384::PublicKey::from_sec1_bytes(point).map_err(|_| Sw::INCORRECT_DATA)?),
-            _ => return Err(Sw::UNKNOWN_ERROR),
-        }
-        if point.first() != Some(&0x04) {
+        // Only an uncompressed point `04 X Y` (SP 800-73-4 part 2, 3.2.4).
+        if point.first() != Some(&0x04) || point.len() != 1 + 2 * key.size() {
             return Err(Sw::INCORRECT_DATA);
         }
         match (self.backend, key) {
@@ -441,7 +436,13 @@ impl PrivateOp {
                 let fault = |_| Sw::UNKNOWN_ERROR;
                 let (k, ours) = self.ec_key(key)?;
                 let mut ctx = BigNumContext::new().map_err(fault)?;
+                // OpenSSL's decoding refuses a point off the curve; `04 X Y` is
+                // never the identity. (RustCrypto's decoding would recompute y
+                // by a square root: slower than the agreement itself.)
                 let peer = EcPoint::from_bytes(k.group(), point, &mut ctx).map_err(|_| Sw::INCORRECT_DATA)?;
+                if peer.is_infinity(k.group()) || !peer.is_on_curve(k.group(), &mut ctx).unwrap_or(false) {
+                    return Err(Sw::INCORRECT_DATA);
+                }
                 let peer = EcKey::from_public_key(k.group(), &peer).map_err(|_| Sw::INCORRECT_DATA)?;
                 let theirs = PKey::from_ec_key(peer).map_err(fault)?;
                 let mut d = openssl::derive::Deriver::new(ours).map_err(fault)?;
