@@ -60,20 +60,25 @@ fn oid(s: &str) -> ObjectIdentifier {
 }
 
 /// The signature algorithm a key signs certificates with.
-fn signature_algorithm(key: &PrivateKey) -> AlgorithmIdentifierOwned {
-    match key {
+/// The signature algorithm of certificates `key` signs; `6A80` for an
+/// X25519 key, which cannot sign.
+fn signature_algorithm(key: &PrivateKey) -> Result<AlgorithmIdentifierOwned, Sw> {
+    Ok(match key {
         PrivateKey::Rsa(_) => AlgorithmIdentifierOwned {
             oid: oid("1.2.840.113549.1.1.11"), // sha256WithRSAEncryption
             parameters: Some(Any::null()),
         },
         PrivateKey::P256(_) => AlgorithmIdentifierOwned { oid: oid("1.2.840.10045.4.3.2"), parameters: None },
         PrivateKey::P384(_) => AlgorithmIdentifierOwned { oid: oid("1.2.840.10045.4.3.3"), parameters: None },
-    }
+        // id-Ed25519, no parameters (RFC 8410 3).
+        PrivateKey::Ed25519(_) => AlgorithmIdentifierOwned { oid: oid("1.3.101.112"), parameters: None },
+        PrivateKey::X25519(_) => return Err(Sw::INCORRECT_DATA),
+    })
 }
 
-fn sign(key: &PrivateKey, msg: &[u8]) -> Vec<u8> {
+fn sign(key: &PrivateKey, msg: &[u8]) -> Result<Vec<u8>, Sw> {
     use rsa::signature::{SignatureEncoding, Signer};
-    match key {
+    Ok(match key {
         PrivateKey::Rsa(k) => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone()).sign(msg).to_vec(),
         PrivateKey::P256(k) => {
             let s: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(&**k).sign(msg);
@@ -83,7 +88,9 @@ fn sign(key: &PrivateKey, msg: &[u8]) -> Vec<u8> {
             let s: p384::ecdsa::Signature = p384::ecdsa::SigningKey::from(&**k).sign(msg);
             s.to_der().as_bytes().to_vec()
         }
-    }
+        PrivateKey::Ed25519(k) => crate::crypto::ed25519_sign(k, msg)?,
+        PrivateKey::X25519(_) => return Err(Sw::INCORRECT_DATA),
+    })
 }
 
 fn random_serial(rng: &mut CardRng) -> SerialNumber {
@@ -112,7 +119,7 @@ fn certificate(
     let tbs = TbsCertificate {
         version: Version::V3,
         serial_number: random_serial(rng),
-        signature: signature_algorithm(signer),
+        signature: signature_algorithm(signer)?,
         issuer: issuer.clone(),
         validity,
         subject,
@@ -121,10 +128,10 @@ fn certificate(
         subject_unique_id: None,
         extensions: Some(extensions),
     };
-    let signature = sign(signer, &tbs.to_der().map_err(fault)?);
+    let signature = sign(signer, &tbs.to_der().map_err(fault)?)?;
     let cert = Certificate {
         tbs_certificate: tbs,
-        signature_algorithm: signature_algorithm(signer),
+        signature_algorithm: signature_algorithm(signer)?,
         signature: BitString::from_bytes(&signature).map_err(fault)?,
     };
     cert.to_der().map_err(fault)

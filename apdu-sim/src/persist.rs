@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use applet_spec::messages::{KeyOrigin, PinEntry, BINDING_MAX_LEN, BINDING_MIN_LEN, BINDING_TRIES};
-use applet_spec::piv::{self, KeyAlgorithm, MgmAlgorithm, ObjectTag, Slot, MAX_OBJECT_LEN, PIN_BLOCK_LEN};
+use applet_spec::piv::{self, KeyAlgorithm, MgmAlgorithm, ObjectTag, PinPolicy, Slot, MAX_OBJECT_LEN, PIN_BLOCK_LEN};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
@@ -123,13 +123,18 @@ struct CardFile {
     pin_entry: u8,
     binding: Option<BindingFile>,
     changes: u32,
-    /// EC keys: slot to "p256:<scalar hex>" or "p384:<scalar hex>" (RSA
-    /// keys stay in `keys`; F9 is a slot like the others here).
+    /// EC keys: slot to "p256:<scalar hex>", "p384:<scalar hex>",
+    /// "ed25519:<32 bytes hex>" or "x25519:<32 bytes hex>" (RSA keys stay
+    /// in `keys`; F9 is a slot like the others here).
     #[serde(default, skip_serializing_if = "Entries::is_empty")]
     ec_keys: Entries,
     /// Slots whose key was imported ("imported"); absent: generated.
     #[serde(default, skip_serializing_if = "Entries::is_empty")]
     key_origins: Entries,
+    /// Slots whose key has another PIN policy than the slot's default
+    /// ("never", "once", "always"); absent: the default.
+    #[serde(default, skip_serializing_if = "Entries::is_empty")]
+    key_pin_policies: Entries,
     /// Slots the issuer forbade importing into.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     import_forbidden: Vec<String>,
@@ -178,9 +183,12 @@ fn rules_from_file(f: &RulesFile) -> Result<AccessRules, String> {
     Ok(AccessRules { rules, refresh_tag: f.refresh_tag })
 }
 
-/// Every key of the card (F9 included) as the file's three maps.
-fn keys_to_file(p: &Persistent) -> Result<(Entries, Entries, Entries), String> {
-    let (mut rsa, mut ec, mut origins) = (Entries::default(), Entries::default(), Entries::default());
+/// The file's key maps: RSA, EC, origins, PIN policies.
+type KeyMaps = (Entries, Entries, Entries, Entries);
+
+/// Every key of the card (F9 included) as the file's four maps.
+fn keys_to_file(p: &Persistent) -> Result<KeyMaps, String> {
+    let (mut rsa, mut ec, mut origins, mut policies) = KeyMaps::default();
     let all = p.keys.iter().map(|(s, k)| (*s, k)).chain(p.attestation.iter().map(|k| (Slot::Attestation, k)));
     for (slot, k) in all {
         match &k.key {
@@ -190,12 +198,21 @@ fn keys_to_file(p: &Persistent) -> Result<(Entries, Entries, Entries), String> {
             }
             PrivateKey::P256(key) => ec.0.push((slot.to_string(), format!("p256:{}", hex::encode(key.to_bytes())))),
             PrivateKey::P384(key) => ec.0.push((slot.to_string(), format!("p384:{}", hex::encode(key.to_bytes())))),
+            PrivateKey::Ed25519(key) => {
+                ec.0.push((slot.to_string(), format!("ed25519:{}", hex::encode(key.private_bytes()))))
+            }
+            PrivateKey::X25519(key) => {
+                ec.0.push((slot.to_string(), format!("x25519:{}", hex::encode(key.private_bytes()))))
+            }
         }
         if k.origin == KeyOrigin::Imported {
             origins.0.push((slot.to_string(), "imported".into()));
         }
+        if k.pin_policy != slot.pin_policy() {
+            policies.0.push((slot.to_string(), k.pin_policy.name().into()));
+        }
     }
-    Ok((rsa, ec, origins))
+    Ok((rsa, ec, origins, policies))
 }
 
 /// A key slot's reference as the file writes it ("9A", "F9", "82"...).
@@ -224,7 +241,8 @@ fn rsa_key(slot: &str, der: &str) -> Result<(Slot, PrivateKey), String> {
     Ok((slot, PrivateKey::Rsa(Arc::new(key))))
 }
 
-/// One EC key: a known slot, "p256:" or "p384:" and a scalar in [1, n-1].
+/// One EC key: a known slot, "p256:" or "p384:" and a scalar in [1, n-1],
+/// or "ed25519:"/"x25519:" and 32 bytes.
 fn ec_key(slot: &str, text: &str) -> Result<(Slot, PrivateKey), String> {
     let field = format!("ec_keys.{slot}");
     let slot = key_slot(&field, slot)?;
@@ -234,6 +252,10 @@ fn ec_key(slot: &str, text: &str) -> Result<(Slot, PrivateKey), String> {
     let key = match curve {
         "p256" => PrivateKey::P256(Arc::new(p256::SecretKey::from_slice(&scalar).map_err(|e| not_a_key(&e))?)),
         "p384" => PrivateKey::P384(Arc::new(p384::SecretKey::from_slice(&scalar).map_err(|e| not_a_key(&e))?)),
+        "ed25519" | "x25519" => {
+            let alg = if curve == "ed25519" { KeyAlgorithm::Ed25519 } else { KeyAlgorithm::X25519 };
+            PrivateKey::from_raw_25519(alg, &scalar).map_err(|_| not_a_key(&"not 32 bytes"))?
+        }
         other => return Err(bad(&field, format!("unknown curve {other}"))),
     };
     Ok((slot, key))
@@ -255,12 +277,28 @@ fn keys_from_file(f: &CardFile, p: &mut Persistent) -> Result<(), String> {
     if let Some(slot) = origins.keys().find(|s| !rsa.contains_key(s) && !ec.contains_key(s)) {
         return Err(bad(&format!("key_origins.{slot}"), "the slot holds no key"));
     }
+    let policies = unique("key_pin_policies", &f.key_pin_policies, |slot, name| {
+        let field = format!("key_pin_policies.{slot}");
+        let slot = key_slot(&field, slot)?;
+        let policy = PinPolicy::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| bad(&field, format!("unknown PIN policy {name:?}")))?;
+        if !slot.allows_pin_policy(policy) {
+            return Err(bad(&field, format!("slot {slot} cannot have PIN policy {name}")));
+        }
+        Ok((slot, policy))
+    })?;
+    if let Some(slot) = policies.keys().find(|s| !rsa.contains_key(s) && !ec.contains_key(s)) {
+        return Err(bad(&format!("key_pin_policies.{slot}"), "the slot holds no key"));
+    }
     for (slot, key) in rsa.into_iter().chain(ec) {
         if p.slot_key(slot).is_some() {
             return Err(bad(&format!("ec_keys.{slot}"), "the slot holds an RSA key too"));
         }
         let origin = origins.get(&slot).copied().unwrap_or(KeyOrigin::Generated);
-        p.set_slot_key(slot, SlotKey::new(slot, key, origin));
+        let policy = policies.get(&slot).copied().unwrap_or(slot.pin_policy());
+        p.set_slot_key(slot, SlotKey::new(slot, key, origin).with_pin_policy(policy));
     }
     for name in &f.import_forbidden {
         let slot = key_slot(&format!("import_forbidden.{name}"), name)?;
@@ -330,7 +368,7 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         tries_left: r.tries_left,
         max_tries: r.max_tries,
     };
-    let (keys, ec_keys, key_origins) = keys_to_file(p)?;
+    let (keys, ec_keys, key_origins, key_pin_policies) = keys_to_file(p)?;
     Ok(CardFile {
         serial: p.serial,
         guid: hex::encode(p.guid),
@@ -345,6 +383,7 @@ fn to_file(p: &Persistent) -> Result<CardFile, String> {
         changes: p.changes,
         ec_keys,
         key_origins,
+        key_pin_policies,
         import_forbidden: p.import_forbidden.iter().map(Slot::to_string).collect(),
         access_rules: rules_to_file(&p.access_rules),
         gp: crate::gp::file::to_file(&p.card_manager),
@@ -541,6 +580,27 @@ mod tests {
         p.objects.insert(ObjectTag::CERT_9C, Arc::new(vec![0x70, 1, 0]));
         p.binding = Some(Binding { value: Zeroizing::new(vec![9; 32]), tries_left: 4 });
         p
+    }
+
+    #[test]
+    fn curve25519_keys_and_pin_policies_round_trip() {
+        let mut r = rng::seeded(5);
+        let mut p = Persistent::manufacture(&mut r);
+        let ed = PrivateKey::generate(KeyAlgorithm::Ed25519, &mut r).unwrap();
+        let x = PrivateKey::generate(KeyAlgorithm::X25519, &mut r).unwrap();
+        let r1 = Slot::from_key_ref(0x82).unwrap();
+        p.keys.insert(r1, SlotKey::new(r1, ed.clone(), KeyOrigin::Generated).with_pin_policy(PinPolicy::Always));
+        p.keys.insert(Slot::KeyManagement, SlotKey::new(Slot::KeyManagement, x.clone(), KeyOrigin::Imported));
+        let text = card_text(&p);
+        assert!(text.contains("\"82\": \"always\"") && !text.contains("\"9D\": \"once\""), "only non-defaults: {text}");
+        let back = parse(&sealed(&text)).unwrap();
+        assert_eq!(back.keys[&r1].pin_policy, PinPolicy::Always);
+        assert_eq!(back.keys[&Slot::KeyManagement].pin_policy, PinPolicy::Once);
+        assert_eq!(back.keys[&r1].key.public(), ed.public());
+        assert_eq!(back.keys[&Slot::KeyManagement].key.public(), x.public());
+        // A policy the slot cannot have is refused on load, as on GENERATE.
+        let bad = text.replace("\"82\": \"always\"", "\"82\": \"sometimes\"");
+        assert!(parse(&sealed(&bad)).unwrap_err().contains("unknown PIN policy"));
     }
 
     /// A format-2 file around this `card` text, with its right digest.

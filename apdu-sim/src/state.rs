@@ -67,9 +67,13 @@ pub struct SlotKey {
 }
 
 impl SlotKey {
-    /// A key for `slot`, with the slot's PIN rule.
+    /// A key for `slot`, with the slot's default PIN policy.
     pub fn new(slot: Slot, key: PrivateKey, origin: KeyOrigin) -> SlotKey {
         SlotKey { key, origin, pin_policy: slot.pin_policy() }
+    }
+    /// The same key with the PIN policy GENERATE or IMPORT KEY asked for.
+    pub fn with_pin_policy(self, pin_policy: PinPolicy) -> SlotKey {
+        SlotKey { pin_policy, ..self }
     }
     /// Key size in bytes (RSA modulus, or EC field).
     pub fn size(&self) -> usize {
@@ -230,6 +234,13 @@ impl Persistent {
         match slot {
             Slot::Attestation => self.attestation.as_ref(),
             _ => self.keys.get(&slot),
+        }
+    }
+    /// Takes the key out of `slot` (F9 included), leaving it empty.
+    pub fn take_slot_key(&mut self, slot: Slot) -> Option<SlotKey> {
+        match slot {
+            Slot::Attestation => self.attestation.take(),
+            _ => self.keys.remove(&slot),
         }
     }
     /// Puts `key` in `slot` (F9 included), replacing any key there.

@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p subsim-host --bench card` (or `scripts/bench`) prints:
 //! each private-key operation the card offers (raw RSA-2048/3072/4096,
-//! ECDSA and ECDH on P-256 and P-384) through GENERAL AUTHENTICATE APDUs,
+//! ECDSA and ECDH on P-256 and P-384, Ed25519, X25519) through GENERAL AUTHENTICATE APDUs,
 //! beside `openssl speed` for the same operations, run once and parsed;
 //! key generation through GENERATE beside OpenSSL's in-process generation
 //! (the same libcrypto); and the in-process rate of non-crypto APDUs. Only
@@ -36,7 +36,7 @@ const RSA_KEYGENS: [(KeyAlgorithm, usize); 3] =
 
 /// `openssl speed` names, and the key (in its "Doing ..." line) of the
 /// private-key operation measured for each.
-const OPENSSL_SPEED: [(&str, &str); 7] = [
+const OPENSSL_SPEED: [(&str, &str); 9] = [
     ("rsa2048", "2048 bits private rsa's"),
     ("rsa3072", "3072 bits private rsa's"),
     ("rsa4096", "4096 bits private rsa's"),
@@ -44,6 +44,8 @@ const OPENSSL_SPEED: [(&str, &str); 7] = [
     ("ecdsap384", "384 bits sign ecdsa's"),
     ("ecdhp256", "256 bits ecdh's"),
     ("ecdhp384", "384 bits ecdh's"),
+    ("ed25519", "253 bits sign Ed25519's"),
+    ("ecdhx25519", "253 bits ecdh's"),
 ];
 
 /// This thread's user CPU time, seconds: what `openssl speed` divides by.
@@ -154,6 +156,8 @@ fn openssl_generate(alg: KeyAlgorithm) {
     match alg {
         KeyAlgorithm::EccP256 => curve(Nid::X9_62_PRIME256V1),
         KeyAlgorithm::EccP384 => curve(Nid::SECP384R1),
+        KeyAlgorithm::Ed25519 => openssl::pkey::PKey::generate_ed25519().map(drop),
+        KeyAlgorithm::X25519 => openssl::pkey::PKey::generate_x25519().map(drop),
         rsa => Rsa::generate(rsa.rsa_bytes().expect("RSA has a size") as u32 * 8).map(drop),
     }
     .expect("OpenSSL generates a key")
@@ -170,7 +174,7 @@ fn main() {
 
     // ---- key generation ----------------------------------------------------------
     let mut keygen: Vec<(KeyAlgorithm, Run, Run)> = Vec::new();
-    for alg in [KeyAlgorithm::EccP256, KeyAlgorithm::EccP384] {
+    for alg in [KeyAlgorithm::EccP256, KeyAlgorithm::EccP384, KeyAlgorithm::Ed25519, KeyAlgorithm::X25519] {
         let sim = run(EC_KEYGEN_TIME, 1, || {
             card.generate_key(Slot::CardAuthentication, alg).unwrap();
         });
@@ -230,6 +234,23 @@ fn main() {
         });
         ops.push((name, r));
     }
+    // Ed25519 signs the message itself; X25519 agrees with a 32-byte key.
+    card.generate_key(Slot::CardAuthentication, KeyAlgorithm::Ed25519).unwrap();
+    let r = run(op_time, 1, || {
+        card.sign_with(Slot::CardAuthentication, KeyAlgorithm::Ed25519, b"bench", Hash::Sha256, Padding::Pkcs1v15)
+            .unwrap();
+    });
+    ops.push(("Ed25519 sign (a 5-byte message)", r));
+    let PublicKeyData::Ec { point: x_peer } =
+        card.generate_key(Slot::CardAuthentication, KeyAlgorithm::X25519).unwrap()
+    else {
+        panic!("an X25519 key has a point");
+    };
+    card.generate_key(Slot::KeyManagement, KeyAlgorithm::X25519).unwrap();
+    let r = run(op_time, 1, || {
+        card.ecdh(Slot::KeyManagement, KeyAlgorithm::X25519, &x_peer).unwrap();
+    });
+    ops.push(("X25519 (slot 9D)", r));
     let speed = openssl_speed();
 
     // ---- non-crypto APDUs --------------------------------------------------------

@@ -4,7 +4,7 @@
 use applet_spec::apdu::{Command, Response, EXTENDED_MAX_NE, SHORT_MAX_NE};
 use applet_spec::ins::{self, CLA_ISO, CLA_PROPRIETARY};
 use applet_spec::messages::{
-    self, CardStatus, DynamicAuth, ImportedKey, KeypadLayout, Metadata, PinEntry, PublicKeyData, SelectedCard,
+    self, CardStatus, DynamicAuth, ImportedKey, KeypadLayout, Metadata, PinEntry, Policies, PublicKeyData, SelectedCard,
 };
 use applet_spec::piv::{
     self, Algorithm, KeyAlgorithm, MgmAlgorithm, ObjectTag, Slot, KEY_REF_MANAGEMENT, KEY_REF_PIN, KEY_REF_PUK,
@@ -455,9 +455,10 @@ impl<T: Transport> Client<T> {
     }
 
     /// Signs `message` with the key in `slot`, of algorithm `alg`: RSA of
-    /// any size (hashed and padded here, raw RSA on the card), or ECDSA (the
+    /// any size (hashed and padded here, raw RSA on the card), ECDSA (the
     /// hash goes to the card; the answer is a DER ECDSA signature, which
-    /// OpenSSL verifies as it is).
+    /// OpenSSL verifies as it is), or Ed25519 (the message itself goes to
+    /// the card, `hash` unused: RFC 8032 hashes inside; 64 bytes back).
     pub fn sign_with(
         &mut self,
         slot: Slot,
@@ -473,6 +474,7 @@ impl<T: Transport> Client<T> {
                 Padding::Pss => padding::pss(hash, &digest, len * 8, &mut rand::thread_rng()),
             }
             .ok_or_else(|| Error::Invalid("digest too long for the key".into()))?,
+            None if alg == KeyAlgorithm::Ed25519 => message.to_vec(),
             None => digest,
         };
         let reply = self.general_authenticate(alg.id(), slot.key_ref(), &DynamicAuth::sign_request(&input))?;
@@ -483,7 +485,8 @@ impl<T: Transport> Client<T> {
     }
 
     /// The shared secret of ECDH between the key in `slot` and the other
-    /// party's uncompressed point.
+    /// party's uncompressed point (P-256, P-384), or of X25519 with the
+    /// other party's 32-byte public key.
     pub fn ecdh(&mut self, slot: Slot, alg: KeyAlgorithm, point: &[u8]) -> Result<Vec<u8>> {
         let cmd = self
             .iso(ins::GENERAL_AUTHENTICATE, alg.id(), slot.key_ref())
@@ -667,12 +670,41 @@ impl<T: Transport> Client<T> {
     /// IMPORT KEY: puts a private key made elsewhere into `slot`. Needs
     /// the management key.
     pub fn import_key(&mut self, slot: Slot, alg: KeyAlgorithm, key: &ImportedKey) -> Result<()> {
-        let data = Zeroizing::new(messages::import_key_request(key, None));
+        self.import_key_with(slot, alg, key, Policies::default())
+    }
+
+    /// IMPORT KEY with PIN and touch policies (a card refuses with `6A80`
+    /// what it would not enforce).
+    pub fn import_key_with(
+        &mut self,
+        slot: Slot,
+        alg: KeyAlgorithm,
+        key: &ImportedKey,
+        policies: Policies,
+    ) -> Result<()> {
+        let data = Zeroizing::new(messages::import_key_request_with(key, policies));
         self.call("IMPORT KEY", self.iso(ins::IMPORT_KEY, alg.id(), slot.key_ref()).with_data(data.to_vec())).map(drop)
+    }
+
+    /// MOVE KEY (Yubico 5.7): the key in `from` goes to the empty slot
+    /// `to`, with its policies. Needs the management key.
+    pub fn move_key(&mut self, from: Slot, to: Slot) -> Result<()> {
+        self.call("MOVE KEY", self.iso(ins::MOVE_KEY, to.key_ref(), from.key_ref())).map(drop)
+    }
+
+    /// MOVE KEY with P1 `FF` (Yubico 5.7): destroys the key in `slot`; its
+    /// certificate stays. Needs the management key.
+    pub fn delete_key(&mut self, slot: Slot) -> Result<()> {
+        self.call("MOVE KEY", self.iso(ins::MOVE_KEY, piv::MOVE_KEY_DELETE, slot.key_ref())).map(drop)
     }
 
     /// Imports an RSA private key (any size the card takes).
     pub fn import_rsa_key(&mut self, slot: Slot, key: &rsa::RsaPrivateKey) -> Result<()> {
+        self.import_rsa_key_with(slot, key, Policies::default())
+    }
+
+    /// Imports an RSA private key with PIN and touch policies.
+    pub fn import_rsa_key_with(&mut self, slot: Slot, key: &rsa::RsaPrivateKey, policies: Policies) -> Result<()> {
         use rsa::traits::{PrivateKeyParts, PublicKeyParts};
         let alg = match key.size() {
             128 => KeyAlgorithm::Rsa1024,
@@ -700,15 +732,20 @@ impl<T: Transport> Client<T> {
             dq: pad(key.dq().ok_or_else(missing)?),
             qinv: pad(&key.crt_coefficient().ok_or_else(missing)?),
         };
-        self.import_key(slot, alg, &imported)
+        self.import_key_with(slot, alg, &imported, policies)
     }
 
     /// Generates a key pair of any algorithm the card offers in `slot`;
     /// returns its public key. Needs the management key.
     pub fn generate_key(&mut self, slot: Slot, alg: KeyAlgorithm) -> Result<PublicKeyData> {
+        self.generate_key_with(slot, alg, Policies::default())
+    }
+
+    /// GENERATE with PIN and touch policies (tags AA, AB).
+    pub fn generate_key_with(&mut self, slot: Slot, alg: KeyAlgorithm, policies: Policies) -> Result<PublicKeyData> {
         let cmd = self
             .iso(ins::GENERATE_ASYMMETRIC_KEY_PAIR, 0, slot.key_ref())
-            .with_data(messages::generate_request_for(alg))
+            .with_data(messages::generate_request_with(alg, policies))
             .with_ne(self.ne());
         let data = self.call("GENERATE ASYMMETRIC KEY PAIR", cmd)?;
         PublicKeyData::decode(&data).map_err(malformed("GENERATE ASYMMETRIC KEY PAIR"))

@@ -181,7 +181,20 @@ fn generate_and_sign_with_each_algorithm() {
             .unwrap();
         assert!(o.status.success(), "{alg}: {}", String::from_utf8_lossy(&o.stdout));
     }
-    assert_eq!(h.run(&["key", "generate", "9c", "--algorithm", "ed25519"]).status.code(), Some(2));
+    // Ed25519 (5.7): the card signs the message itself; openssl verifies it raw.
+    let j: serde_json::Value =
+        serde_json::from_str(&h.ok(&["--json", "key", "generate", "9e", "--algorithm", "ed25519"])).unwrap();
+    std::fs::write(h.file("ed.pem"), j["public_key_pem"].as_str().unwrap()).unwrap();
+    let sig = h.run(&["sign", "9e", h.file("msg").to_str().unwrap(), "--output", "raw"]);
+    assert!(sig.status.success(), "ed25519: {}", String::from_utf8_lossy(&sig.stderr));
+    assert_eq!(sig.stdout.len(), 64);
+    std::fs::write(h.file("ed.sig"), &sig.stdout).unwrap();
+    let o = Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-rawin", "-inkey", "ed.pem", "-sigfile", "ed.sig", "-in", "msg"])
+        .current_dir(&h.0)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "ed25519: {}", String::from_utf8_lossy(&o.stdout));
     // The last key is RSA-3072: PSS works; an EC key refuses it before the card is asked.
     assert!(h.run(&["sign", "9c", "msg", "--pss"]).status.success());
     h.ok(&["key", "generate", "9c", "--algorithm", "p256"]);
@@ -358,4 +371,67 @@ fn unusable_rsa_exponents_are_refused_before_the_card_is_asked() {
             h.fails(&["csr", "9a", "--subject", "CN=E", "--pubkey", f.to_str().unwrap()], 2);
         }
     }
+}
+
+/// Issue 22's key tasks beside ykman's: `--pin-policy`/`--touch-policy`,
+/// Ed25519/X25519, `key move`, `key delete` (asks first).
+#[test]
+fn policies_curve25519_move_and_delete() {
+    let h = Home::new("move");
+    h.ok(&["key", "generate", "9a", "--algorithm", "ed25519", "--pin-policy", "always"]);
+    let j: serde_json::Value = serde_json::from_str(&h.ok(&["--json", "key", "info", "9a"])).unwrap();
+    assert_eq!((j["algorithm"].as_str(), j["pin_policy"].as_str()), (Some("ed25519"), Some("always")), "{j}");
+    assert!(h.ok(&["key", "public", "9a"]).contains("BEGIN PUBLIC KEY"));
+    // What the card cannot enforce is refused, and nothing changes.
+    let err = h.fails(&["key", "generate", "9a", "--algorithm", "p256", "--touch-policy", "always"], 1);
+    assert!(err.contains("6A80") || err.to_lowercase().contains("refused"), "{err}");
+    let j: serde_json::Value = serde_json::from_str(&h.ok(&["--json", "key", "info", "9a"])).unwrap();
+    assert_eq!(j["algorithm"].as_str(), Some("ed25519"));
+    h.ok(&["key", "generate", "9d", "--algorithm", "x25519"]);
+    // Move: the key and its policy go.
+    h.ok(&["key", "move", "9a", "82"]);
+    let info = h.ok(&["key", "info"]);
+    assert!(info.contains("9A: empty") && info.contains("82: ed25519"), "{info}");
+    let j: serde_json::Value = serde_json::from_str(&h.ok(&["--json", "key", "info", "82"])).unwrap();
+    assert_eq!(j["pin_policy"].as_str(), Some("always"));
+    h.fails(&["key", "move", "82", "9d"], 1); // 9D holds a key
+                                              // Delete asks; with --yes it goes.
+    let err = h.fails(&["key", "delete", "82"], 2);
+    assert!(err.contains("--yes"), "{err}");
+    h.ok(&["key", "delete", "82", "--yes"]);
+    assert!(!h.ok(&["key", "info"]).contains("82:"), "an empty retired slot is not listed");
+}
+
+/// F9 regenerated only with --force; its new certificate stored with
+/// `cert import f9`; attestations then verify with openssl to the new CA.
+#[test]
+fn a_new_attestation_key_and_its_certificate() {
+    let h = Home::new("f9");
+    let err = h.fails(&["key", "generate", "f9", "--algorithm", "p256"], 2);
+    assert!(err.contains("--force") && err.contains("cert import f9"), "{err}");
+    h.ok(&["key", "generate", "f9", "--algorithm", "p256", "--force", "--out", "f9.pub"]);
+    if !openssl() {
+        return;
+    }
+    let sh = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt \
+              -subj /CN=issuer-attestation-ca -days 2 2>/dev/null && \
+              openssl req -new -key ca.key -subj /CN=issuer-f9 -out f9.csr && \
+              printf 'basicConstraints=critical,CA:TRUE,pathlen:0\\nkeyUsage=critical,keyCertSign\\n' > ext && \
+              openssl x509 -req -in f9.csr -CA ca.crt -CAkey ca.key -CAcreateserial -force_pubkey f9.pub \
+              -extfile ext -days 2 -out f9.crt 2>/dev/null";
+    let o = Command::new("sh").args(["-c", sh]).current_dir(&h.0).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    h.ok(&["cert", "import", "f9", "f9.crt"]);
+    h.ok(&["key", "generate", "9a", "--algorithm", "p256"]);
+    let chain = h.ok(&["key", "attest", "9a", "--chain"]);
+    let end = "-----END CERTIFICATE-----\n";
+    let split = chain.find(end).unwrap() + end.len();
+    std::fs::write(h.file("att.pem"), &chain[..split]).unwrap();
+    std::fs::write(h.file("f9.pem"), &chain[split..]).unwrap();
+    let o = Command::new("openssl")
+        .args(["verify", "-CAfile", "ca.crt", "-untrusted", "f9.pem", "att.pem"])
+        .current_dir(&h.0)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 }

@@ -40,6 +40,7 @@ fn secrets(card: &SimCard, into: &mut HashSet<[u8; WINDOW]>) {
             }
             PrivateKey::P256(key) => windows(&key.to_bytes(), into),
             PrivateKey::P384(key) => windows(&key.to_bytes(), into),
+            PrivateKey::Ed25519(key) | PrivateKey::X25519(key) => windows(key.private_bytes(), into),
         }
     }
 }
@@ -89,8 +90,11 @@ fn no_answer_contains_private_key_material() {
     for slot in [Slot::Authentication, Slot::Signature, Slot::CardAuthentication] {
         card.generate(slot).unwrap();
     }
-    // An EC key too, for ECDSA and ECDH.
+    // An EC key too, for ECDSA and ECDH; Ed25519 and X25519 in 82 and 83.
     card.generate_key(Slot::KeyManagement, KeyAlgorithm::EccP256).unwrap();
+    let (r82, r83) = (Slot::from_key_ref(0x82).unwrap(), Slot::from_key_ref(0x83).unwrap());
+    card.generate_key(r82, KeyAlgorithm::Ed25519).unwrap();
+    card.generate_key(r83, KeyAlgorithm::X25519).unwrap();
 
     let mut secret = HashSet::new();
     secrets(card.transport().card(), &mut secret);
@@ -118,6 +122,12 @@ fn no_answer_contains_private_key_material() {
         (0x9C, 0x00),
         (0x9D, 0x00),
         (0x03, 0x03),
+        // Ed25519 and X25519 (GENERAL AUTHENTICATE E0 82, E1 83); MOVE KEY
+        // 9E to 95 (then 95 to 9E back: the sweep goes on with the key).
+        (0xE0, 0x82),
+        (0xE1, 0x83),
+        (0x95, 0x9E),
+        (0x9E, 0x95),
     ];
     let block = [&[0x00, 0x01][..], &[0x42; 254]].concat();
     let mut data: Vec<Vec<u8>> = vec![
@@ -135,6 +145,7 @@ fn no_answer_contains_private_key_material() {
             p256::SecretKey::from_slice(&[7; 32]).unwrap().public_key().to_encoded_point(false).as_bytes().to_vec()
         }),
         import_request(),
+        messages::ecdh_request(&[9; 32]),
     ];
     for tag in [ObjectTag::CHUID, ObjectTag::CERT_9A, ObjectTag::CERT_9C, ObjectTag::DISCOVERY, ObjectTag(0x5FC10D)] {
         data.push(messages::get_data_request(tag));
@@ -172,6 +183,8 @@ fn no_answer_contains_private_key_material() {
     assert!(starts(&[0x7C, 0x22, 0x82, 0x20]) >= 1, "ECDH answered");
     assert_eq!(starts(&[0x7F, 0x49]), 2, "public keys answered");
     assert!(starts(&[0x30, 0x82]) >= 1, "attestations answered");
+    assert!(starts(&[0x7C, 0x42, 0x82, 0x40]) >= 1, "Ed25519 signatures answered");
+    assert!(starts(&[0x7C, 0x22, 0x82, 0x20]) >= 2, "ECDH and X25519 answered");
     assert!(starts(&[0x01, 0x01, 0x07]) >= 1, "metadata answered");
     assert!(card.transport().card().persistent().keys.values().any(|k| k.origin == messages::KeyOrigin::Imported));
     // RSA: d (256 bytes) and p, q, dp, dq (128 each) of five keys or more.

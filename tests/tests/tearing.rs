@@ -270,6 +270,27 @@ fn scenarios() -> Vec<Scenario> {
             intermediate: None,
         },
         Scenario {
+            name: "GENERATE with PIN policy ALWAYS (the policy in the same write)",
+            setup: admin_with_keys,
+            command: |c| {
+                let policies = applet_spec::messages::Policies { pin: Some(3), touch: Some(1) };
+                c.generate_key_with(Slot::Authentication, applet_spec::piv::KeyAlgorithm::Ed25519, policies).map(drop)
+            },
+            intermediate: None,
+        },
+        Scenario {
+            name: "MOVE KEY into a retired slot (key, policy and key history in one write)",
+            setup: admin_with_keys,
+            command: |c| c.move_key(Slot::Signature, Slot::from_key_ref(0x83).unwrap()),
+            intermediate: None,
+        },
+        Scenario {
+            name: "DELETE KEY (MOVE KEY FF)",
+            setup: admin_with_keys,
+            command: |c| c.delete_key(Slot::Signature),
+            intermediate: None,
+        },
+        Scenario {
             name: "SET IMPORT POLICY",
             setup: admin,
             command: |c| c.set_import_policy(Slot::Authentication, true),
@@ -333,9 +354,9 @@ fn every_cut_leaves_before_after_or_the_documented_intermediate() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    // Nine counted checks of two writes each, sixteen single-write commands
-    // (two of them the ARA-M's).
-    assert_eq!(cuts, 9 * 2 + 16, "cut points exercised");
+    // Nine counted checks of two writes each, nineteen single-write commands
+    // (two of them the ARA-M's; MOVE and DELETE KEY one write each).
+    assert_eq!(cuts, 9 * 2 + 19, "cut points exercised");
 }
 
 #[test]

@@ -28,17 +28,18 @@ fn block_pin_and_puk(card: &mut Card) {
 
 /// GET VERSION names the YubiKey firmware whose feature set the card has:
 /// from 5.3 metadata (answered below), from 5.4 AES management keys (they
-/// work), before 5.7 (no Ed25519, X25519 or MOVE KEY: not offered).
+/// work), from 5.7 Ed25519, X25519 and MOVE KEY (yubico_5_7.rs has them).
 #[test]
 fn the_version_matches_what_the_card_implements() {
     let mut card = admin_card!();
     let v = card.version().unwrap().numbers;
-    assert!(([5, 4, 0]..[5, 7, 0]).contains(&v), "{v:?}");
+    assert!(([5, 7, 0]..[5, 8, 0]).contains(&v), "{v:?}");
     assert!(card.metadata(KEY_REF_PIN).is_ok(), "5.3: GET METADATA");
     card.set_management_key(MgmAlgorithm::Aes256, &[3; 32]).unwrap();
     card.authenticate(MgmAlgorithm::Aes256, &[3; 32]).unwrap();
-    assert_eq!(raw(&mut card, "00 F6 00 00").sw, Sw::INS_NOT_SUPPORTED, "5.7's MOVE KEY is not offered");
-    assert_eq!(raw(&mut card, "00 47 00 9A 05 AC 03 80 01 E0").sw, Sw::INCORRECT_DATA, "5.7's Ed25519 neither");
+    assert_eq!(raw(&mut card, "00 F6 FF 9A").sw, Sw::REFERENCE_NOT_FOUND, "5.7's DELETE KEY: the slot is empty");
+    let ed = raw(&mut card, "00 47 00 9A 05 AC 03 80 01 E0");
+    assert_eq!((ed.sw, &ed.data[..5]), (Sw::OK, &[0x7F, 0x49, 0x22, 0x86, 0x20][..]), "5.7's Ed25519");
 }
 
 #[test]

@@ -1,40 +1,44 @@
-//! Asymmetric keys: GENERATE ASYMMETRIC KEY PAIR and the private-key
-//! operations of GENERAL AUTHENTICATE (raw RSA, ECDSA, ECDH), with their PIN
-//! and device-binding conditions.
+//! Asymmetric keys: GENERATE ASYMMETRIC KEY PAIR, MOVE KEY (and delete),
+//! and the private-key operations of GENERAL AUTHENTICATE (raw RSA, ECDSA,
+//! ECDH, Ed25519, X25519), with their PIN policy and device-binding
+//! conditions.
 
 use applet_spec::apdu::Command;
-use applet_spec::messages::{self, DynamicAuth, KeyOrigin};
-use applet_spec::piv::{KeyAlgorithm, PinPolicy, Slot};
+use applet_spec::messages::{self, DynamicAuth, KeyOrigin, Policies};
+use applet_spec::piv::{KeyAlgorithm, PinPolicy, Slot, TouchPolicy, MOVE_KEY_DELETE};
 use applet_spec::Sw;
 
-use super::SubSim;
+use super::{no_data, SubSim};
 use crate::crypto::PrivateKey;
 use crate::state::SlotKey;
 
-/// The leftmost `len` bytes of a hash (FIPS 186-4 6.4: the leftmost bits of
-/// a longer hash), left-padded with zeros when shorter (the same integer).
-fn fit_hash(hash: &[u8], len: usize) -> Vec<u8> {
-    let take = &hash[..hash.len().min(len)];
-    let mut out = vec![0u8; len - take.len()];
-    out.extend_from_slice(take);
-    out
+/// The PIN policy a new key in `slot` gets for the policies asked for:
+/// each one the card enforces, or `6A80` (never accepted and dropped).
+pub(super) fn requested_policy(slot: Slot, policies: Policies) -> Result<PinPolicy, Sw> {
+    TouchPolicy::requested(policies.touch).map_err(|_| Sw::INCORRECT_DATA)?;
+    PinPolicy::requested(slot, policies.pin).map_err(|_| Sw::INCORRECT_DATA)
 }
 
+/// Longest message an Ed25519 signature takes: the card's command data limit.
+const ED25519_MAX_MESSAGE: usize = 4096;
+
 impl SubSim {
-    /// GENERATE ASYMMETRIC KEY PAIR: `00 47 00 <slot> AC{80 <alg>}`. Needs 9B.
-    /// The new key replaces the old one only after generation completed.
+    /// GENERATE ASYMMETRIC KEY PAIR: `00 47 00 <slot> AC{80 <alg> [AA] [AB]}`.
+    /// Needs 9B. The new key replaces the old one only after generation
+    /// completed, with the PIN policy asked for (or the slot's).
     pub(super) fn generate(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
         let slot = match (cmd.p1, Slot::from_key_ref(cmd.p2)) {
             (0, Some(slot)) => slot,
             _ => return Err(Sw::INCORRECT_P1_P2),
         };
-        let alg = messages::parse_generate_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?.algorithm;
-        let alg = KeyAlgorithm::from_id(alg).ok_or(Sw::INCORRECT_DATA)?;
+        let request = messages::parse_generate_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        let alg = KeyAlgorithm::from_id(request.algorithm).ok_or(Sw::INCORRECT_DATA)?;
+        let pin_policy = requested_policy(slot, request.policies)?;
         self.require_mgm()?;
         let key = PrivateKey::generate(alg, &mut self.rng)?;
         let public = key.public();
         self.store.write(|p| {
-            p.set_slot_key(slot, SlotKey::new(slot, key, KeyOrigin::Generated));
+            p.set_slot_key(slot, SlotKey::new(slot, key, KeyOrigin::Generated).with_pin_policy(pin_policy));
             if matches!(slot, Slot::Retired(_)) {
                 p.refresh_key_history();
             }
@@ -42,6 +46,38 @@ impl SubSim {
             Ok::<_, Sw>(())
         })?;
         Ok(public.encode())
+    }
+
+    /// MOVE KEY `00 F6 <to> <from>`: the key (with its policy and origin)
+    /// goes to the empty slot `to`; `00 F6 FF <slot>` deletes it. Needs 9B.
+    /// Certificate objects stay; the key history follows. One atomic write.
+    pub(super) fn move_key(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
+        let from = Slot::from_key_ref(cmd.p2).ok_or(Sw::INCORRECT_P1_P2)?;
+        let to = match cmd.p1 {
+            MOVE_KEY_DELETE => None,
+            r => match Slot::from_key_ref(r) {
+                Some(to) if to != from && to.movable() && from.movable() => Some(to),
+                _ => return Err(Sw::INCORRECT_P1_P2),
+            },
+        };
+        no_data(cmd)?;
+        self.require_mgm()?;
+        let p = self.store.get();
+        let key = p.slot_key(from).ok_or(Sw::REFERENCE_NOT_FOUND)?;
+        if let Some(to) = to {
+            if p.slot_key(to).is_some() || !to.allows_pin_policy(key.pin_policy) {
+                return Err(Sw::CONDITIONS_NOT_SATISFIED);
+            }
+        }
+        self.store.write(|p| {
+            let key = p.take_slot_key(from).expect("checked above");
+            if let Some(to) = to {
+                p.set_slot_key(to, key);
+            }
+            p.refresh_key_history();
+            p.changes = p.changes.wrapping_add(1);
+            Ok::<_, Sw>(Vec::new())
+        })
     }
 
     /// Private keys may be used only on the bound device: while a binding is
@@ -72,13 +108,12 @@ impl SubSim {
     }
 
     /// The slot's private key: raw RSA (`7C{82 00, 81 <block>}`), ECDSA over
-    /// a hash (`7C{82 00, 81 <hash>}`), or ECDH (`7C{82 00, 85 <point>}`);
-    /// the answer is `7C{82 <result>}`. P1 must be the key's algorithm.
+    /// a hash (`7C{82 00, 81 <hash>}`), Ed25519 over the message, ECDH or
+    /// X25519 (`7C{82 00, 85 <point>}`); the answer is `7C{82 <result>}`.
+    /// P1 must be the key's algorithm. F9 signs too (as on a YubiKey, for
+    /// yubico-piv-tool's self-signed F9 certificate), with 9B only.
     pub(super) fn private_key_operation(&mut self, cmd: &Command, slot: Slot) -> Result<Vec<u8>, Sw> {
         let alg = KeyAlgorithm::from_id(cmd.p1).ok_or(Sw::INCORRECT_P1_P2)?;
-        if !slot.usable_by_host() {
-            return Err(Sw::INCORRECT_P1_P2);
-        }
         enum Op {
             Sign(Vec<u8>),
             Agree(Vec<u8>),
@@ -100,43 +135,30 @@ impl SubSim {
         // The input's shape before any PIN is used up.
         let len = key.size();
         match (&key, &op) {
+            (_, Op::Sign(_)) if !alg.signs() => return Err(Sw::INCORRECT_DATA),
+            (_, Op::Agree(_)) if !alg.agrees() => return Err(Sw::INCORRECT_DATA),
             (PrivateKey::Rsa(_), Op::Sign(block)) if block.len() != len => return Err(Sw::INCORRECT_DATA),
-            (PrivateKey::Rsa(_), Op::Agree(_)) => return Err(Sw::INCORRECT_DATA),
             (PrivateKey::P256(_) | PrivateKey::P384(_), Op::Sign(hash)) if hash.len() > 64 => {
                 return Err(Sw::INCORRECT_DATA)
             }
+            (PrivateKey::Ed25519(_), Op::Sign(m)) if m.len() > ED25519_MAX_MESSAGE => return Err(Sw::INCORRECT_DATA),
+            (PrivateKey::X25519(_), Op::Agree(peer)) if peer.len() != 32 => return Err(Sw::INCORRECT_DATA),
             _ => {}
+        }
+        if slot == Slot::Attestation {
+            self.require_mgm()?;
         }
         self.check_binding()?;
         self.check_pin_for(pin_policy)?;
         let result = match (&key, op) {
             (PrivateKey::Rsa(k), Op::Sign(block)) => self.private_op.run(k, &mut self.rng, &block)?,
-            (PrivateKey::P256(k), Op::Sign(hash)) => {
-                use p256::ecdsa::signature::hazmat::PrehashSigner;
-                let s: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(&**k)
-                    .sign_prehash(&fit_hash(&hash, len))
-                    .map_err(|_| Sw::UNKNOWN_ERROR)?;
-                s.to_der().as_bytes().to_vec()
+            (PrivateKey::P256(_) | PrivateKey::P384(_), Op::Sign(hash)) => self.private_op.ecdsa(&key, &hash)?,
+            (PrivateKey::P256(_) | PrivateKey::P384(_), Op::Agree(point)) => self.private_op.ecdh(&key, &point)?,
+            (PrivateKey::Ed25519(k), Op::Sign(message)) => crate::crypto::ed25519_sign(k, &message)?,
+            (PrivateKey::X25519(k), Op::Agree(peer)) => crate::crypto::x25519_agree(k, &peer)?,
+            (PrivateKey::Rsa(_) | PrivateKey::Ed25519(_), Op::Agree(_)) | (PrivateKey::X25519(_), Op::Sign(_)) => {
+                unreachable!("refused above")
             }
-            (PrivateKey::P384(k), Op::Sign(hash)) => {
-                use p384::ecdsa::signature::hazmat::PrehashSigner;
-                let s: p384::ecdsa::Signature = p384::ecdsa::SigningKey::from(&**k)
-                    .sign_prehash(&fit_hash(&hash, len))
-                    .map_err(|_| Sw::UNKNOWN_ERROR)?;
-                s.to_der().as_bytes().to_vec()
-            }
-            (PrivateKey::P256(k), Op::Agree(point)) => {
-                // from_sec1_bytes refuses points not on the curve and the identity.
-                let peer = p256::PublicKey::from_sec1_bytes(&point).map_err(|_| Sw::INCORRECT_DATA)?;
-                let shared = p256::ecdh::diffie_hellman(k.to_nonzero_scalar(), peer.as_affine());
-                shared.raw_secret_bytes().to_vec()
-            }
-            (PrivateKey::P384(k), Op::Agree(point)) => {
-                let peer = p384::PublicKey::from_sec1_bytes(&point).map_err(|_| Sw::INCORRECT_DATA)?;
-                let shared = p384::ecdh::diffie_hellman(k.to_nonzero_scalar(), peer.as_affine());
-                shared.raw_secret_bytes().to_vec()
-            }
-            (PrivateKey::Rsa(_), Op::Agree(_)) => unreachable!("refused above"),
         };
         Ok(DynamicAuth { response: Some(result), ..Default::default() }.encode())
     }

@@ -195,6 +195,7 @@ impl SubSim {
                 ins::SET_PIN_RETRIES => self.set_pin_retries(cmd),
                 ins::RESET => self.reset(cmd),
                 ins::IMPORT_KEY => self.import_key(cmd),
+                ins::MOVE_KEY => self.move_key(cmd),
                 _ => Err(Sw::INS_NOT_SUPPORTED),
             }
         } else {

@@ -71,6 +71,7 @@ impl SubSim {
     /// signed by the F9 key. Only for keys generated on the card.
     pub(super) fn attest(&mut self, cmd: &Command) -> Result<Vec<u8>, Sw> {
         let slot = Slot::from_key_ref(cmd.p1).filter(|s| s.usable_by_host()).ok_or(Sw::INCORRECT_P1_P2)?;
+        // (F9 itself is not attested: it is the attesting key.)
         p1p2(cmd, cmd.p1, 0)?;
         no_data(cmd)?;
         let p = self.store.get();
@@ -130,13 +131,14 @@ impl SubSim {
         let alg = KeyAlgorithm::from_id(cmd.p1).ok_or(Sw::INCORRECT_P1_P2)?;
         let slot = Slot::from_key_ref(cmd.p2).ok_or(Sw::INCORRECT_P1_P2)?;
         let request = messages::parse_import_key_request(&cmd.data).map_err(|_| Sw::INCORRECT_DATA)?;
+        let pin_policy = super::keys::requested_policy(slot, request.policies())?;
         self.require_mgm()?;
         if self.store.get().import_forbidden.contains(&slot) {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
         let key = PrivateKey::import(alg, &request.key)?;
         self.store.write(|p| {
-            p.set_slot_key(slot, SlotKey::new(slot, key, KeyOrigin::Imported));
+            p.set_slot_key(slot, SlotKey::new(slot, key, KeyOrigin::Imported).with_pin_policy(pin_policy));
             if matches!(slot, Slot::Retired(_)) {
                 p.refresh_key_history();
             }

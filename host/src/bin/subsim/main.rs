@@ -244,6 +244,51 @@ pub enum AlgorithmArg {
     P256,
     /// ECDSA/ECDH on NIST P-384.
     P384,
+    /// Ed25519 signatures (Yubico 5.7+).
+    Ed25519,
+    /// X25519 key agreement (Yubico 5.7+).
+    X25519,
+}
+
+/// A key's PIN policy (ykman's names): when the card wants the PIN.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PinPolicyArg {
+    /// The slot's own rule (9A, 9D, 82-95 once; 9C always; 9E never).
+    Default,
+    /// No PIN.
+    Never,
+    /// Once per card session.
+    Once,
+    /// Before every use.
+    Always,
+    /// A fingerprint once (YubiKey Bio; a sub-SIM refuses it).
+    MatchOnce,
+    /// A fingerprint before every use (YubiKey Bio; a sub-SIM refuses it).
+    MatchAlways,
+}
+
+/// A key's touch policy (ykman's names); a sub-SIM has no button and takes only never.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TouchPolicyArg {
+    /// The card's default (never, on a sub-SIM).
+    Default,
+    /// No touch.
+    Never,
+    /// A touch before every use.
+    Always,
+    /// A touch, remembered for 15 s.
+    Cached,
+}
+
+/// PIN and touch policy of a new key (GENERATE, IMPORT KEY), ykman's options.
+#[derive(Args, Clone, Copy)]
+pub struct PolicyArgs {
+    /// When the key wants the PIN.
+    #[arg(long, value_enum, default_value = "default")]
+    pub pin_policy: PinPolicyArg,
+    /// When the key wants a touch.
+    #[arg(long, value_enum, default_value = "default")]
+    pub touch_policy: TouchPolicyArg,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -541,6 +586,36 @@ pub enum KeyCmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         #[command(flatten)]
+        policy: PolicyArgs,
+        /// Replace the attestation key (slot F9): every attestation after this chains to the
+        /// new key, whose certificate you must store (`subsim cert import f9`).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
+    /// Move a key to an empty slot (Yubico 5.7 MOVE KEY): its policies and origin go with it; the
+    /// certificates stay where they are.
+    #[command(visible_alias = "mv", after_help = "Example:\n  subsim key move 9a 82")]
+    Move {
+        /// The slot the key is in: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
+        #[arg(value_parser = parse_slot)]
+        from: Slot,
+        /// The empty slot it goes to.
+        #[arg(value_parser = parse_slot)]
+        to: Slot,
+        #[command(flatten)]
+        mgm: MgmArgs,
+    },
+    /// Destroy the key in a slot (Yubico 5.7); its certificate stays (`subsim cert delete`). Asks first.
+    #[command(visible_alias = "rm", after_help = "Example:\n  subsim key delete 82 --yes")]
+    Delete {
+        /// The slot: 9a, 9c, 9d, 9e, 82-95, f9 (any case) or its name.
+        #[arg(value_parser = parse_key_slot)]
+        slot: Slot,
+        #[command(flatten)]
+        confirm: Confirm,
+        #[command(flatten)]
         mgm: MgmArgs,
     },
     /// A slot's public key: from the card's metadata where it has it, else from the slot's certificate.
@@ -582,8 +657,8 @@ pub enum KeyCmd {
         out: Option<PathBuf>,
     },
     /// Import a private key made elsewhere into a slot (Yubico): PEM or DER, PKCS#8 (encrypted
-    /// too: a password), PKCS#1 or SEC1, or PKCS#12 (its certificate stored too); RSA, P-256 or
-    /// P-384. It gets no attestation.
+    /// too: a password), PKCS#1 or SEC1, or PKCS#12 (its certificate stored too); RSA, P-256,
+    /// P-384, Ed25519 or X25519. It gets no attestation.
     #[command(
         after_help = "Example:\n  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | subsim key import 9d -"
     )]
@@ -593,6 +668,11 @@ pub enum KeyCmd {
         slot: Slot,
         /// The private key (PEM, DER or PKCS#12); `-` for stdin.
         file: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Replace the attestation key (slot F9) with this one.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         mgm: MgmArgs,
         #[command(flatten)]
@@ -630,11 +710,12 @@ pub struct CsrArgs {
 
 #[derive(Subcommand)]
 pub enum CertCmd {
-    /// Store a certificate (PEM or DER) in a slot, after checking it holds the slot's key.
-    #[command(after_help = "Example:\n  subsim cert import 9a 9a.crt")]
+    /// Store a certificate (PEM or DER) in a slot, after checking it holds the slot's key (f9:
+    /// the attestation key's certificate, which every `key attest` chains to).
+    #[command(after_help = "Example:\n  subsim cert import 9a 9a.crt\n  subsim cert import f9 my-attestation-ca.crt")]
     Import {
-        /// The slot: 9a, 9c, 9d, 9e, 82-95 (any case) or its name.
-        #[arg(value_parser = parse_slot)]
+        /// The slot: 9a, 9c, 9d, 9e, 82-95, f9 (any case) or its name.
+        #[arg(value_parser = parse_key_slot)]
         slot: Slot,
         /// The certificate (PEM or DER); `-` for stdin.
         file: PathBuf,

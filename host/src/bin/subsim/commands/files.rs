@@ -101,7 +101,7 @@ pub fn read_public_key(p: &Path) -> Result<PublicKey, Failure> {
     };
     parsed.map_err(|e| {
         Failure::Usage(format!(
-            "{name} is not an RSA, P-256 or P-384 public key (PEM or DER, as `subsim key generate` writes): {e}"
+            "{name} is not a public key a card holds (PEM or DER, as `subsim key generate` writes): {e}"
         ))
     })
 }

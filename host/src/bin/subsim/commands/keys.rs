@@ -8,7 +8,13 @@ use super::*;
 /// for seconds) and giving up at the timeout (exit 3; the card may finish
 /// anyway). The watcher wakes the moment the card answers: no floor on a
 /// fast card's time.
-fn generate(s: &mut Session, slot: Slot, alg: KeyAlgorithm, timeout: u64) -> Result<PublicKey, Failure> {
+fn generate(
+    s: &mut Session,
+    slot: Slot,
+    alg: KeyAlgorithm,
+    policies: applet_spec::messages::Policies,
+    timeout: u64,
+) -> Result<PublicKey, Failure> {
     let started = Instant::now();
     let (done, finished) = std::sync::mpsc::channel::<()>();
     let show = !s.opts.quiet && !s.opts.json && std::io::stderr().is_terminal();
@@ -41,10 +47,10 @@ fn generate(s: &mut Session, slot: Slot, alg: KeyAlgorithm, timeout: u64) -> Res
             eprint!("\r\x1b[K");
         }
     });
-    let result = s.card().map(|c| c.generate_key(slot, alg));
+    let result = s.card().map(|c| c.generate_key_with(slot, alg, policies));
     let _ = done.send(());
     let _ = watcher.join();
-    let key = PublicKey::from_card(&result?.map_err(|e| explain(s, e, Op::NeedsMgm))?)?;
+    let key = PublicKey::from_card(alg, &result?.map_err(|e| explain(s, e, Op::NeedsMgm))?)?;
     s.generated.insert(slot, key.clone());
     Ok(key)
 }
@@ -63,12 +69,13 @@ fn warn_stale_certificate(s: &mut Session, slot: Slot, before: Option<Vec<u8>>) 
 
 pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
     match k {
-        KeyCmd::Generate { slot, algorithm, timeout, format, out: to, mgm } => {
+        KeyCmd::Generate { slot, algorithm, timeout, format, out: to, policy, force, mgm } => {
+            yubico::f9_needs_force(*slot, *force, "key generate")?;
             authenticate(s, mgm)?;
             let before =
                 if *slot == Slot::Attestation { None } else { s.card()?.read_certificate(*slot).ok().flatten() };
             let started = Instant::now();
-            let key = generate(s, *slot, key_algorithm(*algorithm), *timeout)?;
+            let key = generate(s, *slot, key_algorithm(*algorithm), yubico::policies(policy), *timeout)?;
             warn_stale_certificate(s, *slot, before);
             let pem = key.encode(Format::Pem)?;
             let j = json!({
@@ -87,7 +94,35 @@ pub(super) fn key(s: &mut Session, k: &KeyCmd) -> Result<Out, Failure> {
         }
         KeyCmd::Info { slot } => yubico::key_info(s, *slot),
         KeyCmd::Attest { slot, chain, format, out: to } => yubico::key_attest(s, *slot, *chain, *format, to.as_deref()),
-        KeyCmd::Import { slot, file, mgm, key_file } => yubico::key_import(s, *slot, file, mgm, key_file),
+        KeyCmd::Import { slot, file, policy, force, mgm, key_file } => {
+            yubico::key_import(s, *slot, file, mgm, key_file, policy, *force)
+        }
+        KeyCmd::Move { from, to, mgm } => {
+            s.require(subsim_host::Profile::Yubico, "key move")?;
+            authenticate(s, mgm)?;
+            let r = s.card()?.move_key(*from, *to);
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+            if let Some(k) = s.generated.remove(from) {
+                s.generated.insert(*to, k);
+            }
+            out(
+                format!("key moved from {from} to {to} (with its policies; certificates stay where they are)"),
+                json!({ "from": names::slot(*from), "to": names::slot(*to), "moved": true }),
+            )
+        }
+        KeyCmd::Delete { slot, confirm, mgm } => {
+            s.require(subsim_host::Profile::Yubico, "key delete")?;
+            let question = format!("Destroy the key in slot {slot} on");
+            super::card::confirm(s, *confirm, &question, "key delete", "destroys the slot's key")?;
+            authenticate(s, mgm)?;
+            let r = s.card()?.delete_key(*slot);
+            r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
+            s.generated.remove(slot);
+            out(
+                format!("key in {slot} destroyed (its certificate, if any, stays: `subsim cert delete`)"),
+                json!({ "slot": names::slot(*slot), "deleted": true }),
+            )
+        }
         KeyCmd::Public { slot, format, out: to } => {
             let Some((key, source)) = known_public_key(s, *slot)? else {
                 if said_empty(s, *slot)? {

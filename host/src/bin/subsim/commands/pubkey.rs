@@ -1,5 +1,5 @@
 //! A slot's public key, whatever its kind (RSA of any size the card has,
-//! P-256, P-384): read from files, certificates and the card, written as
+//! P-256, P-384, Ed25519, X25519): read from files, certificates and the card, written as
 //! PEM or DER, and the one place that knows how the card signs with each
 //! kind and how that signature is checked.
 
@@ -13,6 +13,19 @@ pub enum PublicKey {
     Rsa(RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519: the 32-byte public key (RFC 8032).
+    Ed25519([u8; 32]),
+    /// X25519: the 32-byte public key (RFC 7748); agrees, never signs.
+    X25519([u8; 32]),
+}
+
+/// OpenSSL's name for a 25519 key, `None` for the others.
+fn curve25519_id(alg: KeyAlgorithm) -> Option<openssl::pkey::Id> {
+    match alg {
+        KeyAlgorithm::Ed25519 => Some(openssl::pkey::Id::ED25519),
+        KeyAlgorithm::X25519 => Some(openssl::pkey::Id::X25519),
+        _ => None,
+    }
 }
 
 /// Refuses an RSA key whose public exponent no signature should be checked
@@ -41,13 +54,22 @@ impl PublicKey {
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
             return Ok(PublicKey::P256(k));
         }
+        if let Ok(k) = openssl::pkey::PKey::public_key_from_der(der) {
+            let raw = || k.raw_public_key().ok().and_then(|r| <[u8; 32]>::try_from(r).ok());
+            match (k.id(), raw()) {
+                (openssl::pkey::Id::ED25519, Some(r)) => return Ok(PublicKey::Ed25519(r)),
+                (openssl::pkey::Id::X25519, Some(r)) => return Ok(PublicKey::X25519(r)),
+                _ => {}
+            }
+        }
         p384::ecdsa::VerifyingKey::from_public_key_der(der)
             .map(PublicKey::P384)
-            .map_err(|_| "not an RSA, P-256 or P-384 public key".to_string())
+            .map_err(|_| "not an RSA, P-256, P-384, Ed25519 or X25519 public key".to_string())
     }
 
-    /// As the card gives it (GENERATE, GET METADATA).
-    pub fn from_card(data: &PublicKeyData) -> Result<PublicKey, Failure> {
+    /// As the card gives it (GENERATE, GET METADATA) for a key of `alg`
+    /// (a 32-byte `86` is Ed25519 or X25519: only the algorithm tells).
+    pub fn from_card(alg: KeyAlgorithm, data: &PublicKeyData) -> Result<PublicKey, Failure> {
         let bad = |e: &dyn std::fmt::Display| Failure::Usage(format!("the card's public key: {e}"));
         match data {
             PublicKeyData::Rsa { modulus, exponent } => {
@@ -55,6 +77,10 @@ impl PublicKey {
                     .map_err(|e| bad(&e))?;
                 usable_rsa(&k).map_err(|e| bad(&e))?;
                 Ok(PublicKey::Rsa(k))
+            }
+            PublicKeyData::Ec { point } if alg.is_25519() => {
+                let raw = <[u8; 32]>::try_from(point.as_slice()).map_err(|_| bad(&"not 32 bytes"))?;
+                Ok(if alg == KeyAlgorithm::Ed25519 { PublicKey::Ed25519(raw) } else { PublicKey::X25519(raw) })
             }
             PublicKeyData::Ec { point } if point.len() == 65 => {
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map(PublicKey::P256).map_err(|e| bad(&e))
@@ -76,7 +102,15 @@ impl PublicKey {
             },
             PublicKey::P256(_) => KeyAlgorithm::EccP256,
             PublicKey::P384(_) => KeyAlgorithm::EccP384,
+            PublicKey::Ed25519(_) => KeyAlgorithm::Ed25519,
+            PublicKey::X25519(_) => KeyAlgorithm::X25519,
         }
+    }
+
+    /// OpenSSL's form of a 25519 key.
+    fn openssl_25519(&self) -> Option<openssl::pkey::PKey<openssl::pkey::Public>> {
+        let (PublicKey::Ed25519(raw) | PublicKey::X25519(raw)) = self else { return None };
+        openssl::pkey::PKey::public_key_from_raw_bytes(raw, curve25519_id(self.algorithm())?).ok()
     }
 
     /// The hash the card signs with for logins, transactions, requests and
@@ -93,6 +127,12 @@ impl PublicKey {
             PublicKey::Rsa(k) => k.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(msg), sig).is_ok(),
             PublicKey::P256(k) => p256::ecdsa::DerSignature::try_from(sig).is_ok_and(|s| k.verify(msg, &s).is_ok()),
             PublicKey::P384(k) => p384::ecdsa::DerSignature::try_from(sig).is_ok_and(|s| k.verify(msg, &s).is_ok()),
+            PublicKey::Ed25519(_) => self.openssl_25519().is_some_and(|k| {
+                openssl::sign::Verifier::new_without_digest(&k)
+                    .and_then(|mut v| v.verify_oneshot(sig, msg))
+                    .unwrap_or(false)
+            }),
+            PublicKey::X25519(_) => false,
         }
     }
 
@@ -102,6 +142,10 @@ impl PublicKey {
             PublicKey::Rsa(k) => k.to_public_key_der(),
             PublicKey::P256(k) => k.to_public_key_der(),
             PublicKey::P384(k) => k.to_public_key_der(),
+            PublicKey::Ed25519(_) | PublicKey::X25519(_) => {
+                let k = self.openssl_25519().ok_or_else(|| Failure::Usage("not a 25519 public key".into()))?;
+                return k.public_key_to_der().map_err(|e| Failure::Usage(e.to_string()));
+            }
         };
         der.map(|d| d.into_vec()).map_err(|e| Failure::Usage(e.to_string()))
     }
@@ -183,6 +227,13 @@ pub fn card_x509(
                 Some(d) => x509::selfsign_with::<_, p384::ecdsa::DerSignature>(&signer, subject, d, usage),
                 None => x509::csr_with::<_, p384::ecdsa::DerSignature>(&signer, subject, usage),
             }
+        }
+        PublicKey::Ed25519(_) | PublicKey::X25519(_) => {
+            return Err(Failure::Unsupported(format!(
+                "requests and certificates for {} keys are not made here yet: sign them elsewhere \
+                 (yubico-piv-tool 2.7 or ykman 5.7+ can) and `subsim cert import` the result",
+                key.algorithm().name()
+            )))
         }
     })
 }

@@ -21,7 +21,7 @@ pub fn metadata(s: &mut Session, key_ref: u8) -> Result<Option<Metadata>, Failur
 
 /// The public key a metadata answer carries (tag 04), if any.
 pub fn metadata_key(m: &Metadata) -> Option<PublicKey> {
-    PublicKey::from_card(m.public_key.as_ref()?).ok()
+    PublicKey::from_card(KeyAlgorithm::from_id(m.algorithm)?, m.public_key.as_ref()?).ok()
 }
 
 /// The slot's public key from the card's metadata.
@@ -64,12 +64,14 @@ pub fn slot_public_key(s: &mut Session, slot: Slot, file: Option<&Path>) -> Resu
         }
         match metadata(s, slot.key_ref())? {
             Some(m) => match metadata_key(&m) {
-                Some(k) if k.algorithm() != given.algorithm() => return Err(Failure::Usage(format!(
+                Some(k) if k.algorithm() != given.algorithm() => {
+                    return Err(Failure::Usage(format!(
                     "{} holds an {} key; slot {slot} holds a {} key: give that slot's public key (nothing was signed)",
                     p.display(),
                     given.algorithm().name(),
                     k.algorithm().name()
-                ))),
+                )))
+                }
                 Some(k) if k != given => {
                     return Err(Failure::Usage(format!(
                         "{} is not slot {slot}'s public key (the card's metadata tells another {} key; a key generated \

@@ -20,7 +20,43 @@ pub fn key_algorithm(a: AlgorithmArg) -> KeyAlgorithm {
         AlgorithmArg::Rsa4096 => KeyAlgorithm::Rsa4096,
         AlgorithmArg::P256 => KeyAlgorithm::EccP256,
         AlgorithmArg::P384 => KeyAlgorithm::EccP384,
+        AlgorithmArg::Ed25519 => KeyAlgorithm::Ed25519,
+        AlgorithmArg::X25519 => KeyAlgorithm::X25519,
     }
+}
+
+/// The policy options as tags AA and AB carry them (Yubico's codes): the
+/// card refuses (`6A80`) what it would not enforce, and says so.
+pub fn policies(p: &crate::PolicyArgs) -> applet_spec::messages::Policies {
+    use crate::{PinPolicyArg as P, TouchPolicyArg as T};
+    let pin = match p.pin_policy {
+        P::Default => None,
+        P::Never => Some(1),
+        P::Once => Some(2),
+        P::Always => Some(3),
+        P::MatchOnce => Some(piv::PIN_POLICY_MATCH_ONCE),
+        P::MatchAlways => Some(piv::PIN_POLICY_MATCH_ALWAYS),
+    };
+    let touch = match p.touch_policy {
+        T::Default => None,
+        T::Never => Some(1),
+        T::Always => Some(2),
+        T::Cached => Some(3),
+    };
+    applet_spec::messages::Policies { pin, touch }
+}
+
+/// Replacing F9, the attestation key, only with --force: every attestation
+/// after it chains to a key no vendor certificate names.
+pub fn f9_needs_force(slot: Slot, force: bool, what: &str) -> Result<(), Failure> {
+    if slot == Slot::Attestation && !force {
+        return Err(Failure::Usage(format!(
+            "{what} f9 replaces the card's attestation key: attestations will no longer chain to the \
+             manufacturer's certificate. Nothing done; repeat with --force, then store the new key's \
+             certificate (`subsim cert import f9 FILE`)"
+        )));
+    }
+    Ok(())
 }
 
 /// GET METADATA is Yubico's: refused politely where the card (or --profile) lacks it.
@@ -63,7 +99,10 @@ fn describe_slot(slot: Slot, m: Option<&Metadata>) -> Result<(String, Value), Fa
     let pin = policy_name(m.policy.map(|p| p.0));
     let forbidden = m.import_forbidden == Some(true);
     let pem = match &m.public_key {
-        Some(k) => Some(String::from_utf8_lossy(&PublicKey::from_card(k)?.encode(Format::Pem)?).into_owned()),
+        Some(k) => match KeyAlgorithm::from_id(m.algorithm) {
+            Some(a) => Some(String::from_utf8_lossy(&PublicKey::from_card(a, k)?.encode(Format::Pem)?).into_owned()),
+            None => None,
+        },
         None => None,
     };
     let text = format!(
@@ -168,7 +207,7 @@ pub(super) fn key_attest(
     }
 }
 
-/// A private key the card can hold: RSA, P-256 or P-384.
+/// A private key the card can hold: RSA, P-256, P-384, Ed25519, X25519.
 enum PrivateKey {
     Rsa(Box<rsa::RsaPrivateKey>),
     Ec(KeyAlgorithm, ImportedKey),
@@ -185,7 +224,20 @@ fn read_private_key(der: &[u8]) -> Result<PrivateKey, Failure> {
     if let Ok(k) = p384::SecretKey::from_pkcs8_der(der) {
         return Ok(PrivateKey::Ec(KeyAlgorithm::EccP384, ImportedKey::Ec { scalar: k.to_bytes().to_vec() }));
     }
-    Err(Failure::Usage("the key is not RSA, P-256 or P-384: the card holds no other kind".into()))
+    // RFC 8410's PKCS#8 for Ed25519 and X25519: OpenSSL reads it.
+    if let Ok(k) = openssl::pkey::PKey::private_key_from_der(der) {
+        let raw = || k.raw_private_key().map_err(|e| Failure::Usage(e.to_string()));
+        match k.id() {
+            openssl::pkey::Id::ED25519 => {
+                return Ok(PrivateKey::Ec(KeyAlgorithm::Ed25519, ImportedKey::Ed25519 { seed: raw()? }))
+            }
+            openssl::pkey::Id::X25519 => {
+                return Ok(PrivateKey::Ec(KeyAlgorithm::X25519, ImportedKey::X25519 { scalar: raw()? }))
+            }
+            _ => {}
+        }
+    }
+    Err(Failure::Usage("the key is not RSA, P-256, P-384, Ed25519 or X25519: the card holds no other kind".into()))
 }
 
 /// `key import SLOT FILE`: a private key made elsewhere into the slot
@@ -197,8 +249,11 @@ pub(super) fn key_import(
     file: &Path,
     m: &MgmArgs,
     kf: &super::keyfile::KeyFileArgs,
+    policy: &crate::PolicyArgs,
+    force: bool,
 ) -> Result<Out, Failure> {
     s.require(Profile::Yubico, "key import")?;
+    f9_needs_force(slot, force, "key import")?;
     let loaded = super::keyfile::load(file, kf)?;
     let key = read_private_key(&loaded.pkcs8_der)?;
     if let PrivateKey::Rsa(k) = &key {
@@ -208,9 +263,9 @@ pub(super) fn key_import(
     let (r, alg) = match &key {
         PrivateKey::Rsa(k) => {
             let alg = PublicKey::Rsa(k.to_public_key()).algorithm();
-            (s.card()?.import_rsa_key(slot, k), alg)
+            (s.card()?.import_rsa_key_with(slot, k, policies(policy)), alg)
         }
-        PrivateKey::Ec(alg, k) => (s.card()?.import_key(slot, *alg, k), *alg),
+        PrivateKey::Ec(alg, k) => (s.card()?.import_key_with(slot, *alg, k, policies(policy)), *alg),
     };
     r.map_err(|e| explain(s, e, Op::NeedsMgm))?;
     s.generated.remove(&slot);
