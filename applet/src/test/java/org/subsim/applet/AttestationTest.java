@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * apdu-sim/tests/attestation_reference.rs).
  */
 class AttestationTest {
-  private static final byte[] FIRMWARE = {5, 4, 3}; // the model's VERSION, as in the reference
+  private static final byte[] FIRMWARE = Spec.VERSION; // the model's VERSION, as in the reference
   private static final byte TOUCH_NEVER = 1;
   private static final byte FORM_FACTOR_UNKNOWN = 0;
 
@@ -132,7 +132,8 @@ class AttestationTest {
       assertArrayEquals(expected, cert);
     } else {
       // ECDSA: the card's k is random, the model's is RFC 6979's: the signatures differ, both verify.
-      assertEquals(expected.length / 16, cert.length / 16, "about the model's length");
+      // r and s are DER INTEGERs of 1 to n+1 bytes: lengths differ by a few bytes at most.
+      assertTrue(Math.abs(expected.length - cert.length) <= 4, "about the model's length: " + expected.length + " vs " + cert.length);
     }
     // Both verify under the F9 key with the JDK's X.509 code. (The reference's F9 keys other than
     // the manufactured P-256 one sign under its certificate's name: ATTEST reads only its subject
