@@ -67,6 +67,7 @@ pub mod padding;
 pub mod pcsc;
 pub mod phone;
 pub mod profile;
+pub mod relay;
 pub mod sim;
 pub mod trace;
 pub mod transport;

@@ -108,6 +108,10 @@ fn parse_sim_file(s: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(s))
 }
 
+fn parse_hostile(s: &str) -> Result<subsim_host::relay::Hostile, String> {
+    s.parse()
+}
+
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse()
 }
@@ -387,6 +391,32 @@ pub enum Cmd {
     /// contents, application and card locks (docs/gp.md).
     #[command(subcommand)]
     Gp(commands::gp::GpCmd),
+    /// The bank's or TSM's remote operations on the sub-SIM through an untrusted phone (a relay):
+    /// an SCP03 session to the card manager, with the ISD keys as `subsim gp` takes them.
+    #[command(after_help = "Example:\n  subsim issuer --via 127.0.0.1:4177 --key-file isd.hex wipe --yes")]
+    Issuer {
+        /// The relay (the phone) to reach the card through: HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        via: String,
+        #[command(flatten)]
+        keys: commands::gp::GpKeyArgs,
+        #[command(subcommand)]
+        op: commands::issuer::IssuerCmd,
+    },
+    /// Stand for the phone: forward APDUs between a TCP socket and the card (the global card
+    /// options), one connection at a time; --hostile makes it attack the issuer's session.
+    Relay {
+        /// Where to listen (port 0: any; the address is the first line on stderr).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4177")]
+        listen: String,
+        /// What to do to the first command after the session opens: honest, alter-command,
+        /// alter-answer, replay, inject, drop-answer.
+        #[arg(long, default_value = "honest", value_parser = parse_hostile)]
+        hostile: subsim_host::relay::Hostile,
+        /// End after the first connection.
+        #[arg(long)]
+        once: bool,
+    },
     /// A TEST certification authority in a directory (labs and demos only).
     #[command(subcommand)]
     Ca(commands::ca::CaCmd),

@@ -197,7 +197,11 @@ fn isd(s: &mut Session) -> Result<Gp<'_>, Failure> {
     if s.opts.phone.is_some() {
         return Err(Failure::Usage("`subsim gp` is the issuer's, on the card itself: leave --phone out".into()));
     }
-    let mut gp = GpClient::new(s.card_unselected()?.transport_mut());
+    select_isd(GpClient::new(s.card_unselected()?.transport_mut()))
+}
+
+/// The ISD selected on any transport, or why not.
+pub fn select_isd<T: Transport>(mut gp: GpClient<T>) -> Result<GpClient<T>, Failure> {
     match gp.select() {
         Ok(_) => Ok(gp),
         Err(e) if e.sw().is_some() => {
@@ -209,6 +213,12 @@ fn isd(s: &mut Session) -> Result<Gp<'_>, Failure> {
 
 /// The ISD with an SCP03 session open.
 fn session<'a>(s: &'a mut Session, k: &GpKeyArgs) -> Result<Gp<'a>, Failure> {
+    let gp = isd(s)?;
+    open_session(gp, k)
+}
+
+/// An SCP03 session on a selected ISD with the keys the options give.
+pub fn open_session<T: Transport>(mut gp: GpClient<T>, k: &GpKeyArgs) -> Result<GpClient<T>, Failure> {
     let version = hex_byte("--key-version", &k.key_version)?;
     let level = hex_byte("--level", &k.level)?;
     let level = SecurityLevel::from_p1(level)
@@ -216,7 +226,6 @@ fn session<'a>(s: &'a mut Session, k: &GpKeyArgs) -> Result<Gp<'a>, Failure> {
     let (keys, named) = static_keys(k)?;
     let terminal = std::io::stdin().is_terminal();
     let div = k.kdf.method();
-    let mut gp = isd(s)?;
     match gp.open_diversified(&keys, div, version, level) {
         Ok(_) => Ok(gp),
         Err(e) if is_cryptogram(&e) && !named && terminal => {
@@ -246,7 +255,7 @@ fn is_cryptogram(e: &Error) -> bool {
 }
 
 /// A card manager's refusal in words.
-fn refusal(e: Error) -> Failure {
+pub fn refusal(e: Error) -> Failure {
     let Some(sw) = e.sw() else { return Failure::Card(e) };
     let hint = match sw {
         Sw::AUTHENTICATION_FAILED => "the keys are not the card's; a try of the key set was spent",
@@ -259,7 +268,25 @@ fn refusal(e: Error) -> Failure {
     Failure::Refused(Refusal { message: format!("the card manager refused: {e}"), hint: Some(hint.into()), sw })
 }
 
-fn aid_arg(aid: &str) -> Result<Vec<u8>, Failure> {
+/// INSTALL [for install and make selectable] of a sub-SIM instance at
+/// `instance` from the card's sub-SIM package, with install parameters
+/// (hex, C9's value) that fit one secured short APDU at level 33.
+pub fn subsim_install(instance: &[u8], params: &str) -> Result<spec::InstallForInstall, Failure> {
+    let params = secret::hex_decode(params).ok_or_else(|| Failure::Usage("--params: hex".into()))?;
+    if params.len() > 190 {
+        return Err(Failure::Usage("--params: at most 190 bytes (one secured APDU)".into()));
+    }
+    Ok(spec::InstallForInstall {
+        load_file: apdu_sim::gp::state::SUBSIM_PACKAGE.to_vec(),
+        module: apdu_sim::gp::state::SUBSIM_MODULE.to_vec(),
+        instance: instance.to_vec(),
+        privileges: vec![0x00],
+        params: [&[0xC9, params.len() as u8][..], &params].concat(),
+        token: vec![],
+    })
+}
+
+pub fn aid_arg(aid: &str) -> Result<Vec<u8>, Failure> {
     let aid = secret::hex_decode(aid).ok_or_else(|| Failure::Usage(format!("{aid}: an AID in hex")))?;
     if !(5..=16).contains(&aid.len()) {
         return Err(Failure::Usage(format!("an AID has 5 to 16 bytes, this one {}", aid.len())));
@@ -351,18 +378,7 @@ pub fn run(s: &mut Session, cmd: &GpCmd) -> Result<Out, Failure> {
         }
         GpCmd::Install { aid, params, keys } => {
             let instance = aid_arg(aid)?;
-            let params = secret::hex_decode(params).ok_or_else(|| Failure::Usage("--params: hex".into()))?;
-            if params.len() > 253 {
-                return Err(Failure::Usage("--params: at most 253 bytes".into()));
-            }
-            let install = spec::InstallForInstall {
-                load_file: apdu_sim::gp::state::SUBSIM_PACKAGE.to_vec(),
-                module: apdu_sim::gp::state::SUBSIM_MODULE.to_vec(),
-                instance: instance.clone(),
-                privileges: vec![0x00],
-                params: [&[0xC9, params.len() as u8][..], &params].concat(),
-                token: vec![],
-            };
+            let install = subsim_install(&instance, params)?;
             session(s, keys)?.install(&install).map_err(|e| match e.sw() {
                 Some(Sw::INCORRECT_DATA) => Failure::Refused(Refusal {
                     message: "the card manager refused the INSTALL (6A80)".into(),

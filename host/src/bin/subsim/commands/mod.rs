@@ -23,6 +23,7 @@ mod explain;
 mod files;
 mod flows;
 pub mod gp;
+pub mod issuer;
 pub mod keyfile;
 mod keys;
 pub mod objects;
@@ -136,6 +137,8 @@ pub fn run(cmd: &Cmd, s: &mut Session) -> Result<Out, Failure> {
         Cmd::Ca(c) => ca::run(c, s.opts.wait),
         Cmd::Rules(r) => rules::rules(s, r),
         Cmd::Gp(g) => gp::run(s, g),
+        Cmd::Issuer { via, keys, op } => issuer::issuer(s, via, keys, op),
+        Cmd::Relay { listen, hostile, once } => issuer::relay(s, listen, *hostile, *once),
         Cmd::Tx(t) => flows::tx(s, t),
         Cmd::Bind(b) => card::bind(s, b),
         Cmd::Terminate { confirm, mgm } => card::terminate(s, *confirm, mgm),
