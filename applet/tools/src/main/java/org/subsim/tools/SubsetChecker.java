@@ -24,8 +24,8 @@ import org.objectweb.asm.Type;
  * Checks class files against the Java Card 3.0.5 classic language subset (Java Card 3.0.5
  * Virtual Machine Specification, chapter 2: "Java Card Language Subset"), for a chip without
  * the optional int type, and against the API packages a converter links without extra export
- * files: javacard.framework, javacard.security, javacardx.crypto and java.lang's Object and
- * exceptions.
+ * files: javacard.framework, javacard.security, javacardx.crypto, javacardx.apdu and
+ * java.lang's Object and exceptions.
  *
  * <p>Refused: long, float, double and char (types, constants and opcodes); int-typed fields,
  * parameters, return values, local variables (from the debug tables) and arrays; arrays of more
@@ -52,7 +52,7 @@ public final class SubsetChecker {
             "java/lang/SecurityException");
 
     /** API packages the converter's built-in export files cover. */
-    static final List<String> PACKAGES = List.of("javacard/framework/", "javacard/security/", "javacardx/crypto/");
+    static final List<String> PACKAGES = List.of("javacard/framework/", "javacard/security/", "javacardx/crypto/", "javacardx/apdu/");
 
     /** Java 8. */
     static final int MAX_CLASS_VERSION = Opcodes.V1_8;
@@ -141,7 +141,7 @@ public final class SubsetChecker {
             checkType(where, Type.getType(internal), "array class");
         } else if (!allowedClass(internal)) {
             refuse(where, "uses " + internal.replace('/', '.') + " (outside javacard.framework, javacard.security, "
-                    + "javacardx.crypto and java.lang's Object and exceptions)");
+                    + "javacardx.crypto, javacardx.apdu and java.lang's Object and exceptions)");
         }
     }
 
