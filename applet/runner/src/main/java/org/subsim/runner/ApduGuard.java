@@ -71,4 +71,26 @@ final class ApduGuard {
         }
         return body == 3 + nc || body == 5 + nc;
     }
+
+    /**
+     * Workaround "260-byte APDU buffer": jCardSim's buffer for short APDUs holds 260 bytes, so
+     * a short case-4 command with 255 data bytes and an Le (261 bytes, ISO 7816-4, 5.1) got
+     * 6F00 before the applet ran. The extended form of the same command (Lc 00 00 FF, the Le in
+     * two bytes, short Le 00 = 256 = 01 00) has the same header, Nc, data and Ne, and goes
+     * through jCardSim's extended buffer: for an applet that takes extended APDUs
+     * (javacardx.apdu.ExtendedLength). Any other command comes back as it is.
+     */
+    static byte[] fullShortAsExtended(byte[] a) {
+        if (a.length != 261 || (a[4] & 0xFF) != 255) {
+            return a;
+        }
+        byte[] e = new byte[4 + 3 + 255 + 2];
+        System.arraycopy(a, 0, e, 0, 4);
+        e[6] = (byte) 0xFF;
+        System.arraycopy(a, 5, e, 7, 255);
+        int le = a[260] & 0xFF;
+        e[262] = (byte) (le == 0 ? 0x01 : 0x00);
+        e[263] = (byte) le;
+        return e;
+    }
 }
