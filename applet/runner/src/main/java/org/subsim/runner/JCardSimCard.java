@@ -87,6 +87,7 @@ public final class JCardSimCard {
             return ApduGuard.WRONG_LENGTH.clone();
         }
         if (Selection.isSelectByName(apdu)) {
+            apdu = ApduGuard.extendedAsShort(apdu);
             if (!Selection.matches(apdu, aid)) {
                 return Selection.NOT_FOUND.clone();
             }

@@ -198,4 +198,18 @@ class JCardSimCardTest {
         byte[] r = card.transmit(command(TestApplet.INS_LENGTHS, new byte[254]));
         assertArrayEquals(new byte[] {0x00, (byte) 0xFE, 0x00, 0x01, 0x00}, data(r));
     }
+
+    @Test
+    void anExtendedSelectSelects() {
+        JCardSimCard card = new JCardSimCard(TestApplet.class, Apdus.AID, System.err);
+        byte[] sel = new byte[7 + Apdus.AID.length + 2];
+        sel[1] = (byte) 0xA4;
+        sel[2] = 0x04;
+        sel[6] = (byte) Apdus.AID.length;
+        System.arraycopy(Apdus.AID, 0, sel, 7, Apdus.AID.length);
+        assertEquals(0x9000, sw(card.transmit(sel)), "extended SELECT, Le 0000 (65536: not short)");
+        sel[sel.length - 1] = 0x10;
+        assertEquals(0x9000, sw(card.transmit(sel)), "extended SELECT, Le 0010");
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+    }
 }
