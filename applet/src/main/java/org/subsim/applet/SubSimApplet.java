@@ -12,6 +12,7 @@ import javacard.security.CryptoException;
 import javacard.security.DESKey;
 import javacard.security.KeyBuilder;
 import javacard.security.RandomData;
+import javacardx.apdu.ExtendedLength;
 import javacardx.crypto.Cipher;
 
 /**
@@ -27,7 +28,7 @@ import javacardx.crypto.Cipher;
  * <p>Handlers check in the model's order: P1/P2 (6A86), data shape (6700/6A80), security
  * (6982/6985), then act. Every object is allocated in the constructor.
  */
-public final class SubSimApplet extends Applet {
+public final class SubSimApplet extends Applet implements ExtendedLength {
   // ---- install parameters ---------------------------------------------------------
   /** Heap size when the install parameters do not give one (bytes). */
   static final short DEFAULT_HEAP = (short) 28672;
@@ -302,22 +303,25 @@ public final class SubSimApplet extends Applet {
     ts[TS_OUT_LEN] = 0;
     outSrc[0] = null;
 
-    short lc = (short) (buf[ISO7816.OFFSET_LC] & 0xFF);
-    short got = 0;
-    if (!selectingApplet()) {
-      got = apdu.setIncomingAndReceive();
-      while (got < lc) {
-        short more = apdu.receiveBytes((short) (ISO7816.OFFSET_CDATA + got));
-        if (more <= 0) {
-          break;
-        }
-        got += more;
+    // Short or extended (ISO 7816-4 5.1): the runtime says where the data starts and how
+    // long it is; an extended command's data (at most MAX_COMMAND_DATA) fits the buffer
+    // the runtime gives an ExtendedLength applet.
+    short got = apdu.setIncomingAndReceive();
+    short lc = apdu.getIncomingLength();
+    short cdata = apdu.getOffsetCdata();
+    if (lc < 0 || lc > Spec.MAX_COMMAND_DATA || buf.length < (short) (cdata + lc)) {
+      dropChainAndAnswer();
+      ISOException.throwIt(Spec.SW_WRONG_LENGTH);
+    }
+    while (got < lc) {
+      short more = apdu.receiveBytes((short) (cdata + got));
+      if (more <= 0) {
+        break;
       }
-    } else {
-      got = apdu.setIncomingAndReceive();
+      got += more;
     }
     byte[] data = buf;
-    short dOff = ISO7816.OFFSET_CDATA;
+    short dOff = cdata;
     short dLen = got;
     byte plainCla = (byte) (cla & ~Spec.CLA_CHAIN);
     boolean chained = (info & Spec.CLA_IS_CHAINED) != 0;
@@ -338,7 +342,7 @@ public final class SubSimApplet extends Applet {
         wipeScratch();
         ISOException.throwIt(Spec.SW_WRONG_LENGTH);
       }
-      Util.arrayCopyNonAtomic(buf, ISO7816.OFFSET_CDATA, scratch, have, got);
+      Util.arrayCopyNonAtomic(buf, cdata, scratch, have, got);
       data = scratch;
       dOff = 0;
       dLen = (short) (have + got);
@@ -346,7 +350,7 @@ public final class SubSimApplet extends Applet {
     }
     if (chained) {
       if (data != scratch) {
-        Util.arrayCopyNonAtomic(buf, ISO7816.OFFSET_CDATA, scratch, (short) 0, got);
+        Util.arrayCopyNonAtomic(buf, cdata, scratch, (short) 0, got);
       }
       st[ST_CHAINING] = 1;
       st[ST_CHAIN_HEADER] = plainCla;
@@ -387,8 +391,11 @@ public final class SubSimApplet extends Applet {
       outSrc[0] = null;
       return;
     }
+    // Ne: a short Le gives at most 256 (61xx for the rest); an extended Le gives up to
+    // 32767 (Le 0000 = 65536, 32767 from the runtime), so the whole answer goes at once.
+    // No Le (0) still answers, at most 256 bytes, as the model does.
     short ne = apdu.setOutgoing();
-    if (ne <= 0 || ne > Spec.SHORT_MAX_NE) {
+    if (ne <= 0) {
       ne = Spec.SHORT_MAX_NE;
     }
     short n = len > ne ? ne : len;

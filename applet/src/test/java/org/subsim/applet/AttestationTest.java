@@ -247,7 +247,7 @@ class AttestationTest {
     assertEquals(issuer.getSubjectX500Principal(), x.getIssuerX500Principal());
     assertEquals("CN=subsim PIV Attestation 9a", x.getSubjectX500Principal().getName());
     assertEquals(issuer.getNotBefore(), x.getNotBefore());
-    assertArrayEquals(FIRMWARE, extension(x, "1.3.6.1.4.1.41482.3.3"));
+    assertArrayEquals(Spec.VERSION, extension(x, "1.3.6.1.4.1.41482.3.3"));
     byte[] serialInteger = extension(x, "1.3.6.1.4.1.41482.3.7");
     assertEquals(new java.math.BigInteger(1, serial.data),
         new java.math.BigInteger(Arrays.copyOfRange(serialInteger, 2, serialInteger.length)));

@@ -277,4 +277,52 @@ class PivCoreTest {
     System.arraycopy(b, 0, out, a.length, b.length);
     return out;
   }
+
+  // ---- extended-length APDUs (ISO 7816-4, 5.1; the applet implements ExtendedLength) ----
+  // They answer as their short forms do, as the model does. ykman 4.0.9 sends extended APDUs
+  // to a card of version 4 or later (this one says 5.7.1): without ExtendedLength jCardSim
+  // answered 6700 to each, and ykman stopped reading the PIV-man data object.
+
+  @Test
+  void ykman_reading_the_absent_pivman_object_gets_6a82() {
+    // ykman: 00 CB 3F FF, extended Lc 0005, 5C 03 5F FF 00, no Le; then with Le 0000.
+    assertEquals(0x6A82, card.raw("00CB3FFF0000055C035FFF00").getSW());
+    assertEquals(0x6A82, card.raw("00CB3FFF0000055C035FFF000000").getSW());
+    assertEquals(0x6A82, card.raw("00CB3FFF055C035FFF0000").getSW()); // the short form
+  }
+
+  @Test
+  void an_extended_le_gets_the_whole_object_and_a_small_one_61xx() {
+    byte[] chuid = card.cmd(0, 0xCB, 0x3F, 0xFF, "5C035FC102").data;
+    Card.Rapdu all = card.raw("00CB3FFF0000055C035FC1020000");
+    assertEquals(0x9000, all.getSW());
+    assertArrayEquals(chuid, all.getData());
+    Card.Rapdu part = card.raw("00CB3FFF0000055C035FC1020010");
+    assertEquals(0x61, part.getSW1());
+    assertEquals(chuid.length - 16, part.getSW2());
+    assertArrayEquals(Arrays.copyOf(chuid, 16), part.getData());
+  }
+
+  @Test
+  void pin_status_query_with_an_extended_le_and_extended_select() {
+    // SP 800-73-4 Part 2, 3.2.1: VERIFY without data is the status query (the model: 63C3).
+    assertEquals(0x63C3, card.raw("0020008000").getSW());
+    assertEquals(0x63C3, card.raw("00200080000000").getSW());
+    Card.Rapdu sel = card.raw("00A4040000000B" + hex(Arrays.copyOf(Spec.PIV_AID, 11)) + "0000");
+    assertEquals(0x9000, sel.getSW());
+    assertArrayEquals(card.select().data, sel.getData());
+  }
+
+  @Test
+  void an_extended_lc_over_the_command_limit_is_6700() {
+    int n = Spec.MAX_COMMAND_DATA + 1;
+    byte[] apdu = new byte[7 + n];
+    apdu[0] = 0x00;
+    apdu[1] = (byte) 0xDB;
+    apdu[2] = 0x3F;
+    apdu[3] = (byte) 0xFF;
+    apdu[5] = (byte) (n >> 8);
+    apdu[6] = (byte) n;
+    assertEquals(0x6700, card.raw(apdu).getSW());
+  }
 }

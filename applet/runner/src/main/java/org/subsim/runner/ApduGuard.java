@@ -71,4 +71,58 @@ final class ApduGuard {
         }
         return body == 3 + nc || body == 5 + nc;
     }
+
+    /**
+     * Workaround "260-byte APDU buffer": jCardSim's buffer for short APDUs holds 260 bytes, so
+     * a short case-4 command with 255 data bytes and an Le (261 bytes, ISO 7816-4, 5.1) got
+     * 6F00 before the applet ran. The extended form of the same command (Lc 00 00 FF, the Le in
+     * two bytes, short Le 00 = 256 = 01 00) has the same header, Nc, data and Ne, and goes
+     * through jCardSim's extended buffer: for an applet that takes extended APDUs
+     * (javacardx.apdu.ExtendedLength). Any other command comes back as it is.
+     */
+    static byte[] fullShortAsExtended(byte[] a) {
+        if (a.length != 261 || (a[4] & 0xFF) != 255) {
+            return a;
+        }
+        byte[] e = new byte[4 + 3 + 255 + 2];
+        System.arraycopy(a, 0, e, 0, 4);
+        e[6] = (byte) 0xFF;
+        System.arraycopy(a, 5, e, 7, 255);
+        int le = a[260] & 0xFF;
+        e[262] = (byte) (le == 0 ? 0x01 : 0x00);
+        e[263] = (byte) le;
+        return e;
+    }
+
+    /**
+     * Workaround "extended SELECT": jCardSim selects only on a short SELECT and passed an
+     * extended one to the selected applet, or answered 6986 with none. An extended command
+     * with Nc at most 255 goes in short form (ISO 7816-4, 5.1), an Ne over 256 as 256 (the
+     * rest of a longer answer then comes by 61xx and GET RESPONSE); any other comes back as
+     * it is. Used for SELECT, whose answer is short.
+     */
+    static byte[] extendedAsShort(byte[] a) {
+        if (a.length < 7 || a[4] != 0 || !wellFormed(a)) {
+            return a;
+        }
+        int body = a.length - 4;
+        if (body == 3) { // case 2: 00 Le Le
+            int ne = ((a[5] & 0xFF) << 8) | (a[6] & 0xFF);
+            return new byte[] {a[0], a[1], a[2], a[3], (byte) (ne == 0 || ne > 256 ? 0 : ne)};
+        }
+        int nc = ((a[5] & 0xFF) << 8) | (a[6] & 0xFF);
+        boolean hasLe = body == 5 + nc;
+        int ne = hasLe ? ((a[7 + nc] & 0xFF) << 8) | (a[8 + nc] & 0xFF) : 0;
+        if (nc > 255) {
+            return a;
+        }
+        byte[] s = new byte[5 + nc + (hasLe ? 1 : 0)];
+        System.arraycopy(a, 0, s, 0, 4);
+        s[4] = (byte) nc;
+        System.arraycopy(a, 7, s, 5, nc);
+        if (hasLe) {
+            s[5 + nc] = (byte) (ne == 0 || ne > 256 ? 0 : ne); // 256 is 00
+        }
+        return s;
+    }
 }

@@ -44,6 +44,8 @@ public final class JCardSimCard {
     private final Simulator sim = new Simulator(new ReselectingRuntime());
     private final byte[] aid;
     private final PrintStream log;
+    /** Whether the applet takes extended APDUs (javacardx.apdu.ExtendedLength). */
+    private final boolean extendedLength;
     /** Whether the applet is selected (jCardSim does not say). */
     private boolean selected;
 
@@ -51,6 +53,7 @@ public final class JCardSimCard {
     public JCardSimCard(Class<? extends Applet> applet, byte[] aid, PrintStream log) {
         this.aid = aid.clone();
         this.log = log;
+        this.extendedLength = javacardx.apdu.ExtendedLength.class.isAssignableFrom(applet);
         sim.installApplet(new AID(aid, (short) 0, (byte) aid.length), applet);
     }
 
@@ -84,6 +87,7 @@ public final class JCardSimCard {
             return ApduGuard.WRONG_LENGTH.clone();
         }
         if (Selection.isSelectByName(apdu)) {
+            apdu = ApduGuard.extendedAsShort(apdu);
             if (!Selection.matches(apdu, aid)) {
                 return Selection.NOT_FOUND.clone();
             }
@@ -99,7 +103,7 @@ public final class JCardSimCard {
 
     private byte[] simulate(byte[] apdu) {
         try {
-            byte[] r = sim.transmitCommand(apdu);
+            byte[] r = sim.transmitCommand(extendedLength ? ApduGuard.fullShortAsExtended(apdu) : apdu);
             if (r == null || r.length < 2) {
                 log.println("runner: the simulator gave no status word; answered 6F00");
                 return UNKNOWN_ERROR.clone();

@@ -29,7 +29,7 @@ final class Selection {
         return (a[0] & 0x80) == 0 && a[1] == (byte) 0xA4 && a[2] == 0x04;
     }
 
-    /** The command's data (short Lc; the runner's ATR offers no extended length). */
+    /** The command's data length: short Lc, or extended (00 Lc Lc). */
     private static int lc(byte[] a) {
         int body = a.length - 4;
         if (body <= 1) {

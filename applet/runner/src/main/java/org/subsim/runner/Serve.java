@@ -18,8 +18,10 @@ import javacard.framework.Applet;
 public final class Serve {
     /**
      * T=1, historical bytes in compact-TLV (ISO 7816-4, 8.1.1): card capabilities {@code 73 80
-     * 00 80} (selection by DF name, command chaining; no extended length, no logical channels:
-     * jCardSim has neither for this applet) and issuer data {@code 57 "subsim" 01}: kind 01, the
+     * 00 80} (selection by DF name, command chaining; no logical channels: jCardSim has none).
+     * Extended length is not offered, so hosts that read the ATR send short APDUs, though the
+     * applet takes extended ones too (javacardx.apdu.ExtendedLength) from hosts that send them
+     * anyway (ykman, by the card's version) and issuer data {@code 57 "subsim" 01}: kind 01, the
      * applet on jCardSim (kind 00 is the Rust simulator). The layout of applet-spec's
      * SIMULATOR_ATR.
      */

@@ -178,4 +178,38 @@ class JCardSimCardTest {
         assertEquals(0x6881, sw(card.transmit(new byte[] {0x41, 0x20, 0x00})));
         assertEquals(0x6700, sw(card.transmit(new byte[] {0x00, 0x20, 0x00})));
     }
+
+    @Test
+    void aFullShortCase4CommandReachesTheApplet() {
+        // 255 data bytes and an Le: 261 bytes, one more than jCardSim's short buffer (6F00).
+        JCardSimCard card = Apdus.selectedCard();
+        byte[] data = new byte[255];
+        data[254] = 0x5A;
+        for (int le : new int[] {0, 5}) {
+            byte[] a = command(TestApplet.INS_LENGTHS, data);
+            a[a.length - 1] = (byte) le;
+            assertEquals(261, a.length);
+            byte[] r = card.transmit(a);
+            assertEquals(0x9000, sw(r), "Le " + le);
+            int ne = le == 0 ? 256 : le;
+            assertArrayEquals(new byte[] {0x00, (byte) 0xFF, 0x5A, (byte) (ne >> 8), (byte) ne}, data(r));
+        }
+        // Other lengths go as they are: 254 bytes and an Le, short.
+        byte[] r = card.transmit(command(TestApplet.INS_LENGTHS, new byte[254]));
+        assertArrayEquals(new byte[] {0x00, (byte) 0xFE, 0x00, 0x01, 0x00}, data(r));
+    }
+
+    @Test
+    void anExtendedSelectSelects() {
+        JCardSimCard card = new JCardSimCard(TestApplet.class, Apdus.AID, System.err);
+        byte[] sel = new byte[7 + Apdus.AID.length + 2];
+        sel[1] = (byte) 0xA4;
+        sel[2] = 0x04;
+        sel[6] = (byte) Apdus.AID.length;
+        System.arraycopy(Apdus.AID, 0, sel, 7, Apdus.AID.length);
+        assertEquals(0x9000, sw(card.transmit(sel)), "extended SELECT, Le 0000 (65536: not short)");
+        sel[sel.length - 1] = 0x10;
+        assertEquals(0x9000, sw(card.transmit(sel)), "extended SELECT, Le 0010");
+        assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
+    }
 }

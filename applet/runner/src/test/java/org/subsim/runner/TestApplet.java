@@ -20,7 +20,7 @@ import javacardx.crypto.Cipher;
  * workarounds repair (key generation, ECDSA, raw RSA, RandomData), plus one command that
  * throws. A CryptoException with reason R is answered 64 0R.
  */
-public class TestApplet extends Applet {
+public class TestApplet extends Applet implements javacardx.apdu.ExtendedLength {
     static final byte INS_EC_GENERATE = 0x10;
     static final byte INS_EC_SIGN = 0x12;
     static final byte INS_RSA_GENERATE = 0x14;
@@ -30,6 +30,8 @@ public class TestApplet extends Applet {
     static final byte INS_THROW = 0x1A;
     static final byte INS_SESSION_SET = 0x1C;
     static final byte INS_SESSION_GET = 0x1E;
+    /** Answers Nc (2 bytes), the last data byte and Ne (2 bytes), as the applet saw them. */
+    static final byte INS_LENGTHS = 0x20;
 
     private final KeyPair ec = new KeyPair(KeyPair.ALG_EC_FP, KeyBuilder.LENGTH_EC_FP_256);
     private final KeyPair rsa = new KeyPair(KeyPair.ALG_RSA_CRT, KeyBuilder.LENGTH_RSA_1024);
@@ -86,6 +88,16 @@ public class TestApplet extends Applet {
                 case INS_SESSION_GET:
                     buf[0] = session[0];
                     send(apdu, (short) 1);
+                    return;
+                case INS_LENGTHS:
+                    short nc = apdu.getIncomingLength();
+                    byte last = nc > 0 ? buf[(short) (apdu.getOffsetCdata() + nc - 1)] : 0;
+                    short ne = apdu.setOutgoing();
+                    Util.setShort(buf, (short) 0, nc);
+                    buf[2] = last;
+                    Util.setShort(buf, (short) 3, ne);
+                    apdu.setOutgoingLength((short) 5);
+                    apdu.sendBytes((short) 0, (short) 5);
                     return;
                 case INS_THROW:
                     nothing.hashCode();

@@ -7,7 +7,9 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -24,15 +26,20 @@ import org.objectweb.asm.Type;
  * Checks class files against the Java Card 3.0.5 classic language subset (Java Card 3.0.5
  * Virtual Machine Specification, chapter 2: "Java Card Language Subset"), for a chip without
  * the optional int type, and against the API packages a converter links without extra export
- * files: javacard.framework, javacard.security, javacardx.crypto and java.lang's Object and
- * exceptions.
+ * files: javacard.framework, javacard.security, javacardx.crypto, javacardx.apdu and
+ * java.lang's Object and exceptions.
  *
  * <p>Refused: long, float, double and char (types, constants and opcodes); int-typed fields,
  * parameters, return values, local variables (from the debug tables) and arrays; arrays of more
  * than one dimension; String, StringBuilder and any class outside the allowed packages (the
  * checked classes themselves excepted); synchronized methods and blocks; invokedynamic
  * (lambdas, string concatenation); native methods; class literals; static initialisers doing
- * more than filling primitive arrays with constants; class files newer than Java 8.
+ * more than filling primitive arrays with constants; class files newer than Java 8; and, outside
+ * the methods that run only at install (constructors, static initialisers, {@code install}, and
+ * the class's own methods that only those call), allocation (new, newarray, anewarray,
+ * JCSystem.makeTransient*, getInstance, buildKey: a card has no garbage collector to count on)
+ * and field writes (an object's fields are persistent: a write per command wears EEPROM and is
+ * outside any transaction unless the caller opened one; per-command state belongs in arrays).
  *
  * <p>javac computes short arithmetic in int (iadd, then i2s): int opcodes on the operand stack
  * are what the converter turns into short ones, so they are not refused here.
@@ -52,7 +59,7 @@ public final class SubsetChecker {
             "java/lang/SecurityException");
 
     /** API packages the converter's built-in export files cover. */
-    static final List<String> PACKAGES = List.of("javacard/framework/", "javacard/security/", "javacardx/crypto/");
+    static final List<String> PACKAGES = List.of("javacard/framework/", "javacard/security/", "javacardx/crypto/", "javacardx/apdu/");
 
     /** Java 8. */
     static final int MAX_CLASS_VERSION = Opcodes.V1_8;
@@ -141,7 +148,7 @@ public final class SubsetChecker {
             checkType(where, Type.getType(internal), "array class");
         } else if (!allowedClass(internal)) {
             refuse(where, "uses " + internal.replace('/', '.') + " (outside javacard.framework, javacard.security, "
-                    + "javacardx.crypto and java.lang's Object and exceptions)");
+                    + "javacardx.crypto, javacardx.apdu and java.lang's Object and exceptions)");
         }
     }
 
@@ -157,8 +164,30 @@ public final class SubsetChecker {
         }
     }
 
+    /** Calls whose result is a new object: they allocate as {@code new} does. */
+    static final Set<String> ALLOCATING_CALLS = Set.of(
+            "makeTransientByteArray", "makeTransientShortArray", "makeTransientBooleanArray",
+            "makeTransientObjectArray", "getInstance", "buildKey");
+
+    /** Methods that run only at install, before any command: where allocation belongs. */
+    static final Set<String> INSTALL_ROOTS = Set.of("<init>", "<clinit>", "install");
+
+    /** What one method does that is allowed only at install, and which own methods it calls. */
+    private static final class MethodFacts {
+        final String where;
+        final List<String> allocations = new ArrayList<>();
+        final List<String> fieldWrites = new ArrayList<>();
+        final Set<String> calls = new HashSet<>();
+
+        MethodFacts(String where) {
+            this.where = where;
+        }
+    }
+
     private final class ClassCheck extends ClassVisitor {
         String name;
+        /** By name + descriptor, in the class file's order. */
+        final Map<String, MethodFacts> methods = new LinkedHashMap<>();
 
         ClassCheck() {
             super(Opcodes.ASM9);
@@ -194,7 +223,54 @@ public final class SubsetChecker {
             if ((access & Opcodes.ACC_NATIVE) != 0) {
                 refuse(where, "native method");
             }
-            return mname.equals("<clinit>") ? new StaticInitCheck(where) : new CodeCheck(where);
+            MethodFacts facts = new MethodFacts(where);
+            methods.put(mname + desc, facts);
+            return mname.equals("<clinit>") ? new StaticInitCheck(where, name, facts) : new CodeCheck(where, name, facts);
+        }
+
+        /** The install-only closure: roots, then own methods every caller of which is install-only. */
+        @Override
+        public void visitEnd() {
+            Set<String> installOnly = new HashSet<>();
+            for (String key : methods.keySet()) {
+                if (INSTALL_ROOTS.contains(key.substring(0, key.indexOf('(')))) {
+                    installOnly.add(key);
+                }
+            }
+            for (boolean grew = true; grew; ) {
+                grew = false;
+                for (String key : methods.keySet()) {
+                    if (installOnly.contains(key)) {
+                        continue;
+                    }
+                    boolean called = false;
+                    boolean onlyFromInstall = true;
+                    for (Map.Entry<String, MethodFacts> caller : methods.entrySet()) {
+                        if (caller.getValue().calls.contains(key)) {
+                            called = true;
+                            onlyFromInstall &= installOnly.contains(caller.getKey());
+                        }
+                    }
+                    if (called && onlyFromInstall) {
+                        grew = installOnly.add(key);
+                    }
+                }
+            }
+            for (Map.Entry<String, MethodFacts> e : methods.entrySet()) {
+                if (installOnly.contains(e.getKey())) {
+                    continue;
+                }
+                MethodFacts f = e.getValue();
+                if (!f.allocations.isEmpty()) {
+                    refuse(f.where, "allocates after install: " + String.join(", ", f.allocations)
+                            + " (allocate in the constructor or install)");
+                }
+                if (!f.fieldWrites.isEmpty()) {
+                    refuse(f.where, "writes a field after install: " + String.join(", ", f.fieldWrites)
+                            + " (fields are persistent: EEPROM writes, outside any transaction unless the caller"
+                            + " opened one; keep such state in arrays)");
+                }
+            }
         }
     }
 
@@ -227,10 +303,14 @@ public final class SubsetChecker {
 
     private class CodeCheck extends MethodVisitor {
         final String where;
+        final String owner;
+        final MethodFacts facts;
 
-        CodeCheck(String where) {
+        CodeCheck(String where, String owner, MethodFacts facts) {
             super(Opcodes.ASM9);
             this.where = where;
+            this.owner = owner;
+            this.facts = facts;
         }
 
         @Override
@@ -249,6 +329,7 @@ public final class SubsetChecker {
         @Override
         public void visitIntInsn(int op, int operand) {
             if (op == Opcodes.NEWARRAY) {
+                facts.allocations.add("newarray");
                 switch (operand) {
                     case Opcodes.T_BOOLEAN, Opcodes.T_BYTE, Opcodes.T_SHORT -> { }
                     case Opcodes.T_INT -> refuse(where, "new int array (no int option)");
@@ -260,18 +341,36 @@ public final class SubsetChecker {
         @Override
         public void visitTypeInsn(int op, String type) {
             checkClass(where, type);
+            if (op == Opcodes.NEW || op == Opcodes.ANEWARRAY) {
+                facts.allocations.add((op == Opcodes.NEW ? "new " : "anewarray ") + type.replace('/', '.'));
+            }
         }
 
         @Override
-        public void visitFieldInsn(int op, String owner, String fname, String desc) {
-            checkClass(where, owner);
+        public void visitFieldInsn(int op, String fowner, String fname, String desc) {
+            checkClass(where, fowner);
             checkDescriptor(where + " -> " + fname, desc);
+            if (op == Opcodes.PUTFIELD || op == Opcodes.PUTSTATIC) {
+                facts.fieldWrites.add(fowner.replace('/', '.') + "." + fname);
+            }
         }
 
         @Override
-        public void visitMethodInsn(int op, String owner, String mname, String desc, boolean itf) {
-            checkClass(where, owner);
-            checkDescriptor(where + " -> " + owner + "." + mname, desc);
+        public void visitMethodInsn(int op, String mowner, String mname, String desc, boolean itf) {
+            checkClass(where, mowner);
+            checkDescriptor(where + " -> " + mowner + "." + mname, desc);
+            if (ALLOCATING_CALLS.contains(mname)) {
+                facts.allocations.add(mowner.replace('/', '.') + "." + mname);
+            }
+            if (mowner.equals(owner)) {
+                facts.calls.add(mname + desc);
+            }
+        }
+
+        @Override
+        public void visitMultiANewArrayInsn(String desc, int dims) {
+            refuse(where, "multi-dimensional array " + desc);
+            facts.allocations.add("multianewarray");
         }
 
         @Override
@@ -293,11 +392,6 @@ public final class SubsetChecker {
         }
 
         @Override
-        public void visitMultiANewArrayInsn(String desc, int dims) {
-            refuse(where, "multi-dimensional array " + desc);
-        }
-
-        @Override
         public void visitLocalVariable(String lname, String desc, String sig, Label s, Label e, int index) {
             checkType(where, Type.getType(desc), "local variable " + lname);
         }
@@ -315,8 +409,8 @@ public final class SubsetChecker {
      * (Java Card 3.0.5 VM Specification, 2.2.4.6: static field initialisation).
      */
     private final class StaticInitCheck extends CodeCheck {
-        StaticInitCheck(String where) {
-            super(where);
+        StaticInitCheck(String where, String owner, MethodFacts facts) {
+            super(where, owner, facts);
         }
 
         private void notConstant(String what) {
@@ -349,17 +443,17 @@ public final class SubsetChecker {
         }
 
         @Override
-        public void visitFieldInsn(int op, String owner, String fname, String desc) {
-            super.visitFieldInsn(op, owner, fname, desc);
+        public void visitFieldInsn(int op, String fowner, String fname, String desc) {
+            super.visitFieldInsn(op, fowner, fname, desc);
             if (op != Opcodes.PUTSTATIC) {
                 notConstant("a field read");
             }
         }
 
         @Override
-        public void visitMethodInsn(int op, String owner, String mname, String desc, boolean itf) {
-            super.visitMethodInsn(op, owner, mname, desc, itf);
-            notConstant("a call to " + owner.replace('/', '.') + "." + mname);
+        public void visitMethodInsn(int op, String mowner, String mname, String desc, boolean itf) {
+            super.visitMethodInsn(op, mowner, mname, desc, itf);
+            notConstant("a call to " + mowner.replace('/', '.') + "." + mname);
         }
 
         @Override

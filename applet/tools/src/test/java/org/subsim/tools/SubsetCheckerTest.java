@@ -66,11 +66,25 @@ class SubsetCheckerTest {
         "StaticObject      | static initialiser does new java.lang.Object",
         "Lambda            | invokedynamic",
         "CharValue         | of type char",
+        "AllocatesAfterInstall | process(Ljavacard/framework/APDU;)V: allocates after install: newarray",
+        "AllocatesAfterInstall | fresh()[B: allocates after install: javacard.framework.JCSystem.makeTransientByteArray",
+        "WritesFieldAfterInstall | process(Ljavacard/framework/APDU;)V: writes a field after install",
     })
     void badCodeIsRefused(String fixture, String rule) throws IOException {
         List<Violation> v = check(fixture);
         String all = v.stream().map(Violation::toString).collect(Collectors.joining("\n"));
         assertTrue(all.contains(rule), fixture + ": expected a violation containing \"" + rule + "\", got:\n" + all);
+    }
+
+    @Test
+    void theInstallOnlyClosureMayAllocateAndWriteFields() throws IOException {
+        // The constructors, install and what only they call: no violation for those.
+        String all = check("WritesFieldAfterInstall").stream().map(Violation::toString)
+                .collect(Collectors.joining("\n"));
+        assertEquals(1, check("WritesFieldAfterInstall").size(), all);
+        assertTrue(!all.contains("<init>"), all);
+        assertEquals(2, check("AllocatesAfterInstall").size(),
+                check("AllocatesAfterInstall").stream().map(Violation::toString).collect(Collectors.joining("\n")));
     }
 
     @Test
