@@ -30,6 +30,7 @@ pub enum IssuerCmd {
     Status,
     /// A factory-fresh sub-SIM instance with install parameters (hex, C9's value).
     Install {
+        /// Install parameters (hex, the C9 template's value; none by default).
         #[arg(long, value_name = "HEX", default_value = "")]
         params: String,
     },
