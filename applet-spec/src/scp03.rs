@@ -683,14 +683,18 @@ mod tests {
         Command::parse(&h(hex)).unwrap()
     }
 
+    /// The session a trace opens, and its INITIALIZE UPDATE answer.
+    fn trace_session(t: &Trace) -> (Session, Vec<u8>) {
+        let iu = h(t.init_update_answer);
+        let host: [u8; 8] = h(t.init_update)[5..13].try_into().unwrap();
+        let card: [u8; 8] = iu[13..21].try_into().unwrap();
+        (Session::open(&keyset(t.keylen), host, card).unwrap(), iu)
+    }
+
     #[test]
     fn host_side_reproduces_the_published_traces() {
         for t in TRACES {
-            let keys = keyset(t.keylen);
-            let iu = h(t.init_update_answer);
-            let host: [u8; 8] = h(t.init_update)[5..13].try_into().unwrap();
-            let card: [u8; 8] = iu[13..21].try_into().unwrap();
-            let mut s = Session::open(&keys, host, card).unwrap();
+            let (mut s, iu) = trace_session(t);
             assert_eq!(s.card_cryptogram()[..], iu[21..29], "card cryptogram, {}", t.init_update);
             let level = SecurityLevel::from_p1(h(t.external_authenticate)[2]).unwrap();
             assert_eq!(s.external_authenticate(level).to_bytes().to_vec(), h(t.external_authenticate));
@@ -706,11 +710,7 @@ mod tests {
     #[test]
     fn card_side_accepts_the_published_traces_and_answers_alike() {
         for t in TRACES {
-            let keys = keyset(t.keylen);
-            let iu = h(t.init_update_answer);
-            let host: [u8; 8] = h(t.init_update)[5..13].try_into().unwrap();
-            let card: [u8; 8] = iu[13..21].try_into().unwrap();
-            let mut s = Session::open(&keys, host, card).unwrap();
+            let (mut s, iu) = trace_session(t);
             let ea = cmd(t.external_authenticate);
             s.check_external_authenticate(&ea, SecurityLevel::from_p1(ea.p1).unwrap()).unwrap();
             let got = s.unwrap_command(&cmd(t.eid_cmd)).unwrap();
