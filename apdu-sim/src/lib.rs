@@ -238,6 +238,11 @@ impl SimCard {
         self.apps.piv.set_drop_pin_on_reselect(on);
     }
 
+    /// The card on a chip with only `keys` (see [`SubSim::set_key_algorithms`]).
+    pub fn set_key_algorithms(&mut self, keys: applet_spec::piv::KeyAlgorithms) {
+        self.apps.piv.set_key_algorithms(keys);
+    }
+
     /// Chooses the library behind the private-key operation (default OpenSSL).
     pub fn set_rsa_backend(&mut self, backend: crypto::RsaBackend) {
         self.apps.piv.set_rsa_backend(backend);

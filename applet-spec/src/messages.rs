@@ -74,13 +74,18 @@ pub const ALGORITHM_OID_NONE: u8 = 0x00;
 /// AC { 80 <alg> 06 00 } for each algorithm }`, one `AC` template per
 /// algorithm, every one [`crate::piv::card_algorithms`] lists.
 pub fn select_response() -> Vec<u8> {
+    select_response_of(KeyAlgorithms::ALL)
+}
+
+/// [`select_response`] on a chip that has only `keys`.
+pub fn select_response_of(keys: KeyAlgorithms) -> Vec<u8> {
     let mut items = vec![
         prim(TAG_AID, PIV_PIX),
         cons(TAG_COEXISTENT, vec![prim(TAG_AID, PIV_RID)]),
         prim(TAG_LABEL, APP_LABEL.as_bytes()),
     ];
     items.extend(
-        card_algorithms()
+        card_algorithms_of(keys)
             .map(|id| cons(TAG_ALGORITHMS, vec![prim(TAG_ALGORITHM, [id]), prim(TAG_OID, [ALGORITHM_OID_NONE])])),
     );
     cons(TAG_APT, items).to_vec()

@@ -419,11 +419,54 @@ impl KeyAlgorithm {
     }
 }
 
+/// The asymmetric key algorithms a chip can run: every one the card knows
+/// ([`KeyAlgorithms::ALL`], the simulated card's default), or fewer, as a
+/// platform has them ([`KeyAlgorithms::JAVA_CARD_3_0_5`] has no Ed25519 or
+/// X25519). A card lists these in its SELECT answer and refuses to generate
+/// or import any other (`6A80`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyAlgorithms(u16);
+
+impl KeyAlgorithms {
+    /// Every algorithm in [`KeyAlgorithm::ALL`].
+    pub const ALL: KeyAlgorithms = KeyAlgorithms((1 << KeyAlgorithm::ALL.len()) - 1);
+    /// What Java Card 3.0.5 classic can have (its API has no Edwards or
+    /// Montgomery curves): RSA and P-256/P-384. RSA-3072/4096 depend on the chip.
+    pub const JAVA_CARD_3_0_5: KeyAlgorithms =
+        KeyAlgorithms::ALL.without(KeyAlgorithm::Ed25519).without(KeyAlgorithm::X25519);
+
+    const fn bit(a: KeyAlgorithm) -> u16 {
+        1 << a as u16
+    }
+    /// This set less `a`.
+    pub const fn without(self, a: KeyAlgorithm) -> KeyAlgorithms {
+        KeyAlgorithms(self.0 & !Self::bit(a))
+    }
+    /// Whether `a` is in the set.
+    pub fn contains(self, a: KeyAlgorithm) -> bool {
+        self.0 & Self::bit(a) != 0
+    }
+    /// The known algorithms among `ids` (a SELECT answer's list, say);
+    /// unknown identifiers and management key algorithms are ignored.
+    pub fn from_ids(ids: impl IntoIterator<Item = u8>) -> KeyAlgorithms {
+        KeyAlgorithms(ids.into_iter().filter_map(KeyAlgorithm::from_id).fold(0, |b, a| b | Self::bit(a)))
+    }
+    /// The algorithms in the set, in [`KeyAlgorithm::ALL`]'s order.
+    pub fn iter(self) -> impl Iterator<Item = KeyAlgorithm> {
+        KeyAlgorithm::ALL.into_iter().filter(move |a| self.contains(*a))
+    }
+}
+
 /// Every algorithm the card has, as SELECT's algorithm list (`AC`) names
 /// them: each asymmetric key algorithm it generates, then each management
 /// key algorithm. The one list: SELECT reads it, nothing types it again.
 pub fn card_algorithms() -> impl Iterator<Item = u8> {
-    KeyAlgorithm::ALL.into_iter().map(KeyAlgorithm::id).chain(MgmAlgorithm::ALL.into_iter().map(MgmAlgorithm::id))
+    card_algorithms_of(KeyAlgorithms::ALL)
+}
+
+/// [`card_algorithms`] on a chip that has only `keys`.
+pub fn card_algorithms_of(keys: KeyAlgorithms) -> impl Iterator<Item = u8> {
+    keys.iter().map(KeyAlgorithm::id).chain(MgmAlgorithm::ALL.into_iter().map(MgmAlgorithm::id))
 }
 
 /// A symmetric algorithm the management key 9B can use.
@@ -680,6 +723,19 @@ mod tests {
         for p in PinPolicy::ALL {
             assert_eq!(PinPolicy::from_code(p.code()), Some(p));
         }
+    }
+
+    #[test]
+    fn a_platform_lists_what_it_has() {
+        assert_eq!(KeyAlgorithms::ALL.iter().collect::<Vec<_>>(), KeyAlgorithm::ALL);
+        let jc = KeyAlgorithms::JAVA_CARD_3_0_5;
+        assert!(!jc.contains(KeyAlgorithm::Ed25519) && !jc.contains(KeyAlgorithm::X25519));
+        assert!(jc.contains(KeyAlgorithm::Rsa2048) && jc.contains(KeyAlgorithm::EccP384));
+        // Read back from a SELECT list: management key algorithms and unknown ids are not key algorithms.
+        assert_eq!(KeyAlgorithms::from_ids(card_algorithms_of(jc)), jc);
+        assert_eq!(KeyAlgorithms::from_ids([0x07, 0x03, 0x99]).iter().collect::<Vec<_>>(), [KeyAlgorithm::Rsa2048]);
+        assert_eq!(card_algorithms().collect::<Vec<_>>(), card_algorithms_of(KeyAlgorithms::ALL).collect::<Vec<_>>());
+        assert_eq!(card_algorithms_of(jc).count() + 2, card_algorithms().count());
     }
 
     #[test]

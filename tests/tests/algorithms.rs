@@ -5,13 +5,13 @@
 //! RSA-4096 is generated once (slow); RSA-2048 stays the default.
 
 use applet_spec::apdu::Command;
-use applet_spec::messages::{self, DynamicAuth, PublicKeyData};
-use applet_spec::piv::{KeyAlgorithm, Slot};
+use applet_spec::messages::{self, DynamicAuth, ImportedKey, PublicKeyData};
+use applet_spec::piv::{KeyAlgorithm, KeyAlgorithms, Slot};
 use applet_spec::Sw;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384};
-use subsim_conformance::{admin_card, generate_or_skip, raw, send, Card, Profile};
+use subsim_conformance::{admin, admin_card, finding, generate_or_skip, raw, refused, send, skip, Card, Profile};
 
 fn operate(card: &mut Card, alg: KeyAlgorithm, slot: Slot, data: Vec<u8>) -> applet_spec::Response {
     send(card, Command::new(0, 0x87, alg.id(), slot.key_ref()).with_data(data).with_ne(65536))
@@ -183,4 +183,47 @@ fn generation_refuses_unknown_algorithms_and_keeps_the_old_key() {
     assert_eq!(card.public_key(Slot::Signature).unwrap(), old);
     card.generate_key(Slot::Signature, KeyAlgorithm::EccP384).unwrap();
     assert_eq!(card.slot_metadata(Slot::Signature).unwrap().unwrap().algorithm, KeyAlgorithm::EccP384.id());
+}
+
+/// What SELECT's algorithm list leaves out, the card does not make: GENERATE
+/// (and Yubico's IMPORT KEY) of it is refused and the slot keeps its key. A
+/// sub-SIM answers 6A80, as for an algorithm it does not know; SP 800-73-4
+/// Part 2, 3.3.2 names no status word for it, so elsewhere 6A86 is a finding.
+/// (What the list names, every test that generates through `generate_or_skip`
+/// makes.) The limit is read from the card: the Java Card applet lists no
+/// Ed25519 or X25519, the simulated card lists all it knows (nothing to refuse).
+#[test]
+fn algorithms_not_listed_are_refused_and_keep_the_old_key() {
+    let mut card = admin_card!();
+    let ids = card.select().unwrap().algorithms;
+    let listed = KeyAlgorithms::from_ids(ids.iter().copied());
+    let missing: Vec<_> = KeyAlgorithm::ALL.into_iter().filter(|a| !listed.contains(*a)).collect();
+    if ids.is_empty() || missing.is_empty() {
+        skip("the card lists no algorithms, or every one applet-spec knows: none to refuse");
+        return;
+    }
+    admin(&mut card);
+    let old = card.generate_key(Slot::Signature, KeyAlgorithm::EccP256).unwrap();
+    for alg in missing {
+        let sw = refused(card.generate_key(Slot::Signature, alg));
+        if sw != Sw::INCORRECT_DATA {
+            assert!(!card.has(Profile::Subsim) && sw == Sw::INCORRECT_P1_P2, "GENERATE {}: {sw}", alg.name());
+            finding("GENERATE ASYMMETRIC KEY PAIR", sw, "SP 800-73-4 Part 2, 3.3.2", "an unlisted algorithm: 6A86");
+        }
+        // A key of its kind where it is a 32-byte value (an RSA key would have to be made first).
+        let key = match alg {
+            KeyAlgorithm::Ed25519 => Some(ImportedKey::Ed25519 { seed: vec![7; 32] }),
+            KeyAlgorithm::X25519 => Some(ImportedKey::X25519 { scalar: vec![7; 32] }),
+            _ => None,
+        };
+        if let (Some(key), true) = (key, card.has(Profile::Yubico)) {
+            assert_eq!(
+                refused(card.import_key(Slot::Signature, alg, &key)),
+                Sw::INCORRECT_DATA,
+                "IMPORT {}",
+                alg.name()
+            );
+        }
+        assert_eq!(card.public_key(Slot::Signature).unwrap(), old, "9C keeps its key after {}", alg.name());
+    }
 }

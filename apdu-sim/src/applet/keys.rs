@@ -35,6 +35,9 @@ impl SubSim {
         let alg = KeyAlgorithm::from_id(request.algorithm).ok_or(Sw::INCORRECT_DATA)?;
         let pin_policy = requested_policy(slot, request.policies)?;
         self.require_mgm()?;
+        if !self.platform.contains(alg) {
+            return Err(Sw::INCORRECT_DATA);
+        }
         let key = PrivateKey::generate(alg, &mut self.rng)?;
         let public = key.public();
         self.store.write(|p| {

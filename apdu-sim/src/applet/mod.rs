@@ -21,6 +21,7 @@ mod yubico;
 
 use applet_spec::apdu::Command;
 use applet_spec::ins::{self, CLA_PROPRIETARY};
+use applet_spec::piv::KeyAlgorithms;
 use applet_spec::Sw;
 
 use crate::crypto::{PrivateOp, RsaBackend};
@@ -39,6 +40,8 @@ pub struct SubSim {
     private_op: PrivateOp,
     /// A lab mode: re-SELECT drops the keys' PIN state (see `set_drop_pin_on_reselect`).
     drop_pin_on_reselect: bool,
+    /// The key algorithms the chip has (see `set_key_algorithms`).
+    platform: KeyAlgorithms,
 }
 
 impl SubSim {
@@ -51,6 +54,7 @@ impl SubSim {
             rng,
             private_op: PrivateOp::new(RsaBackend::default()),
             drop_pin_on_reselect: false,
+            platform: KeyAlgorithms::ALL,
         }
     }
     /// A test card for hosts, not the sub-SIM's behaviour: every SELECT of
@@ -62,6 +66,18 @@ impl SubSim {
     /// VERIFY works on both.
     pub fn set_drop_pin_on_reselect(&mut self, on: bool) {
         self.drop_pin_on_reselect = on;
+    }
+    /// The card on a chip with only `keys` (a Java Card 3.0.5 platform has
+    /// no Ed25519 or X25519): SELECT lists just these, GENERATE and IMPORT
+    /// KEY of any other answer `6A80`, as the Java Card applet does. Keys
+    /// the card already holds keep working. Not kept in the card file: it
+    /// is the chip's, not the card's state.
+    pub fn set_key_algorithms(&mut self, keys: KeyAlgorithms) {
+        self.platform = keys;
+    }
+    /// The key algorithms the chip has.
+    pub fn key_algorithms(&self) -> KeyAlgorithms {
+        self.platform
     }
     /// Chooses the library behind the private-key operation.
     pub fn set_rsa_backend(&mut self, backend: RsaBackend) {

@@ -21,7 +21,7 @@ impl SubSim {
             return Err(Sw::FILE_NOT_FOUND);
         }
         let answer = match cmd.p2 {
-            0x00 => messages::select_response(),
+            0x00 => messages::select_response_of(self.platform),
             0x0C => Vec::new(),
             _ => return Err(Sw::INCORRECT_P1_P2),
         };

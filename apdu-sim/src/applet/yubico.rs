@@ -136,6 +136,9 @@ impl SubSim {
         if self.store.get().import_forbidden.contains(&slot) {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
+        if !self.platform.contains(alg) {
+            return Err(Sw::INCORRECT_DATA);
+        }
         let key = PrivateKey::import(alg, &request.key)?;
         self.store.write(|p| {
             p.set_slot_key(slot, SlotKey::new(slot, key, KeyOrigin::Imported).with_pin_policy(pin_policy));

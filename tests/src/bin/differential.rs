@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use apdu_sim::SimCard;
 use applet_spec::apdu::Response;
+use applet_spec::piv::{KeyAlgorithm, KeyAlgorithms};
 use clap::Parser;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -127,14 +128,17 @@ fn both(model: &mut Card, other: &mut Card, apdu: &[u8]) -> Result<Option<Differ
     Ok(compare(apdu, &m, &o).map(|class| Difference { class, apart: sw(&m) != sw(&o) }))
 }
 
-fn fresh_model(seed: &mut u64) -> Card {
+/// A factory-fresh model on a chip with the other card's key algorithms.
+fn fresh_model(seed: &mut u64, platform: KeyAlgorithms) -> Card {
     *seed += 1;
-    Client::new(Box::new(SimTransport::new(SimCard::seeded(*seed))))
+    let mut card = SimCard::seeded(*seed);
+    card.set_key_algorithms(platform);
+    Client::new(Box::new(SimTransport::new(card)))
 }
 
 /// Both cards back to factory state, the transient state gone, PIV selected.
-fn resync(model: &mut Card, other: &mut Card, seed: &mut u64) -> Result<(), String> {
-    *model = fresh_model(seed);
+fn resync(model: &mut Card, other: &mut Card, seed: &mut u64, platform: KeyAlgorithms) -> Result<(), String> {
+    *model = fresh_model(seed, platform);
     other.transport_mut().reset().map_err(|e| e.to_string())?;
     other.select().map_err(|e| format!("SELECT on the other card: {e}"))?;
     reset::factory_reset(other, ResetMode::Terminate)
@@ -157,9 +161,17 @@ fn run(cli: &Cli) -> Result<Differences, String> {
         .map_err(|e| format!("--reader {}: {e}", cli.reader))?;
     let mut other: Card = Client::new(Box::new(t));
     let mut seed = cli.seed << 32;
-    let mut model = fresh_model(&mut seed);
+    // The model plays a chip with the other card's key algorithms (the Java
+    // Card applet has no Ed25519 or X25519), read from its SELECT answer.
+    let listed = other.select().map_err(|e| format!("SELECT on the other card: {e}"))?.algorithms;
+    let platform = KeyAlgorithms::from_ids(listed);
+    eprintln!(
+        "differential: the other card's key algorithms: {}",
+        platform.iter().map(KeyAlgorithm::name).collect::<Vec<_>>().join(", ")
+    );
+    let mut model = fresh_model(&mut seed, platform);
     let mut diffs = Differences { classes: BTreeMap::new(), total: 0 };
-    resync(&mut model, &mut other, &mut seed)?;
+    resync(&mut model, &mut other, &mut seed, platform)?;
 
     // The declarative vectors: each on factory-fresh cards where it may change them.
     let mut ran = 0;
@@ -167,18 +179,18 @@ fn run(cli: &Cli) -> Result<Differences, String> {
         for v in vectors::parse(&file)? {
             let apdu = hex::decode(v.send.replace(' ', "")).map_err(|e| format!("[{}]: {e}", v.name))?;
             if v.fresh {
-                resync(&mut model, &mut other, &mut seed)?;
+                resync(&mut model, &mut other, &mut seed, platform)?;
             }
             let (lm, lo) = (login(&mut model, &v.login), login(&mut other, &v.login));
             if lm != lo {
                 diffs.add(format!("vector login {}: model {lm:?} / other {lo:?}", v.login), format!("[{}]", v.name));
-                resync(&mut model, &mut other, &mut seed)?;
+                resync(&mut model, &mut other, &mut seed, platform)?;
                 continue;
             }
             if let Some(d) = both(&mut model, &mut other, &apdu)? {
                 diffs.add(d.class, format!("vector [{}] in {}: {}", v.name, v.file, header(&apdu)));
                 if d.apart {
-                    resync(&mut model, &mut other, &mut seed)?;
+                    resync(&mut model, &mut other, &mut seed, platform)?;
                 }
             }
             ran += 1;
@@ -188,7 +200,7 @@ fn run(cli: &Cli) -> Result<Differences, String> {
 
     // Random sessions, as the property tests draw them, on cards that carry on
     // from one session to the next (power-cycled between) until they differ.
-    resync(&mut model, &mut other, &mut seed)?;
+    resync(&mut model, &mut other, &mut seed, platform)?;
     let mut rng_seed = [0u8; 32];
     rng_seed[..8].copy_from_slice(&cli.seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed));
@@ -227,7 +239,7 @@ fn run(cli: &Cli) -> Result<Differences, String> {
                 // Different data under the same status word leave both cards in
                 // the same state: the session goes on. Different status words may not.
                 if d.apart {
-                    resync(&mut model, &mut other, &mut seed)?;
+                    resync(&mut model, &mut other, &mut seed, platform)?;
                     break;
                 }
             }
