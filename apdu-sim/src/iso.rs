@@ -126,12 +126,12 @@ impl IsoLayer {
         let Some(ch) = self.channels[channel as usize].as_mut() else {
             return Response::status(Sw::LOGICAL_CHANNEL_NOT_SUPPORTED);
         };
-        let mut cmd = match Command::parse(raw) {
-            Ok(c) => c,
-            Err(_) => {
-                (ch.chain, ch.pending) = (None, Zeroizing::default());
-                return Response::status(Sw::WRONG_LENGTH);
-            }
+        // Bytes that are no command APDU are refused before any application
+        // sees them, so they leave a chain and an answer waiting as they were
+        // (on a Java Card both are the applet's, and its runtime answers 6700
+        // without calling it).
+        let Ok(mut cmd) = Command::parse(raw) else {
+            return Response::status(Sw::WRONG_LENGTH);
         };
         // Secure messaging goes to an application that unwraps it, one
         // APDU at a time (its MAC covers each APDU as sent, not a chain).
@@ -142,6 +142,10 @@ impl IsoLayer {
         }
         let pending = std::mem::take(&mut ch.pending);
         let header = [cmd.cla & !CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2];
+        // Chaining is the selected application's (on a Java Card the runtime
+        // hands each part to the applet): with none selected there is nothing
+        // to chain to, and each part is answered as a whole command.
+        let chained = class.chained && ch.app.is_some();
 
         if let Some(mut chain) = ch.chain.take() {
             // SELECT by AID is the runtime's (JCRE 3.0.5, 4.5: selection
@@ -161,7 +165,7 @@ impl IsoLayer {
         if cmd.data.len() > MAX_COMMAND_DATA {
             return Response::status(Sw::WRONG_LENGTH);
         }
-        if class.chained {
+        if chained {
             ch.chain = Some(Chain { header, data: Zeroizing::new(std::mem::take(&mut cmd.data)) });
             return Response::status(Sw::OK);
         }
@@ -434,6 +438,27 @@ mod tests {
         assert_eq!(run(&mut iso, &[0x10, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
         assert_eq!(run(&mut iso, &select).sw, Sw::OK);
         // The chain is gone: the next part stands alone.
+        assert_eq!(run(&mut iso, &[0x00, 2, 0, 0, 1, 3]).data, vec![3]);
+    }
+
+    #[test]
+    fn bytes_that_are_no_command_leave_a_chain_and_an_answer_waiting() {
+        let mut iso = layer();
+        assert_eq!(run(&mut iso, &[0x10, 2, 0, 0, 2, 1, 2]).sw, Sw::OK);
+        assert_eq!(run(&mut iso, &[0x00, 2, 0, 0, 5, 1]).sw, Sw::WRONG_LENGTH);
+        assert_eq!(run(&mut iso, &[0x00, 2, 0, 0, 1, 3]).data, vec![1, 2, 3], "the chain went on");
+        assert_eq!(run(&mut iso, &[0, 1, 3, 0, 0]).sw, Sw::bytes_remaining(44));
+        assert_eq!(run(&mut iso, &[0, 1, 0]).sw, Sw::WRONG_LENGTH);
+        assert_eq!(run(&mut iso, &[0, 0xC0, 0, 0, 0]).data.len(), 44, "the answer still waited");
+    }
+
+    #[test]
+    fn with_nothing_selected_a_chained_part_is_answered_as_a_whole_command() {
+        let mut iso = IsoLayer::default();
+        assert_eq!(run(&mut iso, &[0x10, 2, 0, 0, 2, 1, 2]).sw, Sw::INS_NOT_SUPPORTED);
+        assert_eq!(run(&mut iso, &[0x10, SELECT, 0x00, 0x00, 2, 0x3F, 0x00]).sw, Sw::INCORRECT_P1_P2);
+        // Nothing was kept: once selected, a part stands alone.
+        assert_eq!(run(&mut iso, &[0, 0xA4, 4, 0, 5, 0xE1, 0xE1, 0xE1, 0xE1, 0xE1]).sw, Sw::OK);
         assert_eq!(run(&mut iso, &[0x00, 2, 0, 0, 1, 3]).data, vec![3]);
     }
 
