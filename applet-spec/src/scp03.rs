@@ -710,7 +710,7 @@ mod tests {
     #[test]
     fn card_side_accepts_the_published_traces_and_answers_alike() {
         for t in TRACES {
-            let (mut s, iu) = trace_session(t);
+            let (mut s, _) = trace_session(t);
             let ea = cmd(t.external_authenticate);
             s.check_external_authenticate(&ea, SecurityLevel::from_p1(ea.p1).unwrap()).unwrap();
             let got = s.unwrap_command(&cmd(t.eid_cmd)).unwrap();

@@ -19,7 +19,10 @@ final class ApduGuard {
      * Workaround "no logical channels": jCardSim has none and ran a command for channel 1-19
      * on the basic channel, as if it were for channel 0, and MANAGE CHANNEL reached the applet.
      * A card without logical channels answers 6881 (ISO 7816-4, 5.6; the class byte's channel
-     * bits: 5.4.1), as the runner's ATR says it has none. Returns the refusal, or null.
+     * bits: 5.4.1), as the runner's ATR says it has none. In the model's order: a command for
+     * another channel is refused before its length is read ({@link #channelRefusal}), MANAGE
+     * CHANNEL only once it is a well-formed command ({@link #manageChannelRefusal}).
+     * Each returns the refusal, or null.
      */
     static byte[] channelRefusal(byte[] a) {
         int cla = a[0] & 0xFF;
@@ -27,8 +30,12 @@ final class ApduGuard {
             return null;
         }
         int channel = (cla & 0x40) == 0 ? cla & 0x03 : 4 + (cla & 0x0F);
-        boolean manageChannel = a.length > 1 && (cla & 0x80) == 0 && (a[1] & 0xFF) == 0x70;
-        return channel != 0 || manageChannel ? NO_CHANNEL.clone() : null;
+        return channel != 0 ? NO_CHANNEL.clone() : null;
+    }
+
+    static byte[] manageChannelRefusal(byte[] a) {
+        boolean manageChannel = a.length > 1 && (a[0] & 0x80) == 0 && (a[1] & 0xFF) == 0x70;
+        return manageChannel ? NO_CHANNEL.clone() : null;
     }
 
     /** Class not supported (ISO 7816-4, 5.6). */
@@ -92,6 +99,34 @@ final class ApduGuard {
         e[262] = (byte) (le == 0 ? 0x01 : 0x00);
         e[263] = (byte) le;
         return e;
+    }
+
+    /**
+     * Workaround "extended Le of 65536": jCardSim's APDU.setOutgoing gave 0 for an extended Le
+     * of 0000 (Ne = 65536, ISO 7816-4, 5.1) and a negative number for one above 7FFF, where the
+     * Java Card 3.0.5 API's setOutgoing answers 32767 (APDU: "if the expected length is greater
+     * than 32767, returns 32767"). An extended command's Le above 32767 goes as 7FFF, the same
+     * Ne for the applet; any other command comes back as it is.
+     */
+    static byte[] extendedLeClamped(byte[] a) {
+        if (a.length < 7 || a[4] != 0 || !wellFormed(a)) {
+            return a;
+        }
+        int body = a.length - 4;
+        int nc = body == 3 ? 0 : ((a[5] & 0xFF) << 8) | (a[6] & 0xFF);
+        boolean hasLe = body == 3 || body == 5 + nc;
+        if (!hasLe) {
+            return a;
+        }
+        int at = a.length - 2;
+        int le = ((a[at] & 0xFF) << 8) | (a[at + 1] & 0xFF);
+        if (le != 0 && le <= 0x7FFF) {
+            return a;
+        }
+        byte[] c = a.clone();
+        c[at] = 0x7F;
+        c[at + 1] = (byte) 0xFF;
+        return c;
     }
 
     /**

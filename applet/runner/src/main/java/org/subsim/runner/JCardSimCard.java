@@ -20,6 +20,10 @@ public final class JCardSimCard {
             + "signature nonces from the OS (SecureRandomNullProvider replaced)",
         "fresh ECDSA nonces: every signature draws its own (the replaced SecureRandomNullProvider)",
         "RSA without padding on a full-length block, leading zeros kept (AsymmetricCipherImpl replaced)",
+        "an extended Le above 32767 (0000 = 65536) reaches the applet as 32767, what Java Card's "
+            + "APDU.setOutgoing answers (jCardSim gave 0)",
+        "an EC point off the curve is CryptoException.ILLEGAL_VALUE in KeyAgreement, not a runtime exception "
+            + "answered 6F00 (KeyAgreementImpl replaced)",
         "a malformed APDU is always answered: 6700 for bad lengths, 6F00 for anything the simulator throws",
         "no logical channels: a command for channel 1-19, or MANAGE CHANNEL, is answered 6881, not run on the "
             + "basic channel",
@@ -86,6 +90,10 @@ public final class JCardSimCard {
         if (!ApduGuard.wellFormed(apdu)) {
             return ApduGuard.WRONG_LENGTH.clone();
         }
+        refusal = ApduGuard.manageChannelRefusal(apdu);
+        if (refusal != null) {
+            return refusal;
+        }
         if (Selection.isSelectByName(apdu)) {
             apdu = ApduGuard.extendedAsShort(apdu);
             if (!Selection.matches(apdu, aid)) {
@@ -103,7 +111,8 @@ public final class JCardSimCard {
 
     private byte[] simulate(byte[] apdu) {
         try {
-            byte[] r = sim.transmitCommand(extendedLength ? ApduGuard.fullShortAsExtended(apdu) : apdu);
+            byte[] r = sim.transmitCommand(
+                    extendedLength ? ApduGuard.extendedLeClamped(ApduGuard.fullShortAsExtended(apdu)) : apdu);
             if (r == null || r.length < 2) {
                 log.println("runner: the simulator gave no status word; answered 6F00");
                 return UNKNOWN_ERROR.clone();

@@ -29,7 +29,7 @@ class JCardSimCardTest {
 
     @Test
     void theReplacementClassesAreTheOnesLoaded() throws Exception {
-        for (String k : new String[] {"SecureRandomNullProvider", "AsymmetricCipherImpl"}) {
+        for (String k : new String[] {"SecureRandomNullProvider", "AsymmetricCipherImpl", "KeyAgreementImpl"}) {
             Class<?> c = Class.forName("com.licel.jcardsim.crypto." + k);
             String where = c.getProtectionDomain().getCodeSource().getLocation().toString();
             assertTrue(!where.contains("jcardsim-3.0.6.0.jar"),
@@ -121,11 +121,33 @@ class JCardSimCardTest {
             assertEquals(0x6881, sw(card.transmit(a)), String.format("CLA %02X", cla));
         }
         assertEquals(0x6881, sw(card.transmit(new byte[] {0x00, 0x70, 0x00, 0x00, 0x01})), "MANAGE CHANNEL open");
+        // As in the model: a malformed MANAGE CHANNEL is a length error first, another channel's command is not.
+        assertEquals(0x6700, sw(card.transmit(new byte[] {0x00, 0x70, 0x61, 0x72, 0x05, 0x01})), "malformed");
+        assertEquals(0x6881, sw(card.transmit(new byte[] {0x01, 0x20, 0x00, (byte) 0x80, 0x05, 0x01})), "channel 1");
         // The basic channel, and the chaining bit, as before.
         assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
         byte[] chained = command(TestApplet.INS_RANDOM, new byte[0]);
         chained[0] = (byte) 0x90;
         assertTrue(sw(card.transmit(chained)) != 0x6881);
+    }
+
+    @Test
+    void aPointOffTheCurveIsACryptoExceptionNotARuntimeOne() {
+        javacard.security.KeyPair kp = new javacard.security.KeyPair(
+                javacard.security.KeyPair.ALG_EC_FP, javacard.security.KeyBuilder.LENGTH_EC_FP_256);
+        kp.genKeyPair();
+        javacard.security.KeyAgreement ka = javacard.security.KeyAgreement.getInstance(
+                javacard.security.KeyAgreement.ALG_EC_SVDP_DH_PLAIN, false);
+        ka.init(kp.getPrivate());
+        byte[] own = new byte[65];
+        ((javacard.security.ECPublicKey) kp.getPublic()).getW(own, (short) 0);
+        byte[] out = new byte[32];
+        assertEquals(32, ka.generateSecret(own, (short) 0, (short) 65, out, (short) 0), "a good point agrees");
+        own[64] ^= 1;
+        javacard.security.CryptoException e = org.junit.jupiter.api.Assertions.assertThrows(
+                javacard.security.CryptoException.class,
+                () -> ka.generateSecret(own, (short) 0, (short) 65, out, (short) 0));
+        assertEquals(javacard.security.CryptoException.ILLEGAL_VALUE, e.getReason());
     }
 
     @Test
@@ -197,6 +219,22 @@ class JCardSimCardTest {
         // Other lengths go as they are: 254 bytes and an Le, short.
         byte[] r = card.transmit(command(TestApplet.INS_LENGTHS, new byte[254]));
         assertArrayEquals(new byte[] {0x00, (byte) 0xFE, 0x00, 0x01, 0x00}, data(r));
+    }
+
+    @Test
+    void anExtendedLeOf65536ReachesTheAppletAs32767() {
+        JCardSimCard card = Apdus.selectedCard();
+        // Case 4E: 00 CB-like header, Lc 00 00 02, two bytes, Le 00 00 (Ne = 65536), then Le 01 00.
+        for (int[] le : new int[][] {{0x00, 0x00, 0x7FFF}, {0x01, 0x00, 0x0100}, {0x80, 0x00, 0x7FFF}}) {
+            byte[] a = {0x00, TestApplet.INS_LENGTHS, 0, 0, 0, 0, 2, 1, 2, (byte) le[0], (byte) le[1]};
+            byte[] r = card.transmit(a);
+            assertEquals(0x9000, sw(r));
+            assertArrayEquals(new byte[] {0x00, 0x02, 0x02, (byte) (le[2] >> 8), (byte) le[2]}, data(r),
+                    String.format("Le %02X%02X", le[0], le[1]));
+        }
+        // Case 2E: 00 00 00.
+        byte[] r = card.transmit(new byte[] {0x00, TestApplet.INS_LENGTHS, 0, 0, 0, 0, 0});
+        assertArrayEquals(new byte[] {0x00, 0x00, 0x00, 0x7F, (byte) 0xFF}, data(r));
     }
 
     @Test
