@@ -328,7 +328,7 @@ pub struct PrivateOp {
     openssl_keys: std::collections::HashMap<Vec<u8>, openssl::rsa::Rsa<openssl::pkey::Private>>,
     /// OpenSSL's form of each EC key, keyed by the SHA-256 of its scalar
     /// (the public point would cost the scalar multiplication this saves).
-    ec_keys: std::collections::HashMap<[u8; 32], (EcKey<Private>, PKey<Private>)>,
+    ec_keys: std::collections::HashMap<[u8; 32], EcKey<Private>>,
 }
 
 impl PrivateOp {
@@ -378,7 +378,7 @@ impl PrivateOp {
 }
 
 impl PrivateOp {
-    fn ec_key(&mut self, key: &PrivateKey) -> Result<&(EcKey<Private>, PKey<Private>), Sw> {
+    fn ec_key(&mut self, key: &PrivateKey) -> Result<&EcKey<Private>, Sw> {
         use sha2::Digest;
         let scalar = match key {
             PrivateKey::P256(k) => Zeroizing::new(k.to_bytes().to_vec()),
@@ -390,9 +390,7 @@ impl PrivateOp {
             if self.ec_keys.len() >= 8 {
                 self.ec_keys.clear();
             }
-            let ec = key.openssl_ec()?;
-            let pkey = PKey::from_ec_key(ec.clone()).map_err(|_| Sw::UNKNOWN_ERROR)?;
-            self.ec_keys.insert(id, (ec, pkey));
+            self.ec_keys.insert(id, key.openssl_ec()?);
         }
         Ok(&self.ec_keys[&id])
     }
@@ -403,7 +401,7 @@ impl PrivateOp {
         let fitted = fit_hash(hash, key.size());
         match (self.backend, key) {
             (RsaBackend::OpenSsl, _) => {
-                let (k, _) = self.ec_key(key)?;
+                let k = self.ec_key(key)?;
                 let sig = openssl::ecdsa::EcdsaSig::sign(&fitted, k).map_err(|_| Sw::UNKNOWN_ERROR)?;
                 sig.to_der().map_err(|_| Sw::UNKNOWN_ERROR)
             }
@@ -434,7 +432,7 @@ impl PrivateOp {
         match (self.backend, key) {
             (RsaBackend::OpenSsl, _) => {
                 let fault = |_| Sw::UNKNOWN_ERROR;
-                let (k, ours) = self.ec_key(key)?;
+                let k = self.ec_key(key)?;
                 let mut ctx = BigNumContext::new().map_err(fault)?;
                 // OpenSSL's decoding refuses a point off the curve; `04 X Y` is
                 // never the identity. (RustCrypto's decoding would recompute y
@@ -443,14 +441,24 @@ impl PrivateOp {
                 if peer.is_infinity(k.group()) || !peer.is_on_curve(k.group(), &mut ctx).unwrap_or(false) {
                     return Err(Sw::INCORRECT_DATA);
                 }
-                let peer = EcKey::from_public_key(k.group(), &peer).map_err(|_| Sw::INCORRECT_DATA)?;
-                let theirs = PKey::from_ec_key(peer).map_err(fault)?;
-                let mut d = openssl::derive::Deriver::new(ours).map_err(fault)?;
-                // Checked above: on the curve and not the identity, which on
-                // these prime-order curves is the whole public-key check
-                // (SP 800-56A 5.6.2.3.4); OpenSSL's own would multiply by n.
-                d.set_peer_ex(&theirs, false).map_err(|_| Sw::INCORRECT_DATA)?;
-                d.derive_to_vec().map_err(fault)
+                // The shared point d·Q, as OpenSSL's own ECDH computes it
+                // (ecdh_simple_compute_key: EC_POINT_mul on the peer's point,
+                // constant time in the scalar), without building an EVP key
+                // and derive context per command: those cost more than the
+                // multiplication. Checked above: on the curve and not the
+                // identity, which on these prime-order curves is the whole
+                // public-key check (SP 800-56A 5.6.2.3.4).
+                let mut shared = EcPoint::new(k.group()).map_err(fault)?;
+                shared.mul2(k.group(), &peer, k.private_key(), &mut ctx).map_err(fault)?;
+                if shared.is_infinity(k.group()) {
+                    return Err(Sw::INCORRECT_DATA);
+                }
+                let (mut x, mut y) = (BigNum::new().map_err(fault)?, BigNum::new().map_err(fault)?);
+                shared.affine_coordinates(k.group(), &mut x, &mut y, &mut ctx).map_err(fault)?;
+                // The x-coordinate, the field's length (SP 800-56A 5.7.1.2).
+                let secret = Zeroizing::new(x.to_vec_padded(key.size() as i32).map_err(fault)?);
+                x.clear();
+                Ok(secret.to_vec())
             }
             (RsaBackend::RustCrypto, PrivateKey::P256(k)) => {
                 let peer = p256::PublicKey::from_sec1_bytes(point).map_err(|_| Sw::INCORRECT_DATA)?;
