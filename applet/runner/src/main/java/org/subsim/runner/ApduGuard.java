@@ -35,7 +35,14 @@ final class ApduGuard {
 
     static byte[] manageChannelRefusal(byte[] a) {
         boolean manageChannel = a.length > 1 && (a[0] & 0x80) == 0 && (a[1] & 0xFF) == 0x70;
-        return manageChannel ? NO_CHANNEL.clone() : null;
+        // Secure messaging is refused first (6882), by the applet or with nothing selected.
+        return manageChannel && !secureMessaging(a[0]) ? NO_CHANNEL.clone() : null;
+    }
+
+    /** The class byte asks for secure messaging (ISO 7816-4, 5.4.1: b4-b3, or b6 further on). */
+    static boolean secureMessaging(byte b) {
+        int cla = b & 0xFF;
+        return (cla & 0x40) == 0 ? (cla & 0x0C) != 0 : (cla & 0x20) != 0;
     }
 
     /** Class not supported (ISO 7816-4, 5.6). */

@@ -58,9 +58,7 @@ final class Selection {
 
     /** The answer to a command when no applet is selected. */
     static byte[] nothingSelected(byte[] a) {
-        int cla = a[0] & 0xFF;
-        boolean sm = (cla & 0x40) == 0 ? (cla & 0x0C) != 0 : (cla & 0x20) != 0;
-        if (sm) {
+        if (ApduGuard.secureMessaging(a[0])) {
             return SM_NOT_SUPPORTED.clone(); // ISO 7816-4, 5.4.1 and 5.6; the transport layer's first refusal
         }
         boolean interindustry = (a[0] & 0x80) == 0;

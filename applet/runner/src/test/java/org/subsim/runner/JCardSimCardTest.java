@@ -124,6 +124,9 @@ class JCardSimCardTest {
         // As in the model: a malformed MANAGE CHANNEL is a length error first, another channel's command is not.
         assertEquals(0x6700, sw(card.transmit(new byte[] {0x00, 0x70, 0x61, 0x72, 0x05, 0x01})), "malformed");
         assertEquals(0x6881, sw(card.transmit(new byte[] {0x01, 0x20, 0x00, (byte) 0x80, 0x05, 0x01})), "channel 1");
+        // Secure messaging comes first: with nothing selected the runner's 6882 (the applet gives its own).
+        JCardSimCard fresh = new JCardSimCard(TestApplet.class, Apdus.AID, System.err);
+        assertEquals(0x6882, sw(fresh.transmit(new byte[] {0x0C, 0x70, 0x1A, 0x0D})), "MANAGE CHANNEL with SM");
         // The basic channel, and the chaining bit, as before.
         assertEquals(0x9000, sw(card.transmit(command(TestApplet.INS_RANDOM, new byte[0]))));
         byte[] chained = command(TestApplet.INS_RANDOM, new byte[0]);
