@@ -256,12 +256,12 @@ impl PrivateKey {
             PrivateKey::P384(k) => (Nid::SECP384R1, Zeroizing::new(k.to_bytes().to_vec())),
             _ => return Err(Sw::UNKNOWN_ERROR),
         };
-        let group = EcGroup::from_curve_name(nid).map_err(fault)?;
+        let group = curve(nid)?;
         let d = BigNum::from_slice(&scalar).map_err(fault)?;
         let mut ctx = BigNumContext::new().map_err(fault)?;
-        let mut q = EcPoint::new(&group).map_err(fault)?;
-        q.mul_generator2(&group, &d, &mut ctx).map_err(fault)?;
-        EcKey::from_private_components(&group, &d, &q).map_err(fault)
+        let mut q = EcPoint::new(group).map_err(fault)?;
+        q.mul_generator2(group, &d, &mut ctx).map_err(fault)?;
+        EcKey::from_private_components(group, &d, &q).map_err(fault)
     }
 
     /// The public key as an X.509 SubjectPublicKeyInfo (DER).
@@ -289,6 +289,23 @@ impl PrivateKey {
 }
 
 /// The uncompressed point `04 X Y` of an OpenSSL EC key.
+/// The curve's group, built once per process rather than for every key.
+fn curve(nid: Nid) -> Result<&'static EcGroup, Sw> {
+    use std::sync::OnceLock;
+    static P256: OnceLock<EcGroup> = OnceLock::new();
+    static P384: OnceLock<EcGroup> = OnceLock::new();
+    let cell = match nid {
+        Nid::X9_62_PRIME256V1 => &P256,
+        Nid::SECP384R1 => &P384,
+        _ => return Err(Sw::UNKNOWN_ERROR),
+    };
+    if let Some(g) = cell.get() {
+        return Ok(g);
+    }
+    let g = EcGroup::from_curve_name(nid).map_err(|_| Sw::UNKNOWN_ERROR)?;
+    Ok(cell.get_or_init(|| g))
+}
+
 fn ec_point(k: &EcKey<Private>) -> Result<Vec<u8>, Sw> {
     let mut ctx = BigNumContext::new().map_err(|_| Sw::UNKNOWN_ERROR)?;
     k.public_key().to_bytes(k.group(), PointConversionForm::UNCOMPRESSED, &mut ctx).map_err(|_| Sw::UNKNOWN_ERROR)
